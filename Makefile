@@ -1,0 +1,70 @@
+# ewq — build, test, sanitize.
+#   make            ./ewq (with the CUDA backend when nvcc is on the PATH; CUDA=0 forces CPU only)
+#   make test       build and run the tests (ends with "N passed, N failed")
+#   make asan       the same tests with AddressSanitizer + UndefinedBehaviorSanitizer (clang)
+#   make deps       install what the build needs on a fresh Debian machine
+
+CC        ?= cc
+OPT       ?= -O2 -g
+WARN       = -std=c11 -Wall -Wextra -Werror
+CPPFLAGS  += -MMD -MP
+LDLIBS     = -lm -lpthread
+EWQ_BIN   ?= ewq
+
+NVCC      ?= nvcc
+CUDA      ?= $(if $(shell command -v $(NVCC) 2>/dev/null),1,0)
+CUDA_ARCH ?= sm_90
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
+NVCCFLAGS ?= -O3 -arch=$(CUDA_ARCH) -Xcompiler -Wall,-Wextra,-Werror
+
+# CPU-only and CUDA builds keep separate objects, so switching CUDA= never links stale ones
+BUILD     ?= build/$(if $(filter 1,$(CUDA)),cuda,cpu)
+OBJS = $(BUILD)/ewq.o
+ifeq ($(CUDA),1)
+OBJS   += $(BUILD)/ewq_cuda.o
+DEFS    = -DEWQ_CUDA
+# static cudart: the binary starts on machines without the CUDA runtime and reports "no usable GPU"
+CUDALIBS = -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -ldl -lrt -lstdc++
+endif
+
+TESTS = $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
+
+all: $(EWQ_BIN)
+
+# relinked every time: cheap, and ./ewq always matches the CUDA= setting of this make
+$(EWQ_BIN): $(OBJS) FORCE
+	$(CC) $(OPT) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS) $(CUDALIBS)
+
+$(BUILD)/ewq.o: ewq.c | $(BUILD)
+	$(CC) $(WARN) $(OPT) $(CPPFLAGS) $(DEFS) -c -o $@ $<
+
+$(BUILD)/ewq_cuda.o: ewq_cuda.cu ewq.h | $(BUILD)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+# the tests link ewq.c without its main() and without CUDA, so they run anywhere
+$(BUILD)/lib.o: ewq.c | $(BUILD)
+	$(CC) $(WARN) $(OPT) $(CPPFLAGS) -DEWQ_NO_MAIN -c -o $@ $<
+
+$(BUILD)/test_%: tests/test_%.c $(BUILD)/lib.o | $(BUILD)
+	$(CC) $(WARN) $(OPT) $(CPPFLAGS) -I. -o $@ $< $(BUILD)/lib.o $(LDFLAGS) $(LDLIBS)
+
+$(BUILD):
+	mkdir -p $@
+
+test: $(EWQ_BIN) $(TESTS)
+	EWQ=./$(EWQ_BIN) bash tests/run.sh $(BUILD)
+
+asan:
+	$(MAKE) test CC=clang CUDA=0 BUILD=build/asan EWQ_BIN=build/asan/ewq \
+	  OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+deps:
+	command -v $(CC) >/dev/null && command -v clang >/dev/null && command -v make >/dev/null || \
+	  (apt-get update && apt-get install -y --no-install-recommends build-essential clang)
+
+clean:
+	rm -rf build ewq
+
+.PHONY: all test asan deps clean FORCE
+FORCE:
+-include $(wildcard $(BUILD)/*.d)

@@ -1,0 +1,974 @@
+/* ewq.c — Entropy-Weighted Quantization for Llama and Qwen models: everything on the host.
+ *
+ * Sections, in data-flow order:
+ *   utilities          errors, half-precision conversion, files, atomic output, threads
+ *   checkpoint         safetensors (single file or sharded), memory-mapped and validated
+ *   config and model   config.json, and the tensors each architecture needs
+ *   command line       the ewq commands
+ * Formats and interfaces are defined in ewq.h.
+ */
+#define _GNU_SOURCE
+#include "ewq.h"
+
+#define JSON_IMPLEMENTATION
+#include "json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EWQ_VERSION "0.1.0"
+
+/* ===================================================================================================
+ * Utilities
+ * =================================================================================================== */
+
+int ewq_fail(ewq_err *e, const char *file, const char *fmt, ...) {
+    int n = snprintf(e->msg, sizeof e->msg, "%s: ", file ? file : "ewq");
+    if (n < 0 || (size_t)n >= sizeof e->msg) n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg + n, sizeof e->msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    for (char *p = e->msg; *p; p++)   /* the message is one line, whatever the input contained */
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    return -1;
+}
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) { fprintf(stderr, "ewq: out of memory (%zu bytes)\n", n); exit(1); }
+    return p;
+}
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) { fprintf(stderr, "ewq: out of memory (%zu x %zu bytes)\n", n, size); exit(1); }
+    return p;
+}
+static void *xrealloc(void *p, size_t n) {
+    p = realloc(p, n ? n : 1);
+    if (!p) { fprintf(stderr, "ewq: out of memory (%zu bytes)\n", n); exit(1); }
+    return p;
+}
+static char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+static char *path_join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = xmalloc(a + b + 2);
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+/* --- half precision --- */
+
+size_t ewq_dtype_size(ewq_dtype t) { return t == EWQ_F32 ? 4 : 2; }
+const char *ewq_dtype_name(ewq_dtype t) { return t == EWQ_F32 ? "F32" : t == EWQ_F16 ? "F16" : "BF16"; }
+
+static float f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static uint32_t bits_from_f32(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+float ewq_bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
+
+float ewq_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    if (exp == 0x1f) return f32_from_bits(sign | 0x7f800000u | (mant << 13));      /* inf, NaN */
+    if (exp == 0) {                                                                 /* zero, subnormal */
+        float v = (float)mant * 0x1p-24f;
+        return sign ? -v : v;
+    }
+    return f32_from_bits(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+uint16_t ewq_f32_to_bf16(float f) {
+    uint32_t u = bits_from_f32(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);    /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1);                                                 /* nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+uint16_t ewq_f32_to_f16(float f) {
+    uint32_t u = bits_from_f32(f), sign = (u >> 16) & 0x8000;
+    float a = fabsf(f);
+    if (a != a) return (uint16_t)(sign | 0x7e00);
+    if (a >= 65520.0f) return (uint16_t)(sign | 0x7c00);   /* rounds past the largest half, 65504 */
+    if (a < 0x1p-14f) {                                     /* subnormal: multiples of 2^-24 */
+        float q = nearbyintf(a * 0x1p24f);                  /* default rounding: nearest even */
+        return (uint16_t)(sign | (uint32_t)q);
+    }
+    uint32_t b = bits_from_f32(a);
+    b += 0xfffu + ((b >> 13) & 1);                          /* round mantissa to 10 bits, nearest even */
+    return (uint16_t)(sign | (((b >> 23) - 112) << 10) | ((b >> 13) & 0x3ff));
+}
+
+/* --- files --- */
+
+int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ewq_err *err) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return ewq_fail(err, path, "%s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) { close(fd); return ewq_fail(err, path, "%s", strerror(errno)); }
+    if (S_ISDIR(st.st_mode)) { close(fd); return ewq_fail(err, path, "is a folder, expected a file"); }
+    if (!S_ISREG(st.st_mode)) { close(fd); return ewq_fail(err, path, "is not a regular file"); }
+    if ((uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return ewq_fail(err, path, "file is %lld bytes, more than the %zu-byte limit", (long long)st.st_size,
+                        max_bytes);
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    char *buf = xmalloc(n + 1);
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            free(buf);
+            close(fd);
+            return ewq_fail(err, path, "read failed: %s", r < 0 ? strerror(errno) : "file shrank while reading");
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Maps a whole regular file read-only. */
+static int map_file(const char *path, ewq_mapped_file *mf, ewq_err *err) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return ewq_fail(err, path, "%s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) { close(fd); return ewq_fail(err, path, "%s", strerror(errno)); }
+    if (S_ISDIR(st.st_mode)) { close(fd); return ewq_fail(err, path, "is a folder, expected a file"); }
+    if (!S_ISREG(st.st_mode)) { close(fd); return ewq_fail(err, path, "is not a regular file"); }
+    if (st.st_size < 8) {
+        close(fd);
+        return ewq_fail(err, path, "file is %lld bytes, shorter than the 8-byte safetensors header length",
+                        (long long)st.st_size);
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return ewq_fail(err, path, "mmap failed: %s", strerror(errno));
+    mf->path = xstrdup(path);
+    mf->map = p;
+    mf->size = (size_t)st.st_size;
+    return 0;
+}
+
+int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err) {
+    size_t n = strlen(path) + 32;
+    o->path = xstrdup(path);
+    o->tmp = xmalloc(n);
+    snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    o->f = fopen(o->tmp, "wb");
+    if (!o->f) {
+        ewq_fail(err, path, "cannot create: %s", strerror(errno));
+        free(o->path);
+        free(o->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void ewq_out_abort(ewq_outfile *o) {
+    if (o->f) fclose(o->f);
+    remove(o->tmp);
+    free(o->path);
+    free(o->tmp);
+    o->f = NULL;
+}
+
+int ewq_out_commit(ewq_outfile *o, ewq_err *err) {
+    int bad = ferror(o->f) | fflush(o->f) | fsync(fileno(o->f));
+    bad |= fclose(o->f);
+    o->f = NULL;
+    if (bad || rename(o->tmp, o->path) != 0) {
+        ewq_fail(err, o->path, "write failed: %s", strerror(errno));
+        ewq_out_abort(o);
+        return -1;
+    }
+    free(o->path);
+    free(o->tmp);
+    return 0;
+}
+
+/* --- threads ---
+ * Workers sleep on a condition variable between jobs; within a job every thread, the caller included,
+ * takes indices from one atomic counter, so uneven work balances itself. */
+static struct {
+    int n;                           /* threads including the caller */
+    pthread_t *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    long job;                        /* incremented per job; workers run each job once */
+    int active;                      /* workers still inside the current job */
+    void (*fn)(void *, int);
+    void *ctx;
+    int n_items;
+    atomic_int next;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+static void pool_drain(void) {
+    for (int i; (i = atomic_fetch_add(&pool.next, 1)) < pool.n_items;) pool.fn(pool.ctx, i);
+}
+
+static void *pool_worker(void *arg) {
+    (void)arg;
+    long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&pool.mu);
+        while (pool.job == seen) pthread_cond_wait(&pool.wake, &pool.mu);
+        seen = pool.job;
+        pthread_mutex_unlock(&pool.mu);
+        pool_drain();
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.active == 0) pthread_cond_signal(&pool.done);
+        pthread_mutex_unlock(&pool.mu);
+    }
+    return NULL;
+}
+
+void ewq_threads_init(int n_threads) {
+    if (pool.n) return;
+    if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_threads < 1) n_threads = 1;
+    pool.n = n_threads;
+    pool.workers = xcalloc((size_t)n_threads, sizeof(pthread_t));
+    for (int i = 1; i < n_threads; i++)
+        if (pthread_create(&pool.workers[i], NULL, pool_worker, NULL) != 0) { pool.n = i; break; }
+}
+
+int ewq_threads(void) { return pool.n ? pool.n : 1; }
+
+void ewq_parallel(int n, void (*fn)(void *ctx, int i), void *ctx) {
+    if (!pool.n) ewq_threads_init(0);
+    if (pool.n == 1 || n <= 1) {
+        for (int i = 0; i < n; i++) fn(ctx, i);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.n_items = n;
+    atomic_store(&pool.next, 0);
+    pool.active = pool.n - 1;
+    pool.job++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+    pool_drain();
+    pthread_mutex_lock(&pool.mu);
+    while (pool.active > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+/* ===================================================================================================
+ * Checkpoint: safetensors
+ * =================================================================================================== */
+
+static int parse_dtype(const char *s, ewq_dtype *t) {
+    if (!strcmp(s, "F32")) *t = EWQ_F32;
+    else if (!strcmp(s, "F16")) *t = EWQ_F16;
+    else if (!strcmp(s, "BF16")) *t = EWQ_BF16;
+    else return -1;
+    return 0;
+}
+
+/* A non-negative JSON integer that fits in int64. */
+static int json_nonneg_int(const json_value *v, int64_t *out) {
+    if (!v || v->type != JSON_NUMBER || !v->is_int || v->i < 0) return -1;
+    *out = v->i;
+    return 0;
+}
+
+static int cmp_tensor_name(const void *a, const void *b) {
+    return strcmp(((const ewq_tensor *)a)->name, ((const ewq_tensor *)b)->name);
+}
+
+typedef struct { int64_t begin, end; const char *name; } byte_range;
+static int cmp_range(const void *a, const void *b) {
+    const byte_range *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
+}
+
+/* Checks one header entry and fills t (without name and data). */
+static int parse_tensor_entry(const json_value *e, const char *path, const char *name, uint64_t data_start,
+                              uint64_t data_size, ewq_tensor *t, int64_t *begin, ewq_err *err) {
+    if (e->type != JSON_OBJECT) return ewq_fail(err, path, "tensor '%s': header entry is not an object", name);
+    const json_value *dt = json_get(e, "dtype"), *sh = json_get(e, "shape"), *off = json_get(e, "data_offsets");
+    if (!dt || dt->type != JSON_STRING) return ewq_fail(err, path, "tensor '%s': missing or non-string dtype", name);
+    if (parse_dtype(dt->str, &t->dtype) != 0)
+        return ewq_fail(err, path, "tensor '%s' has dtype '%s', which ewq does not support (BF16, F16, F32)",
+                        name, dt->str);
+    if (!sh || sh->type != JSON_ARRAY) return ewq_fail(err, path, "tensor '%s': missing or non-array shape", name);
+    if (sh->len > EWQ_MAX_DIMS)
+        return ewq_fail(err, path, "tensor '%s' has %u dimensions, more than %d", name, sh->len, EWQ_MAX_DIMS);
+    size_t esize = ewq_dtype_size(t->dtype);
+    int64_t numel = 1;
+    t->ndim = (int)sh->len;
+    for (uint32_t i = 0; i < sh->len; i++) {
+        int64_t d;
+        if (json_nonneg_int(&sh->kids[i], &d) != 0)
+            return ewq_fail(err, path, "tensor '%s': shape[%u] is not a non-negative integer", name, i);
+        if (d != 0 && numel > INT64_MAX / (int64_t)esize / d)
+            return ewq_fail(err, path, "tensor '%s': shape overflows 64 bits", name);
+        numel *= d;
+        t->shape[i] = d;
+    }
+    if (!off || off->type != JSON_ARRAY || off->len != 2)
+        return ewq_fail(err, path, "tensor '%s': data_offsets is not an array of two integers", name);
+    int64_t b, en;
+    if (json_nonneg_int(&off->kids[0], &b) != 0 || json_nonneg_int(&off->kids[1], &en) != 0)
+        return ewq_fail(err, path, "tensor '%s': data_offsets are not non-negative integers", name);
+    if (b > en || (uint64_t)en > data_size)
+        return ewq_fail(err, path, "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] lie outside the %" PRIu64
+                        "-byte data buffer", name, b, en, data_size);
+    if (en - b != numel * (int64_t)esize)
+        return ewq_fail(err, path, "tensor '%s': data_offsets span %" PRId64 " bytes but shape and dtype need %"
+                        PRId64, name, en - b, numel * (int64_t)esize);
+    if ((data_start + (uint64_t)b) % esize != 0)
+        return ewq_fail(err, path, "tensor '%s': data is not aligned to its %zu-byte element size", name, esize);
+    t->numel = numel;
+    t->nbytes = (size_t)(en - b);
+    *begin = b;
+    return 0;
+}
+
+int ewq_safetensors_parse(ewq_checkpoint *ck, const char *path, const uint8_t *buf, size_t size, int file_index,
+                          ewq_err *err) {
+    if (size < 8) return ewq_fail(err, path, "file is %zu bytes, shorter than the 8-byte header length", size);
+    uint64_t hlen = 0;
+    for (int i = 0; i < 8; i++) hlen |= (uint64_t)buf[i] << (8 * i);
+    if (hlen > EWQ_MAX_HEADER)
+        return ewq_fail(err, path, "header length %" PRIu64 " exceeds the %u-byte limit", hlen, EWQ_MAX_HEADER);
+    if (hlen > size - 8)
+        return ewq_fail(err, path, "header length %" PRIu64 " runs past the end of the %zu-byte file", hlen, size);
+    json_doc doc;
+    char jerr[256];
+    if (json_parse((const char *)buf + 8, (size_t)hlen, &doc, jerr, sizeof jerr) != 0)
+        return ewq_fail(err, path, "header JSON: %s", jerr);
+    const json_value *root = doc.root;
+    int rc = 0;
+    if (root->type != JSON_OBJECT) { rc = ewq_fail(err, path, "header is not a JSON object"); goto out; }
+
+    uint64_t data_start = 8 + hlen, data_size = size - data_start;
+    int first = ck->n_tensors, added = 0;
+    ck->tensors = xrealloc(ck->tensors, sizeof(ewq_tensor) * ((size_t)first + root->len));
+    byte_range *ranges = xmalloc(sizeof(byte_range) * root->len);
+    for (uint32_t i = 0; i < root->len && rc == 0; i++) {
+        const json_value *e = &root->kids[i];
+        if (!strcmp(e->key, "__metadata__")) continue;
+        if (e->key_len == 0 || strlen(e->key) != e->key_len) {
+            rc = ewq_fail(err, path, "header has an empty tensor name or one containing a NUL byte");
+            break;
+        }
+        ewq_tensor *t = &ck->tensors[first + added];
+        memset(t, 0, sizeof *t);
+        int64_t begin = 0;
+        rc = parse_tensor_entry(e, path, e->key, data_start, data_size, t, &begin, err);
+        if (rc) break;
+        t->name = xstrdup(e->key);
+        t->data = buf + data_start + begin;
+        t->file = file_index;
+        ranges[added] = (byte_range){begin, begin + (int64_t)t->nbytes, t->name};
+        added++;
+    }
+    if (rc == 0) {   /* tensors must not share bytes: a writer bug or a crafted file */
+        qsort(ranges, (size_t)added, sizeof *ranges, cmp_range);
+        for (int i = 1; i < added && rc == 0; i++)
+            if (ranges[i].begin < ranges[i - 1].end && ranges[i].begin < ranges[i].end)
+                rc = ewq_fail(err, path, "tensors '%s' and '%s' overlap in the data buffer", ranges[i - 1].name,
+                              ranges[i].name);
+    }
+    free(ranges);
+    if (rc) {
+        for (int i = 0; i < added; i++) free(ck->tensors[first + i].name);
+    } else {
+        ck->n_tensors = first + added;
+    }
+out:
+    json_free(&doc);
+    return rc;
+}
+
+/* A shard named in an index must be a plain file name in the model folder. */
+static int plain_file_name(const char *s) {
+    return s[0] && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/');
+}
+
+static int add_file(ewq_checkpoint *ck, const char *path, ewq_err *err) {
+    ewq_mapped_file mf;
+    if (map_file(path, &mf, err) != 0) return -1;
+    ck->files = xrealloc(ck->files, sizeof(ewq_mapped_file) * ((size_t)ck->n_files + 1));
+    ck->files[ck->n_files] = mf;
+    if (ewq_safetensors_parse(ck, path, mf.map, mf.size, ck->n_files, err) != 0) {
+        munmap((void *)mf.map, mf.size);
+        free(mf.path);
+        return -1;
+    }
+    ck->n_files++;
+    return 0;
+}
+
+static int open_sharded(ewq_checkpoint *ck, const char *dir, const char *index_path, ewq_err *err) {
+    char *text;
+    size_t len;
+    if (ewq_read_file(index_path, EWQ_MAX_HEADER, &text, &len, err) != 0) return -1;
+    json_doc doc;
+    char jerr[256];
+    if (json_parse(text, len, &doc, jerr, sizeof jerr) != 0) {
+        free(text);
+        return ewq_fail(err, index_path, "%s", jerr);
+    }
+    int rc = 0;
+    const json_value *map = json_get(doc.root, "weight_map");
+    if (!map || map->type != JSON_OBJECT || map->len == 0) {
+        rc = ewq_fail(err, index_path, "missing or empty \"weight_map\" object");
+        goto out;
+    }
+    for (uint32_t i = 0; i < map->len && rc == 0; i++) {
+        const json_value *e = &map->kids[i];
+        if (e->type != JSON_STRING || !plain_file_name(e->str) || strlen(e->str) != e->len) {
+            rc = ewq_fail(err, index_path, "weight_map entry '%s' does not name a file in the model folder", e->key);
+            break;
+        }
+        int seen = 0;   /* map each shard once, in order of first mention */
+        for (uint32_t j = 0; j < i && !seen; j++) seen = !strcmp(map->kids[j].str, e->str);
+        if (seen) continue;
+        char *p = path_join(dir, e->str);
+        rc = add_file(ck, p, err);
+        free(p);
+    }
+    if (rc) goto out;
+    qsort(ck->tensors, (size_t)ck->n_tensors, sizeof(ewq_tensor), cmp_tensor_name);
+    for (uint32_t i = 0; i < map->len; i++) {
+        const json_value *e = &map->kids[i];
+        const ewq_tensor *t = ewq_find_tensor(ck, e->key);
+        const char *base = t ? strrchr(ck->files[t->file].path, '/') + 1 : NULL;
+        if (!t || strcmp(base, e->str)) {
+            rc = ewq_fail(err, index_path, "tensor '%s' is listed in shard '%s' but is not in it", e->key, e->str);
+            break;
+        }
+    }
+out:
+    json_free(&doc);
+    free(text);
+    return rc;
+}
+
+int ewq_checkpoint_open(ewq_checkpoint *ck, const char *dir, ewq_err *err) {
+    memset(ck, 0, sizeof *ck);
+    char *index = path_join(dir, "model.safetensors.index.json");
+    char *single = path_join(dir, "model.safetensors");
+    int sharded = access(index, F_OK) == 0;
+    int rc = sharded ? open_sharded(ck, dir, index, err) : add_file(ck, single, err);
+    ck->path = xstrdup(sharded ? index : single);
+    if (rc == 0) {
+        qsort(ck->tensors, (size_t)ck->n_tensors, sizeof(ewq_tensor), cmp_tensor_name);
+        for (int i = 1; i < ck->n_tensors && rc == 0; i++)
+            if (!strcmp(ck->tensors[i].name, ck->tensors[i - 1].name))
+                rc = ewq_fail(err, ck->files[ck->tensors[i].file].path, "tensor '%s' appears twice",
+                              ck->tensors[i].name);
+    }
+    free(index);
+    free(single);
+    if (rc) ewq_checkpoint_close(ck);
+    return rc;
+}
+
+void ewq_checkpoint_close(ewq_checkpoint *ck) {
+    for (int i = 0; i < ck->n_tensors; i++) free(ck->tensors[i].name);
+    for (int i = 0; i < ck->n_files; i++) {
+        munmap((void *)ck->files[i].map, ck->files[i].size);
+        free(ck->files[i].path);
+    }
+    free(ck->tensors);
+    free(ck->files);
+    free(ck->path);
+    memset(ck, 0, sizeof *ck);
+}
+
+const ewq_tensor *ewq_find_tensor(const ewq_checkpoint *ck, const char *name) {
+    ewq_tensor key = {.name = (char *)name};
+    return bsearch(&key, ck->tensors, (size_t)ck->n_tensors, sizeof(ewq_tensor), cmp_tensor_name);
+}
+
+/* ===================================================================================================
+ * Config and model
+ * =================================================================================================== */
+
+/* Hyperparameters are bounded so that every product ewq forms from them fits comfortably in 64 bits. */
+#define CFG_MAX_DIM (1 << 24)
+
+static int cfg_int(const json_value *root, const char *key, int required, int dflt, int *out, const char *path,
+                   ewq_err *err) {
+    const json_value *v = json_get(root, key);
+    if (!v || v->type == JSON_NULL) {
+        if (required) return ewq_fail(err, path, "missing key \"%s\"", key);
+        *out = dflt;
+        return 0;
+    }
+    if (v->type != JSON_NUMBER || !v->is_int || v->i <= 0 || v->i > CFG_MAX_DIM)
+        return ewq_fail(err, path, "\"%s\" must be an integer from 1 to %d", key, CFG_MAX_DIM);
+    *out = (int)v->i;
+    return 0;
+}
+
+static int cfg_num(const json_value *obj, const char *key, int required, double dflt, double *out, const char *path,
+                   ewq_err *err) {
+    const json_value *v = json_get(obj, key);
+    if (!v || v->type == JSON_NULL) {
+        if (required) return ewq_fail(err, path, "missing key \"%s\"", key);
+        *out = dflt;
+        return 0;
+    }
+    if (v->type != JSON_NUMBER || !(v->f > 0) || !isfinite(v->f))
+        return ewq_fail(err, path, "\"%s\" must be a positive number", key);
+    *out = v->f;
+    return 0;
+}
+
+static int cfg_bool(const json_value *root, const char *key, int dflt, int *out, const char *path, ewq_err *err) {
+    const json_value *v = json_get(root, key);
+    if (!v || v->type == JSON_NULL) *out = dflt;
+    else if (v->type == JSON_TRUE || v->type == JSON_FALSE) *out = v->type == JSON_TRUE;
+    else return ewq_fail(err, path, "\"%s\" must be true or false", key);
+    return 0;
+}
+
+/* A token id: absent or null gives -1. */
+static int cfg_token(const json_value *v, int vocab, int *out, const char *path, const char *key, ewq_err *err) {
+    if (!v || v->type == JSON_NULL) { *out = -1; return 0; }
+    if (v->type != JSON_NUMBER || !v->is_int || v->i < 0 || v->i >= vocab)
+        return ewq_fail(err, path, "\"%s\" must be a token id below vocab_size %d", key, vocab);
+    *out = (int)v->i;
+    return 0;
+}
+
+static int parse_rope(ewq_config *c, const json_value *root, const char *path, ewq_err *err) {
+    const json_value *params = json_get(root, "rope_parameters");   /* newer transformers nest them here */
+    const json_value *theta_src = json_get(root, "rope_theta") ? root : params;
+    if (cfg_num(theta_src, "rope_theta", 0, 10000.0, &c->rope_theta, path, err)) return -1;
+    const json_value *s = json_get(root, "rope_scaling");
+    if (!s || s->type == JSON_NULL) s = params;
+    if (!s || s->type == JSON_NULL) return 0;
+    if (s->type != JSON_OBJECT) return ewq_fail(err, path, "\"rope_scaling\" must be an object or null");
+    const json_value *type = json_get(s, "rope_type");
+    if (!type) type = json_get(s, "type");
+    if (!type || type->type != JSON_STRING) return ewq_fail(err, path, "\"rope_scaling\" has no rope_type");
+    if (!strcmp(type->str, "default")) return 0;
+    if (strcmp(type->str, "llama3"))
+        return ewq_fail(err, path, "rope_scaling type '%s' is not supported (llama3 or none)", type->str);
+    c->rope_llama3 = 1;
+    double orig;
+    if (cfg_num(s, "factor", 1, 0, &c->rope_factor, path, err) ||
+        cfg_num(s, "low_freq_factor", 1, 0, &c->rope_low_freq_factor, path, err) ||
+        cfg_num(s, "high_freq_factor", 1, 0, &c->rope_high_freq_factor, path, err) ||
+        cfg_num(s, "original_max_position_embeddings", 1, 0, &orig, path, err))
+        return -1;
+    if (c->rope_high_freq_factor <= c->rope_low_freq_factor)
+        return ewq_fail(err, path, "rope_scaling high_freq_factor must exceed low_freq_factor");
+    if (orig > CFG_MAX_DIM || orig != floor(orig))
+        return ewq_fail(err, path, "rope_scaling original_max_position_embeddings must be an integer");
+    c->rope_orig_max_pos = (int)orig;
+    return 0;
+}
+
+static const struct { const char *name; ewq_arch arch; } archs[] = {
+    {"LlamaForCausalLM", EWQ_ARCH_LLAMA},
+    {"MistralForCausalLM", EWQ_ARCH_MISTRAL},
+    {"Qwen2ForCausalLM", EWQ_ARCH_QWEN2},
+    {"Qwen3ForCausalLM", EWQ_ARCH_QWEN3},
+};
+
+int ewq_config_parse(ewq_config *c, const char *path, const char *text, size_t len, ewq_err *err) {
+    memset(c, 0, sizeof *c);
+    json_doc doc;
+    char jerr[256];
+    if (json_parse(text, len, &doc, jerr, sizeof jerr) != 0) return ewq_fail(err, path, "%s", jerr);
+    const json_value *root = doc.root;
+    int rc = -1;
+    if (root->type != JSON_OBJECT) { ewq_fail(err, path, "not a JSON object"); goto out; }
+
+    const json_value *a = json_get(root, "architectures");
+    if (!a || a->type != JSON_ARRAY || a->len == 0 || a->kids[0].type != JSON_STRING) {
+        ewq_fail(err, path, "missing key \"architectures\" (a list naming the model class)");
+        goto out;
+    }
+    c->arch_name = NULL;
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
+        if (!strcmp(a->kids[0].str, archs[i].name)) c->arch = archs[i].arch, c->arch_name = archs[i].name;
+    if (!c->arch_name) {
+        ewq_fail(err, path, "unknown architecture '%s' (supported: LlamaForCausalLM, MistralForCausalLM, "
+                 "Qwen2ForCausalLM, Qwen3ForCausalLM)", a->kids[0].str);
+        goto out;
+    }
+    const json_value *act = json_get(root, "hidden_act");
+    if (act && act->type == JSON_STRING && strcmp(act->str, "silu")) {
+        ewq_fail(err, path, "hidden_act '%s' is not supported (silu)", act->str);
+        goto out;
+    }
+    int attention_bias, mlp_bias;
+    if (cfg_int(root, "hidden_size", 1, 0, &c->hidden, path, err) ||
+        cfg_int(root, "num_hidden_layers", 1, 0, &c->n_layers, path, err) ||
+        cfg_int(root, "num_attention_heads", 1, 0, &c->n_heads, path, err) ||
+        cfg_int(root, "num_key_value_heads", 0, c->n_heads, &c->n_kv_heads, path, err) ||
+        cfg_int(root, "intermediate_size", 1, 0, &c->intermediate, path, err) ||
+        cfg_int(root, "vocab_size", 1, 0, &c->vocab, path, err) ||
+        cfg_int(root, "max_position_embeddings", 0, 0, &c->max_pos, path, err) ||
+        cfg_int(root, "head_dim", 0, 0, &c->head_dim, path, err) ||
+        cfg_num(root, "rms_norm_eps", 0, 1e-6, &c->rms_eps, path, err) ||
+        cfg_bool(root, "tie_word_embeddings", 0, &c->tie_embeddings, path, err) ||
+        cfg_bool(root, "attention_bias", 0, &attention_bias, path, err) ||
+        cfg_bool(root, "mlp_bias", 0, &mlp_bias, path, err) ||
+        parse_rope(c, root, path, err))
+        goto out;
+    if (c->n_heads % c->n_kv_heads) {
+        ewq_fail(err, path, "num_attention_heads %d is not a multiple of num_key_value_heads %d", c->n_heads,
+                 c->n_kv_heads);
+        goto out;
+    }
+    if (!c->head_dim) {
+        if (c->hidden % c->n_heads) {
+            ewq_fail(err, path, "hidden_size %d is not a multiple of num_attention_heads %d", c->hidden, c->n_heads);
+            goto out;
+        }
+        c->head_dim = c->hidden / c->n_heads;
+    }
+    if (c->head_dim % 2) { ewq_fail(err, path, "head_dim %d must be even for RoPE", c->head_dim); goto out; }
+    if (attention_bias || mlp_bias) {   /* Qwen2's q/k/v biases are implied by the architecture, not this key */
+        ewq_fail(err, path, "%s is not supported", attention_bias ? "attention_bias" : "mlp_bias");
+        goto out;
+    }
+    c->qkv_bias = c->arch == EWQ_ARCH_QWEN2;
+    c->qk_norm = c->arch == EWQ_ARCH_QWEN3;
+
+    /* Qwen configs carry a sliding_window that is off unless use_sliding_window is true. */
+    int use_window = c->arch == EWQ_ARCH_MISTRAL;
+    if (c->arch == EWQ_ARCH_QWEN2 || c->arch == EWQ_ARCH_QWEN3)
+        if (cfg_bool(root, "use_sliding_window", 0, &use_window, path, err)) goto out;
+    if (use_window && cfg_int(root, "sliding_window", 0, 0, &c->sliding_window, path, err)) goto out;
+
+    if (cfg_token(json_get(root, "bos_token_id"), c->vocab, &c->bos_id, path, "bos_token_id", err)) goto out;
+    const json_value *eos = json_get(root, "eos_token_id");
+    if (eos && eos->type == JSON_ARRAY) {
+        if (eos->len > sizeof c->eos_ids / sizeof c->eos_ids[0]) {
+            ewq_fail(err, path, "\"eos_token_id\" lists %u ids, more than 8", eos->len);
+            goto out;
+        }
+        for (uint32_t i = 0; i < eos->len; i++)
+            if (cfg_token(&eos->kids[i], c->vocab, &c->eos_ids[c->n_eos++], path, "eos_token_id", err)) goto out;
+    } else {
+        int id;
+        if (cfg_token(eos, c->vocab, &id, path, "eos_token_id", err)) goto out;
+        if (id >= 0) c->eos_ids[c->n_eos++] = id;
+    }
+    rc = 0;
+out:
+    json_free(&doc);
+    return rc;
+}
+
+const char *const ewq_linear_names[EWQ_N_LINEAR] = {
+    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj",
+};
+
+/* Finds a tensor and checks its shape ([d0] when d1 < 0, else [d0, d1]); names the first problem. */
+static int need_tensor(const ewq_model *m, const char *where, const char *name, int64_t d0, int64_t d1,
+                       const ewq_tensor **out, ewq_err *err) {
+    const ewq_tensor *t = ewq_find_tensor(&m->ck, name);
+    if (!t) return ewq_fail(err, where, "tensor '%s' is missing", name);
+    int ndim = d1 < 0 ? 1 : 2;
+    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
+        char got[128] = "", want[64];
+        for (int i = 0, n = 0; i < t->ndim && n < (int)sizeof got - 24; i++)
+            n += snprintf(got + n, sizeof got - (size_t)n, "%s%" PRId64, i ? ", " : "", t->shape[i]);
+        if (ndim == 1) snprintf(want, sizeof want, "%" PRId64, d0);
+        else snprintf(want, sizeof want, "%" PRId64 ", %" PRId64, d0, d1);
+        return ewq_fail(err, where, "tensor '%s' has shape [%s], expected [%s]", name, got, want);
+    }
+    *out = t;
+    return 0;
+}
+
+static int bind_tensors(ewq_model *m, const char *where, ewq_err *err) {
+    const ewq_config *c = &m->cfg;
+    int64_t h = c->hidden, q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
+    int64_t rows[EWQ_N_LINEAR] = {q, kv, kv, h, c->intermediate, c->intermediate, h};
+    int64_t cols[EWQ_N_LINEAR] = {h, h, h, q, h, h, c->intermediate};
+    char name[256];
+    if (need_tensor(m, where, "model.embed_tokens.weight", c->vocab, h, &m->embed, err) ||
+        need_tensor(m, where, "model.norm.weight", h, -1, &m->final_norm, err))
+        return -1;
+    if (c->tie_embeddings) m->lm_head = m->embed;
+    else if (need_tensor(m, where, "lm_head.weight", c->vocab, h, &m->lm_head, err)) return -1;
+    m->blocks = xcalloc((size_t)c->n_layers, sizeof(ewq_block));
+    for (int l = 0; l < c->n_layers; l++) {
+        ewq_block *b = &m->blocks[l];
+#define NEED(suffix, d0, d1, dst)                                               \
+    (snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix),              \
+     need_tensor(m, where, name, d0, d1, dst, err))
+        if (NEED("input_layernorm.weight", h, -1, &b->attn_norm) ||
+            NEED("post_attention_layernorm.weight", h, -1, &b->ffn_norm))
+            return -1;
+        for (int k = 0; k < EWQ_N_LINEAR; k++) {
+            char suffix[64];
+            snprintf(suffix, sizeof suffix, "%s.weight", ewq_linear_names[k]);
+            if (NEED(suffix, rows[k], cols[k], &b->linear[k])) return -1;
+        }
+        if (c->qkv_bias)
+            for (int k = 0; k < 3; k++) {
+                char suffix[64];
+                snprintf(suffix, sizeof suffix, "%s.bias", ewq_linear_names[k]);
+                if (NEED(suffix, rows[k], -1, &b->bias[k])) return -1;
+            }
+        if (c->qk_norm &&
+            (NEED("self_attn.q_norm.weight", c->head_dim, -1, &b->q_norm) ||
+             NEED("self_attn.k_norm.weight", c->head_dim, -1, &b->k_norm)))
+            return -1;
+#undef NEED
+    }
+    return 0;
+}
+
+int ewq_model_open(ewq_model *m, const char *dir, ewq_err *err) {
+    memset(m, 0, sizeof *m);
+    struct stat st;
+    if (stat(dir, &st) != 0) return ewq_fail(err, dir, "%s", strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return ewq_fail(err, dir, "is not a folder (expected a Hugging Face model folder)");
+    char *cfg_path = path_join(dir, "config.json"), *text = NULL;
+    size_t len;
+    int rc = ewq_read_file(cfg_path, 1 << 20, &text, &len, err);
+    if (rc == 0) rc = ewq_config_parse(&m->cfg, cfg_path, text, len, err);
+    free(text);
+    free(cfg_path);
+    if (rc) return -1;
+    if (ewq_checkpoint_open(&m->ck, dir, err)) return -1;
+    m->dir = xstrdup(dir);
+    rc = bind_tensors(m, m->ck.path, err);
+    if (rc) ewq_model_close(m);
+    return rc;
+}
+
+void ewq_model_close(ewq_model *m) {
+    ewq_checkpoint_close(&m->ck);
+    free(m->blocks);
+    free(m->dir);
+    memset(m, 0, sizeof *m);
+}
+
+#ifndef EWQ_CUDA
+int ewq_cuda_describe(char *buf, size_t n) {
+    snprintf(buf, n, "not built in (build with nvcc on the PATH, or make CUDA=1)");
+    return -1;
+}
+#endif
+
+/* ===================================================================================================
+ * Command line (left out of the library build that the tests link against)
+ * =================================================================================================== */
+#ifndef EWQ_NO_MAIN
+
+/* --- JSON output --- */
+
+static void print_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void die(const ewq_err *e) {
+    fprintf(stderr, "ewq: %s\n", e->msg);
+    exit(1);
+}
+
+static void usage_error(const char *cmd, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3), noreturn))
+#endif
+    ;
+static void usage_error(const char *cmd, const char *fmt, ...) {
+    fprintf(stderr, "ewq %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'ewq %s --help')\n", cmd);
+    exit(2);
+}
+
+static int is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
+
+/* --- inspect --- */
+
+static const char inspect_help[] =
+    "usage: ewq inspect MODEL [--json]\n"
+    "\n"
+    "Print the configuration of a Hugging Face model folder (config.json + safetensors) as ewq reads it,\n"
+    "and every tensor with its dtype, shape and size. The folder is validated first: every tensor the\n"
+    "architecture needs must be present with the right shape.\n"
+    "\n"
+    "  --json    machine-readable output\n";
+
+static void print_shape(FILE *f, const ewq_tensor *t, const char *open, const char *close) {
+    fputs(open, f);
+    for (int i = 0; i < t->ndim; i++) fprintf(f, "%s%" PRId64, i ? ", " : "", t->shape[i]);
+    fputs(close, f);
+}
+
+static void print_config_json(FILE *f, const ewq_config *c) {
+    fprintf(f, "{\"architecture\": \"%s\", \"hidden_size\": %d, \"num_hidden_layers\": %d, "
+               "\"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"head_dim\": %d, "
+               "\"intermediate_size\": %d, \"vocab_size\": %d, \"max_position_embeddings\": %d, "
+               "\"rms_norm_eps\": %.9g, \"rope_theta\": %.17g, \"rope_scaling\": ",
+            c->arch_name, c->hidden, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->intermediate, c->vocab,
+            c->max_pos, c->rms_eps, c->rope_theta);
+    if (c->rope_llama3)
+        fprintf(f, "{\"rope_type\": \"llama3\", \"factor\": %.17g, \"low_freq_factor\": %.17g, "
+                   "\"high_freq_factor\": %.17g, \"original_max_position_embeddings\": %d}",
+                c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_orig_max_pos);
+    else
+        fputs("null", f);
+    fprintf(f, ", \"tie_word_embeddings\": %s, \"sliding_window\": %d, \"bos_token_id\": %d, \"eos_token_id\": [",
+            c->tie_embeddings ? "true" : "false", c->sliding_window, c->bos_id);
+    for (int i = 0; i < c->n_eos; i++) fprintf(f, "%s%d", i ? ", " : "", c->eos_ids[i]);
+    fputs("]}", f);
+}
+
+static int cmd_inspect(int argc, char **argv) {
+    const char *dir = NULL;
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(inspect_help, stdout); return 0; }
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (argv[i][0] == '-') usage_error("inspect", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("inspect", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("inspect", "missing MODEL folder");
+    ewq_model m;
+    ewq_err err;
+    if (ewq_model_open(&m, dir, &err)) die(&err);
+    const ewq_config *c = &m.cfg;
+    int64_t params = 0;
+    size_t bytes = 0;
+    for (int i = 0; i < m.ck.n_tensors; i++) params += m.ck.tensors[i].numel, bytes += m.ck.tensors[i].nbytes;
+
+    if (json) {
+        printf("{\"model\": ");
+        print_json_string(stdout, dir);
+        printf(", \"config\": ");
+        print_config_json(stdout, c);
+        printf(", \"files\": [");
+        for (int i = 0; i < m.ck.n_files; i++) {
+            printf("%s", i ? ", " : "");
+            print_json_string(stdout, strrchr(m.ck.files[i].path, '/') + 1);
+        }
+        printf("], \"tensors\": [");
+        for (int i = 0; i < m.ck.n_tensors; i++) {
+            const ewq_tensor *t = &m.ck.tensors[i];
+            printf("%s\n  {\"name\": ", i ? "," : "");
+            print_json_string(stdout, t->name);
+            printf(", \"dtype\": \"%s\", \"shape\": ", ewq_dtype_name(t->dtype));
+            print_shape(stdout, t, "[", "]");
+            printf(", \"bytes\": %zu, \"file\": ", t->nbytes);
+            print_json_string(stdout, strrchr(m.ck.files[t->file].path, '/') + 1);
+            printf("}");
+        }
+        printf("],\n \"total\": {\"tensors\": %d, \"parameters\": %" PRId64 ", \"bytes\": %zu}}\n", m.ck.n_tensors,
+               params, bytes);
+    } else {
+        printf("model              %s\n", dir);
+        printf("architecture       %s\n", c->arch_name);
+        printf("layers             %d\n", c->n_layers);
+        printf("hidden size        %d\n", c->hidden);
+        printf("heads              %d\n", c->n_heads);
+        printf("kv heads           %d\n", c->n_kv_heads);
+        printf("head_dim           %d\n", c->head_dim);
+        printf("intermediate size  %d\n", c->intermediate);
+        printf("vocab size         %d\n", c->vocab);
+        printf("max positions      %d\n", c->max_pos);
+        printf("rms_norm_eps       %g\n", c->rms_eps);
+        printf("rope_theta         %g\n", c->rope_theta);
+        if (c->rope_llama3)
+            printf("rope_scaling       llama3 (factor %g, low_freq_factor %g, high_freq_factor %g, original %d)\n",
+                   c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_orig_max_pos);
+        else
+            printf("rope_scaling       none\n");
+        printf("embeddings         %s\n", c->tie_embeddings ? "tied (lm_head = embed_tokens)" : "untied");
+        printf("q/k/v biases       %s\n", c->qkv_bias ? "yes" : "no");
+        printf("q/k norms          %s\n", c->qk_norm ? "yes" : "no");
+        if (c->sliding_window) printf("sliding window     %d\n", c->sliding_window);
+        printf("bos / eos          %d /", c->bos_id);
+        for (int i = 0; i < c->n_eos; i++) printf(" %d", c->eos_ids[i]);
+        printf("%s\n", c->n_eos ? "" : " none");
+        printf("files              %d\n\n", m.ck.n_files);
+        printf("%-52s %-5s %-14s %12s\n", "tensor", "dtype", "shape", "bytes");
+        for (int i = 0; i < m.ck.n_tensors; i++) {
+            const ewq_tensor *t = &m.ck.tensors[i];
+            char shape[64] = "";
+            for (int d = 0, n = 0; d < t->ndim && n < (int)sizeof shape - 24; d++)
+                n += snprintf(shape + n, sizeof shape - (size_t)n, "%s%" PRId64, d ? " x " : "", t->shape[d]);
+            printf("%-52s %-5s %-14s %12zu\n", t->name, ewq_dtype_name(t->dtype), shape, t->nbytes);
+        }
+        printf("\ntotal: %d tensors, %" PRId64 " parameters, %zu bytes (%.2f MiB)\n", m.ck.n_tensors, params, bytes,
+               bytes / 1048576.0);
+    }
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- main --- */
+
+static const char main_help[] =
+    "usage: ewq COMMAND [ARGS]   (ewq COMMAND --help for each)\n"
+    "\n"
+    "Entropy-Weighted Quantization for Llama and Qwen models. MODEL is a Hugging Face model folder\n"
+    "(config.json + model.safetensors or a sharded model.safetensors.index.json).\n"
+    "\n"
+    "commands:\n"
+    "  inspect MODEL     configuration and tensors of a checkpoint\n"
+    "\n"
+    "  --version         version and build\n";
+
+static const struct { const char *name; int (*run)(int, char **); } commands[] = {
+    {"inspect", cmd_inspect},
+};
+
+int main(int argc, char **argv) {
+    if (argc < 2 || is_help(argv[1])) {
+        fputs(main_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        char cuda[256];
+        ewq_cuda_describe(cuda, sizeof cuda);
+        printf("ewq %s\nCUDA: %s\n", EWQ_VERSION, cuda);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "ewq: unknown command '%s' (see 'ewq --help')\n", argv[1]);
+    return 2;
+}
+#endif

@@ -1,0 +1,202 @@
+/* ewq.h — Entropy-Weighted Quantization: the formats and interfaces shared by ewq.c and ewq_cuda.cu.
+ *
+ * This header is the one place where everything a port needs is defined: the error convention, the
+ * checkpoint and config as ewq reads them, and (added by later sections) the plan and packed formats.
+ * All multi-byte values in files are little-endian.
+ */
+#ifndef EWQ_H
+#define EWQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------------
+ * Errors.
+ * A function that reads input returns 0 on success, or -1 after writing one line into an ewq_err:
+ * "FILE: problem" (no trailing newline). The command line prints it as "ewq: FILE: problem" and exits 1.
+ * Parsers never exit, so they can run inside a fuzzer.
+ */
+typedef struct ewq_err { char msg[1024]; } ewq_err;
+
+/* Writes "file: <formatted>" into e and returns -1, so a caller can `return ewq_fail(...)`. */
+int ewq_fail(ewq_err *e, const char *file, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---------------------------------------------------------------------------------------------------
+ * Element types of checkpoint tensors (safetensors dtype strings "F32", "F16", "BF16").
+ * F16 is IEEE 754 binary16; BF16 is the upper 16 bits of an IEEE 754 binary32.
+ */
+typedef enum ewq_dtype { EWQ_F32, EWQ_F16, EWQ_BF16 } ewq_dtype;
+
+size_t ewq_dtype_size(ewq_dtype t);            /* bytes per element: 4, 2, 2 */
+const char *ewq_dtype_name(ewq_dtype t);       /* "F32", "F16", "BF16" */
+float ewq_f16_to_f32(uint16_t h);              /* exact, including subnormals, inf and NaN */
+float ewq_bf16_to_f32(uint16_t h);             /* exact */
+uint16_t ewq_f32_to_f16(float f);              /* round to nearest even; overflow gives ±inf */
+uint16_t ewq_f32_to_bf16(float f);             /* round to nearest even; NaN stays NaN */
+
+/* ---------------------------------------------------------------------------------------------------
+ * Checkpoint: safetensors files, memory-mapped read-only.
+ *
+ * safetensors layout: u64 N (little-endian) | N bytes of JSON header | data buffer (rest of the file).
+ * The header is an object: "__metadata__" (ignored) and, per tensor, {"dtype": "F32"|"F16"|"BF16",
+ * "shape": [d0, d1, ...], "data_offsets": [BEGIN, END]} with offsets relative to the data buffer.
+ * ewq checks, before any use: 8 <= file size; N <= file size - 8 and N <= EWQ_MAX_HEADER; the header is
+ * valid JSON and an object; every dtype is supported; every dimension is a non-negative integer and the
+ * element count does not overflow; 0 <= BEGIN <= END <= data size; END - BEGIN = elements * dtype size;
+ * BEGIN is a multiple of the dtype size counted from the file start (so values can be read in place);
+ * no two tensors overlap.
+ * A sharded checkpoint has model.safetensors.index.json: {"weight_map": {"tensor name": "shard file"}};
+ * every shard is a plain file name in the same folder, every listed tensor is in its shard, and no
+ * tensor appears twice.
+ */
+#define EWQ_MAX_HEADER (100u << 20)   /* 100 MB: real headers are well under 1 MB */
+#define EWQ_MAX_DIMS 8
+
+typedef struct ewq_tensor {
+    char *name;
+    ewq_dtype dtype;
+    int ndim;
+    int64_t shape[EWQ_MAX_DIMS];
+    int64_t numel;
+    size_t nbytes;
+    const void *data;          /* points into the mapped file */
+    int file;                  /* index into ewq_checkpoint.files */
+} ewq_tensor;
+
+typedef struct ewq_mapped_file {
+    char *path;
+    const uint8_t *map;
+    size_t size;
+} ewq_mapped_file;
+
+typedef struct ewq_checkpoint {
+    char *path;                /* the file that defines it: model.safetensors.index.json or model.safetensors */
+    int n_files;
+    ewq_mapped_file *files;
+    int n_tensors;
+    ewq_tensor *tensors;       /* sorted by name */
+} ewq_checkpoint;
+
+/* Parses the safetensors bytes buf[0..size) of the file `path` and appends its tensors to ck (tensor
+ * .file = file_index, .data into buf). On error ck holds only what it held before. */
+int ewq_safetensors_parse(ewq_checkpoint *ck, const char *path, const uint8_t *buf, size_t size,
+                          int file_index, ewq_err *err);
+/* Opens dir/model.safetensors.index.json if present, else dir/model.safetensors. */
+int ewq_checkpoint_open(ewq_checkpoint *ck, const char *dir, ewq_err *err);
+void ewq_checkpoint_close(ewq_checkpoint *ck);
+const ewq_tensor *ewq_find_tensor(const ewq_checkpoint *ck, const char *name);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Model configuration, read from a Hugging Face config.json.
+ * Architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM (q/k/v biases) and
+ * Qwen3ForCausalLM (per-head RMSNorm on q and k). Defaults follow transformers: num_key_value_heads =
+ * num_attention_heads, head_dim = hidden_size / num_attention_heads, rms_norm_eps 1e-6, rope_theta
+ * 10000, tie_word_embeddings false. rope_theta and rope_scaling may also come inside "rope_parameters"
+ * (newer transformers). rope_scaling: null, type "default", or type "llama3".
+ */
+typedef enum ewq_arch { EWQ_ARCH_LLAMA, EWQ_ARCH_MISTRAL, EWQ_ARCH_QWEN2, EWQ_ARCH_QWEN3 } ewq_arch;
+
+typedef struct ewq_config {
+    ewq_arch arch;
+    const char *arch_name;        /* "LlamaForCausalLM", ... (static string) */
+    int hidden;                   /* hidden_size */
+    int n_layers;                 /* num_hidden_layers */
+    int n_heads;                  /* num_attention_heads */
+    int n_kv_heads;               /* num_key_value_heads */
+    int head_dim;
+    int intermediate;             /* intermediate_size */
+    int vocab;                    /* vocab_size */
+    int max_pos;                  /* max_position_embeddings, 0 when absent */
+    int sliding_window;           /* 0 when none or disabled (use_sliding_window false) */
+    double rms_eps;
+    double rope_theta;
+    int rope_llama3;              /* 1 when rope_scaling type is llama3; then the four fields below */
+    double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_orig_max_pos;
+    int tie_embeddings;           /* lm_head is the embedding matrix */
+    int qkv_bias;                 /* Qwen2 */
+    int qk_norm;                  /* Qwen3 */
+    int bos_id;                   /* -1 when none */
+    int n_eos;                    /* eos_token_id may be one id or a list */
+    int eos_ids[8];
+} ewq_config;
+
+int ewq_config_parse(ewq_config *c, const char *path, const char *text, size_t len, ewq_err *err);
+
+/* ---------------------------------------------------------------------------------------------------
+ * A model: config + checkpoint + the tensors of each block, checked for presence and shape.
+ * Hugging Face names (N = block index), [rows, cols] with rows = out_features:
+ *   model.embed_tokens.weight                 [vocab, hidden]
+ *   model.layers.N.input_layernorm.weight     [hidden]
+ *   model.layers.N.self_attn.q_proj.weight    [heads*head_dim, hidden]     (+ .bias [heads*head_dim], Qwen2)
+ *   model.layers.N.self_attn.k_proj.weight    [kv_heads*head_dim, hidden]  (+ .bias, Qwen2)
+ *   model.layers.N.self_attn.v_proj.weight    [kv_heads*head_dim, hidden]  (+ .bias, Qwen2)
+ *   model.layers.N.self_attn.q_norm.weight    [head_dim]                   (Qwen3)
+ *   model.layers.N.self_attn.k_norm.weight    [head_dim]                   (Qwen3)
+ *   model.layers.N.self_attn.o_proj.weight    [hidden, heads*head_dim]
+ *   model.layers.N.post_attention_layernorm.weight [hidden]
+ *   model.layers.N.mlp.gate_proj.weight       [intermediate, hidden]
+ *   model.layers.N.mlp.up_proj.weight         [intermediate, hidden]
+ *   model.layers.N.mlp.down_proj.weight       [hidden, intermediate]
+ *   model.norm.weight                         [hidden]
+ *   lm_head.weight                            [vocab, hidden]              (only when not tied)
+ * Other tensors in the checkpoint are ignored.
+ */
+enum { EWQ_Q, EWQ_K, EWQ_V, EWQ_O, EWQ_GATE, EWQ_UP, EWQ_DOWN, EWQ_N_LINEAR };
+extern const char *const ewq_linear_names[EWQ_N_LINEAR];   /* "self_attn.q_proj", ..., "mlp.down_proj" */
+
+typedef struct ewq_block {
+    const ewq_tensor *linear[EWQ_N_LINEAR];    /* indexed by EWQ_Q .. EWQ_DOWN */
+    const ewq_tensor *bias[3];                 /* q, k, v biases (Qwen2), else NULL */
+    const ewq_tensor *attn_norm, *ffn_norm;
+    const ewq_tensor *q_norm, *k_norm;         /* Qwen3, else NULL */
+} ewq_block;
+
+typedef struct ewq_model {
+    char *dir;
+    ewq_config cfg;
+    ewq_checkpoint ck;
+    const ewq_tensor *embed, *final_norm, *lm_head;   /* lm_head == embed when tied */
+    ewq_block *blocks;                                /* cfg.n_layers */
+} ewq_model;
+
+int ewq_model_open(ewq_model *m, const char *dir, ewq_err *err);
+void ewq_model_close(ewq_model *m);
+
+/* ---------------------------------------------------------------------------------------------------
+ * GPU backend (ewq_cuda.cu; a CPU-only build has a stand-in that says so).
+ */
+/* Writes a one-line description of the CUDA device ewq would use, or why there is none; 0 if usable. */
+int ewq_cuda_describe(char *buf, size_t n);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Host utilities shared by the sections of ewq.c.
+ */
+/* Reads a whole file into a NUL-terminated heap buffer (refuses directories and files over max_bytes). */
+int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ewq_err *err);
+
+/* Atomic output: write to "PATH.tmp.PID", then rename over PATH, so PATH is complete or absent. */
+typedef struct ewq_outfile { FILE *f; char *path, *tmp; } ewq_outfile;
+int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err);
+int ewq_out_commit(ewq_outfile *o, ewq_err *err);   /* flush, fsync, close, rename */
+void ewq_out_abort(ewq_outfile *o);                /* close and remove the temporary file */
+
+/* A persistent pool of worker threads: ewq_parallel(n, fn, ctx) calls fn(ctx, i) for i in [0, n) on
+ * all threads and returns when every call has finished. Calls must not nest. */
+void ewq_threads_init(int n_threads);               /* 0: one per core */
+int ewq_threads(void);
+void ewq_parallel(int n, void (*fn)(void *ctx, int i), void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
