@@ -173,6 +173,18 @@ int ewq_model_open(ewq_model *m, const char *dir, ewq_err *err);
 void ewq_model_close(ewq_model *m);
 
 /* ---------------------------------------------------------------------------------------------------
+ * Precision of each weight: what a plan (or --uniform) resolves to, and what packing consumes.
+ * raw keeps the checkpoint's values; int8 and int4 are the packed formats of SPEC §6.
+ */
+typedef enum ewq_tier { EWQ_RAW, EWQ_INT8, EWQ_INT4 } ewq_tier;
+
+typedef struct ewq_assignment {
+    int n_layers;
+    ewq_tier *linear;          /* [n_layers * EWQ_N_LINEAR]: block l, linear k at l * EWQ_N_LINEAR + k */
+    ewq_tier embed, lm_head;   /* outside the blocks: raw unless asked otherwise */
+} ewq_assignment;
+
+/* ---------------------------------------------------------------------------------------------------
  * GPU backend (ewq_cuda.cu; a CPU-only build has a stand-in that says so).
  */
 /* Writes a one-line description of the CUDA device ewq would use, or why there is none; 0 if usable. */
