@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""Generate the tiny random-weight Hugging Face checkpoints that ewq's tests use as oracles.
+
+Developer tool, run by hand (never in CI); its outputs are committed.
+
+    /opt/oracle/bin/python tests/make_fixtures.py        # from the repository root
+
+Needs torch, transformers and safetensors. The committed files were produced by the versions
+recorded in data/fixtures/VERSIONS.txt (written by this script): torch 2.15.0+cu132,
+transformers 5.23.0, safetensors 0.8.0, Python 3.11.7. Other versions may write different bytes
+and config.json layouts (transformers >= 5 writes "dtype" and "rope_parameters"; 4.x wrote
+"torch_dtype", "rope_theta" and "rope_scaling").
+
+Writes:
+  data/fixtures/<name>/     config.json, generation_config.json, *.safetensors (+ index when
+                            sharded), exactly as save_pretrained writes them, and expected.json
+                            holding the config as transformers interprets it and the tensor list
+                            read back from the safetensors files.
+  data/fixtures/VERSIONS.txt
+  data/expected/configs.json  the same "config" object for each real config in
+                            ../shared/assets/configs/*/config.json, keyed by folder name.
+
+Every fixture is seeded on its own, so adding or reordering fixtures does not change the others.
+To add outputs for a fixture (logits, greedy continuations), extend `expected_for` below; the
+model it receives is the written fixture loaded back by from_pretrained (dtype "auto", eager
+attention, eval mode), i.e. what a user of transformers would run. (The in-memory model that
+was saved is not used: model.to(bfloat16/float16) also rounds its rotary inv_freq buffer.)
+"""
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import safetensors
+import torch
+import transformers
+from safetensors import safe_open
+from transformers import (AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM,
+                          MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
+                          Qwen3Config, Qwen3ForCausalLM)
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "data" / "fixtures"
+EXPECTED = REPO / "data" / "expected"
+REAL_CONFIGS = REPO.parent / "shared" / "assets" / "configs"
+
+# Random-weight scales, chosen so that logits are far from flat (per-position logit std ~1.6 with
+# hidden 64) and so that the layers, not the embedding, decide the output: with a larger
+# embedding/projection ratio the tied Qwen2 fixtures mostly predict their own input token, which
+# would let a model that skips its blocks pass greedy tests. A wrong norm weight, bias or head
+# layout changes the output visibly.
+EMBED_STD = 0.2     # embed_tokens and lm_head (one matrix when tied)
+WEIGHT_STD = 0.15   # attention and MLP projections
+NORM_STD = 0.1      # RMSNorm weights are 1 + NORM_STD * randn
+BIAS_STD = 0.1      # biases are BIAS_STD * randn
+
+# Shapes shared by all fixtures: GQA (4 query heads over 2 KV heads), head_dim 16.
+TINY = dict(vocab_size=256, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+            bos_token_id=1, eos_token_id=2)
+
+LLAMA3_ROPE = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+               "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 8192}
+
+DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
+
+
+@dataclass
+class Fixture:
+    name: str
+    config_class: type
+    model_class: type
+    config: dict                   # arguments for config_class on top of TINY
+    dtype: torch.dtype
+    seed: int
+    max_shard_size: str = "50GB"   # save_pretrained's default: a single file
+
+
+# rms_norm_eps: 1e-5 for Llama/Mistral, 1e-6 for Qwen, as in the real checkpoints (so a loader
+# that ignores the field is caught).
+
+def llama3_config():
+    # original_max_position_embeddings must stay below max_position_embeddings (transformers warns
+    # otherwise, and real Llama 3.x configs respect it); this value has no effect on the weights.
+    return dict(rope_parameters=dict(LLAMA3_ROPE), max_position_embeddings=16384,
+                rms_norm_eps=1e-5, tie_word_embeddings=False)
+
+
+def llama2_config():
+    return dict(rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+                num_key_value_heads=TINY["num_attention_heads"], rms_norm_eps=1e-5,
+                tie_word_embeddings=False)
+
+
+def qwen2_config():
+    return dict(rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+                rms_norm_eps=1e-6, tie_word_embeddings=True, use_sliding_window=False,
+                sliding_window=None)
+
+
+def qwen3_config():
+    return dict(rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+                head_dim=32, rms_norm_eps=1e-6, tie_word_embeddings=False,
+                use_sliding_window=False, sliding_window=None)
+
+
+def mistral_config():
+    return dict(rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+                rms_norm_eps=1e-5, tie_word_embeddings=False, sliding_window=None)
+
+
+FIXTURE_SPECS = [
+    Fixture("llama3-f32", LlamaConfig, LlamaForCausalLM, llama3_config(), torch.float32, 101),
+    Fixture("llama3-bf16", LlamaConfig, LlamaForCausalLM, llama3_config(), torch.bfloat16, 102),
+    Fixture("qwen2-f32", Qwen2Config, Qwen2ForCausalLM, qwen2_config(), torch.float32, 201),
+    Fixture("qwen2-f16", Qwen2Config, Qwen2ForCausalLM, qwen2_config(), torch.float16, 202),
+    Fixture("qwen3-f32", Qwen3Config, Qwen3ForCausalLM, qwen3_config(), torch.float32, 301),
+    Fixture("qwen3-bf16", Qwen3Config, Qwen3ForCausalLM, qwen3_config(), torch.bfloat16, 302),
+    Fixture("llama2-f32", LlamaConfig, LlamaForCausalLM, llama2_config(), torch.float32, 401),
+    # Same seed as llama2-f32: identical weights, split over several files.
+    Fixture("llama2-sharded", LlamaConfig, LlamaForCausalLM, llama2_config(), torch.float32, 401,
+            max_shard_size="200KB"),
+    Fixture("mistral-f32", MistralConfig, MistralForCausalLM, mistral_config(), torch.float32, 501),
+]
+
+
+def randomize(model, seed):
+    """Overwrite every parameter from a generator seeded with `seed`.
+
+    HF initializes norms to 1 and biases to 0, which would hide loader bugs (a missing q_norm or
+    bias would go unnoticed), so those are randomized too. Parameters are visited in
+    named_parameters() order, which also de-duplicates tied weights.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen, dtype=torch.float32)
+            if name.endswith(".bias"):
+                p.copy_(BIAS_STD * noise)
+            elif p.dim() == 1 and "norm" in name:
+                p.copy_(1.0 + NORM_STD * noise)
+            elif p.dim() == 2 and ("embed_tokens" in name or "lm_head" in name):
+                p.copy_(EMBED_STD * noise)
+            elif p.dim() == 2:
+                p.copy_(WEIGHT_STD * noise)
+            else:
+                raise ValueError(f"no randomization rule for parameter {name} {tuple(p.shape)}")
+
+
+def build_model(spec):
+    """The HF model for `spec`: random weights in spec.dtype, eval mode, eager attention."""
+    config = spec.config_class(**{**TINY, **spec.config}, attn_implementation="eager")
+    torch.manual_seed(spec.seed)  # HF's own init; every parameter is overwritten below anyway
+    model = spec.model_class(config)
+    randomize(model, spec.seed)
+    return model.to(spec.dtype).eval()
+
+
+def llama3_bands(config):
+    """Classify each rotary frequency into its llama3 band, two ways, and check they agree.
+
+    transformers' llama3 inverse frequencies are compared with the unscaled theta^(-2i/d): ratio
+    1 is the unscaled band, 1/factor the scaled band, anything between is smoothed. The same
+    split is computed from the wavelength thresholds of the llama3 recipe. (The model's own
+    inv_freq buffer is not used: model.to(bfloat16) rounds it.)
+    """
+    rp = config.rope_parameters
+    d = config.head_dim
+    base = 1.0 / (rp["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
+    hf, _ = ROPE_INIT_FUNCTIONS["llama3"](config)
+    bands_hf = []
+    for r in (hf.to(torch.float64) / base).tolist():
+        if math.isclose(r, 1.0, rel_tol=1e-5):
+            bands_hf.append("unscaled")
+        elif math.isclose(r, 1.0 / rp["factor"], rel_tol=1e-5):
+            bands_hf.append("scaled")
+        else:
+            bands_hf.append("smoothed")
+    orig = rp["original_max_position_embeddings"]
+    high_wavelen = orig / rp["high_freq_factor"]
+    low_wavelen = orig / rp["low_freq_factor"]
+    bands_formula = []
+    for f in base.tolist():
+        wavelen = 2 * math.pi / f
+        bands_formula.append("unscaled" if wavelen < high_wavelen else
+                             "scaled" if wavelen > low_wavelen else "smoothed")
+    assert bands_hf == bands_formula, (bands_hf, bands_formula)
+    counts = {b: bands_hf.count(b) for b in ("unscaled", "smoothed", "scaled")}
+    assert all(counts.values()), f"llama3 fixture does not exercise every band: {counts}"
+    return bands_hf
+
+
+def rope_of(config):
+    """(rope_theta, rope_scaling) from a transformers config, in the plain pre-v5 form.
+
+    transformers >= 5 folds rope_theta into `rope_parameters` (rope_type "default" when unscaled);
+    older versions expose rope_theta and rope_scaling directly.
+    """
+    rp = getattr(config, "rope_parameters", None)
+    if rp is None:
+        return float(config.rope_theta), config.rope_scaling
+    assert "rope_theta" in rp, f"per-layer-type rope_parameters are not expected here: {rp}"
+    scaling = {k: v for k, v in rp.items() if k != "rope_theta"}
+    return float(rp["rope_theta"]), None if scaling.get("rope_type") == "default" else scaling
+
+
+def dtype_of(config):
+    """Weight dtype declared by a config, as a safetensors dtype string."""
+    dt = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(dt, str):
+        dt = getattr(torch, dt)
+    return DTYPES[dt]
+
+
+def config_summary(config):
+    """The "config" object of expected.json / configs.json for a transformers config."""
+    rope_theta, rope_scaling = rope_of(config)
+    return {
+        "architecture": config.architectures[0],
+        "hidden_size": config.hidden_size,
+        "num_hidden_layers": config.num_hidden_layers,
+        "num_attention_heads": config.num_attention_heads,
+        "num_key_value_heads": config.num_key_value_heads,
+        "head_dim": getattr(config, "head_dim", None)
+                    or config.hidden_size // config.num_attention_heads,
+        "intermediate_size": config.intermediate_size,
+        "vocab_size": config.vocab_size,
+        "max_position_embeddings": config.max_position_embeddings,
+        "rms_norm_eps": config.rms_norm_eps,
+        "rope_theta": rope_theta,
+        "rope_scaling": rope_scaling,
+        "tie_word_embeddings": config.tie_word_embeddings,
+        "bos_token_id": config.bos_token_id,
+        "eos_token_id": config.eos_token_id,
+        "dtype": dtype_of(config),
+    }
+
+
+def tensor_list(folder):
+    """Every tensor in the folder's safetensors files, as stored, sorted by name."""
+    tensors = []
+    for path in sorted(folder.glob("*.safetensors")):
+        with safe_open(path, framework="pt") as f:
+            for name in f.keys():
+                sl = f.get_slice(name)
+                tensors.append({"name": name, "dtype": sl.get_dtype(),
+                                "shape": list(sl.get_shape()), "file": path.name})
+    return sorted(tensors, key=lambda t: t["name"])
+
+
+def expected_for(spec, model, folder):
+    """expected.json for a written fixture, `model` being it as loaded back from `folder`.
+
+    Per-fixture oracle outputs go here.
+    """
+    config = config_summary(AutoConfig.from_pretrained(folder))
+    assert config["head_dim"] == model.model.layers[0].self_attn.head_dim
+    return {"config": config, "tensors": tensor_list(folder)}
+
+
+def write_fixture(spec):
+    folder = FIXTURES / spec.name
+    if folder.exists():
+        for old in folder.iterdir():
+            old.unlink()
+    model = build_model(spec)
+    if model.config.rope_parameters["rope_type"] == "llama3":
+        bands = llama3_bands(model.config)
+        print(f"{spec.name}: llama3 bands per frequency pair: {bands}")
+    model.save_pretrained(folder, max_shard_size=spec.max_shard_size)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, dtype="auto",
+                                                  attn_implementation="eager").eval()
+    expected = expected_for(spec, loaded, folder)
+    assert expected["config"]["dtype"] == DTYPES[spec.dtype]
+    assert {t["dtype"] for t in expected["tensors"]} == {DTYPES[spec.dtype]}
+    with open(folder / "expected.json", "w") as f:
+        json.dump(expected, f, indent=1)
+        f.write("\n")
+    return folder
+
+
+def write_real_configs():
+    """data/expected/configs.json: the real configs as transformers reads them."""
+    out = {}
+    for folder in sorted(p.parent for p in REAL_CONFIGS.glob("*/config.json")):
+        summary = config_summary(AutoConfig.from_pretrained(folder))
+        with open(folder / "config.json") as f:
+            raw = json.load(f)
+        # Record rope_scaling as the file states it, and check transformers agrees with it.
+        assert summary["rope_theta"] == float(raw["rope_theta"]), folder.name
+        assert summary["rope_scaling"] == raw.get("rope_scaling"), \
+            (folder.name, summary["rope_scaling"], raw.get("rope_scaling"))
+        out[folder.name] = summary
+    EXPECTED.mkdir(parents=True, exist_ok=True)
+    with open(EXPECTED / "configs.json", "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    return out
+
+
+def main():
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    with open(FIXTURES / "VERSIONS.txt", "w") as f:
+        f.write(f"python {sys.version.split()[0]}\ntorch {torch.__version__}\n"
+                f"transformers {transformers.__version__}\nsafetensors {safetensors.__version__}\n")
+    folders = [write_fixture(spec) for spec in FIXTURE_SPECS]
+    real = write_real_configs()
+
+    total = 0
+    print(f"\n{'fixture':<16} {'bytes':>9}  files")
+    for folder in folders:
+        files = sorted(folder.iterdir())
+        size = sum(p.stat().st_size for p in files)
+        total += size
+        print(f"{folder.name:<16} {size:>9}  {', '.join(p.name for p in files)}")
+    print(f"{'total':<16} {total:>9}")
+    print(f"real configs: {', '.join(real)} -> {(EXPECTED / 'configs.json').relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
