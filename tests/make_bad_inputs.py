@@ -56,8 +56,9 @@ def case(name, expect, files):
     d = os.path.join(OUT, name)
     os.makedirs(d)
     for fname, content in files.items():
-        if content is None:
+        if content is None:   # a folder where a file belongs; git keeps it only with a file inside
             os.makedirs(os.path.join(d, fname))
+            open(os.path.join(d, fname, "placeholder"), "w").close()
             continue
         with open(os.path.join(d, fname), "wb") as f:
             f.write(content if isinstance(content, bytes) else content.encode())
