@@ -4,6 +4,7 @@
  *   utilities          errors, half-precision conversion, files, atomic output, threads
  *   checkpoint         safetensors (single file or sharded), memory-mapped and validated
  *   config and model   config.json, and the tensors each architecture needs
+ *   packing            int8 and int4 groups, and a model packed per a precision assignment
  *   command line       the ewq commands
  * Formats and interfaces are defined in ewq.h.
  */
@@ -777,6 +778,255 @@ int ewq_cuda_describe(char *buf, size_t n) {
     return -1;
 }
 #endif
+
+/* ===================================================================================================
+ * Packing: int8 and int4 groups (formats in ewq.h)
+ * =================================================================================================== */
+
+const char *ewq_tier_name(ewq_tier t) { return t == EWQ_RAW ? "raw" : t == EWQ_INT8 ? "int8" : "int4"; }
+
+int ewq_tier_parse(const char *s, ewq_tier *t) {
+    if (!strcmp(s, "raw")) *t = EWQ_RAW;
+    else if (!strcmp(s, "int8")) *t = EWQ_INT8;
+    else if (!strcmp(s, "int4")) *t = EWQ_INT4;
+    else return -1;
+    return 0;
+}
+
+void ewq_assignment_uniform(ewq_assignment *a, int n_layers, ewq_tier tier, ewq_tier embed, ewq_tier lm_head) {
+    a->n_layers = n_layers;
+    a->linear = xmalloc(sizeof(ewq_tier) * (size_t)n_layers * EWQ_N_LINEAR);
+    for (int i = 0; i < n_layers * EWQ_N_LINEAR; i++) a->linear[i] = tier;
+    a->embed = embed;
+    a->lm_head = lm_head;
+}
+
+void ewq_assignment_free(ewq_assignment *a) {
+    free(a->linear);
+    a->linear = NULL;
+}
+
+/* The next fp16 value above (up = 1) or below a finite fp16 h. */
+static uint16_t f16_step(uint16_t h, int up) {
+    if ((h & 0x7fff) == 0) return up ? 0x0001 : 0x8001;
+    return (h & 0x8000) == (up ? 0 : 0x8000) ? (uint16_t)(h + 1) : (uint16_t)(h - 1);
+}
+/* fp16 rounding that never lands below (up16) or above (down16) x, so a group's range always fits. */
+static uint16_t up16(float x) {
+    uint16_t h = ewq_f32_to_f16(x);
+    return ewq_f16_to_f32(h) < x ? f16_step(h, 1) : h;
+}
+static uint16_t down16(float x) {
+    uint16_t h = ewq_f32_to_f16(x);
+    return ewq_f16_to_f32(h) > x ? f16_step(h, 0) : h;
+}
+static int f16_finite(uint16_t h) { return (h & 0x7c00) != 0x7c00; }
+
+/* One int8 group; -1 when its scale does not fit in fp16. */
+static int pack_group_int8(const float *v, int n, int8_t *q, uint16_t *scale) {
+    float a = 0;
+    for (int i = 0; i < n; i++) a = fmaxf(a, fabsf(v[i]));
+    uint16_t sh = up16(a / 127);
+    if (f16_finite(sh) && 127 * ewq_f16_to_f32(sh) < a) sh = f16_step(sh, 1);   /* a / 127 rounded down */
+    if (!f16_finite(sh)) return -1;
+    float s = ewq_f16_to_f32(sh);
+    for (int i = 0; i < n; i++) q[i] = s > 0 ? (int8_t)fminf(fmaxf(rintf(v[i] / s), -127), 127) : 0;
+    *scale = sh;
+    return 0;
+}
+
+/* Quantizes an int4 group over the range [a, b]: fills q, *m, *s, and returns the squared error, or -1
+ * when the minimum or scale does not fit in fp16. */
+static double int4_try(const float *v, int n, float a, float b, uint8_t *q, uint16_t *m, uint16_t *s) {
+    *m = down16(a);
+    float mf = ewq_f16_to_f32(*m);
+    *s = up16((b - mf) / 15);
+    if (f16_finite(*s) && mf + 15 * ewq_f16_to_f32(*s) < b) *s = f16_step(*s, 1);   /* division rounded down */
+    if (!f16_finite(*m) || !f16_finite(*s)) return -1;
+    float sf = ewq_f16_to_f32(*s);
+    double e = 0;
+    for (int i = 0; i < n; i++) {
+        q[i] = sf > 0 ? (uint8_t)fminf(fmaxf(rintf((v[i] - mf) / sf), 0), 15) : 0;
+        double d = (double)v[i] - (double)(mf + sf * (float)q[i]);
+        e += d * d;
+    }
+    return e;
+}
+
+/* One int4 group into unpacked nibbles q[0..n); with `shrink`, the least-squared-error range of the
+ * 4 x 4 candidates ewq.h lists. */
+static int pack_group_int4(const float *v, int n, int shrink, uint8_t *q, uint16_t *min, uint16_t *scale) {
+    float lo = v[0], hi = v[0];
+    for (int i = 1; i < n; i++) lo = fminf(lo, v[i]), hi = fmaxf(hi, v[i]);
+    float d = hi - lo;
+    double best = int4_try(v, n, lo, hi, q, min, scale);
+    if (best < 0) return -1;
+    for (int i = 0; shrink && i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            uint8_t cq[EWQ_MAX_GROUP];
+            uint16_t cm, cs;
+            double e = int4_try(v, n, lo + d * (i / 16.0f), hi - d * (j / 16.0f), cq, &cm, &cs);
+            if (e >= 0 && e < best) best = e, *min = cm, *scale = cs, memcpy(q, cq, (size_t)n);
+        }
+    return 0;
+}
+
+static size_t int4_row_bytes(int cols) { return ((size_t)cols + 1) / 2; }
+
+typedef struct {
+    ewq_qmat *m;
+    const float *w;
+    int shrink, bad_row;   /* bad_row: first row that failed (rows when none) */
+    pthread_mutex_t mu;
+} pack_job;
+
+static void pack_row(void *ctx, int r) {
+    pack_job *j = ctx;
+    ewq_qmat *m = j->m;
+    int ng = ewq_groups_per_row(m->cols, m->group), ok = 1;
+    const float *w = j->w + (size_t)r * m->cols;
+    for (int c = 0; c < m->cols; c++) ok &= isfinite(w[c]) != 0;
+    for (int g = 0; ok && g < ng; g++) {
+        int c0 = g * m->group, n = m->cols - c0 < m->group ? m->cols - c0 : m->group;
+        size_t gi = (size_t)r * ng + g;
+        if (m->tier == EWQ_INT8) {
+            ok = pack_group_int8(w + c0, n, (int8_t *)m->q + (size_t)r * m->cols + c0, &m->scale[gi]) == 0;
+        } else {
+            uint8_t nib[EWQ_MAX_GROUP], *row = (uint8_t *)m->q + (size_t)r * int4_row_bytes(m->cols);
+            ok = pack_group_int4(w + c0, n, j->shrink, nib, &m->min[gi], &m->scale[gi]) == 0;
+            for (int i = 0; ok && i < n; i++) {   /* columns in order: even ones set the byte, odd ones OR in */
+                int c = c0 + i;
+                row[c / 2] = c % 2 ? (uint8_t)(row[c / 2] | nib[i] << 4) : nib[i];
+            }
+        }
+    }
+    if (!ok) {
+        pthread_mutex_lock(&j->mu);
+        if (r < j->bad_row) j->bad_row = r;
+        pthread_mutex_unlock(&j->mu);
+    }
+}
+
+int ewq_qmat_pack(ewq_qmat *m, ewq_tier tier, const float *w, int rows, int cols, int group, int shrink,
+                  const char *name, ewq_err *err) {
+    if (tier == EWQ_RAW || group < 1 || group > EWQ_MAX_GROUP)
+        return ewq_fail(err, name, "cannot pack at %s with group size %d (int8 or int4, groups of 1..256)",
+                        ewq_tier_name(tier), group);
+    int ng = ewq_groups_per_row(cols, group);
+    memset(m, 0, sizeof *m);
+    m->tier = tier, m->rows = rows, m->cols = cols, m->group = group;
+    m->q = xcalloc((size_t)rows, tier == EWQ_INT8 ? (size_t)cols : int4_row_bytes(cols));
+    m->scale = xmalloc(sizeof(uint16_t) * (size_t)rows * ng);
+    if (tier == EWQ_INT4) m->min = xmalloc(sizeof(uint16_t) * (size_t)rows * ng);
+    pack_job j = {.m = m, .w = w, .shrink = shrink, .bad_row = rows, .mu = PTHREAD_MUTEX_INITIALIZER};
+    ewq_parallel(rows, pack_row, &j);
+    if (j.bad_row < rows) {
+        ewq_qmat_free(m);
+        return ewq_fail(err, name, "row %d holds a NaN, an infinity or a value too large for an fp16 %s",
+                        j.bad_row, tier == EWQ_INT8 ? "scale" : "minimum or scale");
+    }
+    return 0;
+}
+
+void ewq_qmat_raw(ewq_qmat *m, const ewq_tensor *t) {
+    memset(m, 0, sizeof *m);
+    m->tier = EWQ_RAW;
+    m->rows = (int)t->shape[0];
+    m->cols = (int)t->shape[1];
+    m->dtype = t->dtype;
+    m->raw = t->data;
+}
+
+/* n raw values of type t starting at element i of p, as floats. */
+static void raw_to_f32(const void *p, ewq_dtype t, size_t i, int n, float *out) {
+    if (t == EWQ_F32) memcpy(out, (const float *)p + i, sizeof(float) * (size_t)n);
+    else if (t == EWQ_F16) for (int k = 0; k < n; k++) out[k] = ewq_f16_to_f32(((const uint16_t *)p)[i + k]);
+    else for (int k = 0; k < n; k++) out[k] = ewq_bf16_to_f32(((const uint16_t *)p)[i + k]);
+}
+
+void ewq_qmat_row(const ewq_qmat *m, int r, float *out) {
+    if (m->tier == EWQ_RAW) { raw_to_f32(m->raw, m->dtype, (size_t)r * m->cols, m->cols, out); return; }
+    int ng = ewq_groups_per_row(m->cols, m->group);
+    const uint16_t *sc = m->scale + (size_t)r * ng;
+    if (m->tier == EWQ_INT8) {
+        const int8_t *q = (const int8_t *)m->q + (size_t)r * m->cols;
+        for (int c = 0; c < m->cols; c++) out[c] = ewq_f16_to_f32(sc[c / m->group]) * (float)q[c];
+    } else {
+        const uint8_t *q = (const uint8_t *)m->q + (size_t)r * int4_row_bytes(m->cols);
+        const uint16_t *mn = m->min + (size_t)r * ng;
+        for (int c = 0; c < m->cols; c++) {
+            int g = c / m->group, nib = c % 2 ? q[c / 2] >> 4 : q[c / 2] & 15;
+            out[c] = ewq_f16_to_f32(mn[g]) + ewq_f16_to_f32(sc[g]) * (float)nib;
+        }
+    }
+}
+
+size_t ewq_qmat_bytes(const ewq_qmat *m) {
+    size_t rows = (size_t)m->rows, ng = m->tier == EWQ_RAW ? 0 : (size_t)ewq_groups_per_row(m->cols, m->group);
+    if (m->tier == EWQ_RAW) return rows * m->cols * ewq_dtype_size(m->dtype);
+    if (m->tier == EWQ_INT8) return rows * (m->cols + 2 * ng);
+    return rows * (int4_row_bytes(m->cols) + 4 * ng);
+}
+
+void ewq_qmat_free(ewq_qmat *m) {
+    free(m->q);
+    free(m->scale);
+    free(m->min);
+    memset(m, 0, sizeof *m);
+}
+
+/* Packs one checkpoint tensor at `tier` (raw: a view), converting it to float32 only for the packer. */
+static int pack_tensor(ewq_qmat *m, const ewq_tensor *t, ewq_tier tier, int group, int shrink, ewq_err *err) {
+    if (tier == EWQ_RAW) { ewq_qmat_raw(m, t); return 0; }
+    float *w = xmalloc(sizeof(float) * (size_t)t->numel);
+    for (int64_t r = 0; r < t->shape[0]; r++)   /* by rows: numel may exceed an int */
+        raw_to_f32(t->data, t->dtype, (size_t)(r * t->shape[1]), (int)t->shape[1], w + r * t->shape[1]);
+    int rc = ewq_qmat_pack(m, tier, w, (int)t->shape[0], (int)t->shape[1], group, shrink, t->name, err);
+    free(w);
+    return rc;
+}
+
+int ewq_pack(ewq_packed *p, const ewq_model *m, const ewq_assignment *a, int group, int shrink, int progress,
+             ewq_err *err) {
+    memset(p, 0, sizeof *p);
+    if (a->n_layers != m->cfg.n_layers)
+        return ewq_fail(err, m->dir, "the precision assignment has %d blocks but the model has %d", a->n_layers,
+                        m->cfg.n_layers);
+    p->model = m;
+    p->group = group;
+    p->linear = xcalloc((size_t)m->cfg.n_layers * EWQ_N_LINEAR, sizeof(ewq_qmat));
+    if (pack_tensor(&p->embed, m->embed, a->embed, group, shrink, err)) goto fail;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        for (int k = 0; k < EWQ_N_LINEAR; k++) {
+            int i = l * EWQ_N_LINEAR + k;
+            if (pack_tensor(&p->linear[i], m->blocks[l].linear[k], a->linear[i], group, shrink, err)) goto fail;
+        }
+        if (progress) fprintf(stderr, "\rpacking: block %d/%d", l + 1, m->cfg.n_layers);
+    }
+    if (progress) fputc('\n', stderr);
+    p->lm_head_shared = m->cfg.tie_embeddings && a->lm_head == a->embed;
+    if (p->lm_head_shared) p->lm_head = p->embed;
+    else if (pack_tensor(&p->lm_head, m->lm_head, a->lm_head, group, shrink, err)) goto fail;
+    return 0;
+fail:
+    ewq_packed_free(p);
+    return -1;
+}
+
+size_t ewq_packed_bytes(const ewq_packed *p) {
+    size_t n = ewq_qmat_bytes(&p->embed) + (p->lm_head_shared ? 0 : ewq_qmat_bytes(&p->lm_head));
+    for (int i = 0; i < p->model->cfg.n_layers * EWQ_N_LINEAR; i++) n += ewq_qmat_bytes(&p->linear[i]);
+    return n;
+}
+
+void ewq_packed_free(ewq_packed *p) {
+    if (!p->model) return;
+    for (int i = 0; i < p->model->cfg.n_layers * EWQ_N_LINEAR; i++) ewq_qmat_free(&p->linear[i]);
+    if (!p->lm_head_shared) ewq_qmat_free(&p->lm_head);
+    ewq_qmat_free(&p->embed);
+    free(p->linear);
+    memset(p, 0, sizeof *p);
+}
 
 /* ===================================================================================================
  * Command line (left out of the library build that the tests link against)

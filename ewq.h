@@ -185,6 +185,124 @@ typedef struct ewq_assignment {
 } ewq_assignment;
 
 /* ---------------------------------------------------------------------------------------------------
+ * Packed weights (SPEC §6).
+ * A weight matrix W is row-major [rows = out_features, cols = in_features]. Quantization groups run
+ * along a row: group g of row r holds columns [g*G, min((g+1)*G, cols)), so a row has
+ * ng = ceil(cols / G) groups and, when G does not divide cols, ends with a shorter group (stories260K's
+ * intermediate 172 with G = 64: groups of 64, 64, 44). G (`group`) is a parameter; the default is 64.
+ * fp16 means IEEE binary16, stored as its 16 bits in a uint16 (little-endian in any file).
+ * All arithmetic below is IEEE float32 unless it says otherwise; rint() rounds half to even.
+ *
+ * int8 (symmetric), 8 + 16/G bits per weight:
+ *   q      int8   [rows * cols]   row r at byte offset r*cols, column c at r*cols + c
+ *   scale  fp16   [rows * ng]     group g of row r at index r*ng + g
+ *   dequantized value: w[r][c] = f32(scale[r*ng + c/G]) * (float)q[r*cols + c]
+ *   packing one group v[0..n): a = max |v|; s = up16(a / 127), one fp16 step higher if 127*f32(s) < a;
+ *   q = rint(v / f32(s)) clamped to [-127, 127] (q = 0 when s = 0, i.e. an all-zero group). So
+ *   127*s >= a: nothing clips, and |w - ŵ| <= s/2.
+ *
+ * int4 (asymmetric), 4 + 32/G bits per weight:
+ *   q      uint8  [rows * ceil(cols/2)]   row r starts at byte r*ceil(cols/2); column c is in byte c/2
+ *                                         of its row, in the low nibble when c is even and the high
+ *                                         nibble when c is odd; an odd-length row's last high nibble is 0
+ *   scale  fp16   [rows * ng]
+ *   min    fp16   [rows * ng]
+ *   dequantized value: w[r][c] = f32(min[i]) + f32(scale[i]) * (float)nibble, i = r*ng + c/G
+ *   packing one group v[0..n): lo = min v, hi = max v, d = hi - lo. Candidate ranges, tried in this
+ *   order for i = 0..3 (outer) and j = 0..3 (inner): [lo + d*(i/16), hi - d*(j/16)] (i/16 and j/16 are
+ *   exact floats). Each candidate [a, b] becomes m = down16(a), s = up16((b - f32(m)) / 15) (one fp16
+ *   step higher if f32(m) + 15*f32(s) < b),
+ *   q = rint((v - f32(m)) / f32(s)) clamped to [0, 15] (q = 0 when s = 0), and its squared error is
+ *   sum over the group of (v - (f32(m) + f32(s)*q))^2, each term and the sum in double, in column
+ *   order. The first candidate with the smallest error wins; candidate (0, 0), the full range, is
+ *   tried first and replaced only by a strictly smaller error, so the shrink never increases a
+ *   group's error. With the shrink off (`shrink` = 0) only (0, 0) is tried; then every value lies in
+ *   [f32(m), f32(m) + 15*f32(s)] and |w - ŵ| <= f32(s)/2.
+ *   up16(x): the fp16 nearest to x, moved one fp16 step up if it is below x; down16(x): likewise down.
+ *
+ * Packing refuses (with an error naming the tensor) weights that are NaN or infinite, or whose scale
+ * or minimum does not fit in fp16 (|w| beyond 65504, or 127*65504 for int8).
+ * raw: the checkpoint's own tensor, read in place from the mapped file (F32, F16 or BF16).
+ */
+#define EWQ_GROUP 64        /* the default group size */
+#define EWQ_MAX_GROUP 256   /* groups of 1 .. 256 values */
+
+typedef struct ewq_qmat {
+    ewq_tier tier;
+    int rows, cols, group;     /* group: int8/int4 only */
+    ewq_dtype dtype;           /* raw only: element type of `raw` */
+    const void *raw;           /* raw only: rows*cols elements, row-major (points into the checkpoint) */
+    void *q;                   /* int8: int8_t[rows*cols]; int4: uint8_t[rows*ceil(cols/2)] */
+    uint16_t *scale;           /* int8/int4: fp16 [rows*ng] */
+    uint16_t *min;             /* int4: fp16 [rows*ng]; NULL otherwise */
+} ewq_qmat;
+
+static inline int ewq_groups_per_row(int cols, int group) { return (cols + group - 1) / group; }
+
+/* Packs W (rows x cols floats, row-major) at tier int8 or int4 into m (which owns the arrays). name
+ * labels errors. */
+int ewq_qmat_pack(ewq_qmat *m, ewq_tier tier, const float *w, int rows, int cols, int group, int shrink,
+                  const char *name, ewq_err *err);
+/* A raw view of a checkpoint tensor (2-D). */
+void ewq_qmat_raw(ewq_qmat *m, const ewq_tensor *t);
+/* Writes row r of m, dequantized, into out[0..cols). */
+void ewq_qmat_row(const ewq_qmat *m, int r, float *out);
+/* Bytes of the stored weights: raw rows*cols*dtype size; int8 rows*(cols + 2*ng); int4 rows*(ceil(cols/2) + 4*ng). */
+size_t ewq_qmat_bytes(const ewq_qmat *m);
+void ewq_qmat_free(ewq_qmat *m);
+
+/* A model packed per an assignment: what a backend runs. Norm weights and biases stay in the
+ * checkpoint (read through `model`). When the embedding is tied and embed and lm_head have the same
+ * tier, lm_head points at embed's storage. */
+typedef struct ewq_packed {
+    const ewq_model *model;
+    int group;
+    ewq_qmat embed, lm_head;
+    ewq_qmat *linear;          /* [n_layers * EWQ_N_LINEAR], indexed like ewq_assignment.linear */
+    int lm_head_shared;        /* lm_head aliases embed */
+} ewq_packed;
+
+/* Packs every weight of m at the tier a gives it (a->n_layers must equal the model's). Shows progress
+ * on stderr when `progress` is set. */
+int ewq_pack(ewq_packed *p, const ewq_model *m, const ewq_assignment *a, int group, int shrink, int progress,
+             ewq_err *err);
+size_t ewq_packed_bytes(const ewq_packed *p);   /* all weights as stored: embed, blocks, lm_head (once if shared) */
+void ewq_packed_free(ewq_packed *p);
+
+/* An assignment with every block linear at `tier` and embed / lm_head as given (free with
+ * ewq_assignment_free). */
+void ewq_assignment_uniform(ewq_assignment *a, int n_layers, ewq_tier tier, ewq_tier embed, ewq_tier lm_head);
+void ewq_assignment_free(ewq_assignment *a);
+const char *ewq_tier_name(ewq_tier t);          /* "raw", "int8", "int4" */
+int ewq_tier_parse(const char *s, ewq_tier *t); /* 0, or -1 for an unknown name */
+
+/* ---------------------------------------------------------------------------------------------------
+ * Backend interface: what runs a packed model. The CPU backend is in ewq.c, the CUDA one in ewq_cuda.cu.
+ *
+ * forward(b, tokens, n, pos, logits, all, err) runs tokens[0..n) at positions pos .. pos+n-1, attending
+ * to the positions 0 .. pos-1 already in the KV cache from earlier calls (so pos = 0 starts a new
+ * sequence; a call at pos overwrites whatever the cache held from pos on). n > 1 is a prefill (all n
+ * positions in one pass), n = 1 a decode step. logits receives vocab floats per position for all n
+ * positions when `all` is set ([n][vocab]), else only for the last one. Requires pos + n <= max_ctx and
+ * every token in [0, vocab); returns 0, or -1 with err set. Activations are float32.
+ * The model computed is SPEC §4: embedding -> per block [RMSNorm -> q,k,v (+bias) -> (Qwen3: per-head
+ * q/k RMSNorm) -> RoPE (rotate-half pairs i, i + head_dim/2; llama3 frequency scaling as transformers
+ * computes inv_freq) -> causal grouped-query attention (query head h reads KV head h / (heads/kv_heads))
+ * -> o_proj -> residual -> RMSNorm -> down(SiLU(gate) * up) -> residual] -> RMSNorm -> lm_head.
+ * RMSNorm(x) = x / sqrt(mean(x^2) + eps) * weight.
+ */
+typedef struct ewq_backend {
+    const char *name;          /* "cpu", "cuda" */
+    const ewq_packed *packed;
+    int max_ctx;
+    void *state;               /* the backend's own: KV cache, scratch, device copies */
+    int (*forward)(struct ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err);
+    void (*free)(struct ewq_backend *b);
+} ewq_backend;
+
+int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
+
+/* ---------------------------------------------------------------------------------------------------
  * GPU backend (ewq_cuda.cu; a CPU-only build has a stand-in that says so).
  */
 /* Writes a one-line description of the CUDA device ewq would use, or why there is none; 0 if usable. */
