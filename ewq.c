@@ -117,8 +117,10 @@ uint16_t ewq_f32_to_f16(float f) {
 
 /* --- files --- */
 
+/* Input files are opened with O_NONBLOCK so that a FIFO under a file's name is refused by the S_ISREG check
+ * instead of blocking the open forever; for regular files the flag changes nothing. */
 int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ewq_err *err) {
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return ewq_fail(err, path, "%s", strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) { close(fd); return ewq_fail(err, path, "%s", strerror(errno)); }
@@ -150,7 +152,7 @@ int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, e
 
 /* Maps a whole regular file read-only. */
 static int map_file(const char *path, ewq_mapped_file *mf, ewq_err *err) {
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return ewq_fail(err, path, "%s", strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) { close(fd); return ewq_fail(err, path, "%s", strerror(errno)); }
