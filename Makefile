@@ -2,6 +2,7 @@
 #   make            ./ewq (with the CUDA backend when nvcc is on the PATH; CUDA=0 forces CPU only)
 #   make test       build and run the tests (ends with "N passed, N failed")
 #   make asan       the same tests with AddressSanitizer + UndefinedBehaviorSanitizer (clang)
+#   make fuzz       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (clang with compiler-rt)
 #   make deps       install what the build needs on a fresh Debian machine
 
 CC        ?= cc
@@ -45,6 +46,7 @@ $(BUILD)/ewq_cuda.o: ewq_cuda.cu ewq.h | $(BUILD)
 $(BUILD)/lib.o: ewq.c | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CPPFLAGS) -DEWQ_NO_MAIN -c -o $@ $<
 
+$(BUILD)/test_fuzz_corpus: tests/fuzz/fuzz.h $(wildcard tests/fuzz/fuzz_*.c)
 $(BUILD)/test_%: tests/test_%.c $(BUILD)/lib.o | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CPPFLAGS) -I. -o $@ $< $(BUILD)/lib.o $(LDFLAGS) $(LDLIBS)
 
@@ -58,6 +60,23 @@ asan:
 	$(MAKE) test CC=clang CUDA=0 BUILD=build/asan EWQ_BIN=build/asan/ewq \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
+# libFuzzer targets: ewq.c and each tests/fuzz/fuzz_*.c with ASan + UBSan; corpora grow in build/fuzz/
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZERS = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+build/fuzz/lib.o: ewq.c | build/fuzz
+	clang $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) -DEWQ_NO_MAIN -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/lib.o | build/fuzz
+	clang $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -I. -o $@ $< build/fuzz/lib.o $(LDLIBS)
+
+build/fuzz:
+	mkdir -p $@
+
+fuzz: $(FUZZERS)
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
 deps:
 	command -v $(CC) >/dev/null && command -v clang >/dev/null && command -v make >/dev/null || \
 	  (apt-get update && apt-get install -y --no-install-recommends build-essential clang)
@@ -65,6 +84,6 @@ deps:
 clean:
 	rm -rf build ewq
 
-.PHONY: all test asan deps clean FORCE
+.PHONY: all test asan fuzz deps clean FORCE
 FORCE:
 -include $(wildcard $(BUILD)/*.d)

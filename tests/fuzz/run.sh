@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer target for SECONDS (one process, one job, at the lowest CPU priority) on a working
+# corpus in build/fuzz/corpus/TARGET, seeded from the committed tests/fuzz/corpus/TARGET; prints one line per
+# target, "PASS fuzz/TARGET: runs, exec/s, cov, ft" when it found nothing, "FAIL fuzz/TARGET: ..." naming the
+# saved input (build/fuzz/crashes/) when it found a crash, a hang (one input over 10 s), a leak or a
+# sanitizer report; then "N passed, N failed, N skipped" like tests/run.sh. The full log of each run is kept
+# in build/fuzz/TARGET.log.
+# Usage: bash tests/fuzz/run.sh SECONDS build/fuzz/fuzz_TARGET...     (run from the repository root)
+set -u
+seconds=${1:?usage: tests/fuzz/run.sh SECONDS FUZZER...}
+shift
+passed=0 failed=0
+mkdir -p build/fuzz/crashes
+for fuzzer in "$@"; do
+    t=$(basename "$fuzzer")
+    t=${t#fuzz_}
+    corpus=build/fuzz/corpus/$t
+    log=build/fuzz/$t.log
+    mkdir -p "$corpus"
+    nice -n 19 "$fuzzer" "$corpus" "tests/fuzz/corpus/$t" -max_total_time="$seconds" -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="build/fuzz/crashes/$t-" >"$log" 2>&1
+    rc=$?
+    # the last status line ("#N DONE cov: C ft: F ... exec/s: E") and the final stats
+    last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    execs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    cov=$(printf '%s' "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
+    ft=$(printf '%s' "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+    if [ $rc -eq 0 ]; then
+        echo "PASS fuzz/$t: ${seconds}s, ${runs:-?} runs, ${execs:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}"
+        passed=$((passed + 1))
+    else
+        what=$(grep -m1 -E 'ERROR: |runtime error|invariant failed|Test unit written' "$log")
+        saved=$(sed -n 's/.*Test unit written to \(.*\)/\1/p' "$log" | tail -n 1)
+        echo "FAIL fuzz/$t: exit status $rc: ${what:-see $log}; input: ${saved:-none saved}"
+        failed=$((failed + 1))
+    fi
+done
+echo "$passed passed, $failed failed, 0 skipped"
+[ "$failed" -eq 0 ]
