@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The bad-input matrix: every command that `ewq --help` lists, on every class of broken input that is not a
+# broken file content (those are tests/bad/, run by test_bad_inputs.sh): bad flags, missing, unreadable and
+# special files, a folder where a file is expected, a file where a folder is expected. Each refusal must
+# exit with the expected status (1 for bad input, 2 for usage errors) within 20 s, print exactly one line
+# on stderr that names the file or flag and the problem, print nothing on stdout, and leave no new file
+# anywhere (the command runs in an empty scratch folder next to the inputs).
+# Every command listed by `ewq --help` gets the --help and unknown-option checks; commands that read a
+# model get every model class through a template in MODEL_CMDS below, and a listed command without a
+# template is reported as SKIP, so a new command cannot silently escape the matrix.
+set -u
+EWQ=$(realpath "${EWQ:-./ewq}")
+root=$(pwd)
+tmp=$(mktemp -d)
+logs=$(mktemp -d)
+trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp" "$logs"' EXIT
+chmod 755 "$tmp"   # the unreadable-file cases may run as another user (see below)
+work=$tmp/work
+mkdir "$work"
+as=()              # a prefix for the command line: empty, or a switch to an unprivileged user
+
+# How each model-reading command is invoked on a model folder (MODEL is replaced).
+declare -A MODEL_CMDS=(
+    [inspect]="inspect MODEL"
+)
+
+snapshot() { find "$tmp" -mindepth 1 2>/dev/null | sort; }
+
+# refuse NAME STATUS NEEDLE WANT ARGS...: ewq ARGS... must exit with STATUS, one line on stderr containing
+# both NEEDLE (the file or flag) and WANT (the problem), nothing on stdout, no new files.
+refuse() {
+    local name=$1 status=$2 needle=$3 want=$4
+    shift 4
+    local before after rc lines
+    before=$(snapshot)
+    (cd "$work" && timeout 20 "${as[@]}" "$EWQ" "$@" >"$logs/out" 2>"$logs/err")
+    rc=$?
+    after=$(snapshot)
+    lines=$(wc -l <"$logs/err")
+    if [ $rc -eq 124 ]; then echo "FAIL $name: still running after 20 s (ewq $*)"
+    elif [ $rc -ne "$status" ]; then echo "FAIL $name: exit status $rc, expected $status: $(head -c 300 "$logs/err")"
+    elif [ "$lines" -ne 1 ]; then echo "FAIL $name: $lines lines on stderr, expected 1: $(head -c 300 "$logs/err")"
+    elif [ -s "$logs/out" ]; then echo "FAIL $name: printed to stdout: $(head -c 200 "$logs/out")"
+    elif ! grep -q '^ewq' "$logs/err"; then echo "FAIL $name: message does not start with 'ewq': $(cat "$logs/err")"
+    elif ! grep -qF -- "$needle" "$logs/err"; then echo "FAIL $name: message does not name '$needle': $(cat "$logs/err")"
+    elif ! grep -qF -- "$want" "$logs/err"; then echo "FAIL $name: message lacks '$want': $(cat "$logs/err")"
+    elif [ "$before" != "$after" ]; then echo "FAIL $name: files changed: $(diff <(echo "$before") <(echo "$after") | tail -n 3)"
+    else echo "PASS $name"
+    fi
+}
+
+# --- every command: --help and an unknown option ---
+commands=$("$EWQ" --help | sed -n '/^commands:/,/^$/p' | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
+[ -n "$commands" ] || echo "FAIL cli/commands: 'ewq --help' lists no commands"
+for cmd in $commands; do
+    if (cd "$work" && "$EWQ" "$cmd" --help >"$logs/out" 2>"$logs/err") && [ ! -s "$logs/err" ] &&
+        head -n 1 "$logs/out" | grep -q "^usage: ewq $cmd"; then
+        echo "PASS cli/$cmd/help"
+    else
+        echo "FAIL cli/$cmd/help: 'ewq $cmd --help' must exit 0 with 'usage: ewq $cmd' on stdout and nothing on stderr"
+    fi
+    refuse "cli/$cmd/unknown-option" 2 "--no-such-option" "unknown option" "$cmd" --no-such-option
+done
+refuse cli/unknown-command 2 "frobnicate" "unknown command" frobnicate
+
+# --- flags of each command ---
+refuse cli/inspect/missing-model 2 "inspect" "missing MODEL" inspect
+refuse cli/inspect/two-models 2 "inspect" "more than one MODEL" inspect "$root/data/fixtures/llama2-f32" "$root/data/fixtures/llama3-f32"
+refuse cli/inspect/unknown-short-option 2 "-x" "unknown option" inspect "$root/data/fixtures/llama2-f32" -x
+
+# --- model folders: one broken copy of a valid fixture per class ---
+good=$root/data/fixtures/llama2-f32
+sharded=$root/data/fixtures/llama2-sharded
+m=$tmp/models
+mkdir "$m"
+make_model() {   # NAME [FIXTURE]: a fresh copy of a valid model, printed
+    mkdir "$m/$1" && cp "${2:-$good}"/config.json "${2:-$good}"/*.safetensors* "$m/$1/" && echo "$m/$1"
+}
+cases=()   # "name|model|needle|want|how": how is empty, "unprivileged", or why the case is skipped
+add() { cases+=("$1|$2|$3|$4|${5:-}"); }
+add missing "$m/nowhere" "$m/nowhere" "No such file or directory"
+add model-is-a-file "$good/config.json" "$good/config.json" "is not a folder"
+
+# chmod 000 does not stop root (CI runs as root): there the unreadable cases run as user nobody (setpriv),
+# and are skipped with a message when that is not possible.
+d=$(make_model config-unreadable) && chmod 000 "$d/config.json"
+how=
+if cat "$d/config.json" >/dev/null 2>&1; then
+    how="chmod 000 does not stop this user, and user nobody cannot run $EWQ (setpriv)"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$EWQ" --version >/dev/null 2>&1 && how=unprivileged
+fi
+add config-unreadable "$d" "$d/config.json" "Permission denied" "$how"
+d=$(make_model weights-unreadable) && chmod 000 "$d/model.safetensors"
+add weights-unreadable "$d" "$d/model.safetensors" "Permission denied" "$how"
+d=$(make_model folder-unreadable) && chmod 000 "$d"
+add folder-unreadable "$d" "$d/config.json" "Permission denied" "$how"
+
+d=$(make_model config-is-folder) && rm "$d/config.json" && mkdir "$d/config.json"
+add config-is-folder "$d" "$d/config.json" "is a folder, expected a file"
+d=$(make_model weights-is-folder) && rm "$d/model.safetensors" && mkdir "$d/model.safetensors"
+add weights-is-folder "$d" "$d/model.safetensors" "is a folder, expected a file"
+d=$(make_model index-is-folder) && mkdir "$d/model.safetensors.index.json"
+add index-is-folder "$d" "$d/model.safetensors.index.json" "is a folder, expected a file"
+d=$(make_model shard-is-folder "$sharded") && rm "$d/model-00002-of-00003.safetensors" && mkdir "$d/model-00002-of-00003.safetensors"
+add shard-is-folder "$d" "$d/model-00002-of-00003.safetensors" "is a folder, expected a file"
+d=$(make_model shard-missing "$sharded") && rm "$d/model-00003-of-00003.safetensors"
+add shard-missing "$d" "$d/model-00003-of-00003.safetensors" "No such file or directory"
+
+d=$(make_model config-is-fifo) && rm "$d/config.json" && mkfifo "$d/config.json"
+add config-is-fifo "$d" "$d/config.json" "is not a regular file"
+d=$(make_model weights-is-fifo) && rm "$d/model.safetensors" && mkfifo "$d/model.safetensors"
+add weights-is-fifo "$d" "$d/model.safetensors" "is not a regular file"
+d=$(make_model config-is-device) && ln -sf /dev/zero "$d/config.json"
+add config-is-device "$d" "$d/config.json" "is not a regular file"
+d=$(make_model weights-is-device) && ln -sf /dev/zero "$d/model.safetensors"
+add weights-is-device "$d" "$d/model.safetensors" "is not a regular file"
+d=$(make_model config-dangling-link) && ln -sf "$d/nowhere.json" "$d/config.json"
+add config-dangling-link "$d" "$d/config.json" "No such file or directory"
+
+d=$(make_model config-empty) && : >"$d/config.json"
+add config-empty "$d" "$d/config.json" "expected a value, found end of input"
+d=$(make_model weights-empty) && : >"$d/model.safetensors"
+add weights-empty "$d" "$d/model.safetensors" "shorter than the 8-byte"
+d=$(make_model config-too-large) && truncate -s 2M "$d/config.json"   # sparse: refused before it is read
+add config-too-large "$d" "$d/config.json" "more than the 1048576-byte limit"
+
+for cmd in $commands; do
+    template=${MODEL_CMDS[$cmd]:-}
+    if [ -z "$template" ]; then
+        echo "SKIP cli/$cmd/model-inputs: no MODEL_CMDS template for '$cmd' in tests/test_cli_matrix.sh"
+        continue
+    fi
+    for c in "${cases[@]}"; do
+        IFS='|' read -r name model needle want how <<<"$c"
+        as=()
+        if [ "$how" = unprivileged ]; then as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+        elif [ -n "$how" ]; then echo "SKIP cli/$cmd/$name: $how"; continue
+        fi
+        read -ra args <<<"${template//MODEL/$model}"
+        refuse "cli/$cmd/$name" 1 "$needle" "$want" "${args[@]}"
+    done
+done
