@@ -391,10 +391,16 @@ int ewq_safetensors_parse(ewq_checkpoint *ck, const char *path, const uint8_t *b
     }
     if (rc == 0) {   /* tensors must not share bytes: a writer bug or a crafted file */
         qsort(ranges, (size_t)added, sizeof *ranges, cmp_range);
-        for (int i = 1; i < added && rc == 0; i++)
-            if (ranges[i].begin < ranges[i - 1].end && ranges[i].begin < ranges[i].end)
-                rc = ewq_fail(err, path, "tensors '%s' and '%s' overlap in the data buffer", ranges[i - 1].name,
+        /* compare each range with the one reaching furthest so far, not just its neighbour: an empty
+         * tensor between two overlapping ones must not hide the overlap */
+        const byte_range *reach = NULL;
+        for (int i = 0; i < added && rc == 0; i++) {
+            if (ranges[i].begin == ranges[i].end) continue;
+            if (reach && ranges[i].begin < reach->end)
+                rc = ewq_fail(err, path, "tensors '%s' and '%s' overlap in the data buffer", reach->name,
                               ranges[i].name);
+            if (!reach || ranges[i].end > reach->end) reach = &ranges[i];
+        }
     }
     free(ranges);
     if (rc) {

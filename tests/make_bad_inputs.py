@@ -107,6 +107,11 @@ def main():
     case("offsets-overlap", "overlap",
          {"config.json": cfg, "model.safetensors": safetensors(lambda h: h[k].update(
              data_offsets=[h[q]["data_offsets"][0], h[q]["data_offsets"][0] + 128]))})
+    # an empty tensor sorted between two overlapping ones once hid the overlap from the neighbour-only check
+    case("offsets-overlap-past-empty", "overlap",
+         {"config.json": cfg, "model.safetensors": safetensors(lambda h: h.update({
+             "x.empty": {"dtype": "F32", "shape": [0], "data_offsets": [8, 8]},
+             "x.inside": {"dtype": "F32", "shape": [2], "data_offsets": [16, 24]}}))})
     case("wrong-byte-count", "shape and dtype need",
          {"config.json": cfg, "model.safetensors": safetensors(edit(q, "shape", [8, 9]))})
     case("shape-negative", "not a non-negative integer",
