@@ -42,9 +42,9 @@ refuse() {
     elif [ "$lines" -ne 1 ]; then echo "FAIL $name: $lines lines on stderr, expected 1: $(head -c 300 "$logs/err")"
     elif [ -s "$logs/out" ]; then echo "FAIL $name: printed to stdout: $(head -c 200 "$logs/out")"
     elif ! grep -q '^ewq' "$logs/err"; then echo "FAIL $name: message does not start with 'ewq': $(cat "$logs/err")"
-    elif ! grep -qF -- "$needle" "$logs/err"; then echo "FAIL $name: message does not name '$needle': $(cat "$logs/err")"
+    elif ! grep -qF -- "$needle" "$logs/err"; then echo "FAIL $name: message lacks '$needle': $(cat "$logs/err")"
     elif ! grep -qF -- "$want" "$logs/err"; then echo "FAIL $name: message lacks '$want': $(cat "$logs/err")"
-    elif [ "$before" != "$after" ]; then echo "FAIL $name: files changed: $(diff <(echo "$before") <(echo "$after") | tail -n 3)"
+    elif [ "$before" != "$after" ]; then echo "FAIL $name: files changed: $(diff <(echo "$before") <(echo "$after"))"
     else echo "PASS $name"
     fi
 }
@@ -65,7 +65,8 @@ refuse cli/unknown-command 2 "frobnicate" "unknown command" frobnicate
 
 # --- flags of each command ---
 refuse cli/inspect/missing-model 2 "inspect" "missing MODEL" inspect
-refuse cli/inspect/two-models 2 "inspect" "more than one MODEL" inspect "$root/data/fixtures/llama2-f32" "$root/data/fixtures/llama3-f32"
+refuse cli/inspect/two-models 2 "inspect" "more than one MODEL" \
+    inspect "$root/data/fixtures/llama2-f32" "$root/data/fixtures/llama3-f32"
 refuse cli/inspect/unknown-short-option 2 "-x" "unknown option" inspect "$root/data/fixtures/llama2-f32" -x
 
 # --- model folders: one broken copy of a valid fixture per class ---
@@ -101,7 +102,8 @@ d=$(make_model weights-is-folder) && rm "$d/model.safetensors" && mkdir "$d/mode
 add weights-is-folder "$d" "$d/model.safetensors" "is a folder, expected a file"
 d=$(make_model index-is-folder) && mkdir "$d/model.safetensors.index.json"
 add index-is-folder "$d" "$d/model.safetensors.index.json" "is a folder, expected a file"
-d=$(make_model shard-is-folder "$sharded") && rm "$d/model-00002-of-00003.safetensors" && mkdir "$d/model-00002-of-00003.safetensors"
+d=$(make_model shard-is-folder "$sharded") && rm "$d/model-00002-of-00003.safetensors" &&
+    mkdir "$d/model-00002-of-00003.safetensors"
 add shard-is-folder "$d" "$d/model-00002-of-00003.safetensors" "is a folder, expected a file"
 d=$(make_model shard-missing "$sharded") && rm "$d/model-00003-of-00003.safetensors"
 add shard-missing "$d" "$d/model-00003-of-00003.safetensors" "No such file or directory"

@@ -1,7 +1,7 @@
-/* tests/test_fuzz_corpus.c — replays the committed fuzz corpora (every file in tests/fuzz/corpus/TARGET/) through the
- * fuzz targets, compiled here without libFuzzer. The corpora hold the seeds and every input a fuzzer found
- * to crash, hang or break an invariant, so under `make asan` this is the regression test for all of them;
- * an input that fails aborts the program, which tests/run.sh counts as a failure. */
+/* tests/test_fuzz_corpus.c — replays the committed fuzz corpora (every file in tests/fuzz/corpus/TARGET/)
+ * through the fuzz targets, compiled here without libFuzzer. The corpora hold the seeds and every input a
+ * fuzzer found to crash, hang or break an invariant, so under `make asan` this is the regression test for
+ * all of them; an input that fails aborts the program, which tests/run.sh counts as a failure. */
 #define LLVMFuzzerTestOneInput fuzz_json_one
 #include "fuzz/fuzz_json.c"
 #undef LLVMFuzzerTestOneInput
