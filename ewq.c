@@ -4,6 +4,8 @@
  *   utilities          errors, half-precision conversion, files, atomic output, threads
  *   checkpoint         safetensors (single file or sharded), memory-mapped and validated
  *   config and model   config.json, and the tensors each architecture needs
+ *   entropy and plan   histogram entropy of weights, the three-tier rule, plan files, llama.cpp interop
+ *   synthesized        random-weight checkpoints of real shapes, with planted structure
  *   packing            int8 and int4 groups, and a model packed per a precision assignment
  *   command line       the ewq commands
  * Formats and interfaces are defined in ewq.h.
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EWQ_VERSION "0.1.0"
@@ -788,6 +791,693 @@ int ewq_cuda_describe(char *buf, size_t n) {
 #endif
 
 /* ===================================================================================================
+ * Entropy and plan
+ * =================================================================================================== */
+
+double ewq_counts_entropy(const uint64_t *counts, int bins) {
+    uint64_t n = 0;
+    for (int i = 0; i < bins; i++) n += counts[i];
+    double h = 0;
+    for (int i = 0; i < bins && n; i++)
+        if (counts[i]) {
+            double p = (double)counts[i] / (double)n;
+            h -= p * log2(p);
+        }
+    return h;
+}
+
+double ewq_weighted_entropy(const double *h, const int64_t *params, int n) {
+    double sum = 0, weight = 0;
+    for (int i = 0; i < n; i++) sum += h[i] * (double)params[i], weight += (double)params[i];
+    return weight > 0 ? sum / weight : 0;
+}
+
+/* bin(x) of ewq.h: floor(d / w * B) in double, the maximum clamped into the last bin (w > 0). */
+static int bin_of(float x, double lo, double w, int bins) {
+    int b = (int)(((double)x - lo) / w * bins);
+    return b < bins ? b : bins - 1;
+}
+
+static int nonfinite(ewq_err *err, const ewq_tensor *t, float x) {
+    return ewq_fail(err, t->name, "contains %s values, so its entropy is undefined", isnan(x) ? "NaN" : "infinite");
+}
+
+/* Counts the 65,536 bit patterns of n 16-bit values. Two interleaved tables, so that runs of one value
+ * (common: weights cluster near zero) do not serialize on a single counter; 32-bit counters, flushed
+ * before they can overflow. */
+static void count_patterns(const uint16_t *v, int64_t n, uint64_t *out) {
+    uint32_t *c = xcalloc(2 * 65536, sizeof(uint32_t));
+    const int64_t chunk = (int64_t)1 << 31;
+    for (int64_t start = 0; start < n; start += chunk) {
+        int64_t end = n - start < chunk ? n : start + chunk, i = start;
+        for (; i + 2 <= end; i += 2) c[v[i]]++, c[65536 + v[i + 1]]++;
+        if (i < end) c[v[i]]++;
+        for (int p = 0; p < 65536; p++) out[p] += (uint64_t)c[p] + c[65536 + p];
+        memset(c, 0, 2 * 65536 * sizeof(uint32_t));
+    }
+    free(c);
+}
+
+static int entropy_16bit(const ewq_tensor *t, uint64_t *counts, int bins, ewq_err *err) {
+    uint64_t *patterns = xcalloc(65536, sizeof(uint64_t));
+    count_patterns(t->data, t->numel, patterns);
+    float (*to_f32)(uint16_t) = t->dtype == EWQ_BF16 ? ewq_bf16_to_f32 : ewq_f16_to_f32;
+    float lo = INFINITY, hi = -INFINITY;
+    for (int p = 0; p < 65536; p++) {
+        if (!patterns[p]) continue;
+        float x = to_f32((uint16_t)p);
+        if (!isfinite(x)) { free(patterns); return nonfinite(err, t, x); }
+        lo = x < lo ? x : lo;
+        hi = x > hi ? x : hi;
+    }
+    double w = (double)hi - (double)lo;
+    for (int p = 0; p < 65536; p++)
+        if (patterns[p]) counts[w > 0 ? bin_of(to_f32((uint16_t)p), lo, w, bins) : 0] += patterns[p];
+    free(patterns);
+    return 0;
+}
+
+static int entropy_f32(const ewq_tensor *t, uint64_t *counts, int bins, ewq_err *err) {
+    const float *v = t->data;
+    float lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (!isfinite(v[i])) return nonfinite(err, t, v[i]);
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    double w = (double)hi - (double)lo;
+    for (int64_t i = 0; i < t->numel; i++) counts[w > 0 ? bin_of(v[i], lo, w, bins) : 0]++;
+    return 0;
+}
+
+int ewq_tensor_entropy(const ewq_tensor *t, int bins, double *bits, ewq_err *err) {
+    uint64_t *counts = xcalloc((size_t)bins, sizeof(uint64_t));
+    int rc = t->dtype == EWQ_F32 ? entropy_f32(t, counts, bins, err) : entropy_16bit(t, counts, bins, err);
+    if (rc == 0) *bits = ewq_counts_entropy(counts, bins);
+    free(counts);
+    return rc;
+}
+
+void ewq_apply_rule(const double *h, int n, double factor, ewq_tier *tiers, ewq_rule *out) {
+    double sum = 0, lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) sum += h[i], lo = fmin(lo, h[i]), hi = fmax(hi, h[i]);
+    double mean = n ? sum / n : 0, var = 0;
+    for (int i = 0; i < n; i++) var += (h[i] - mean) * (h[i] - mean);
+    double std = n && hi > lo ? sqrt(var / n) : 0;
+    *out = (ewq_rule){factor, mean, std, mean - factor * std};
+    for (int i = 0; i < n; i++)
+        tiers[i] = std == 0 || h[i] >= mean ? EWQ_RAW : h[i] >= out->threshold ? EWQ_INT8 : EWQ_INT4;
+}
+
+
+uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t cols) {
+    uint64_t r = (uint64_t)rows, c = (uint64_t)cols, groups = (c + EWQ_GROUP - 1) / EWQ_GROUP;
+    if (t == EWQ_INT8) return r * (c + 2 * groups);
+    if (t == EWQ_INT4) return r * ((c + 1) / 2 + 4 * groups);
+    return r * c * ewq_dtype_size(raw_dtype);
+}
+
+/* --- fingerprint --- */
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    for (const uint8_t *b = p; n--; b++) h = (h ^ *b) * 0x100000001b3ull;
+    return h;
+}
+static uint64_t fnv1a_u64(uint64_t h, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++) h = (h ^ ((v >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t ewq_fingerprint(const ewq_checkpoint *ck) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < ck->n_tensors; i++) {   /* ck->tensors is sorted by name (strcmp: byte-wise) */
+        const ewq_tensor *t = &ck->tensors[i];
+        const char *dt = ewq_dtype_name(t->dtype);
+        h = fnv1a(h, t->name, strlen(t->name) + 1);
+        h = fnv1a(h, dt, strlen(dt) + 1);
+        h = fnv1a_u64(h, (uint64_t)t->ndim, 4);
+        for (int d = 0; d < t->ndim; d++) h = fnv1a_u64(h, (uint64_t)t->shape[d], 8);
+        size_t k = t->nbytes < 64 ? t->nbytes : 64;
+        h = fnv1a(h, t->data, k);
+        h = fnv1a(h, (const uint8_t *)t->data + t->nbytes - k, k);
+    }
+    return h;
+}
+
+/* --- analysis: the entropy of every linear weight, across threads, largest tensors first --- */
+
+typedef struct { const ewq_tensor *t; int slot; } entropy_item;   /* slot: l * EWQ_N_LINEAR + k */
+
+typedef struct {
+    entropy_item *items;
+    double *out;
+    int bins, failed;
+    ewq_err err;
+    pthread_mutex_t mu;
+    atomic_llong bytes_done;
+    long long bytes_total;
+    int progress;                  /* stderr is a terminal */
+} entropy_job;
+
+static void entropy_one(void *ctx, int i) {
+    entropy_job *j = ctx;
+    const ewq_tensor *t = j->items[i].t;
+    ewq_err err;
+    if (ewq_tensor_entropy(t, j->bins, &j->out[j->items[i].slot], &err) != 0) {
+        pthread_mutex_lock(&j->mu);
+        if (!j->failed) j->failed = 1, j->err = err;
+        pthread_mutex_unlock(&j->mu);
+    }
+    long long n = (long long)t->nbytes, before = atomic_fetch_add(&j->bytes_done, n);
+    if (j->progress && (before + n) * 20 / j->bytes_total != before * 20 / j->bytes_total)
+        fprintf(stderr, "\rentropy: %3lld%%", (before + n) * 100 / j->bytes_total);
+}
+
+static int cmp_bigger_first(const void *a, const void *b) {
+    size_t x = ((const entropy_item *)a)->t->nbytes, y = ((const entropy_item *)b)->t->nbytes;
+    return (x < y) - (x > y);
+}
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Fills h[l * EWQ_N_LINEAR + k] with the entropy of block l's linear weight k. Ends with one line on
+ * stderr: bytes, time and throughput (what `make bench` reads). */
+static int model_entropy(const ewq_model *m, int bins, double *h, ewq_err *err) {
+    int n = m->cfg.n_layers * EWQ_N_LINEAR;
+    entropy_job j = {.items = xmalloc(sizeof(entropy_item) * (size_t)n), .out = h, .bins = bins,
+                     .progress = isatty(2)};
+    pthread_mutex_init(&j.mu, NULL);
+    for (int i = 0; i < n; i++) {
+        j.items[i] = (entropy_item){m->blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR], i};
+        j.bytes_total += (long long)j.items[i].t->nbytes;
+    }
+    qsort(j.items, (size_t)n, sizeof(entropy_item), cmp_bigger_first);
+    double t0 = seconds_now();
+    ewq_parallel(n, entropy_one, &j);
+    double dt = seconds_now() - t0;
+    if (j.progress) fputc('\n', stderr);
+    pthread_mutex_destroy(&j.mu);
+    free(j.items);
+    if (j.failed) return ewq_fail(err, m->ck.path, "tensor %s", j.err.msg);
+    fprintf(stderr, "entropy: %d tensors, %.3f GB in %.3f s (%.2f GB/s, %d threads)\n", n, j.bytes_total / 1e9,
+            dt, dt > 0 ? j.bytes_total / 1e9 / dt : 0.0, ewq_threads());
+    return 0;
+}
+
+/* --- the plan --- */
+
+int ewq_plan_make(const ewq_model *m, int bins, int by_tensor, double factor, ewq_plan *p, ewq_err *err) {
+    int L = m->cfg.n_layers, n = L * EWQ_N_LINEAR;
+    memset(p, 0, sizeof *p);
+    p->n_layers = L;
+    p->bins = bins;
+    p->by_tensor = by_tensor;
+    p->tensor_entropy = xcalloc((size_t)n, sizeof(double));
+    p->block_entropy = xcalloc((size_t)L, sizeof(double));
+    p->block_params = xcalloc((size_t)L, sizeof(int64_t));
+    p->tiers = (ewq_assignment){L, xcalloc((size_t)n, sizeof(ewq_tier)), EWQ_RAW, EWQ_RAW};
+    if (model_entropy(m, bins, p->tensor_entropy, err) != 0) {
+        ewq_plan_free(p);
+        return -1;
+    }
+    for (int l = 0; l < L; l++) {
+        int64_t params[EWQ_N_LINEAR];
+        for (int k = 0; k < EWQ_N_LINEAR; k++) params[k] = m->blocks[l].linear[k]->numel;
+        for (int k = 0; k < EWQ_N_LINEAR; k++) p->block_params[l] += params[k];
+        p->block_entropy[l] = ewq_weighted_entropy(&p->tensor_entropy[l * EWQ_N_LINEAR], params, EWQ_N_LINEAR);
+    }
+    if (by_tensor) {
+        ewq_apply_rule(p->tensor_entropy, n, factor, p->tiers.linear, &p->rule);
+    } else {
+        ewq_tier *block_tiers = xmalloc(sizeof(ewq_tier) * (size_t)L);
+        ewq_apply_rule(p->block_entropy, L, factor, block_tiers, &p->rule);
+        for (int i = 0; i < n; i++) p->tiers.linear[i] = block_tiers[i / EWQ_N_LINEAR];
+        free(block_tiers);
+    }
+    p->fingerprint = ewq_fingerprint(&m->ck);
+    return 0;
+}
+
+void ewq_plan_free(ewq_plan *p) {
+    free(p->tensor_entropy);
+    free(p->block_entropy);
+    free(p->block_params);
+    ewq_assignment_free(&p->tiers);
+    memset(p, 0, sizeof *p);
+}
+
+/* Parameters and bytes of a set of tensors, raw and as assigned. */
+typedef struct { int64_t params; uint64_t raw, packed; } size_total;
+
+static void count_tensor(size_total *s, const ewq_tensor *t, ewq_tier tier) {
+    if (!t) return;
+    s->params += t->numel;
+    s->raw += t->nbytes;
+    s->packed += t->ndim == 2 ? ewq_weight_bytes(tier, t->dtype, t->shape[0], t->shape[1]) : t->nbytes;
+}
+
+/* The linear weights of the blocks, and every tensor the model uses. */
+static void plan_sizes(const ewq_model *m, const ewq_assignment *a, size_total *linear, size_total *model) {
+    *linear = *model = (size_total){0, 0, 0};
+    count_tensor(model, m->embed, a->embed);
+    count_tensor(model, m->final_norm, EWQ_RAW);
+    if (!m->cfg.tie_embeddings) count_tensor(model, m->lm_head, a->lm_head);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const ewq_block *b = &m->blocks[l];
+        for (int k = 0; k < EWQ_N_LINEAR; k++) {
+            count_tensor(linear, b->linear[k], a->linear[l * EWQ_N_LINEAR + k]);
+            count_tensor(model, b->linear[k], a->linear[l * EWQ_N_LINEAR + k]);
+        }
+        const ewq_tensor *small[] = {b->bias[0], b->bias[1], b->bias[2], b->attn_norm, b->ffn_norm, b->q_norm, b->k_norm};
+        for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) count_tensor(model, small[i], EWQ_RAW);
+    }
+}
+
+static void print_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void print_size_json(FILE *f, const char *key, const size_total *s) {
+    fprintf(f, "    \"%s\": {\"parameters\": %" PRId64 ", \"raw_bytes\": %" PRIu64 ", \"packed_bytes\": %" PRIu64
+               ", \"raw_bits_per_weight\": %.17g, \"packed_bits_per_weight\": %.17g}",
+            key, s->params, s->raw, s->packed, s->params ? 8.0 * s->raw / s->params : 0.0,
+            s->params ? 8.0 * s->packed / s->params : 0.0);
+}
+
+void ewq_plan_print(FILE *f, const ewq_plan *p, const ewq_model *m) {
+    const ewq_assignment *a = &p->tiers;
+    fprintf(f, "{\n  \"format\": \"ewq-plan\",\n  \"version\": 1,\n  \"model\": {\"path\": ");
+    print_json_string(f, m->dir);
+    fprintf(f, ", \"architecture\": \"%s\", \"layers\": %d, \"fingerprint\": \"%016" PRIx64 "\"},\n",
+            m->cfg.arch_name, p->n_layers, p->fingerprint);
+    fprintf(f, "  \"method\": {\"granularity\": \"%s\", \"bins\": %d, \"weighting\": \"parameters\", "
+               "\"factor\": %.17g, \"mean\": %.17g, \"std\": %.17g, \"threshold\": %.17g, \"group_size\": %d},\n",
+            p->by_tensor ? "tensor" : "block", p->bins, p->rule.factor, p->rule.mean, p->rule.std, p->rule.threshold,
+            EWQ_GROUP);
+    fprintf(f, "  \"blocks\": [");
+    int tensors_per_tier[3] = {0}, blocks_per_tier[3] = {0};
+    for (int l = 0; l < p->n_layers; l++) {
+        fprintf(f, "%s\n    {\"index\": %d, \"entropy\": %.17g, \"parameters\": %" PRId64, l ? "," : "", l,
+                p->block_entropy[l], p->block_params[l]);
+        if (!p->by_tensor) {
+            fprintf(f, ", \"tier\": \"%s\"", ewq_tier_name(a->linear[l * EWQ_N_LINEAR]));
+            blocks_per_tier[a->linear[l * EWQ_N_LINEAR]]++;
+        }
+        fprintf(f, ", \"tensors\": [");
+        for (int k = 0; k < EWQ_N_LINEAR; k++) {
+            const ewq_tensor *t = m->blocks[l].linear[k];
+            ewq_tier tier = a->linear[l * EWQ_N_LINEAR + k];
+            tensors_per_tier[tier]++;
+            fprintf(f, "%s\n      {\"name\": ", k ? "," : "");
+            print_json_string(f, t->name);
+            fprintf(f, ", \"shape\": [%" PRId64 ", %" PRId64 "], \"entropy\": %.17g, \"tier\": \"%s\"}", t->shape[0],
+                    t->shape[1], p->tensor_entropy[l * EWQ_N_LINEAR + k], ewq_tier_name(tier));
+        }
+        fprintf(f, "]}");
+    }
+    fprintf(f, "],\n  \"outside_blocks\": {\"embed_tokens\": \"%s\", \"lm_head\": \"%s\"},\n", ewq_tier_name(a->embed),
+            ewq_tier_name(a->lm_head));
+    fprintf(f, "  \"summary\": {\n    \"tensors_per_tier\": {\"raw\": %d, \"int8\": %d, \"int4\": %d},\n",
+            tensors_per_tier[0], tensors_per_tier[1], tensors_per_tier[2]);
+    if (!p->by_tensor)
+        fprintf(f, "    \"blocks_per_tier\": {\"raw\": %d, \"int8\": %d, \"int4\": %d},\n", blocks_per_tier[0],
+                blocks_per_tier[1], blocks_per_tier[2]);
+    size_total linear, model;
+    plan_sizes(m, a, &linear, &model);
+    print_size_json(f, "linear", &linear);
+    fprintf(f, ",\n");
+    print_size_json(f, "model", &model);
+    fprintf(f, "\n  }\n}\n");
+}
+
+/* --- reading a plan back --- */
+
+/* A member of the given JSON type, or NULL. */
+static const json_value *member(const json_value *obj, const char *key, json_type type) {
+    const json_value *v = json_get(obj, key);
+    return v && v->type == type ? v : NULL;
+}
+
+static int read_tier(const json_value *obj, const char *key, ewq_tier *t, const char *path, const char *where,
+                     ewq_err *err) {
+    const json_value *v = member(obj, key, JSON_STRING);
+    if (!v) return ewq_fail(err, path, "%s: missing \"%s\" (raw, int8 or int4)", where, key);
+    if (ewq_tier_parse(v->str, t) != 0)
+        return ewq_fail(err, path, "%s: unknown tier '%s' (raw, int8 or int4)", where, v->str);
+    return 0;
+}
+
+static int read_plan_blocks(const json_value *blocks, const ewq_model *m, int by_tensor, ewq_assignment *a,
+                            const char *path, ewq_err *err) {
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const json_value *b = &blocks->kids[l], *idx = member(b, "index", JSON_NUMBER);
+        const json_value *ts = member(b, "tensors", JSON_ARRAY);
+        char where[64];
+        snprintf(where, sizeof where, "block %d", l);
+        if (b->type != JSON_OBJECT || !idx || !idx->is_int || idx->i != l)
+            return ewq_fail(err, path, "blocks[%d] is not an object with \"index\": %d", l, l);
+        if (!ts || ts->len != EWQ_N_LINEAR)
+            return ewq_fail(err, path, "block %d: \"tensors\" must list its %d linear weights", l, EWQ_N_LINEAR);
+        ewq_tier block_tier = EWQ_RAW;
+        if (!by_tensor && read_tier(b, "tier", &block_tier, path, where, err)) return -1;
+        for (int k = 0; k < EWQ_N_LINEAR; k++) {
+            const json_value *t = &ts->kids[k], *name = member(t, "name", JSON_STRING);
+            const char *want = m->blocks[l].linear[k]->name;
+            if (!name || strcmp(name->str, want))
+                return ewq_fail(err, path, "block %d: tensor %d should be '%s', the plan has '%s'", l, k, want,
+                                name ? name->str : "(no name)");
+            ewq_tier *tier = &a->linear[l * EWQ_N_LINEAR + k];
+            if (read_tier(t, "tier", tier, path, want, err)) return -1;
+            if (!by_tensor && *tier != block_tier)
+                return ewq_fail(err, path, "block %d is %s but its tensor '%s' is %s", l, ewq_tier_name(block_tier),
+                                want, ewq_tier_name(*tier));
+        }
+    }
+    return 0;
+}
+
+static int check_plan(const json_value *root, const ewq_model *m, ewq_assignment *a, const char *path, ewq_err *err) {
+    const json_value *fmt = member(root, "format", JSON_STRING), *ver = member(root, "version", JSON_NUMBER);
+    if (!fmt || strcmp(fmt->str, "ewq-plan")) return ewq_fail(err, path, "not an ewq plan (no \"format\": \"ewq-plan\")");
+    if (!ver || !ver->is_int || ver->i != 1) return ewq_fail(err, path, "plan format version is not 1");
+    const json_value *model = member(root, "model", JSON_OBJECT), *method = member(root, "method", JSON_OBJECT);
+    if (!model || !method) return ewq_fail(err, path, "missing \"%s\" object", model ? "method" : "model");
+    const json_value *arch = member(model, "architecture", JSON_STRING), *layers = member(model, "layers", JSON_NUMBER);
+    const json_value *fp = member(model, "fingerprint", JSON_STRING), *from = member(model, "path", JSON_STRING);
+    const char *made_for = from ? from->str : "another model";
+    if (!arch || strcmp(arch->str, m->cfg.arch_name))
+        return ewq_fail(err, path, "plan is for a %s model (%s), but %s is %s", arch ? arch->str : "(missing)",
+                        made_for, m->dir, m->cfg.arch_name);
+    if (!layers || !layers->is_int || layers->i != m->cfg.n_layers)
+        return ewq_fail(err, path, "plan has %lld layers (%s), but %s has %d", layers ? (long long)layers->f : -1LL,
+                        made_for, m->dir, m->cfg.n_layers);
+    char want_fp[17];
+    snprintf(want_fp, sizeof want_fp, "%016" PRIx64, ewq_fingerprint(&m->ck));
+    if (!fp || strcmp(fp->str, want_fp))
+        return ewq_fail(err, path, "plan was made for checkpoint %s (%s), but %s is checkpoint %s: a different "
+                        "checkpoint", fp ? fp->str : "(no fingerprint)", made_for, m->dir, want_fp);
+    const json_value *gran = member(method, "granularity", JSON_STRING);
+    if (!gran || (strcmp(gran->str, "block") && strcmp(gran->str, "tensor")))
+        return ewq_fail(err, path, "method.granularity must be \"block\" or \"tensor\"");
+    const json_value *blocks = member(root, "blocks", JSON_ARRAY), *out = member(root, "outside_blocks", JSON_OBJECT);
+    if (!blocks || (int)blocks->len != m->cfg.n_layers)
+        return ewq_fail(err, path, "\"blocks\" must list %d blocks", m->cfg.n_layers);
+    if (read_plan_blocks(blocks, m, !strcmp(gran->str, "tensor"), a, path, err)) return -1;
+    if (!out) return ewq_fail(err, path, "missing \"outside_blocks\" object");
+    if (read_tier(out, "embed_tokens", &a->embed, path, "outside_blocks", err) ||
+        read_tier(out, "lm_head", &a->lm_head, path, "outside_blocks", err))
+        return -1;
+    if (m->cfg.tie_embeddings && a->embed != a->lm_head)
+        return ewq_fail(err, path, "the embeddings are tied, so embed_tokens and lm_head must have one tier");
+    return 0;
+}
+
+int ewq_plan_load(const char *path, const ewq_model *m, ewq_assignment *out, ewq_err *err) {
+    char *text;
+    size_t len;
+    if (ewq_read_file(path, 64u << 20, &text, &len, err) != 0) return -1;
+    json_doc doc;
+    char jerr[256];
+    if (json_parse(text, len, &doc, jerr, sizeof jerr) != 0) {
+        free(text);
+        return ewq_fail(err, path, "%s", jerr);
+    }
+    ewq_assignment a = {m->cfg.n_layers, xcalloc((size_t)m->cfg.n_layers * EWQ_N_LINEAR, sizeof(ewq_tier)),
+                        EWQ_RAW, EWQ_RAW};
+    int rc = doc.root->type == JSON_OBJECT ? check_plan(doc.root, m, &a, path, err)
+                                           : ewq_fail(err, path, "not an ewq plan (not a JSON object)");
+    json_free(&doc);
+    free(text);
+    if (rc) ewq_assignment_free(&a);
+    else *out = a;
+    return rc;
+}
+
+/* --- llama.cpp interop --- */
+
+/* GGUF names (llama.cpp's convert_hf_to_gguf.py) of the linear weights, in EWQ_Q .. EWQ_DOWN order. */
+static const char *const gguf_linear_names[EWQ_N_LINEAR] = {
+    "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
+};
+
+static const char *ggml_type_of(ewq_tier t, ewq_dtype raw) {
+    return t == EWQ_INT8 ? "q8_0" : t == EWQ_INT4 ? "q4_0" : raw == EWQ_BF16 ? "bf16" : raw == EWQ_F16 ? "f16" : "f32";
+}
+
+/* One --tensor-type per tier and per set of linear weights: "^blk\.(1|3)\.(attn_q|ffn_up)\.weight$=q4_0".
+ * Anchored at both ends and with the block number closed by "\.", so block 1 never matches blk.10-19. */
+void ewq_llama_quantize_command(FILE *f, const ewq_assignment *a, ewq_dtype raw, const char *in_gguf,
+                                const char *out_gguf) {
+    int L = a->n_layers;
+    char *done = xcalloc((size_t)L * 3, 1);   /* block l's tier t already printed */
+    fprintf(f, "llama-quantize --token-embedding-type %s --output-tensor-type %s", ggml_type_of(a->embed, raw),
+            ggml_type_of(a->lm_head, raw));
+    for (int t = 0; t < 3; t++)
+        for (int l = 0; l < L; l++) {
+            unsigned mask = 0;
+            for (int k = 0; k < EWQ_N_LINEAR; k++) mask |= (unsigned)(a->linear[l * EWQ_N_LINEAR + k] == (ewq_tier)t) << k;
+            if (!mask || done[l * 3 + t]) continue;
+            fprintf(f, " \\\n  --tensor-type '^blk\\.(");
+            for (int l2 = l, first = 1; l2 < L; l2++) {   /* every later block with the same set at this tier */
+                unsigned m2 = 0;
+                for (int k = 0; k < EWQ_N_LINEAR; k++)
+                    m2 |= (unsigned)(a->linear[l2 * EWQ_N_LINEAR + k] == (ewq_tier)t) << k;
+                if (m2 != mask) continue;
+                fprintf(f, "%s%d", first ? "" : "|", l2);
+                first = 0;
+                done[l2 * 3 + t] = 1;
+            }
+            fprintf(f, ")\\.(");
+            for (int k = 0, first = 1; k < EWQ_N_LINEAR; k++)
+                if (mask >> k & 1) fprintf(f, "%s%s", first ? "" : "|", gguf_linear_names[k]), first = 0;
+            fprintf(f, ")\\.weight$=%s'", ggml_type_of((ewq_tier)t, raw));
+        }
+    /* the target type must be a quantized one: llama-quantize ignores --tensor-type otherwise */
+    fprintf(f, " \\\n  %s %s Q8_0\n", in_gguf, out_gguf);
+    free(done);
+}
+
+/* --- SVG: block entropy against layer index --- */
+
+static const char *const tier_colors[] = {"#2f9e44", "#1971c2", "#e8590c"};   /* raw, int8, int4 */
+
+static void print_xml_text(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else if (*s == '"') fputs("&quot;", f);
+        else fputc(*s, f);
+    }
+}
+
+void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title) {   /* block granularity */
+    const double W = 760, H = 400, left = 60, right = 20, top = 40, bottom = 50;
+    int L = p->n_layers;
+    double lo = p->rule.threshold, hi = p->rule.mean;
+    for (int l = 0; l < L; l++) lo = fmin(lo, p->block_entropy[l]), hi = fmax(hi, p->block_entropy[l]);
+    double pad = hi > lo ? (hi - lo) * 0.08 : 0.5;
+    lo -= pad, hi += pad;
+#define X(i) (left + (L > 1 ? (double)(i) / (L - 1) : 0.5) * (W - left - right))
+#define Y(v) (top + (hi - (v)) / (hi - lo) * (H - top - bottom))
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"20\" "
+               "font-size=\"14\">",
+            W, H, left);
+    print_xml_text(f, title);
+    fprintf(f, "</text>\n<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, H - bottom,
+            W - right, H - bottom);
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, top, left, H - bottom);
+    for (int i = 0; i <= 4; i++) {   /* y ticks */
+        double v = lo + (hi - lo) * i / 4;
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3f</text>\n", left - 6, Y(v) + 4, v);
+    }
+    int step = L <= 40 ? 1 : 5;
+    for (int l = 0; l < L; l += step)
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", X(l), H - bottom + 16, l);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">block (layer index)</text>\n", (left + W - right) / 2,
+            H - 10);
+    fprintf(f, "<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">entropy (bits)</text>\n",
+            (top + H - bottom) / 2);
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#495057\"/>\n", left, Y(p->rule.mean),
+            W - right, Y(p->rule.mean));
+    fprintf(f, "<text x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\" fill=\"#495057\">mean %.4f</text>\n", W - right,
+            Y(p->rule.mean) - 4, p->rule.mean);
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#495057\" stroke-dasharray=\"6 4\"/>\n",
+            left, Y(p->rule.threshold), W - right, Y(p->rule.threshold));
+    fprintf(f, "<text x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\" fill=\"#495057\">mean - %g std = %.4f</text>\n",
+            W - right, Y(p->rule.threshold) + 14, p->rule.factor, p->rule.threshold);
+    for (int l = 0; l < L; l++) {
+        ewq_tier t = p->tiers.linear[l * EWQ_N_LINEAR];
+        fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"5\" fill=\"%s\"><title>block %d: %.6f bits, %s</title></circle>\n",
+                X(l), Y(p->block_entropy[l]), tier_colors[t], l, p->block_entropy[l], ewq_tier_name(t));
+    }
+    for (int t = 0; t < 3; t++)   /* legend */
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"30\" r=\"5\" fill=\"%s\"/><text x=\"%.1f\" y=\"34\">%s</text>\n",
+                W - right - 170 + 60 * t, tier_colors[t], W - right - 162 + 60 * t, tier_names[t]);
+    fprintf(f, "</svg>\n");
+#undef X
+#undef Y
+}
+
+/* ===================================================================================================
+ * Synthesized checkpoints
+ * =================================================================================================== */
+
+/* Counter-based random numbers: value i of a tensor depends only on (seed, tensor, i), so chunks can be
+ * generated on any thread in any order. mix64 is the splitmix64 finalizer. */
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Approximately normal with standard deviation std: the sum of the four 16-bit parts of a random word
+ * (Irwin-Hall, 4 terms; mean 2 * 65535, standard deviation 65536 / sqrt(3)), so tails end at 3.46 std. */
+static float synth_normal(uint64_t key, uint64_t i, float std) {
+    uint64_t r = mix64(key + (i + 1) * 0x9e3779b97f4a7c15ull);
+    int64_t s = (int64_t)(r & 0xffff) + (int64_t)(r >> 16 & 0xffff) + (int64_t)(r >> 32 & 0xffff) + (int64_t)(r >> 48);
+    return (float)((double)(s - 2 * 65535) * (std / 37837.227));
+}
+
+typedef struct synth_tensor {
+    char name[96];
+    int64_t rows, cols;            /* cols = 0 for a vector */
+    int ones;                      /* norm weights: 1.0 */
+    int block;                     /* linear weights: the block, else -1 */
+    uint64_t offset;               /* in the data buffer */
+} synth_tensor;
+
+/* The tensors bind_tensors expects for this config, in the order they are written. */
+static int synth_tensor_list(const ewq_config *c, synth_tensor **out) {
+    int64_t h = c->hidden, q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
+    int64_t rows[EWQ_N_LINEAR] = {q, kv, kv, h, c->intermediate, c->intermediate, h};
+    int64_t cols[EWQ_N_LINEAR] = {h, h, h, q, h, h, c->intermediate};
+    int cap = 3 + c->n_layers * 14, n = 0;
+    synth_tensor *t = xcalloc((size_t)cap, sizeof(synth_tensor));
+#define ADD(r, cl, one, blk, ...) \
+    (snprintf(t[n].name, sizeof t[n].name, __VA_ARGS__), t[n].rows = (r), t[n].cols = (cl), t[n].ones = (one), \
+     t[n].block = (blk), n++)
+    ADD(c->vocab, h, 0, -1, "model.embed_tokens.weight");
+    ADD(h, 0, 1, -1, "model.norm.weight");
+    if (!c->tie_embeddings) ADD(c->vocab, h, 0, -1, "lm_head.weight");
+    for (int l = 0; l < c->n_layers; l++) {
+        ADD(h, 0, 1, -1, "model.layers.%d.input_layernorm.weight", l);
+        ADD(h, 0, 1, -1, "model.layers.%d.post_attention_layernorm.weight", l);
+        for (int k = 0; k < EWQ_N_LINEAR; k++) {
+            ADD(rows[k], cols[k], 0, l, "model.layers.%d.%s.weight", l, ewq_linear_names[k]);
+            if (c->qkv_bias && k < 3) ADD(rows[k], 0, 0, -1, "model.layers.%d.%s.bias", l, ewq_linear_names[k]);
+        }
+        if (c->qk_norm) {
+            ADD(c->head_dim, 0, 1, -1, "model.layers.%d.self_attn.q_norm.weight", l);
+            ADD(c->head_dim, 0, 1, -1, "model.layers.%d.self_attn.k_norm.weight", l);
+        }
+    }
+#undef ADD
+    *out = t;
+    return n;
+}
+
+static int64_t synth_numel(const synth_tensor *t) { return t->rows * (t->cols ? t->cols : 1); }
+
+/* The safetensors header: JSON padded with spaces to a multiple of 8 bytes, as the safetensors package
+ * writes it, so the data buffer (and every BF16 value) starts aligned. */
+static char *synth_header(synth_tensor *t, int n, size_t *len) {
+    size_t cap = 256 + (size_t)n * 256, used = 0;   /* an entry is under 256 bytes: name < 96 */
+    char *s = xmalloc(cap);
+    used += (size_t)snprintf(s, cap, "{\"__metadata__\":{\"format\":\"pt\"}");
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        t[i].offset = off;
+        uint64_t bytes = (uint64_t)synth_numel(&t[i]) * 2;
+        if (t[i].cols)
+            used += (size_t)snprintf(s + used, cap - used, ",\"%s\":{\"dtype\":\"BF16\",\"shape\":[%" PRId64 ",%" PRId64
+                                     "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", t[i].name, t[i].rows, t[i].cols,
+                                     off, off + bytes);
+        else
+            used += (size_t)snprintf(s + used, cap - used, ",\"%s\":{\"dtype\":\"BF16\",\"shape\":[%" PRId64
+                                     "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", t[i].name, t[i].rows, off,
+                                     off + bytes);
+        off += bytes;
+    }
+    used += (size_t)snprintf(s + used, cap - used, "}");
+    while (used % 8) s[used++] = ' ';
+    *len = used;
+    return s;
+}
+
+typedef struct {
+    const synth_tensor *t;
+    uint64_t key;
+    int64_t first;             /* index of buf[0] in the tensor */
+    uint16_t *buf;
+    int64_t n;
+    float outlier;             /* magnitude planted at the first and last value; 0: none */
+} synth_chunk;
+
+enum { SYNTH_PIECE = 1 << 18 };   /* values per parallel work item */
+
+static void synth_piece(void *ctx, int piece) {
+    synth_chunk *c = ctx;
+    int64_t begin = (int64_t)piece * SYNTH_PIECE, end = begin + SYNTH_PIECE < c->n ? begin + SYNTH_PIECE : c->n;
+    int64_t last = synth_numel(c->t) - 1;
+    for (int64_t i = begin; i < end; i++) {
+        int64_t at = c->first + i;
+        float v = c->t->ones ? 1.0f : synth_normal(c->key, (uint64_t)at, 0.02f);
+        if (c->outlier != 0 && (at == 0 || at == last)) v = at == 0 ? c->outlier : -c->outlier;
+        c->buf[i] = ewq_f32_to_bf16(v);
+    }
+}
+
+/* Writes a BF16 model.safetensors for config c. outlier[l] (may be NULL) is a magnitude in units of the
+ * weight standard deviation (0.02): each linear weight of block l gets +outlier*std as its first value
+ * and -outlier*std as its last, which widens its histogram's range and lowers its entropy. */
+int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, const char *path, ewq_err *err) {
+    synth_tensor *t;
+    int n = synth_tensor_list(c, &t);
+    size_t hlen;
+    char *header = synth_header(t, n, &hlen);
+    ewq_outfile o;
+    if (ewq_out_open(&o, path, err) != 0) { free(header); free(t); return -1; }
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+    fwrite(len8, 1, 8, o.f);
+    fwrite(header, 1, hlen, o.f);
+    const int64_t chunk = (int64_t)SYNTH_PIECE * 64;
+    uint16_t *buf = xmalloc(sizeof(uint16_t) * (size_t)chunk);
+    uint64_t total = t[n - 1].offset + (uint64_t)synth_numel(&t[n - 1]) * 2, done = 0;
+    int progress = isatty(2);
+    for (int i = 0; i < n && !ferror(o.f); i++) {
+        synth_chunk sc = {&t[i], mix64(seed ^ mix64((uint64_t)i + 1)), 0, buf, 0, 0};
+        if (outlier && t[i].block >= 0) sc.outlier = (float)(outlier[t[i].block] * 0.02);
+        for (int64_t numel = synth_numel(&t[i]); sc.first < numel; sc.first += sc.n) {
+            sc.n = numel - sc.first < chunk ? numel - sc.first : chunk;
+            ewq_parallel((int)((sc.n + SYNTH_PIECE - 1) / SYNTH_PIECE), synth_piece, &sc);
+            fwrite(buf, sizeof(uint16_t), (size_t)sc.n, o.f);
+            done += (uint64_t)sc.n * 2;
+            if (progress) fprintf(stderr, "\rsynth: %3d%%", (int)(done * 100 / total));
+        }
+    }
+    if (progress) fputc('\n', stderr);
+    free(buf);
+    free(header);
+    free(t);
+    return ewq_out_commit(&o, err);
+}
+
+/* ===================================================================================================
  * Packing: int8 and int4 groups (formats in ewq.h)
  * =================================================================================================== */
 
@@ -1041,20 +1731,6 @@ void ewq_packed_free(ewq_packed *p) {
  * =================================================================================================== */
 #ifndef EWQ_NO_MAIN
 
-/* --- JSON output --- */
-
-static void print_json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void die(const ewq_err *e) {
     fprintf(stderr, "ewq: %s\n", e->msg);
     exit(1);
@@ -1196,6 +1872,326 @@ static int cmd_inspect(int argc, char **argv) {
     return 0;
 }
 
+/* --- options shared by entropy and plan --- */
+
+static int parse_int_arg(const char *cmd, const char *opt, const char *s, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        usage_error(cmd, "%s must be an integer from %ld to %ld, got '%s'", opt, lo, hi, s);
+    return (int)v;
+}
+
+static double parse_factor(const char *cmd, const char *s) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v) || v < 0) usage_error(cmd, "--factor must be a number >= 0, got '%s'", s);
+    return v;
+}
+
+static const char *need_value(const char *cmd, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) usage_error(cmd, "%s needs a value", argv[*i]);
+    return argv[++*i];
+}
+
+/* --- entropy --- */
+
+static const char entropy_help[] =
+    "usage: ewq entropy MODEL [--bins N] [--factor F] [--svg FILE] [--json]\n"
+    "\n"
+    "Shannon entropy of every linear weight of every transformer block (q, k, v, o, gate, up, down), from a\n"
+    "histogram of N equal-width bins over the tensor's [min, max], in bits; and of every block, the\n"
+    "parameter-weighted mean of its linear weights. The tier column applies the plan rule (see 'ewq plan').\n"
+    "\n"
+    "  --bins N      histogram bins (default 256)\n"
+    "  --factor F    rule factor for the tier column and the plot (default 0.65)\n"
+    "  --svg FILE    also write a plot of block entropy against layer index, with the mean and the\n"
+    "                threshold as lines and every block coloured by its tier\n"
+    "  --json        machine-readable output\n";
+
+static int cmd_entropy(int argc, char **argv) {
+    const char *dir = NULL, *svg = NULL;
+    int json = 0, bins = EWQ_DEFAULT_BINS;
+    double factor = EWQ_DEFAULT_FACTOR;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(entropy_help, stdout); return 0; }
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--bins")) bins = parse_int_arg("entropy", "--bins", need_value("entropy", argc, argv, &i), 2, EWQ_MAX_BINS);
+        else if (!strcmp(argv[i], "--factor")) factor = parse_factor("entropy", need_value("entropy", argc, argv, &i));
+        else if (!strcmp(argv[i], "--svg")) svg = need_value("entropy", argc, argv, &i);
+        else if (argv[i][0] == '-') usage_error("entropy", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("entropy", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("entropy", "missing MODEL folder");
+    ewq_model m;
+    ewq_plan p;
+    ewq_err err;
+    if (ewq_model_open(&m, dir, &err) || ewq_plan_make(&m, bins, 0, factor, &p, &err)) die(&err);
+    size_total linear, model;
+    plan_sizes(&m, &p.tiers, &linear, &model);
+    double total = (double)model.params;
+    if (svg) {
+        ewq_outfile o;
+        char title[512];
+        snprintf(title, sizeof title, "%s: block entropy (%d bins), factor %g", dir, bins, factor);
+        if (ewq_out_open(&o, svg, &err)) die(&err);
+        ewq_plan_svg(o.f, &p, title);
+        if (ewq_out_commit(&o, &err)) die(&err);
+    }
+    if (json) {
+        printf("{\"model\": ");
+        print_json_string(stdout, dir);
+        printf(", \"bins\": %d, \"factor\": %.17g, \"mean\": %.17g, \"std\": %.17g, \"threshold\": %.17g, \"blocks\": [",
+               bins, factor, p.rule.mean, p.rule.std, p.rule.threshold);
+        for (int l = 0; l < p.n_layers; l++)
+            printf("%s\n  {\"index\": %d, \"entropy\": %.17g, \"parameters\": %" PRId64 ", \"share\": %.17g, \"tier\": \"%s\"}",
+                   l ? "," : "", l, p.block_entropy[l], p.block_params[l], p.block_params[l] / total,
+                   ewq_tier_name(p.tiers.linear[l * EWQ_N_LINEAR]));
+        printf("],\n \"tensors\": [");
+        for (int i = 0; i < p.n_layers * EWQ_N_LINEAR; i++) {
+            const ewq_tensor *t = m.blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR];
+            printf("%s\n  {\"name\": ", i ? "," : "");
+            print_json_string(stdout, t->name);
+            printf(", \"shape\": [%" PRId64 ", %" PRId64 "], \"parameters\": %" PRId64 ", \"entropy\": %.17g}",
+                   t->shape[0], t->shape[1], t->numel, p.tensor_entropy[i]);
+        }
+        printf("]}\n");
+    } else {
+        printf("%s: entropy in bits, %d bins; block = parameter-weighted mean of its 7 linear weights\n\n", dir, bins);
+        printf("%5s %14s %14s %8s  %s\n", "block", "entropy", "parameters", "share", "tier");
+        for (int l = 0; l < p.n_layers; l++)
+            printf("%5d %14.6f %14" PRId64 " %7.2f%%  %s\n", l, p.block_entropy[l], p.block_params[l],
+                   100.0 * p.block_params[l] / total, ewq_tier_name(p.tiers.linear[l * EWQ_N_LINEAR]));
+        printf("\nmean %.6f, std %.6f (population), threshold mean - %g std = %.6f\n\n", p.rule.mean, p.rule.std, factor,
+               p.rule.threshold);
+        printf("%-48s %-13s %10s\n", "tensor", "shape", "entropy");
+        for (int i = 0; i < p.n_layers * EWQ_N_LINEAR; i++) {
+            const ewq_tensor *t = m.blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR];
+            char shape[48];
+            snprintf(shape, sizeof shape, "%" PRId64 " x %" PRId64, t->shape[0], t->shape[1]);
+            printf("%-48s %-13s %10.6f\n", t->name, shape, p.tensor_entropy[i]);
+        }
+    }
+    ewq_plan_free(&p);
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- plan --- */
+
+static const char plan_help[] =
+    "usage: ewq plan MODEL [--factor F] [--bins N] [--granularity block|tensor] [-o FILE] [--json]\n"
+    "                      [--llama-quantize]\n"
+    "       ewq plan MODEL --check FILE\n"
+    "\n"
+    "Choose raw, int8 or int4 for every transformer block from the entropy of its weights (see 'ewq\n"
+    "entropy'): with mean and population std of the block entropies, a block at or above the mean stays\n"
+    "raw, one at or above mean - F * std becomes int8, one below becomes int4. Equal entropies (std 0) keep\n"
+    "every block raw. Embeddings and lm_head stay raw. Prints a table with the bytes the packed model will\n"
+    "take (int8: 8.25, int4: 4.5 bits per weight in groups of 64) against raw.\n"
+    "\n"
+    "  --factor F              rule factor (default 0.65)\n"
+    "  --bins N                histogram bins (default 256)\n"
+    "  --granularity tensor    rank every linear weight instead of blocks (default: block)\n"
+    "  -o FILE                 write the plan (JSON, documented in ewq.h) to FILE\n"
+    "  --json                  print the plan document instead of the table\n"
+    "  --llama-quantize        print a llama-quantize command that applies this plan to a GGUF file\n"
+    "                          converted from MODEL at its own precision (anchored --tensor-type patterns)\n"
+    "  --check FILE            read a plan and check it against MODEL: architecture, layer count,\n"
+    "                          checkpoint fingerprint, tensor names, tiers; print what it assigns\n";
+
+static void print_plan_table(const ewq_plan *p, const ewq_model *m, const char *dir) {
+    printf("%s: %s plan, %d bins, factor %g: mean %.6f, std %.6f, threshold %.6f\n\n", dir,
+           p->by_tensor ? "per-tensor" : "per-block", p->bins, p->rule.factor, p->rule.mean, p->rule.std,
+           p->rule.threshold);
+    printf("%5s %12s %14s  %s\n", "block", "entropy", "parameters", p->by_tensor ? "tiers (q k v o gate up down)" : "tier");
+    for (int l = 0; l < p->n_layers; l++) {
+        printf("%5d %12.6f %14" PRId64 " ", l, p->block_entropy[l], p->block_params[l]);
+        for (int k = 0; k < (p->by_tensor ? EWQ_N_LINEAR : 1); k++)
+            printf(" %s", ewq_tier_name(p->tiers.linear[l * EWQ_N_LINEAR + k]));
+        printf("\n");
+    }
+    int count[3] = {0};
+    for (int i = 0; i < p->n_layers * (p->by_tensor ? EWQ_N_LINEAR : 1); i++)
+        count[p->tiers.linear[i * (p->by_tensor ? 1 : EWQ_N_LINEAR)]]++;
+    size_total linear, model;
+    plan_sizes(m, &p->tiers, &linear, &model);
+    printf("\n%s: %d raw, %d int8, %d int4\n", p->by_tensor ? "tensors" : "blocks", count[0], count[1], count[2]);
+    printf("block linear weights: %" PRIu64 " -> %" PRIu64 " bytes (%.3f -> %.3f bits per weight)\n", linear.raw,
+           linear.packed, 8.0 * linear.raw / linear.params, 8.0 * linear.packed / linear.params);
+    printf("whole model:          %" PRIu64 " -> %" PRIu64 " bytes (%.3f -> %.3f bits per weight)\n", model.raw,
+           model.packed, 8.0 * model.raw / model.params, 8.0 * model.packed / model.params);
+}
+
+/* The dtype of the linear weights (the raw type for llama-quantize); mixed checkpoints are refused. */
+static int linear_dtype(const ewq_model *m, ewq_dtype *out, ewq_err *err) {
+    *out = m->blocks[0].linear[0]->dtype;
+    for (int i = 0; i < m->cfg.n_layers * EWQ_N_LINEAR; i++)
+        if (m->blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR]->dtype != *out)
+            return ewq_fail(err, m->ck.path, "linear weights mix %s and %s; a llama-quantize command needs one raw type",
+                            ewq_dtype_name(*out), ewq_dtype_name(m->blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR]->dtype));
+    return 0;
+}
+
+static void print_llama_quantize(const ewq_model *m, const ewq_assignment *a, const char *dir) {
+    ewq_dtype raw;
+    ewq_err err;
+    if (linear_dtype(m, &raw, &err)) die(&err);
+    const char *base = strrchr(dir, '/') && strrchr(dir, '/')[1] ? strrchr(dir, '/') + 1 : dir;
+    char in[512], out[512], type[8];
+    snprintf(type, sizeof type, "%s", ewq_dtype_name(raw));
+    for (char *c = type; *c; c++) *c = (char)(*c | 0x20);   /* "bf16": the name --outtype takes */
+    snprintf(in, sizeof in, "%s-%s.gguf", base, type);
+    snprintf(out, sizeof out, "%s-ewq.gguf", base);
+    printf("# %s was made with: python convert_hf_to_gguf.py %s --outtype %s --outfile %s\n", in, dir, type, in);
+    ewq_llama_quantize_command(stdout, a, raw, in, out);
+}
+
+static int cmd_plan(int argc, char **argv) {
+    const char *dir = NULL, *out = NULL, *check = NULL;
+    int json = 0, bins = EWQ_DEFAULT_BINS, by_tensor = 0, llama = 0;
+    double factor = EWQ_DEFAULT_FACTOR;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(plan_help, stdout); return 0; }
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--llama-quantize")) llama = 1;
+        else if (!strcmp(argv[i], "--bins")) bins = parse_int_arg("plan", "--bins", need_value("plan", argc, argv, &i), 2, EWQ_MAX_BINS);
+        else if (!strcmp(argv[i], "--factor")) factor = parse_factor("plan", need_value("plan", argc, argv, &i));
+        else if (!strcmp(argv[i], "-o")) out = need_value("plan", argc, argv, &i);
+        else if (!strcmp(argv[i], "--check")) check = need_value("plan", argc, argv, &i);
+        else if (!strcmp(argv[i], "--granularity")) {
+            const char *g = need_value("plan", argc, argv, &i);
+            if (strcmp(g, "block") && strcmp(g, "tensor"))
+                usage_error("plan", "--granularity must be block or tensor, got '%s'", g);
+            by_tensor = !strcmp(g, "tensor");
+        } else if (argv[i][0] == '-') usage_error("plan", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("plan", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("plan", "missing MODEL folder");
+    if (json && llama) usage_error("plan", "--json and --llama-quantize both print to stdout; choose one");
+    ewq_model m;
+    ewq_err err;
+    if (ewq_model_open(&m, dir, &err)) die(&err);
+    if (check) {
+        ewq_assignment a;
+        if (ewq_plan_load(check, &m, &a, &err)) die(&err);
+        printf("%s: a valid plan for %s\n", check, dir);
+        for (int l = 0; l < a.n_layers; l++) {
+            printf("block %3d:", l);
+            for (int k = 0; k < EWQ_N_LINEAR; k++) printf(" %s", ewq_tier_name(a.linear[l * EWQ_N_LINEAR + k]));
+            printf("\n");
+        }
+        printf("embed_tokens: %s, lm_head: %s\n", ewq_tier_name(a.embed), ewq_tier_name(a.lm_head));
+        if (llama) print_llama_quantize(&m, &a, dir);
+        ewq_assignment_free(&a);
+        ewq_model_close(&m);
+        return 0;
+    }
+    ewq_plan p;
+    if (ewq_plan_make(&m, bins, by_tensor, factor, &p, &err)) die(&err);
+    if (out) {
+        ewq_outfile o;
+        if (ewq_out_open(&o, out, &err)) die(&err);
+        ewq_plan_print(o.f, &p, &m);
+        if (ewq_out_commit(&o, &err)) die(&err);
+        fprintf(stderr, "wrote %s\n", out);
+    }
+    if (json) ewq_plan_print(stdout, &p, &m);
+    else if (llama) print_llama_quantize(&m, &p.tiers, dir);
+    else print_plan_table(&p, &m, dir);
+    ewq_plan_free(&p);
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- synth --- */
+
+static const char synth_help[] =
+    "usage: ewq synth CONFIG -o DIR [--seed S] [--outliers BLOCK:M[,BLOCK:M...]]\n"
+    "\n"
+    "Write a random-weight checkpoint of the shapes a Hugging Face config.json describes (CONFIG: the file\n"
+    "or its folder): DIR/model.safetensors in BF16 and a copy of the config as DIR/config.json, so that\n"
+    "analysis, speed and memory can be measured at real sizes without downloading weights. Weights are\n"
+    "approximately normal with standard deviation 0.02, norm weights 1; the values depend only on the seed.\n"
+    "\n"
+    "  -o DIR                    output folder (created if missing)\n"
+    "  --seed S                  random seed (default 1)\n"
+    "  --outliers BLOCK:M,...    plant known structure: in every linear weight of block BLOCK the first value\n"
+    "                            becomes +M and the last -M standard deviations, which lowers the block's\n"
+    "                            entropy (a larger M lowers it more)\n";
+
+static double *parse_outliers(const char *s, int n_layers) {
+    double *m = xcalloc((size_t)n_layers, sizeof(double));
+    for (const char *p = s; *p;) {
+        char *end;
+        long block = strtol(p, &end, 10);
+        if (end == p || *end != ':' || block < 0 || block >= n_layers)
+            usage_error("synth", "--outliers wants BLOCK:M pairs with BLOCK from 0 to %d, got '%s'", n_layers - 1, s);
+        p = end + 1;
+        double mag = strtod(p, &end);
+        if (end == p || (*end && *end != ',') || !isfinite(mag) || mag <= 0 || mag > 1e6)
+            usage_error("synth", "--outliers magnitude must be a number in (0, 1e6], got '%s'", s);
+        m[block] = mag;
+        p = *end ? end + 1 : end;
+    }
+    return m;
+}
+
+static int cmd_synth(int argc, char **argv) {
+    const char *config = NULL, *dir = NULL, *outliers = NULL;
+    uint64_t seed = 1;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(synth_help, stdout); return 0; }
+        if (!strcmp(argv[i], "-o")) dir = need_value("synth", argc, argv, &i);
+        else if (!strcmp(argv[i], "--outliers")) outliers = need_value("synth", argc, argv, &i);
+        else if (!strcmp(argv[i], "--seed")) {
+            const char *s = need_value("synth", argc, argv, &i);
+            char *end;
+            errno = 0;
+            seed = strtoull(s, &end, 10);
+            if (errno || end == s || *end || s[0] == '-') usage_error("synth", "--seed must be an unsigned integer, got '%s'", s);
+        } else if (argv[i][0] == '-') usage_error("synth", "unknown option '%s'", argv[i]);
+        else if (config) usage_error("synth", "more than one CONFIG given");
+        else config = argv[i];
+    }
+    if (!config) usage_error("synth", "missing CONFIG (a config.json file or its folder)");
+    if (!dir) usage_error("synth", "missing -o DIR");
+    struct stat st;
+    char *cfg_path = stat(config, &st) == 0 && S_ISDIR(st.st_mode) ? path_join(config, "config.json") : xstrdup(config);
+    char *text;
+    size_t len;
+    ewq_config c;
+    ewq_err err;
+    if (ewq_read_file(cfg_path, 1 << 20, &text, &len, &err) || ewq_config_parse(&c, cfg_path, text, len, &err)) die(&err);
+    double *planted = outliers ? parse_outliers(outliers, c.n_layers) : NULL;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        ewq_fail(&err, dir, "cannot create folder: %s", strerror(errno));
+        die(&err);
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        ewq_fail(&err, dir, "is not a folder");
+        die(&err);
+    }
+    char *model_path = path_join(dir, "model.safetensors"), *out_cfg = path_join(dir, "config.json");
+    if (ewq_synth_write(&c, seed, planted, model_path, &err)) die(&err);
+    ewq_outfile o;
+    if (ewq_out_open(&o, out_cfg, &err)) die(&err);
+    fwrite(text, 1, len, o.f);
+    if (ewq_out_commit(&o, &err)) die(&err);
+    if (stat(model_path, &st) == 0)
+        printf("wrote %s (%s, %d layers, %.3f GB BF16, seed %" PRIu64 ") and %s\n", model_path, c.arch_name, c.n_layers,
+               st.st_size / 1e9, seed, out_cfg);
+    free(planted);
+    free(model_path);
+    free(out_cfg);
+    free(text);
+    free(cfg_path);
+    return 0;
+}
+
 /* --- main --- */
 
 static const char main_help[] =
@@ -1206,11 +2202,17 @@ static const char main_help[] =
     "\n"
     "commands:\n"
     "  inspect MODEL     configuration and tensors of a checkpoint\n"
+    "  entropy MODEL     entropy of every block and linear weight (+ an SVG plot)\n"
+    "  plan MODEL        choose raw / int8 / int4 per block; write the plan; llama-quantize command\n"
+    "  synth CONFIG      write a random-weight checkpoint of the shapes a config.json describes\n"
     "\n"
     "  --version         version and build\n";
 
 static const struct { const char *name; int (*run)(int, char **); } commands[] = {
     {"inspect", cmd_inspect},
+    {"entropy", cmd_entropy},
+    {"plan", cmd_plan},
+    {"synth", cmd_synth},
 };
 
 int main(int argc, char **argv) {

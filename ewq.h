@@ -185,6 +185,152 @@ typedef struct ewq_assignment {
 } ewq_assignment;
 
 /* ---------------------------------------------------------------------------------------------------
+ * Entropy (SPEC §5).
+ *
+ * Entropy of a tensor with B bins (B = --bins, default 256, 2 <= B <= EWQ_MAX_BINS): every value is read
+ * as float32 (F16 and BF16 convert exactly); lo and hi are the smallest and largest value; in IEEE double,
+ *     d = (double)x - (double)lo,  w = (double)hi - (double)lo,  bin(x) = min(B - 1, floor(d / w * B))
+ * evaluated in exactly that order (for a power-of-two B, d / w * B equals d * B / w exactly), so the maximum
+ * lands in the last bin. p_i = count_i / N; H = -sum over non-empty bins of p_i * log2(p_i), in bits.
+ * A constant tensor (w = 0) has H = 0. A tensor with a NaN or infinite value is refused: its histogram
+ * is undefined. -0.0 and +0.0 are the same value.
+ * numpy.histogram(values.astype(float64), bins=B) puts x in bin i when edge_i <= x < edge_(i+1) with
+ * edges = linspace(lo, hi, B + 1); that agrees with the formula above except when x lies within rounding
+ * of an edge. tests/make_entropy_expected.py checks, for every tensor it writes, that the two agree on
+ * every value, so the committed expectations are numpy's and ewq's at once.
+ *
+ * For F16 and BF16 tensors ewq counts the 65,536 bit patterns in one pass and derives lo, hi and the
+ * histogram from the counts; the result is identical to binning every value.
+ *
+ * Entropy of a block (model.layers.N): the parameter-weighted mean of the entropies of its seven linear
+ * weights, sum(H_k * n_k) / sum(n_k), n_k = rows * cols. Biases and norm weights do not count.
+ */
+#define EWQ_DEFAULT_BINS 256
+#define EWQ_MAX_BINS 65536
+#define EWQ_DEFAULT_FACTOR 0.65
+
+/* Entropy in bits of t's values; -1 with a message naming the tensor on NaN or inf. */
+int ewq_tensor_entropy(const ewq_tensor *t, int bins, double *bits, ewq_err *err);
+/* Entropy in bits of a histogram: -sum p_i log2 p_i with p_i = counts[i] / sum(counts); 0 when empty. */
+double ewq_counts_entropy(const uint64_t *counts, int bins);
+/* sum(h[i] * params[i]) / sum(params[i]) over n entries; 0 when the parameters sum to 0. */
+double ewq_weighted_entropy(const double *h, const int64_t *params, int n);
+
+/* ---------------------------------------------------------------------------------------------------
+ * The three-tier rule (SPEC §5), over n entropies h (blocks, or with --granularity tensor every linear
+ * weight), each weighing the same:
+ *     mean = sum(h) / n,  std = sqrt(sum((h - mean)^2) / n)   (population),  threshold = mean - factor * std
+ *     h >= mean -> raw;   threshold <= h < mean -> int8;   h < threshold -> int4
+ * When all h are equal, std = 0 and every entry is raw (rounding in the mean cannot split equal values).
+ */
+typedef struct ewq_rule { double factor, mean, std, threshold; } ewq_rule;
+void ewq_apply_rule(const double *h, int n, double factor, ewq_tier *tiers, ewq_rule *out);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Sizes of packed weights, as the plan's summary counts them (SPEC §6). A weight [rows, cols] is packed
+ * row by row in groups of g = EWQ_GROUP (64, defined with the packed formats) values along cols; every row has ceil(cols / g) groups, the last
+ * one partial when cols is not a multiple of g (stories260K: cols 172 = 2 groups of 64 + one of 44).
+ *     raw:  rows * cols * dtype size
+ *     int8: rows * (cols + 2 * ceil(cols / g))                one byte per value, one fp16 scale per group
+ *     int4: rows * (ceil(cols / 2) + 4 * ceil(cols / g))      two values per byte, fp16 scale + fp16 min
+ * With cols a multiple of 64 that is 8.25 and 4.5 bits per weight.
+ */
+uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t cols);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Checkpoint fingerprint: 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 0x100000001b3) over, for
+ * every tensor of the checkpoint in byte-wise name order: the name, one 0 byte, the dtype string
+ * ("BF16"), one 0 byte, ndim as u32 LE, each dimension as u64 LE, then the first min(64, nbytes) and the
+ * last min(64, nbytes) bytes of its data. Written as 16 lowercase hex digits. It does not depend on how
+ * the checkpoint is split into files, costs two cache lines per tensor, and changes when shapes, dtypes
+ * or (in practice) values change. config.json is not part of it: architecture and layer count are
+ * checked on their own.
+ */
+uint64_t ewq_fingerprint(const ewq_checkpoint *ck);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Plan file (JSON, written by `ewq plan -o FILE`). Every field, in document order:
+ *   "format": "ewq-plan"                       string, always
+ *   "version": 1                               integer, this layout
+ *   "model": {
+ *     "path": string                           the model folder as given on the command line (informative)
+ *     "architecture": string                   config.json architectures[0], e.g. "LlamaForCausalLM"
+ *     "layers": integer                        num_hidden_layers
+ *     "fingerprint": string                    ewq_fingerprint as 16 hex digits }
+ *   "method": {
+ *     "granularity": "block" | "tensor"        what the rule ranks: blocks, or every linear weight
+ *     "bins": integer                          histogram bins
+ *     "weighting": "parameters"                how tensor entropies combine into a block's
+ *     "factor", "mean", "std", "threshold": number   the rule, as above (bits)
+ *     "group_size": integer                    EWQ_GROUP, used for the sizes in "summary" }
+ *   "blocks": [ one per layer, in order:
+ *     { "index": integer (= position),
+ *       "entropy": number (bits), "parameters": integer (sum of its 7 linear weights),
+ *       "tier": "raw" | "int8" | "int4"        (granularity "block" only; then every tensor has this tier)
+ *       "tensors": [ its 7 linear weights, in the order q, k, v, o, gate, up, down:
+ *         { "name": "model.layers.N.self_attn.q_proj.weight", "shape": [rows, cols],
+ *           "entropy": number, "tier": "raw" | "int8" | "int4" } ] } ]
+ *   "outside_blocks": { "embed_tokens": tier, "lm_head": tier }   raw (SPEC §5); equal when tied
+ *   "summary": {
+ *     "tensors_per_tier": {"raw": n, "int8": n, "int4": n}
+ *     "blocks_per_tier": {"raw": n, "int8": n, "int4": n}        (granularity "block" only)
+ *     "linear": {..}   the block linear weights;  "model": {..}   every tensor the model uses
+ *        each: {"parameters": n, "raw_bytes": n, "packed_bytes": n,
+ *               "raw_bits_per_weight": x, "packed_bits_per_weight": x}   (ewq_weight_bytes; norms, biases raw) }
+ * Numbers are written with 17 significant digits, so they read back exactly.
+ *
+ * Loading checks, in this order, and names the first mismatch: the JSON parses; format and version;
+ * model.architecture and model.layers equal the model's; the fingerprint equals the model's; granularity
+ * is known; there is one block per layer with the right index, each with 7 tensors carrying the expected
+ * names and a known tier (and, in block granularity, the block's tier); embed_tokens and lm_head carry
+ * known tiers (equal when the embeddings are tied). Entropies and the summary are not re-checked.
+ */
+/* The result is freed with ewq_assignment_free (declared with packing below). */
+int ewq_plan_load(const char *path, const ewq_model *m, ewq_assignment *out, ewq_err *err);
+
+/* A plan as made from a model (what the file above records). */
+typedef struct ewq_plan {
+    int n_layers, bins;
+    int by_tensor;                 /* granularity: 0 block, 1 tensor */
+    ewq_rule rule;
+    double *tensor_entropy;        /* [n_layers * EWQ_N_LINEAR], indexed like ewq_assignment.linear */
+    double *block_entropy;         /* [n_layers] */
+    int64_t *block_params;         /* [n_layers] */
+    uint64_t fingerprint;
+    ewq_assignment tiers;          /* embed and lm_head raw */
+} ewq_plan;
+
+/* Entropy of every linear weight (on all threads; one line of timing on stderr), then the rule. */
+int ewq_plan_make(const ewq_model *m, int bins, int by_tensor, double factor, ewq_plan *p, ewq_err *err);
+void ewq_plan_print(FILE *f, const ewq_plan *p, const ewq_model *m);   /* the JSON document above */
+void ewq_plan_free(ewq_plan *p);
+/* A plain SVG: block entropy against layer index, mean and threshold as lines, blocks coloured by tier. */
+void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title);
+
+/* ---------------------------------------------------------------------------------------------------
+ * llama.cpp interop: a llama-quantize command that implements an assignment on a GGUF file converted
+ * from the same checkpoint (convert_hf_to_gguf.py --outtype bf16|f16|f32 at the checkpoint's dtype).
+ * GGUF names: blk.N.{attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down}.weight,
+ * token_embd.weight, output.weight. Types: raw -> the checkpoint's dtype (bf16, f16, f32), int8 -> q8_0,
+ * int4 -> q4_0. Every linear weight of every block is matched by exactly one --tensor-type pattern,
+ * anchored at both ends ("^blk\.(1|3)\.(attn_q|ffn_up)\.weight$=q4_0"); llama-quantize applies them with
+ * std::regex_search. The target type is Q8_0 because llama-quantize ignores --tensor-type when the target
+ * is not a quantized type; --token-embedding-type and --output-tensor-type keep the rest at its tier.
+ */
+void ewq_llama_quantize_command(FILE *f, const ewq_assignment *a, ewq_dtype raw, const char *in_gguf,
+                                const char *out_gguf);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Synthesized checkpoints (`ewq synth`): random BF16 weights of the shapes a config.json describes.
+ * Linear weights and embeddings: approximately normal, standard deviation 0.02 (the sum of the four
+ * 16-bit parts of splitmix64(key + (i + 1) * 0x9e3779b97f4a7c15), key derived from the seed and the
+ * tensor's position); biases the same; norm weights 1. outlier (NULL, or one entry per layer, 0 = none)
+ * plants +outlier[l] * 0.02 at the first and -outlier[l] * 0.02 at the last value of every linear weight
+ * of block l: the histogram range widens and the block's entropy drops, by a known direction.
+ */
+int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, const char *path, ewq_err *err);
+
+/* ---------------------------------------------------------------------------------------------------
  * Packed weights (SPEC §6).
  * A weight matrix W is row-major [rows = out_features, cols = in_features]. Quantization groups run
  * along a row: group g of row r holds columns [g*G, min((g+1)*G, cols)), so a row has
