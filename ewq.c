@@ -1326,7 +1326,7 @@ void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title) {   /* block gr
     }
     for (int t = 0; t < 3; t++)   /* legend */
         fprintf(f, "<circle cx=\"%.1f\" cy=\"30\" r=\"5\" fill=\"%s\"/><text x=\"%.1f\" y=\"34\">%s</text>\n",
-                W - right - 170 + 60 * t, tier_colors[t], W - right - 162 + 60 * t, tier_names[t]);
+                W - right - 170 + 60 * t, tier_colors[t], W - right - 162 + 60 * t, ewq_tier_name((ewq_tier)t));
     fprintf(f, "</svg>\n");
 #undef X
 #undef Y
@@ -1928,15 +1928,18 @@ static int cmd_entropy(int argc, char **argv) {
     ewq_model m;
     ewq_plan p;
     ewq_err err;
-    if (ewq_model_open(&m, dir, &err) || ewq_plan_make(&m, bins, 0, factor, &p, &err)) die(&err);
+    ewq_outfile o;
+    if (ewq_model_open(&m, dir, &err) || (svg && ewq_out_open(&o, svg, &err))) die(&err);
+    if (ewq_plan_make(&m, bins, 0, factor, &p, &err)) {
+        if (svg) ewq_out_abort(&o);
+        die(&err);
+    }
     size_total linear, model;
     plan_sizes(&m, &p.tiers, &linear, &model);
     double total = (double)model.params;
     if (svg) {
-        ewq_outfile o;
         char title[512];
         snprintf(title, sizeof title, "%s: block entropy (%d bins), factor %g", dir, bins, factor);
-        if (ewq_out_open(&o, svg, &err)) die(&err);
         ewq_plan_svg(o.f, &p, title);
         if (ewq_out_commit(&o, &err)) die(&err);
     }
@@ -2091,10 +2094,13 @@ static int cmd_plan(int argc, char **argv) {
         return 0;
     }
     ewq_plan p;
-    if (ewq_plan_make(&m, bins, by_tensor, factor, &p, &err)) die(&err);
+    ewq_outfile o;
+    if (out && ewq_out_open(&o, out, &err)) die(&err);   /* before the work: a bad path fails at once */
+    if (ewq_plan_make(&m, bins, by_tensor, factor, &p, &err)) {
+        if (out) ewq_out_abort(&o);
+        die(&err);
+    }
     if (out) {
-        ewq_outfile o;
-        if (ewq_out_open(&o, out, &err)) die(&err);
         ewq_plan_print(o.f, &p, &m);
         if (ewq_out_commit(&o, &err)) die(&err);
         fprintf(stderr, "wrote %s\n", out);
