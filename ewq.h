@@ -449,6 +449,100 @@ typedef struct ewq_backend {
 int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
 
 /* ---------------------------------------------------------------------------------------------------
+ * Tokenizer: a Hugging Face tokenizer.json, encoding to exactly the ids of the `tokenizers` library.
+ *
+ * Two kinds are recognised from the file's normalizer and pre_tokenizer (anything else is refused):
+ *   EWQ_TOK_BYTE_LEVEL (Llama-3, Qwen2/2.5/3): normalizer null or NFC; pre_tokenizer a Sequence of
+ *     Split(Regex P, Isolated) and ByteLevel(use_regex false), P being one of the two patterns
+ *       (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ *     (Llama-3) or the same with \p{N} in place of \p{N}{1,3} (Qwen).
+ *   EWQ_TOK_SENTENCEPIECE (Llama-2, Mistral, stories260K, as transformers converts SentencePiece models
+ *     in legacy mode): normalizer Sequence[Prepend "▁", Replace " " -> "▁"], no pre_tokenizer, a BPE
+ *     model with byte_fallback.
+ * The model must be BPE (no dropout, no subword prefix/suffix). Added tokens must have lstrip, rstrip,
+ * single_word and normalized all false (as in every file ewq knows of).
+ *
+ * Encoding a text (bytes), step by step:
+ *  1. Invalid UTF-8 becomes U+FFFD, one per maximal ill-formed subpart (Unicode §3.9, as Python's
+ *     bytes.decode("utf-8", "replace")), since the `tokenizers` library only accepts valid strings.
+ *  2. Added tokens (special or not) are cut out first: scanning left to right, at the first position
+ *     where any added token's content matches, the longest one is taken (leftmost-longest). The text
+ *     between them is a segment; each non-empty segment goes through steps 3-5 on its own.
+ *  3. Normalizer. NFC (Qwen): canonical decomposition (Hangul algorithmically), canonical ordering
+ *     (stable by combining class), canonical composition of primary composites. SentencePiece: "▁"
+ *     (U+2581) is prepended and every space becomes "▁".
+ *  4. Pre-tokenizer (byte-level only), the regex P written by hand. At each position the alternatives
+ *     are tried in order and the first that matches is the piece (leftmost-first, as Oniguruma does);
+ *     every character is covered by some alternative, so pieces tile the segment:
+ *       a. an apostrophe and, case-insensitively, s t re ve m ll d ("ſ" U+017F folds to s)
+ *       b. one optional character that is not CR, LF, a letter or a number, then a run of letters
+ *       c. a run of 1 to 3 numbers (Llama-3), or exactly one number (Qwen)
+ *       d. an optional space, a run of characters that are neither whitespace, letters nor numbers,
+ *          then any CR/LF run
+ *       e. whitespace up to and including the last CR or LF of the whitespace run (when it has one)
+ *       f. a whitespace run, less its last character when a non-whitespace character follows, if that
+ *          leaves at least one character
+ *       g. a whitespace run
+ *     Letters are general category L*, numbers N*, whitespace the White_Space property: Unicode tables
+ *     generated from the UCD (data/unicode_tables.h, see its UNI_VERSION).
+ *  5. Model (BPE). Byte level: each UTF-8 byte of the piece is one initial symbol, the token of its
+ *     byte-to-unicode character (GPT-2's map: bytes 33-126, 161-172, 174-255 are the characters with
+ *     those code points; the other 68 bytes, in increasing order, are U+0100, U+0101, ...). With
+ *     ignore_merges (Llama-3), a piece that is itself in the vocabulary is that one token.
+ *     SentencePiece: the whole normalized segment is one word; each character is an initial symbol;
+ *     a character not in the vocabulary becomes its UTF-8 bytes as <0xNN> tokens (byte fallback), else
+ *     the unk token (consecutive ones fused into one with fuse_unk), else it is dropped.
+ *     Merging: repeatedly the adjacent pair with the lowest merge rank (its index in model.merges) is
+ *     replaced by its merged token, the leftmost occurrence first; a min-heap keyed by (rank, position)
+ *     over a linked list of symbols makes this O(n log n) in the word length.
+ *  6. With add_bos, bos_id goes first.
+ * bos_id and add_bos come from the post_processor (TemplateProcessing whose "single" template starts
+ * with a special token) or tokenizer_config.json (bos_token, add_bos_token); eos_id from
+ * tokenizer_config.json's eos_token.
+ *
+ * Decoding is per token and streaming-safe: ewq_decode gives the bytes of one token, and concatenating
+ * them reproduces the text (a multi-byte character split over several tokens is completed by the
+ * later ones). Byte level: every character of the token mapped back through the byte-to-unicode map.
+ * SentencePiece: "▁" is a space, <0xNN> is the byte NN, and the space the normalizer prepended is
+ * dropped from the first token of each segment (when prev_id is -1 or an added token). Added tokens
+ * decode to their content.
+ */
+enum { EWQ_TOK_BYTE_LEVEL, EWQ_TOK_SENTENCEPIECE };
+
+typedef struct ewq_tok_hash { uint32_t *slots; uint32_t mask; } ewq_tok_hash;   /* internal */
+
+typedef struct ewq_tokenizer {
+    char *path;                /* the tokenizer.json read */
+    int kind;                  /* EWQ_TOK_BYTE_LEVEL or EWQ_TOK_SENTENCEPIECE */
+    int n_vocab;               /* ids are 0 .. n_vocab-1: the model vocabulary and the added tokens */
+    int bos_id, eos_id;        /* -1 when none */
+    int add_bos;               /* the files ask for BOS at the start of a text */
+    int max_digits;            /* byte level: numbers per piece, 3 (Llama-3) or 1 (Qwen) */
+    int nfc, ignore_merges, byte_fallback, unk_id, fuse_unk;
+    /* internals */
+    char *text;                /* token strings as in the file, then decoded bytes, back to back */
+    uint32_t *tok_off, *tok_len, *dec_off, *dec_len;   /* [n_vocab] offsets into text */
+    uint8_t *added;            /* [n_vocab] 1 for added tokens */
+    int n_added, *added_ids;   /* added tokens, sorted by length, longest first */
+    ewq_tok_hash vocab;        /* token string -> id */
+    uint64_t *merge_keys;      /* open addressing: (left << 32 | right) + 1, 0 = empty */
+    uint32_t *merge_rank, *merge_id, merge_mask;
+    uint8_t added_first[256];  /* 1 for bytes that start some added token */
+    int byte_id[256];          /* byte level: the token of each byte's character; SentencePiece: <0xNN> */
+    int ascii_id[128];         /* SentencePiece: the token of each ASCII character (space: "▁") */
+} ewq_tokenizer;
+
+/* Loads PATH: a folder with tokenizer.json, or a tokenizer.json file; tokenizer_config.json next to it
+ * is read when present. A model folder works as it is. */
+int ewq_tokenizer_load(ewq_tokenizer *t, const char *path, ewq_err *err);
+void ewq_tokenizer_free(ewq_tokenizer *t);
+/* Encodes text[0..len) (steps 1-6 above). Returns the number of ids, *ids is malloc'ed (caller frees). */
+size_t ewq_encode(const ewq_tokenizer *t, const char *text, size_t len, int add_bos, int **ids);
+/* The bytes of token id as text, given the token before it (-1 at the start); *len is set. Never fails:
+ * an id outside the vocabulary gives "". The pointer stays valid until ewq_tokenizer_free. */
+const char *ewq_decode(const ewq_tokenizer *t, int prev_id, int id, size_t *len);
+
+/* ---------------------------------------------------------------------------------------------------
  * GPU backend (ewq_cuda.cu; a CPU-only build has a stand-in that says so).
  */
 /* Writes a one-line description of the CUDA device ewq would use, or why there is none; 0 if usable. */

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Writes the expected token ids that tests/test_tokenizer.c compares ewq's tokenizer with, as the Hugging
+Face `tokenizers` library encodes them, into data/expected/tokenizer/. Developer tool (needs `tokenizers`
+and `sentencepiece`, see tests/requirements-dev.txt); run from the repository root:
+
+    /opt/oracle/bin/python tests/make_tokenizer_expected.py
+
+For each tokenizer (llama3, qwen3, llama2-spm, stories260K) and each input it writes NAME.INPUT.ids:
+a sequence of records, each a LEB128 varint count n followed by n LEB128 varint ids (LEB128: 7 bits per
+byte, least significant first, high bit set on every byte but the last).
+Inputs, read as bytes and decoded with errors="replace" (the tokenizers library takes str only; ewq
+replaces ill-formed UTF-8 the same way):
+  wiki         ../shared/assets/text/wiki.test.raw (1 record)
+  tinystories  ../shared/assets/text/tinystories_validation_100.txt (1 record)
+  stress       tests/tokenizer_stress.txt (1 record)
+  adversarial  the five texts of adversarial_texts() below, which test_tokenizer.c builds the same way
+               (5 records)
+  bos          "Hello world" encoded with add_special_tokens=True (1 record): what the post-processor adds
+All other ids are from encode(text, add_special_tokens=False).
+For the byte-level tokenizers, NAME.stress.decoded holds decode(stress ids, skip_special_tokens=False).
+For the two SentencePiece models it also encodes with the `sentencepiece` package on tokenizer.model and
+writes the comparison of the two references to sentencepiece.txt.
+"""
+import os
+import sys
+
+import sentencepiece as spm
+import tokenizers
+from tokenizers import Tokenizer
+
+ASSETS = os.path.join("..", "shared", "assets")
+OUT = os.path.join("data", "expected", "tokenizer")
+TOKENIZERS = {
+    "llama3": os.path.join(ASSETS, "tokenizers", "llama3"),
+    "qwen3": os.path.join(ASSETS, "tokenizers", "qwen3"),
+    "llama2-spm": os.path.join(ASSETS, "tokenizers", "llama2-spm"),
+    "stories260K": os.path.join(ASSETS, "stories260K"),
+}
+INPUTS = {
+    "wiki": os.path.join(ASSETS, "text", "wiki.test.raw"),
+    "tinystories": os.path.join(ASSETS, "text", "tinystories_validation_100.txt"),
+    "stress": os.path.join("tests", "tokenizer_stress.txt"),
+}
+
+
+def adversarial_texts():
+    """Inputs that make a naive BPE or pre-tokenizer quadratic. test_tokenizer.c builds the same bytes."""
+    return [
+        "a" * 20000,                                                # one letter: one piece, 20000 symbols
+        " " * 20000 + "x",                                          # one whitespace run
+        "".join(chr(ord("a") + i * 7 % 26) for i in range(20000)),  # letters without a space
+        "1234567890" * 2000,                                        # digits
+        "e" + "\u0301\u0323" * 5000,                                # combining marks to reorder (NFC)
+    ]
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def write_records(path, records):
+    with open(path, "wb") as f:
+        for ids in records:
+            f.write(varint(len(ids)))
+            f.write(b"".join(varint(i) for i in ids))
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    texts = {name: open(p, "rb").read().decode("utf-8", "replace") for name, p in INPUTS.items()}
+    report = [f"tokenizers {tokenizers.__version__}, sentencepiece {spm.__version__}",
+              "HF tokenizers (tokenizer.json) vs sentencepiece (tokenizer.model), encode without BOS:"]
+    for tname, folder in TOKENIZERS.items():
+        tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+        ids = {}
+        for iname, text in texts.items():
+            ids[iname] = tok.encode(text, add_special_tokens=False).ids
+            write_records(os.path.join(OUT, f"{tname}.{iname}.ids"), [ids[iname]])
+            print(f"{tname} {iname}: {len(ids[iname])} ids", file=sys.stderr)
+        write_records(os.path.join(OUT, f"{tname}.adversarial.ids"),
+                      [tok.encode(t, add_special_tokens=False).ids for t in adversarial_texts()])
+        write_records(os.path.join(OUT, f"{tname}.bos.ids"),
+                      [tok.encode("Hello world", add_special_tokens=True).ids])
+        if os.path.exists(os.path.join(folder, "tokenizer.model")):
+            sp = spm.SentencePieceProcessor(model_file=os.path.join(folder, "tokenizer.model"))
+            for iname, text in texts.items():
+                sp_ids = sp.encode(text)
+                if sp_ids == ids[iname]:
+                    report.append(f"  {tname} {iname}: identical ({len(sp_ids)} ids)")
+                    continue
+                k = next((i for i, (a, b) in enumerate(zip(sp_ids, ids[iname])) if a != b),
+                         min(len(sp_ids), len(ids[iname])))
+                report.append(f"  {tname} {iname}: differ: {len(ids[iname])} ids (HF) vs {len(sp_ids)} "
+                              f"(sentencepiece), first difference at id {k}: HF "
+                              f"{tok.decode(ids[iname][k:k + 6])!r} {ids[iname][k:k + 6]}, sentencepiece "
+                              f"{sp.decode(sp_ids[k:k + 6])!r} {sp_ids[k:k + 6]}")
+        else:
+            with open(os.path.join(OUT, f"{tname}.stress.decoded"), "wb") as f:
+                f.write(tok.decode(ids["stress"], skip_special_tokens=False).encode("utf-8"))
+    with open(os.path.join(OUT, "sentencepiece.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(report) + "\n")
+    print("\n".join(report), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

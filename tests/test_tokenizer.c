@@ -1,0 +1,214 @@
+/* tests/test_tokenizer.c — ewq's tokenizer against the Hugging Face `tokenizers` library.
+ *
+ * Expected ids are in data/expected/tokenizer/, written by tests/make_tokenizer_expected.py: for each of
+ * the four real tokenizers in ../shared/assets (llama3, qwen3, llama2-spm, stories260K), the ids of the
+ * WikiText-2 test file, the TinyStories file, tests/tokenizer_stress.txt, five adversarial texts and
+ * "Hello world" with the post-processor's special tokens. The .ids files are records of LEB128 varints:
+ * a count n, then n ids (see that script). Decoding is checked by reproducing the wiki and TinyStories
+ * bytes from the expected ids, and for the byte-level tokenizers against the library's own decode of the
+ * stress ids.
+ */
+#include "ewq.h"
+#include "tests/test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ASSETS "../shared/assets/"
+#define EXPECTED "data/expected/tokenizer/"
+
+static const struct { const char *name, *path; int byte_level; } tokenizers[] = {
+    {"llama3", ASSETS "tokenizers/llama3", 1},
+    {"qwen3", ASSETS "tokenizers/qwen3", 1},
+    {"llama2-spm", ASSETS "tokenizers/llama2-spm", 0},
+    {"stories260K", ASSETS "stories260K", 0},
+};
+static const struct { const char *name, *path; } inputs[] = {
+    {"wiki", ASSETS "text/wiki.test.raw"},
+    {"tinystories", ASSETS "text/tinystories_validation_100.txt"},
+    {"stress", "tests/tokenizer_stress.txt"},
+};
+
+typedef struct { int n_records; size_t *len; int **ids; } records;
+
+/* One LEB128 varint at p[*i], n bytes in all; -1 when it runs past the end or beyond 32 bits. */
+static int read_varint(const uint8_t *p, size_t n, size_t *i, uint32_t *out) {
+    uint64_t x = 0;
+    for (int shift = 0; *i < n && shift <= 28; shift += 7) {
+        uint8_t b = p[(*i)++];
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            if (x > UINT32_MAX) return -1;
+            *out = (uint32_t)x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Reads a .ids file; 0 on success. */
+static int read_records(const char *path, records *r) {
+    char *buf;
+    size_t n, i = 0;
+    ewq_err err;
+    memset(r, 0, sizeof *r);
+    if (ewq_read_file(path, 64u << 20, &buf, &n, &err)) return -1;
+    const uint8_t *p = (const uint8_t *)buf;
+    int rc = 0;
+    while (i < n && !rc) {
+        uint32_t count, id = 0;
+        if (read_varint(p, n, &i, &count) || count > n) { rc = -1; break; }
+        int *ids = malloc(sizeof(int) * (count + 1));
+        for (uint32_t k = 0; k < count && !rc; k++) {
+            rc = read_varint(p, n, &i, &id);
+            ids[k] = (int)id;
+        }
+        r->len = realloc(r->len, sizeof(size_t) * (size_t)(r->n_records + 1));
+        r->ids = realloc(r->ids, sizeof(int *) * (size_t)(r->n_records + 1));
+        r->len[r->n_records] = count;
+        r->ids[r->n_records++] = ids;
+    }
+    free(buf);
+    return rc;
+}
+
+static void free_records(records *r) {
+    for (int i = 0; i < r->n_records; i++) free(r->ids[i]);
+    free(r->ids);
+    free(r->len);
+}
+
+/* PASS when got equals want; else FAIL naming the first difference. */
+static void compare_ids(const char *name, const int *got, size_t n_got, const int *want, size_t n_want) {
+    size_t k = 0;
+    while (k < n_got && k < n_want && got[k] == want[k]) k++;
+    if (k == n_got && k == n_want) { check(1, name, "%s", ""); return; }
+    check(0, name, "%zu ids, expected %zu; first difference at %zu: got %d, expected %d", n_got, n_want, k,
+          k < n_got ? got[k] : -1, k < n_want ? want[k] : -1);
+}
+
+/* The five adversarial texts of tests/make_tokenizer_expected.py. */
+static char *adversarial(int which, size_t *len) {
+    char *s = malloc(20010 * 2 + 16);
+    size_t n = 0;
+    switch (which) {
+    case 0: for (int i = 0; i < 20000; i++) s[n++] = 'a'; break;
+    case 1: for (int i = 0; i < 20000; i++) s[n++] = ' '; s[n++] = 'x'; break;
+    case 2: for (int i = 0; i < 20000; i++) s[n++] = (char)('a' + i * 7 % 26); break;
+    case 3: for (int i = 0; i < 20000; i++) s[n++] = (char)('0' + (i + 1) % 10); break;
+    default:
+        s[n++] = 'e';
+        for (int i = 0; i < 5000; i++) memcpy(s + n, "\xcc\x81\xcc\xa3", 4), n += 4;   /* U+0301 U+0323 */
+    }
+    *len = n;
+    return s;
+}
+
+/* Concatenates ewq_decode over ids. */
+static char *decode_all(const ewq_tokenizer *t, const int *ids, size_t n, size_t *len) {
+    size_t cap = 64, used = 0;
+    char *out = malloc(cap);
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        const char *s = ewq_decode(t, i ? ids[i - 1] : -1, ids[i], &k);
+        if (used + k > cap) cap = (used + k) * 2, out = realloc(out, cap);
+        memcpy(out + used, s, k);
+        used += k;
+    }
+    *len = used;
+    return out;
+}
+
+static void test_one(int ti) {
+    char name[256], path[512];
+    ewq_tokenizer t;
+    ewq_err err;
+    snprintf(name, sizeof name, "tokenizer_%s_load", tokenizers[ti].name);
+    if (!check(ewq_tokenizer_load(&t, tokenizers[ti].path, &err) == 0, name, "%s", err.msg)) return;
+    check(t.kind == (tokenizers[ti].byte_level ? EWQ_TOK_BYTE_LEVEL : EWQ_TOK_SENTENCEPIECE), name, "kind %d", t.kind);
+
+    for (size_t ii = 0; ii < sizeof inputs / sizeof inputs[0]; ii++) {
+        records want;
+        char *text;
+        size_t len;
+        snprintf(name, sizeof name, "tokenizer_%s_%s", tokenizers[ti].name, inputs[ii].name);
+        snprintf(path, sizeof path, EXPECTED "%s.%s.ids", tokenizers[ti].name, inputs[ii].name);
+        if (ewq_read_file(inputs[ii].path, 64u << 20, &text, &len, &err)) { test_skip(name, err.msg); continue; }
+        if (read_records(path, &want) || want.n_records != 1) {
+            check(0, name, "cannot read %s", path);
+            free(text);
+            continue;
+        }
+        int *ids;
+        size_t n = ewq_encode(&t, text, len, 0, &ids);
+        compare_ids(name, ids, n, want.ids[0], want.len[0]);
+        free(ids);
+        if (strcmp(inputs[ii].name, "stress")) {   /* decoding the library's ids gives the file back */
+            size_t dlen;
+            char *dec = decode_all(&t, want.ids[0], want.len[0], &dlen);
+            snprintf(name, sizeof name, "tokenizer_%s_%s_decode", tokenizers[ti].name, inputs[ii].name);
+            size_t k = 0;
+            while (k < dlen && k < len && dec[k] == text[k]) k++;
+            check(dlen == len && k == len, name, "%zu bytes, expected %zu; first difference at byte %zu", dlen, len, k);
+            free(dec);
+        } else if (tokenizers[ti].byte_level) {   /* the library's decode of its own ids */
+            char *ref;
+            size_t rlen, dlen;
+            snprintf(path, sizeof path, EXPECTED "%s.stress.decoded", tokenizers[ti].name);
+            snprintf(name, sizeof name, "tokenizer_%s_stress_decode", tokenizers[ti].name);
+            if (!ewq_read_file(path, 1 << 20, &ref, &rlen, &err)) {
+                char *dec = decode_all(&t, want.ids[0], want.len[0], &dlen);
+                check(dlen == rlen && !memcmp(dec, ref, rlen), name, "decoded %zu bytes, expected %zu", dlen, rlen);
+                free(dec);
+                free(ref);
+            } else {
+                check(0, name, "%s", err.msg);
+            }
+        }
+        free_records(&want);
+        free(text);
+    }
+
+    records want;
+    snprintf(path, sizeof path, EXPECTED "%s.adversarial.ids", tokenizers[ti].name);
+    if (read_records(path, &want) || want.n_records != 5) {
+        snprintf(name, sizeof name, "tokenizer_%s_adversarial", tokenizers[ti].name);
+        check(0, name, "cannot read %s", path);
+    } else {
+        for (int k = 0; k < 5; k++) {
+            size_t len;
+            int *ids;
+            char *text = adversarial(k, &len);
+            size_t n = ewq_encode(&t, text, len, 0, &ids);
+            snprintf(name, sizeof name, "tokenizer_%s_adversarial_%d", tokenizers[ti].name, k);
+            compare_ids(name, ids, n, want.ids[k], want.len[k]);
+            free(ids);
+            free(text);
+        }
+    }
+    free_records(&want);
+
+    snprintf(path, sizeof path, EXPECTED "%s.bos.ids", tokenizers[ti].name);
+    snprintf(name, sizeof name, "tokenizer_%s_bos", tokenizers[ti].name);
+    if (read_records(path, &want) || want.n_records != 1) {
+        check(0, name, "cannot read %s", path);
+    } else {
+        int *ids;
+        size_t n = ewq_encode(&t, "Hello world", 11, t.add_bos, &ids);
+        compare_ids(name, ids, n, want.ids[0], want.len[0]);
+        free(ids);
+    }
+    free_records(&want);
+    ewq_tokenizer_free(&t);
+}
+
+int main(void) {
+    FILE *f = fopen(ASSETS "README.md", "r");
+    if (!f) {
+        test_skip("tokenizer", "../shared/assets is missing");
+    } else {
+        fclose(f);
+        for (size_t i = 0; i < sizeof tokenizers / sizeof tokenizers[0]; i++) test_one((int)i);
+    }
+    return 0;
+}
