@@ -3,6 +3,7 @@
 #   make test       build and run the tests (ends with "N passed, N failed")
 #   make asan       the same tests with AddressSanitizer + UndefinedBehaviorSanitizer (clang)
 #   make fuzz       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (clang with compiler-rt)
+#   make bench      entropy throughput vs a sequential read on a synthesized Llama-3.2-1B checkpoint
 #   make deps       install what the build needs on a fresh Debian machine
 
 CC        ?= cc
@@ -77,6 +78,10 @@ build/fuzz:
 fuzz: $(FUZZERS)
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
+# speed goals, measured (never asserted in tests): entropy throughput against a sequential read
+bench: $(EWQ_BIN)
+	EWQ=./$(EWQ_BIN) bash tests/bench_entropy.sh
+
 deps:
 	command -v $(CC) >/dev/null && command -v clang >/dev/null && command -v make >/dev/null || \
 	  (apt-get update && apt-get install -y --no-install-recommends build-essential clang)
@@ -84,6 +89,6 @@ deps:
 clean:
 	rm -rf build ewq
 
-.PHONY: all test asan fuzz deps clean FORCE
+.PHONY: all test asan fuzz bench deps clean FORCE
 FORCE:
 -include $(wildcard $(BUILD)/*.d)

@@ -834,8 +834,12 @@ static void count_patterns(const uint16_t *v, int64_t n, uint64_t *out) {
     const int64_t chunk = (int64_t)1 << 31;
     for (int64_t start = 0; start < n; start += chunk) {
         int64_t end = n - start < chunk ? n : start + chunk, i = start;
-        for (; i + 2 <= end; i += 2) c[v[i]]++, c[65536 + v[i + 1]]++;
-        if (i < end) c[v[i]]++;
+        for (; i + 4 <= end; i += 4) {   /* one 8-byte load, four whole 16-bit values in any byte order */
+            uint64_t w;
+            memcpy(&w, v + i, 8);
+            c[w & 0xffff]++, c[65536 + (w >> 16 & 0xffff)]++, c[w >> 32 & 0xffff]++, c[65536 + (w >> 48)]++;
+        }
+        for (; i < end; i++) c[v[i]]++;
         for (int p = 0; p < 65536; p++) out[p] += (uint64_t)c[p] + c[65536 + p];
         memset(c, 0, 2 * 65536 * sizeof(uint32_t));
     }
