@@ -1298,7 +1298,7 @@ void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title) {   /* block gr
     for (int l = 0; l < L; l++) lo = fmin(lo, p->block_entropy[l]), hi = fmax(hi, p->block_entropy[l]);
     double pad = hi > lo ? (hi - lo) * 0.08 : 0.5;
     lo -= pad, hi += pad;
-#define X(i) (left + (L > 1 ? (double)(i) / (L - 1) : 0.5) * (W - left - right))
+#define X(i) (left + 20 + (L > 1 ? (double)(i) / (L - 1) : 0.5) * (W - left - right - 40))
 #define Y(v) (top + (hi - (v)) / (hi - lo) * (H - top - bottom))
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
                "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"20\" "

@@ -63,6 +63,36 @@ expect_refusal plan/bad-factor 2 "--factor must be a number" "$EWQ" plan "$model
 expect_refusal plan/bad-bins 2 "--bins must be an integer" "$EWQ" plan "$model" --bins 1
 expect_refusal plan/bad-granularity 2 "--granularity must be block or tensor" "$EWQ" plan "$model" --granularity layer
 expect_refusal plan/unwritable-output 1 "$tmp/nowhere/p.json: cannot create" "$EWQ" plan "$model" -o "$tmp/nowhere/p.json"
+# synth: every architecture's fixture config gives a checkpoint ewq loads; the seed alone decides the bytes
+for arch in llama3 qwen2 qwen3; do
+    if "$EWQ" synth $fix/$arch-f32/config.json -o "$tmp/s-$arch" --seed 5 >/dev/null 2>"$tmp/err" &&
+        "$EWQ" inspect "$tmp/s-$arch" >/dev/null 2>>"$tmp/err"; then
+        echo "PASS synth/loads-$arch"
+    else
+        echo "FAIL synth/loads-$arch: $(cat "$tmp/err")"
+    fi
+done
+"$EWQ" synth $fix/qwen2-f32 -o "$tmp/s-again" --seed 5 >/dev/null 2>&1
+cmp -s "$tmp/s-qwen2/model.safetensors" "$tmp/s-again/model.safetensors" && echo "PASS synth/same-seed-same-bytes" ||
+    echo "FAIL synth/same-seed-same-bytes"
+"$EWQ" synth $fix/qwen2-f32 -o "$tmp/s-other" --seed 6 >/dev/null 2>&1
+cmp -s "$tmp/s-qwen2/model.safetensors" "$tmp/s-other/model.safetensors" && echo "FAIL synth/other-seed-other-bytes" ||
+    echo "PASS synth/other-seed-other-bytes"
+"$EWQ" plan "$tmp/s-qwen2" -o "$tmp/s.json" >/dev/null 2>&1
+expect_refusal plan/same-shapes-other-seed 1 "a different checkpoint" "$EWQ" plan "$tmp/s-other" --check "$tmp/s.json"
+expect_refusal synth/bad-config 1 "tests/bad/config-missing-key/config.json" "$EWQ" synth tests/bad/config-missing-key -o "$tmp/s-bad"
+[ -e "$tmp/s-bad" ] && echo "FAIL synth/bad-config-no-output: $tmp/s-bad was created" || echo "PASS synth/bad-config-no-output"
+expect_refusal synth/bad-outliers 2 "--outliers" "$EWQ" synth $fix/qwen2-f32 -o "$tmp/s-bad" --outliers 9:5
+expect_refusal synth/missing-output 2 "missing -o DIR" "$EWQ" synth $fix/qwen2-f32
+
+# the plot: one dot per block, coloured as the table's tier column says
+"$EWQ" entropy "$model" --svg "$tmp/e.svg" >"$tmp/etable" 2>/dev/null
+want=$(awk '/^ *[0-9]+ +[0-9.]+ +[0-9]+ +[0-9.]+% +(raw|int8|int4)$/ {print $5}' "$tmp/etable" | tr '\n' ' ')
+got=$(grep -o '<title>block [0-9]*: [0-9.]* bits, [a-z0-9]*</title>' "$tmp/e.svg" | sed 's/.*, \(.*\)<.*/\1/' | tr '\n' ' ')
+colors=$(grep -o 'fill="#[0-9a-f]*"><title>block' "$tmp/e.svg" | cut -d'"' -f2 | sort -u | wc -l)
+tiers=$(echo $want | tr ' ' '\n' | sort -u | wc -l)
+[ -n "$want" ] && [ "$want" = "$got" ] && [ "$colors" = "$tiers" ] && echo "PASS entropy/svg-dots" ||
+    echo "FAIL entropy/svg-dots: table '$want', plot '$got', $colors colours for $tiers tiers"
 for c in entropy plan synth; do
     "$EWQ" $c --help | grep -q "^usage: ewq $c" && echo "PASS help/$c" || echo "FAIL help/$c"
 done
