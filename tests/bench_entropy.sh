@@ -24,15 +24,17 @@ read_rate() {
     t1=$(date +%s.%N)
     awk -v b="$bytes" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.3f\n", b / 1e9 / (z - a)}'
 }
-entropy_rate() {   # ewq prints "entropy: N tensors, X GB in T s (R GB/s, K threads)" on stderr
-    "$EWQ" entropy "$dir" 2>&1 >/dev/null | sed -n 's/^entropy: .*(\([0-9.]*\) GB\/s.*/\1/p'
-}
+# ewq prints "entropy: N tensors, X GB in T s (R GB/s, K threads, C s of CPU time)" on stderr
+for i in 1 2 3 4 5; do "$EWQ" entropy "$dir" 2>&1 >/dev/null | grep '^entropy: '; done >"${TMPDIR:-/tmp}/ewq-bench.$$"
 reads=$(for i in 1 2 3 4 5; do read_rate; done | median)
-ents=$(for i in 1 2 3 4 5; do entropy_rate; done | median)
-line=$("$EWQ" entropy "$dir" 2>&1 >/dev/null | grep '^entropy: ')
+ents=$(sed 's/.*(\([0-9.]*\) GB\/s.*/\1/' "${TMPDIR:-/tmp}/ewq-bench.$$" | median)
+per_cpu=$(awk '{for (i = 1; i <= NF; i++) if ($i == "GB") gb = $(i - 1); printf "%.2f\n", gb / $(NF - 4)}' "${TMPDIR:-/tmp}/ewq-bench.$$" | median)
+line=$(tail -n 1 "${TMPDIR:-/tmp}/ewq-bench.$$")
+rm -f "${TMPDIR:-/tmp}/ewq-bench.$$"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 echo "machine: $cpu, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "checkpoint: $file ($(awk -v b="$bytes" 'BEGIN {printf "%.3f", b / 1e9}') GB BF16, Llama-3.2-1B shapes)"
 echo "last entropy run: ${line#entropy: }"
 echo "entropy (linear weights of the blocks): $ents GB/s   sequential read (whole file, cat): $reads GB/s"
 awk -v e="$ents" -v r="$reads" 'BEGIN {printf "ratio entropy / read: %.2f\n", e / r}'
+echo "entropy per second of CPU time (what each core does when it is not waiting): $per_cpu GB"
