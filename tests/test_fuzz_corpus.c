@@ -14,6 +14,9 @@
 #define LLVMFuzzerTestOneInput fuzz_config_one
 #include "fuzz/fuzz_config.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_pack_one
+#include "fuzz/fuzz_pack.c"
+#undef LLVMFuzzerTestOneInput
 
 #include "test.h"
 #include <dirent.h>
@@ -23,6 +26,7 @@ static const struct { const char *name; int (*one)(const uint8_t *, size_t); } t
     {"safetensors", fuzz_safetensors_one},
     {"index", fuzz_index_one},
     {"config", fuzz_config_one},
+    {"pack", fuzz_pack_one},
 };
 
 static int replay(const char *target, int (*one)(const uint8_t *, size_t)) {
