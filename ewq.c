@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -179,24 +180,55 @@ static int map_file(const char *path, ewq_mapped_file *mf, ewq_err *err) {
     return 0;
 }
 
+/* Temporaries of the outputs being written, removed when ewq is interrupted (SIGINT, SIGTERM, SIGHUP), so
+ * that only SIGKILL can leave one behind. The handler reads this table, so slots change with one store. */
+#define OUT_PENDING 8
+static char *volatile out_pending[OUT_PENDING];
+
+static void out_on_signal(int sig) {
+    for (int i = 0; i < OUT_PENDING; i++)
+        if (out_pending[i]) unlink(out_pending[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void out_track(const char *tmp, int on) {
+    static int installed;
+    if (!installed) {   /* leave a signal alone when it is ignored (nohup) */
+        installed = 1;
+        int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+        for (int i = 0; i < 3; i++) {
+            struct sigaction old, sa = {.sa_handler = out_on_signal};
+            if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL) sigaction(sigs[i], &sa, NULL);
+        }
+    }
+    for (int i = 0; i < OUT_PENDING; i++)
+        if (on ? !out_pending[i] : out_pending[i] == tmp) { out_pending[i] = on ? (char *)tmp : NULL; return; }
+}
+
 int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err) {
     size_t n = strlen(path) + 32;
     o->path = xstrdup(path);
     o->tmp = xmalloc(n);
     snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    o->f = fopen(o->tmp, "wb");
+    /* O_NOFOLLOW: a link planted under the temporary name must not redirect the write */
+    int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
+    o->f = fd < 0 ? NULL : fdopen(fd, "wb");
     if (!o->f) {
         ewq_fail(err, path, "cannot create: %s", strerror(errno));
+        if (fd >= 0) close(fd);
         free(o->path);
         free(o->tmp);
         return -1;
     }
+    out_track(o->tmp, 1);
     return 0;
 }
 
 void ewq_out_abort(ewq_outfile *o) {
     if (o->f) fclose(o->f);
     remove(o->tmp);
+    out_track(o->tmp, 0);
     free(o->path);
     free(o->tmp);
     o->f = NULL;
@@ -211,6 +243,7 @@ int ewq_out_commit(ewq_outfile *o, ewq_err *err) {
         ewq_out_abort(o);
         return -1;
     }
+    out_track(o->tmp, 0);
     free(o->path);
     free(o->tmp);
     return 0;

@@ -558,7 +558,8 @@ int ewq_cuda_describe(char *buf, size_t n);
 int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ewq_err *err);
 
 /* Atomic output: write to "PATH.tmp.PID", then rename over PATH, so PATH is complete or absent (or keeps its
- * previous content), even when ewq is killed. A process killed by SIGKILL leaves its "PATH.tmp.PID" behind. */
+ * previous content), even when ewq is killed. SIGINT, SIGTERM and SIGHUP remove the temporary file on the
+ * way out; only SIGKILL (or a crash of the machine) leaves "PATH.tmp.PID" behind. */
 typedef struct ewq_outfile { FILE *f; char *path, *tmp; } ewq_outfile;
 int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err);
 int ewq_out_commit(ewq_outfile *o, ewq_err *err);   /* flush, fsync, close, rename */
