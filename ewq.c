@@ -207,6 +207,8 @@ static void out_track(const char *tmp, int on) {
 }
 
 int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err) {
+    struct stat st;   /* the rename would fail only at the end, after all the work */
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return ewq_fail(err, path, "is a folder, expected a file");
     size_t n = strlen(path) + 32;
     o->path = xstrdup(path);
     o->tmp = xmalloc(n);

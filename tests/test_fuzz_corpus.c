@@ -17,6 +17,9 @@
 #define LLVMFuzzerTestOneInput fuzz_pack_one
 #include "fuzz/fuzz_pack.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_plan_one
+#include "fuzz/fuzz_plan.c"
+#undef LLVMFuzzerTestOneInput
 
 #include "test.h"
 #include <dirent.h>
@@ -27,6 +30,7 @@ static const struct { const char *name; int (*one)(const uint8_t *, size_t); } t
     {"index", fuzz_index_one},
     {"config", fuzz_config_one},
     {"pack", fuzz_pack_one},
+    {"plan", fuzz_plan_one},
 };
 
 static int replay(const char *target, int (*one)(const uint8_t *, size_t)) {
