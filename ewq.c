@@ -1837,6 +1837,7 @@ typedef struct { char *p; size_t n, cap; } bytebuf;
 typedef struct { int *p; size_t n, cap; } intbuf;
 
 static void bytebuf_put(bytebuf *b, const void *s, size_t n) {
+    if (n == 0) return;   /* an empty buffer's p is NULL, and NULL + 0 is undefined */
     if (b->n + n > b->cap) {
         b->cap = (b->n + n) * 2 + 64;
         b->p = xrealloc(b->p, b->cap);
@@ -3030,7 +3031,7 @@ static const char synth_help[] =
 
 static double *parse_outliers(const char *s, int n_layers) {
     double *m = xcalloc((size_t)n_layers, sizeof(double));
-    for (const char *p = s; *p;) {
+    for (const char *p = s;;) {   /* every pair complete: no empty list, no trailing comma */
         char *end;
         long block = strtol(p, &end, 10);
         if (end == p || *end != ':' || block < 0 || block >= n_layers)
@@ -3040,7 +3041,8 @@ static double *parse_outliers(const char *s, int n_layers) {
         if (end == p || (*end && *end != ',') || !isfinite(mag) || mag <= 0 || mag > 1e6)
             usage_error("synth", "--outliers magnitude must be a number in (0, 1e6], got '%s'", s);
         m[block] = mag;
-        p = *end ? end + 1 : end;
+        if (!*end) break;
+        p = end + 1;
     }
     return m;
 }

@@ -64,17 +64,21 @@ check_kill() {
 out=$tmp/synth
 mkdir "$out"
 for sig in KILL TERM; do
-    check_kill "atomic/synth-sig${sig,,}" $sig "$out/model.safetensors" "" nonempty -- "$EWQ" synth "$tmp/config.json" -o "$out"
+    check_kill "atomic/synth-sig${sig,,}" $sig "$out/model.safetensors" "" nonempty -- \
+        "$EWQ" synth "$tmp/config.json" -o "$out"
 done
 
 # a complete model to plan, and a complete plan as the "before" of the next checks
-if ! "$EWQ" synth "$tmp/config.json" -o "$tmp/model" >/dev/null 2>&1 || ! "$EWQ" inspect "$tmp/model" >/dev/null 2>&1; then
+if ! "$EWQ" synth "$tmp/config.json" -o "$tmp/model" >/dev/null 2>&1 ||
+    ! "$EWQ" inspect "$tmp/model" >/dev/null 2>&1; then
     echo "FAIL atomic/synth-complete: the synthesized model does not open"
     exit 0
 fi
 echo "PASS atomic/synth-complete"
 "$EWQ" plan "$tmp/model" -o "$tmp/old-plan.json" >/dev/null 2>&1
 for sig in KILL HUP; do
-    check_kill "atomic/plan-sig${sig,,}-keeps-old" $sig "$tmp/plan.json" "$tmp/old-plan.json" any -- "$EWQ" plan "$tmp/model" --factor 1.5 -o "$tmp/plan.json"
-    check_kill "atomic/plan-sig${sig,,}-no-file" $sig "$tmp/plan.json" "" any -- "$EWQ" plan "$tmp/model" -o "$tmp/plan.json"
+    check_kill "atomic/plan-sig${sig,,}-keeps-old" $sig "$tmp/plan.json" "$tmp/old-plan.json" any -- \
+        "$EWQ" plan "$tmp/model" --factor 1.5 -o "$tmp/plan.json"
+    check_kill "atomic/plan-sig${sig,,}-no-file" $sig "$tmp/plan.json" "" any -- \
+        "$EWQ" plan "$tmp/model" -o "$tmp/plan.json"
 done

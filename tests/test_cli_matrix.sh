@@ -7,7 +7,8 @@
 # anywhere (the command runs in an empty scratch folder next to the inputs).
 # Every command listed by `ewq --help` gets the --help and unknown-option checks; commands that read a
 # model get every model class through a template in MODEL_CMDS below, and a listed command without a
-# template is reported as SKIP, so a new command cannot silently escape the matrix.
+# template is reported as SKIP, so a new command cannot silently escape the matrix. Flag values, single
+# input files (plans, tokenizers, texts, configs) and outputs have their own classes further down.
 set -u
 EWQ=$(realpath "${EWQ:-./ewq}")
 root=$(pwd)
@@ -19,9 +20,14 @@ work=$tmp/work
 mkdir "$work"
 as=()              # a prefix for the command line: empty, or a switch to an unprivileged user
 
-# How each model-reading command is invoked on a model folder (MODEL is replaced).
+# How each model-reading command is invoked on a model folder (MODEL is replaced); "-" for a command that
+# reads no model folder (its input files are covered by input_classes at the end).
 declare -A MODEL_CMDS=(
     [inspect]="inspect MODEL"
+    [entropy]="entropy MODEL"
+    [plan]="plan MODEL"
+    [synth]="-"
+    [tokenize]="-"
 )
 
 snapshot() { find "$tmp" -mindepth 1 2>/dev/null | sort; }
@@ -64,13 +70,36 @@ done
 refuse cli/unknown-command 2 "frobnicate" "unknown command" frobnicate
 
 # --- flags of each command ---
-refuse cli/inspect/missing-model 2 "inspect" "missing MODEL" inspect
-refuse cli/inspect/two-models 2 "inspect" "more than one MODEL" \
-    inspect "$root/data/fixtures/llama2-f32" "$root/data/fixtures/llama3-f32"
-refuse cli/inspect/unknown-short-option 2 "-x" "unknown option" inspect "$root/data/fixtures/llama2-f32" -x
+good=$root/data/fixtures/llama2-f32
+for cmd in inspect entropy plan; do
+    refuse cli/$cmd/missing-model 2 "$cmd" "missing MODEL" $cmd
+    refuse cli/$cmd/two-models 2 "$cmd" "more than one MODEL" $cmd "$good" "$root/data/fixtures/llama3-f32"
+    refuse cli/$cmd/unknown-short-option 2 "-x" "unknown option" $cmd "$good" -x
+done
+# bad_values CMD FLAG WANT VALUE...: each VALUE, and the flag without a value, is a usage error naming FLAG
+bad_values() {
+    local cmd=$1 flag=$2 want=$3 v i=0
+    shift 3
+    for v in "$@"; do
+        i=$((i + 1))
+        refuse "cli/$cmd/$flag-bad-$i" 2 "$flag" "$want" $cmd "${pre[@]}" "$flag" "$v"
+    done
+    refuse "cli/$cmd/$flag-missing-value" 2 "$flag" "needs a value" $cmd "${pre[@]}" "$flag"
+}
+pre=("$good")
+for cmd in entropy plan; do
+    bad_values $cmd --factor "must be a number" abc -1 nan inf 1e999 "" 0.5x
+    bad_values $cmd --bins "must be an integer" 0 1 -3 1.5 99999999999 abc "" 65537
+done
+bad_values plan --granularity "must be block or tensor" layer "" BLOCK
+pre=("$good" -o "$tmp/never")
+bad_values synth --seed "must be an unsigned integer" abc -1 1.5 99999999999999999999999 ""
+bad_values synth --outliers "--outliers" x 2:1 0:-1 0:nan 0:1e7 "0:1," : ""
+refuse cli/synth/missing-config 2 "synth" "missing CONFIG" synth
+refuse cli/synth/missing-output 2 "synth" "missing -o" synth "$good"
+refuse cli/tokenize/missing-tokenizer 2 "tokenize" "" tokenize
 
 # --- model folders: one broken copy of a valid fixture per class ---
-good=$root/data/fixtures/llama2-f32
 sharded=$root/data/fixtures/llama2-sharded
 m=$tmp/models
 mkdir "$m"
@@ -85,11 +114,12 @@ add model-is-a-file "$good/config.json" "$good/config.json" "is not a folder"
 # chmod 000 does not stop root (CI runs as root): there the unreadable cases run as user nobody (setpriv),
 # and are skipped with a message when that is not possible.
 d=$(make_model config-unreadable) && chmod 000 "$d/config.json"
-how=
+privileged=   # empty when permissions stop this user; else "unprivileged" or why the cases are skipped
 if cat "$d/config.json" >/dev/null 2>&1; then
-    how="chmod 000 does not stop this user, and user nobody cannot run $EWQ (setpriv)"
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$EWQ" --version >/dev/null 2>&1 && how=unprivileged
+    privileged="chmod 000 does not stop this user, and user nobody cannot run $EWQ (setpriv)"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$EWQ" --version >/dev/null 2>&1 && privileged=unprivileged
 fi
+how=$privileged
 add config-unreadable "$d" "$d/config.json" "Permission denied" "$how"
 d=$(make_model weights-unreadable) && chmod 000 "$d/model.safetensors"
 add weights-unreadable "$d" "$d/model.safetensors" "Permission denied" "$how"
@@ -132,6 +162,7 @@ for cmd in $commands; do
         echo "SKIP cli/$cmd/model-inputs: no MODEL_CMDS template for '$cmd' in tests/test_cli_matrix.sh"
         continue
     fi
+    [ "$template" = - ] && continue
     for c in "${cases[@]}"; do
         IFS='|' read -r name model needle want how <<<"$c"
         as=()
@@ -142,3 +173,69 @@ for cmd in $commands; do
         refuse "cli/$cmd/$name" 1 "$needle" "$want" "${args[@]}"
     done
 done
+
+# --- single input files (plan, tokenizer, text, config) and outputs: one broken path per class ---
+f=$tmp/files
+mkdir "$f"
+valid_tok=$root/tests/fuzz/corpus/tokenizer/sentencepiece.json
+mkdir "$f/folder" "$f/empty-folder"
+mkfifo "$f/fifo"
+ln -s /dev/zero "$f/device"
+ln -s "$f/nowhere" "$f/dangling"
+: >"$f/empty"
+cp "$valid_tok" "$f/unreadable" && chmod 000 "$f/unreadable"
+# input_classes NAME WANT_EMPTY FOLDER ARGS...: ARGS with FILE replaced by each broken path; WANT_EMPTY is
+# what an empty file must be refused with ("" when an empty file is valid input); FOLDER "folder" when a
+# folder is an error ("" when it is valid, the command then looking for a file inside: tested below)
+input_classes() {
+    local name=$1 want_empty=$2 folder=$3 c path want
+    shift 3
+    for c in missing $folder fifo device dangling empty unreadable; do
+        path=$f/$c
+        case $c in
+            missing | dangling) path=$f/$c want="No such file or directory" ;;
+            folder) want="is a folder, expected a file" ;;
+            fifo | device) want="is not a regular file" ;;
+            empty) want=$want_empty ;;
+            unreadable) want="Permission denied" ;;
+        esac
+        [ "$c" = missing ] && path=$f/nowhere
+        [ "$c" = empty ] && [ -z "$want" ] && continue
+        as=()
+        if [ "$c" = unreadable ] && [ "$privileged" = unprivileged ]; then
+            as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+        elif [ "$c" = unreadable ] && [ -n "$privileged" ]; then echo "SKIP $name/$c: $privileged"; continue
+        fi
+        local args=("${@//FILE/$path}")
+        refuse "$name/$c" 1 "$path" "$want" "${args[@]}"
+    done
+    as=()
+}
+chmod 755 "$f"
+input_classes cli/plan/check "expected a value" folder plan "$good" --check FILE
+input_classes cli/tokenize/tokenizer "expected a value" "" tokenize FILE
+input_classes cli/tokenize/text "" folder tokenize "$valid_tok" FILE
+input_classes cli/synth/config "expected a value" "" synth FILE -o "$tmp/never"
+refuse cli/tokenize/folder-without-tokenizer 1 "$f/empty-folder/tokenizer.json" "No such file or directory" \
+    tokenize "$f/empty-folder"
+refuse cli/synth/folder-without-config 1 "$f/empty-folder/config.json" "No such file or directory" \
+    synth "$f/empty-folder" -o "$tmp/never"
+
+# outputs: a folder where the file goes, a missing parent folder, a folder this user cannot write to
+mkdir "$f/readonly" && chmod 555 "$f/readonly"
+for out in plan entropy; do
+    flag=-o && [ $out = entropy ] && flag=--svg
+    refuse cli/$out/output-is-folder 1 "$f/folder" "is a folder, expected a file" $out "$good" $flag "$f/folder"
+    refuse cli/$out/output-parent-missing 1 "$f/nowhere/out" "No such file or directory" \
+        $out "$good" $flag "$f/nowhere/out"
+    if [ "$(id -u)" != 0 ]; then
+        refuse cli/$out/output-not-writable 1 "$f/readonly/out" "Permission denied" $out "$good" $flag "$f/readonly/out"
+    elif [ "$privileged" = unprivileged ]; then
+        as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+        refuse cli/$out/output-not-writable 1 "$f/readonly/out" "Permission denied" $out "$good" $flag "$f/readonly/out"
+        as=()
+    else
+        echo "SKIP cli/$out/output-not-writable: $privileged"
+    fi
+done
+refuse cli/synth/output-is-file 1 "$f/empty" "is not a folder" synth "$good" -o "$f/empty"

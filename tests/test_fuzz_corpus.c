@@ -20,6 +20,12 @@
 #define LLVMFuzzerTestOneInput fuzz_plan_one
 #include "fuzz/fuzz_plan.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_tokenizer_one
+#include "fuzz/fuzz_tokenizer.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_encode_one
+#include "fuzz/fuzz_encode.c"
+#undef LLVMFuzzerTestOneInput
 
 #include "test.h"
 #include <dirent.h>
@@ -31,6 +37,8 @@ static const struct { const char *name; int (*one)(const uint8_t *, size_t); } t
     {"config", fuzz_config_one},
     {"pack", fuzz_pack_one},
     {"plan", fuzz_plan_one},
+    {"tokenizer", fuzz_tokenizer_one},
+    {"encode", fuzz_encode_one},
 };
 
 static int replay(const char *target, int (*one)(const uint8_t *, size_t)) {
