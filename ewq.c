@@ -932,7 +932,6 @@ void ewq_apply_rule(const double *h, int n, double factor, ewq_tier *tiers, ewq_
         tiers[i] = std == 0 || h[i] >= mean ? EWQ_RAW : h[i] >= out->threshold ? EWQ_INT8 : EWQ_INT4;
 }
 
-
 uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t cols) {
     uint64_t r = (uint64_t)rows, c = (uint64_t)cols, groups = (c + EWQ_GROUP - 1) / EWQ_GROUP;
     if (t == EWQ_INT8) return r * (c + 2 * groups);
