@@ -8,6 +8,8 @@
  *   synthesized        random-weight checkpoints of real shapes, with planted structure
  *   packing            int8 and int4 groups, and a model packed per a precision assignment
  *   tokenizer          tokenizer.json: byte-level BPE (Llama-3, Qwen), SentencePiece-style BPE (Llama-2)
+ *   CPU forward        the reference backend: float32 activations, KV cache, prefill and decode
+ *   evaluation         token files, greedy decoding, perplexity and KL divergence, throughput
  *   command line       the ewq commands
  * Formats and interfaces are defined in ewq.h.
  */
@@ -1692,21 +1694,50 @@ static void raw_to_f32(const void *p, ewq_dtype t, size_t i, int n, float *out) 
     else for (int k = 0; k < n; k++) out[k] = ewq_bf16_to_f32(((const uint16_t *)p)[i + k]);
 }
 
-void ewq_qmat_row(const ewq_qmat *m, int r, float *out) {
-    if (m->tier == EWQ_RAW) { raw_to_f32(m->raw, m->dtype, (size_t)r * m->cols, m->cols, out); return; }
-    int ng = ewq_groups_per_row(m->cols, m->group);
-    const uint16_t *sc = m->scale + (size_t)r * ng;
+/* fp16 -> f32 by table: the conversion sits in the inner loop of F16 matrix products */
+static float f16_table[65536];
+static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
+static void f16_table_init(void) {
+    for (int i = 0; i < 65536; i++) f16_table[i] = ewq_f16_to_f32((uint16_t)i);
+}
+
+/* Dequantizes columns [c0, c0+n) of row r into out, by the formulas of ewq.h (n within one group for
+ * int8/int4). */
+static void dequant_span(const ewq_qmat *m, int r, int c0, int n, float *out) {
+    size_t base = (size_t)r * m->cols + c0;
+    if (m->tier == EWQ_RAW) {
+        if (m->dtype == EWQ_F32) memcpy(out, (const float *)m->raw + base, sizeof(float) * (size_t)n);
+        else if (m->dtype == EWQ_F16) for (int i = 0; i < n; i++) out[i] = f16_table[((const uint16_t *)m->raw)[base + i]];
+        else for (int i = 0; i < n; i++) out[i] = ewq_bf16_to_f32(((const uint16_t *)m->raw)[base + i]);
+        return;
+    }
+    size_t gi = (size_t)r * ewq_groups_per_row(m->cols, m->group) + c0 / m->group;
+    float s = f16_table[m->scale[gi]];
     if (m->tier == EWQ_INT8) {
-        const int8_t *q = (const int8_t *)m->q + (size_t)r * m->cols;
-        for (int c = 0; c < m->cols; c++) out[c] = ewq_f16_to_f32(sc[c / m->group]) * (float)q[c];
+        const int8_t *q = (const int8_t *)m->q + base;
+        for (int i = 0; i < n; i++) out[i] = s * (float)q[i];
     } else {
         const uint8_t *q = (const uint8_t *)m->q + (size_t)r * int4_row_bytes(m->cols);
-        const uint16_t *mn = m->min + (size_t)r * ng;
-        for (int c = 0; c < m->cols; c++) {
-            int g = c / m->group, nib = c % 2 ? q[c / 2] >> 4 : q[c / 2] & 15;
-            out[c] = ewq_f16_to_f32(mn[g]) + ewq_f16_to_f32(sc[g]) * (float)nib;
+        float mn = f16_table[m->min[gi]];
+        for (int i = 0; i < n; i++) {
+            int c = c0 + i;
+            out[i] = mn + s * (float)(c % 2 ? q[c / 2] >> 4 : q[c / 2] & 15);
         }
     }
+}
+
+/* The whole row r, dequantized into out (or, for raw F32, the row in place). */
+static const float *dequant_row(const ewq_qmat *m, int r, float *out) {
+    if (m->tier == EWQ_RAW && m->dtype == EWQ_F32) return (const float *)m->raw + (size_t)r * m->cols;
+    int step = m->tier == EWQ_RAW ? m->cols : m->group;
+    for (int c = 0; c < m->cols; c += step) dequant_span(m, r, c, m->cols - c < step ? m->cols - c : step, out + c);
+    return out;
+}
+
+void ewq_qmat_row(const ewq_qmat *m, int r, float *out) {
+    pthread_once(&f16_once, f16_table_init);
+    const float *row = dequant_row(m, r, out);
+    if (row != out) memcpy(out, row, sizeof(float) * (size_t)m->cols);
 }
 
 size_t ewq_qmat_bytes(const ewq_qmat *m) {
@@ -2623,6 +2654,428 @@ void ewq_tokenizer_free(ewq_tokenizer *t) {
     free(t->merge_rank);
     free(t->merge_id);
     memset(t, 0, sizeof *t);
+}
+
+/* ===================================================================================================
+ * CPU forward: the reference backend (model and conventions in ewq.h, "Backend interface")
+ * =================================================================================================== */
+
+/* Eight partial sums, so the compiler can use vector registers without reassociating a single sum. */
+static float dot(const float *a, const float *b, int n) {
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float s = 0;
+    for (int k = 0; k < 8; k++) s += acc[k];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* out[t][r] = sum_c x[t][c] * W[r][c] for t < n: threads take blocks of rows; each row is dequantized
+ * once and used for all n positions, so a prefill reads the weights once. */
+#define MATMUL_BLOCKS 64
+typedef struct {
+    const ewq_qmat *w;
+    const float *x;
+    float *out, *scratch;   /* scratch: MATMUL_BLOCKS rows of cols floats */
+    int n, rows_per_block;
+} matmul_job;
+
+static void matmul_block(void *ctx, int blk) {
+    const matmul_job *j = ctx;
+    const ewq_qmat *w = j->w;
+    float *buf = j->scratch + (size_t)blk * w->cols;
+    int r1 = (blk + 1) * j->rows_per_block;
+    for (int r = blk * j->rows_per_block; r < r1 && r < w->rows; r++) {
+        const float *row = dequant_row(w, r, buf);
+        for (int t = 0; t < j->n; t++) j->out[(size_t)t * w->rows + r] = dot(row, j->x + (size_t)t * w->cols, w->cols);
+    }
+}
+
+static void matmul(float *out, const float *x, int n, const ewq_qmat *w, float *scratch) {
+    int per = (w->rows + MATMUL_BLOCKS - 1) / MATMUL_BLOCKS;
+    matmul_job j = {.w = w, .x = x, .out = out, .scratch = scratch, .n = n, .rows_per_block = per};
+    ewq_parallel((w->rows + per - 1) / per, matmul_block, &j);
+}
+
+static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
+    float ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    float inv = 1.0f / sqrtf(ss / (float)n + eps);
+    for (int i = 0; i < n; i++) out[i] = weight[i] * (x[i] * inv);
+}
+
+typedef struct cpu_layer {
+    float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bias[3];
+} cpu_layer;
+
+typedef struct cpu_state {
+    cpu_layer *layers;
+    float *final_norm;
+    float *rope_cos, *rope_sin;          /* [max_ctx][head_dim/2] */
+    float *kcache, *vcache;              /* [n_layers][max_ctx][kv_heads*head_dim] */
+    int cap;                             /* positions the activation buffers hold */
+    float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
+    float *scratch;                      /* matmul: MATMUL_BLOCKS rows of the widest matrix */
+} cpu_state;
+
+static float *tensor_floats(const ewq_tensor *t) {
+    if (!t) return NULL;
+    float *f = xmalloc(sizeof(float) * (size_t)t->numel);
+    raw_to_f32(t->data, t->dtype, 0, (int)t->numel, f);
+    return f;
+}
+
+/* inv_freq as transformers computes it in float32: 1 / theta^(2i/d), then llama3's per-band scaling
+ * (long wavelengths divided by factor, short ones kept, the band between interpolated). */
+static void rope_inv_freq(const ewq_config *c, float *inv) {
+    int half = c->head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        float expo = (float)(2 * i) / (float)c->head_dim;
+        float f = (float)(1.0 / pow(c->rope_theta, (double)expo));
+        if (c->rope_llama3) {
+            double wavelen = 2 * M_PI / f, lo = c->rope_orig_max_pos / c->rope_low_freq_factor,
+                   hi = c->rope_orig_max_pos / c->rope_high_freq_factor;
+            if (wavelen > lo) f = (float)(f / c->rope_factor);
+            else if (wavelen >= hi) {
+                double smooth = (c->rope_orig_max_pos / wavelen - c->rope_low_freq_factor) /
+                                (c->rope_high_freq_factor - c->rope_low_freq_factor);
+                f = (float)((1 - smooth) * f / c->rope_factor + smooth * f);
+            }
+        }
+        inv[i] = f;
+    }
+}
+
+static void cpu_grow(cpu_state *s, const ewq_config *c, int n) {
+    if (n <= s->cap) return;
+    size_t q = (size_t)c->n_heads * c->head_dim, kv = (size_t)c->n_kv_heads * c->head_dim, h = (size_t)c->hidden,
+           f = (size_t)c->intermediate, N = (size_t)n;
+    float **bufs[] = {&s->x, &s->xb, &s->q, &s->k, &s->v, &s->att, &s->hb, &s->hb2};
+    size_t widths[] = {h, h > q ? h : q, q, kv, kv, q, f, f};
+    for (int i = 0; i < 8; i++) *bufs[i] = xrealloc(*bufs[i], sizeof(float) * N * widths[i]);
+    s->cap = n;
+}
+
+/* RoPE, rotate-half: pairs (i, i + d/2) rotate by the angle of frequency i. */
+static void rope(float *v, int n_heads, int d, const float *cos_p, const float *sin_p) {
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + (size_t)h * d;
+        for (int i = 0; i < d / 2; i++) {
+            float a = x[i], b = x[i + d / 2];
+            x[i] = a * cos_p[i] - b * sin_p[i];
+            x[i + d / 2] = b * cos_p[i] + a * sin_p[i];
+        }
+    }
+}
+
+typedef struct {
+    const ewq_config *c;
+    const cpu_state *s;
+    int layer, pos, max_ctx;
+} attn_job;
+
+/* One query head at one position: softmax over the visible keys, then the weighted sum of values. */
+static void attend(void *ctx, int item) {
+    const attn_job *j = ctx;
+    const ewq_config *c = j->c;
+    int t = item / c->n_heads, h = item % c->n_heads, d = c->head_dim, p = j->pos + t;
+    size_t kvd = (size_t)c->n_kv_heads * d, kvh = (size_t)(h / (c->n_heads / c->n_kv_heads)) * d;
+    const float *q = j->s->q + (size_t)t * c->n_heads * d + (size_t)h * d;
+    const float *kc = j->s->kcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
+    const float *vc = j->s->vcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
+    int first = c->sliding_window && p >= c->sliding_window ? p - c->sliding_window + 1 : 0;
+    float *score = xmalloc(sizeof(float) * (size_t)(p + 1 - first)), scale = 1.0f / sqrtf((float)d), mx = -INFINITY;
+    for (int k = first; k <= p; k++) {
+        score[k - first] = dot(q, kc + (size_t)k * kvd, d) * scale;
+        mx = fmaxf(mx, score[k - first]);
+    }
+    float sum = 0, *out = j->s->att + (size_t)t * c->n_heads * d + (size_t)h * d;
+    for (int k = first; k <= p; k++) sum += score[k - first] = expf(score[k - first] - mx);
+    memset(out, 0, sizeof(float) * (size_t)d);
+    for (int k = first; k <= p; k++) {
+        float a = score[k - first] / sum;
+        const float *v = vc + (size_t)k * kvd;
+        for (int i = 0; i < d; i++) out[i] += a * v[i];
+    }
+    free(score);
+}
+
+static void cpu_attention_block(ewq_backend *b, int l, int n, int pos) {
+    const ewq_model *m = b->packed->model;
+    const ewq_config *c = &m->cfg;
+    cpu_state *s = b->state;
+    const cpu_layer *L = &s->layers[l];
+    const ewq_qmat *W = b->packed->linear + (size_t)l * EWQ_N_LINEAR;
+    int d = c->head_dim, qd = c->n_heads * d, kvd = c->n_kv_heads * d, h = c->hidden;
+    float eps = (float)c->rms_eps;
+    for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, L->attn_norm, h, eps);
+    matmul(s->q, s->xb, n, &W[EWQ_Q], s->scratch);
+    matmul(s->k, s->xb, n, &W[EWQ_K], s->scratch);
+    matmul(s->v, s->xb, n, &W[EWQ_V], s->scratch);
+    for (int t = 0; t < n; t++) {
+        float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
+        if (c->qkv_bias)
+            for (int i = 0; i < qd || i < kvd; i++) {
+                if (i < qd) q[i] += L->bias[0][i];
+                if (i < kvd) k[i] += L->bias[1][i], v[i] += L->bias[2][i];
+            }
+        if (c->qk_norm) {
+            for (int hh = 0; hh < c->n_heads; hh++) rmsnorm(q + hh * d, q + hh * d, L->q_norm, d, eps);
+            for (int hh = 0; hh < c->n_kv_heads; hh++) rmsnorm(k + hh * d, k + hh * d, L->k_norm, d, eps);
+        }
+        size_t p = (size_t)(pos + t);
+        rope(q, c->n_heads, d, s->rope_cos + p * (d / 2), s->rope_sin + p * (d / 2));
+        rope(k, c->n_kv_heads, d, s->rope_cos + p * (d / 2), s->rope_sin + p * (d / 2));
+        size_t at = ((size_t)l * b->max_ctx + p) * kvd;
+        memcpy(s->kcache + at, k, sizeof(float) * (size_t)kvd);
+        memcpy(s->vcache + at, v, sizeof(float) * (size_t)kvd);
+    }
+    attn_job j = {.c = c, .s = s, .layer = l, .pos = pos, .max_ctx = b->max_ctx};
+    ewq_parallel(n * c->n_heads, attend, &j);
+    matmul(s->xb, s->att, n, &W[EWQ_O], s->scratch);
+    for (size_t i = 0; i < (size_t)n * h; i++) s->x[i] += s->xb[i];
+}
+
+static void cpu_mlp_block(ewq_backend *b, int l, int n) {
+    const ewq_config *c = &b->packed->model->cfg;
+    cpu_state *s = b->state;
+    const ewq_qmat *W = b->packed->linear + (size_t)l * EWQ_N_LINEAR;
+    int h = c->hidden;
+    for (int t = 0; t < n; t++)
+        rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, s->layers[l].ffn_norm, h, (float)c->rms_eps);
+    matmul(s->hb, s->xb, n, &W[EWQ_GATE], s->scratch);
+    matmul(s->hb2, s->xb, n, &W[EWQ_UP], s->scratch);
+    for (size_t i = 0; i < (size_t)n * c->intermediate; i++) {
+        float g = s->hb[i];
+        s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];   /* SiLU(gate) * up */
+    }
+    matmul(s->xb, s->hb, n, &W[EWQ_DOWN], s->scratch);
+    for (size_t i = 0; i < (size_t)n * h; i++) s->x[i] += s->xb[i];
+}
+
+static int cpu_forward(ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err) {
+    const ewq_packed *P = b->packed;
+    const ewq_config *c = &P->model->cfg;
+    cpu_state *s = b->state;
+    if (n < 1 || pos < 0 || pos > b->max_ctx - n)
+        return ewq_fail(err, P->model->dir, "positions %d..%d lie outside the context of %d", pos, pos + n - 1,
+                        b->max_ctx);
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= c->vocab)
+            return ewq_fail(err, P->model->dir, "token id %d is outside the vocabulary [0, %d)", tokens[t], c->vocab);
+    cpu_grow(s, c, n);
+    int h = c->hidden;
+    for (int t = 0; t < n; t++) {
+        float *x = s->x + (size_t)t * h;
+        const float *row = dequant_row(&P->embed, tokens[t], x);
+        if (row != x) memcpy(x, row, sizeof(float) * (size_t)h);   /* raw F32: the row in place */
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        cpu_attention_block(b, l, n, pos);
+        cpu_mlp_block(b, l, n);
+    }
+    int first = all ? 0 : n - 1;
+    for (int t = first; t < n; t++) rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, s->final_norm, h, (float)c->rms_eps);
+    matmul(logits, s->xb + (size_t)first * h, n - first, &P->lm_head, s->scratch);
+    return 0;
+}
+
+static void cpu_free(ewq_backend *b) {
+    cpu_state *s = b->state;
+    if (!s) return;
+    for (int l = 0; l < b->packed->model->cfg.n_layers; l++) {
+        cpu_layer *L = &s->layers[l];
+        float *fs[] = {L->attn_norm, L->ffn_norm, L->q_norm, L->k_norm, L->bias[0], L->bias[1], L->bias[2]};
+        for (int i = 0; i < 7; i++) free(fs[i]);
+    }
+    float *fs[] = {s->final_norm, s->rope_cos, s->rope_sin, s->kcache, s->vcache, s->x, s->xb, s->q,
+                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch};
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
+    free(s->layers);
+    free(s);
+    b->state = NULL;
+}
+
+int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+    const ewq_model *m = p->model;
+    const ewq_config *c = &m->cfg;
+    memset(b, 0, sizeof *b);
+    if (max_ctx < 1) return ewq_fail(err, m->dir, "context length %d must be at least 1", max_ctx);
+    pthread_once(&f16_once, f16_table_init);
+    cpu_state *s = xcalloc(1, sizeof *s);
+    s->layers = xcalloc((size_t)c->n_layers, sizeof(cpu_layer));
+    for (int l = 0; l < c->n_layers; l++) {
+        const ewq_block *B = &m->blocks[l];
+        cpu_layer *L = &s->layers[l];
+        L->attn_norm = tensor_floats(B->attn_norm), L->ffn_norm = tensor_floats(B->ffn_norm);
+        L->q_norm = tensor_floats(B->q_norm), L->k_norm = tensor_floats(B->k_norm);
+        for (int k = 0; k < 3; k++) L->bias[k] = tensor_floats(B->bias[k]);
+    }
+    s->final_norm = tensor_floats(m->final_norm);
+    int half = c->head_dim / 2;
+    float *inv = xmalloc(sizeof(float) * (size_t)half);
+    rope_inv_freq(c, inv);
+    s->rope_cos = xmalloc(sizeof(float) * (size_t)max_ctx * half);
+    s->rope_sin = xmalloc(sizeof(float) * (size_t)max_ctx * half);
+    for (int pos = 0; pos < max_ctx; pos++)
+        for (int i = 0; i < half; i++) {
+            float angle = (float)pos * inv[i];   /* a float32 product, as transformers forms it */
+            s->rope_cos[(size_t)pos * half + i] = (float)cos(angle);
+            s->rope_sin[(size_t)pos * half + i] = (float)sin(angle);
+        }
+    free(inv);
+    size_t kv = (size_t)c->n_layers * max_ctx * c->n_kv_heads * c->head_dim;
+    s->kcache = xcalloc(kv, sizeof(float));
+    s->vcache = xcalloc(kv, sizeof(float));
+    int widest = c->hidden;
+    if (c->intermediate > widest) widest = c->intermediate;
+    if (c->n_heads * c->head_dim > widest) widest = c->n_heads * c->head_dim;
+    s->scratch = xmalloc(sizeof(float) * MATMUL_BLOCKS * (size_t)widest);
+    b->name = "cpu";
+    b->packed = p;
+    b->max_ctx = max_ctx;
+    b->state = s;
+    b->forward = cpu_forward;
+    b->free = cpu_free;
+    return 0;
+}
+
+/* ===================================================================================================
+ * Evaluation: token files, greedy decoding, perplexity (llama.cpp's protocol), throughput
+ * =================================================================================================== */
+
+int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *err) {
+    char *text;
+    size_t len;
+    if (ewq_read_file(path, 1u << 30, &text, &len, err)) return -1;
+    long cap = 1024, count = 0;
+    int *out = xmalloc(sizeof(int) * (size_t)cap);
+    for (size_t i = 0; i < len;) {
+        if (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r') { i++; continue; }
+        long v = 0;
+        size_t start = i;
+        while (i < len && text[i] >= '0' && text[i] <= '9' && v <= vocab) v = v * 10 + (text[i++] - '0');
+        int ends = i == len || text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r';
+        if (i == start || !ends || v >= vocab) {
+            free(out);
+            free(text);
+            if (i == start || !ends) return ewq_fail(err, path, "byte %zu: expected a decimal token id", start);
+            return ewq_fail(err, path, "byte %zu: token id %s%ld is outside the vocabulary [0, %d)", start,
+                            v > vocab ? ">" : "", v, vocab);
+        }
+        if (count == cap) out = xrealloc(out, sizeof(int) * (size_t)(cap *= 2));
+        out[count++] = (int)v;
+    }
+    free(text);
+    if (!count) { free(out); return ewq_fail(err, path, "holds no token ids"); }
+    *ids = out;
+    *n = count;
+    return 0;
+}
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static int is_eos(const ewq_config *c, int id) {
+    for (int i = 0; i < c->n_eos; i++)
+        if (c->eos_ids[i] == id) return 1;
+    return 0;
+}
+
+int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
+               ewq_err *err) {
+    const ewq_config *c = &b->packed->model->cfg;
+    float *logits = xmalloc(sizeof(float) * (size_t)c->vocab);
+    int rc = b->forward(b, prompt, n_prompt, 0, logits, 0, err), got = 0;
+    while (rc == 0 && got < n_new) {
+        int next = argmax(logits, c->vocab);
+        out[got++] = next;
+        if ((stop_at_eos && is_eos(c, next)) || got == n_new) break;
+        rc = b->forward(b, &next, 1, n_prompt + got - 1, logits, 0, err);
+    }
+    free(logits);
+    *n_out = got;
+    return rc;
+}
+
+/* log-softmax of x[0..n) into out, in double */
+static void log_softmax(const float *x, int n, double *out) {
+    double mx = x[argmax(x, n)], sum = 0;
+    for (int i = 0; i < n; i++) sum += exp((double)x[i] - mx);
+    double lse = mx + log(sum);
+    for (int i = 0; i < n; i++) out[i] = (double)x[i] - lse;
+}
+
+typedef struct { double sum, sum2; long n; } running;
+static void running_add(running *r, double x) { r->sum += x, r->sum2 += x * x, r->n++; }
+static double running_mean(const running *r) { return r->sum / (double)r->n; }
+/* standard error of the mean, as llama-perplexity computes it */
+static double running_stderr(const running *r) {
+    double m = running_mean(r), var = r->sum2 / (double)r->n - m * m;
+    return var > 0 && r->n > 1 ? sqrt(var / (double)(r->n - 1)) : 0;
+}
+
+/* Runs one chunk: the first half fills the cache, the second half returns its logits. */
+static int ppl_chunk(ewq_backend *b, const int *chunk, int ctx, float *logits, ewq_err *err) {
+    int first = ctx / 2;
+    float *last = logits;   /* the first half's last-position logits are overwritten just after */
+    if (b->forward(b, chunk, first, 0, last, 0, err)) return -1;
+    return b->forward(b, chunk + first, ctx - first, first, logits, 1, err);
+}
+
+int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, int ctx, int progress,
+                   ewq_ppl_result *r, ewq_err *err) {
+    const ewq_config *c = &b->packed->model->cfg;
+    int V = c->vocab, first = ctx / 2;
+    memset(r, 0, sizeof *r);
+    r->ctx = ctx;
+    r->chunks = (int)(n / ctx);
+    if (ctx < 4) return ewq_fail(err, b->packed->model->dir, "--ctx %d is too small (at least 4)", ctx);
+    if (r->chunks < 1)
+        return ewq_fail(err, b->packed->model->dir, "%ld tokens are fewer than one chunk of %d", n, ctx);
+    size_t rows = (size_t)(ctx - first);
+    float *logits = xmalloc(sizeof(float) * rows * V), *ref_logits = ref ? xmalloc(sizeof(float) * rows * V) : NULL;
+    double *lp = xmalloc(sizeof(double) * V), *lr = ref ? xmalloc(sizeof(double) * V) : NULL;
+    int *chunk = xmalloc(sizeof(int) * (size_t)ctx), rc = 0;
+    running nll = {0}, kl = {0};
+    long agree = 0;
+    for (int ch = 0; ch < r->chunks && rc == 0; ch++) {
+        memcpy(chunk, tokens + (size_t)ch * ctx, sizeof(int) * (size_t)ctx);
+        if (c->bos_id >= 0) chunk[0] = c->bos_id;
+        rc = ppl_chunk(b, chunk, ctx, logits, err);
+        if (rc == 0 && ref) rc = ppl_chunk(ref, chunk, ctx, ref_logits, err);
+        for (int j = first; rc == 0 && j < ctx - 1; j++) {   /* logits at j predict token j + 1 */
+            size_t row = (size_t)(j - first) * V;
+            log_softmax(logits + row, V, lp);
+            running_add(&nll, -lp[chunk[j + 1]]);
+            if (!ref) continue;
+            log_softmax(ref_logits + row, V, lr);
+            double d = 0;
+            for (int i = 0; i < V; i++) d += exp(lr[i]) * (lr[i] - lp[i]);
+            running_add(&kl, d);
+            agree += argmax(logits + row, V) == argmax(ref_logits + row, V);
+        }
+        if (progress)
+            fprintf(stderr, "\rperplexity: chunk %d/%d, running ppl %.4f", ch + 1, r->chunks, exp(running_mean(&nll)));
+    }
+    if (progress) fputc('\n', stderr);
+    r->scored = nll.n;
+    r->ppl = exp(running_mean(&nll));
+    r->ppl_stderr = running_stderr(&nll) * r->ppl;
+    if (ref && rc == 0) {
+        r->has_ref = 1;
+        r->kl = running_mean(&kl);
+        r->kl_stderr = running_stderr(&kl);
+        r->top1_agree = (double)agree / (double)kl.n;
+    }
+    free(logits), free(ref_logits), free(lp), free(lr), free(chunk);
+    return rc;
 }
 
 /* ===================================================================================================

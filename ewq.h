@@ -546,6 +546,35 @@ size_t ewq_encode(const ewq_tokenizer *t, const char *text, size_t len, int add_
 const char *ewq_decode(const ewq_tokenizer *t, int prev_id, int id, size_t *len);
 
 /* ---------------------------------------------------------------------------------------------------
+ * Evaluation.
+ * A token file is decimal token ids separated by whitespace (spaces, tabs, newlines), each in
+ * [0, vocab). Perplexity follows llama.cpp's llama-perplexity: the ids are cut into n / ctx chunks of
+ * ctx (the rest dropped); each chunk's first id is replaced by the model's BOS (when it has one); the
+ * logits at positions ctx/2 .. ctx-2 are scored against the next id (ctx/2 - 1 per chunk). PPL =
+ * exp(mean NLL); its standard error is PPL * sqrt(var(NLL) / (count - 1)), var the population
+ * variance. With a reference backend: the mean KL divergence KL(ref || model) over the same positions
+ * (natural log), its standard error likewise, and the share of positions whose top-1 ids agree.
+ */
+int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *err);
+
+typedef struct ewq_ppl_result {
+    int ctx, chunks;
+    long scored;
+    double ppl, ppl_stderr;
+    int has_ref;
+    double kl, kl_stderr, top1_agree;
+} ewq_ppl_result;
+
+/* ref may be NULL. Shows progress on stderr when `progress` is set. */
+int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, int ctx, int progress,
+                   ewq_ppl_result *r, ewq_err *err);
+
+/* Greedy decoding: prompt at position 0, then up to n_new ids into out (stopping after an EOS id when
+ * stop_at_eos is set); *n_out is how many were written. Needs max_ctx >= n_prompt + n_new - 1. */
+int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
+               ewq_err *err);
+
+/* ---------------------------------------------------------------------------------------------------
  * GPU backend (ewq_cuda.cu; a CPU-only build has a stand-in that says so).
  */
 /* Writes a one-line description of the CUDA device ewq would use, or why there is none; 0 if usable. */

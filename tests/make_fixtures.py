@@ -19,10 +19,23 @@ Writes:
   data/fixtures/VERSIONS.txt
   data/expected/configs.json  the same "config" object for each real config in
                             ../shared/assets/configs/*/config.json, keyed by folder name.
+  data/fixtures/<name>/logits-*.f32  the oracle's logits (little-endian float32, [12][256]) for
+                            the fixed token sequence in expected.json's "oracle" object:
+                              raw      the checkpoint run by transformers in float32, eager
+                              native   (BF16/F16 fixtures) transformers in the checkpoint's dtype
+                              int8, int4  the float32 model whose block linears hold the values of
+                                       ewq's packed format, decoded by tests/pack_reference.py (an
+                                       independent numpy implementation of ewq.h's layout; the
+                                       FNV-1a checksums of its bytes are in "packed")
+                              int4-all (two fixtures) embed_tokens and lm_head packed too
+                            plus 16 greedy tokens after the first 4 of the sequence.
+  data/expected/stories260K.json, data/expected/tinystories-6144.tokens  for the real stories260K
+                            model: 64 greedy tokens from BOS, and llama.cpp-protocol perplexity
+                            on the first 6144 tokens of the TinyStories text (tokenized with HF
+                            tokenizers), raw and int4 vs raw (KL divergence, top-1 agreement).
 
 Every fixture is seeded on its own, so adding or reordering fixtures does not change the others.
-To add outputs for a fixture (logits, greedy continuations), extend `expected_for` below; the
-model it receives is the written fixture loaded back by from_pretrained (dtype "auto", eager
+Per-fixture outputs come from `expected_for` below; the model it receives is the written fixture loaded back by from_pretrained (dtype "auto", eager
 attention, eval mode), i.e. what a user of transformers would run. (The in-memory model that
 was saved is not used: model.to(bfloat16/float16) also rounds its rotary inv_freq buffer.)
 """
@@ -33,6 +46,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import safetensors
 import torch
 import transformers
@@ -41,6 +55,9 @@ from transformers import (AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaFo
                           MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
                           Qwen3Config, Qwen3ForCausalLM)
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pack_reference  # noqa: E402  (tests/pack_reference.py)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "data" / "fixtures"
@@ -252,14 +269,100 @@ def tensor_list(folder):
     return sorted(tensors, key=lambda t: t["name"])
 
 
-def expected_for(spec, model, folder):
-    """expected.json for a written fixture, `model` being it as loaded back from `folder`.
+def load_f32(folder):
+    """The checkpoint as transformers runs it in float32 (eager attention): ewq's own arithmetic.
+    BF16 and F16 values widen to float32 exactly, so this model holds the checkpoint's own values."""
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32,
+                                                attn_implementation="eager").eval()
 
-    Per-fixture oracle outputs go here.
-    """
+
+def linear_modules(model):
+    """(hf name, module) of every block linear, in ewq's order (ewq_linear_names)."""
+    names = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
+    for i, layer in enumerate(model.model.layers):
+        for n in names:
+            yield f"model.layers.{i}.{n}.weight", layer.get_submodule(n)
+
+
+def quantized_model(folder, tier, outside=False):
+    """The float32 model with its block linears (and, if `outside`, embed_tokens and lm_head) replaced
+    by their ewq-packed values, decoded by tests/pack_reference.py (groups of 64, int4 range shrink
+    on). Also returns, per packed tensor, FNV-1a checksums of the bytes ewq must produce."""
+    model = load_f32(folder)
+    sums = {}
+    targets = list(linear_modules(model))
+    if outside:
+        targets.append(("model.embed_tokens.weight", model.model.embed_tokens))
+        if not model.config.tie_word_embeddings:
+            targets.append(("lm_head.weight", model.lm_head))
+    with torch.no_grad():
+        for name, module in targets:
+            arrays, deq = pack_reference.pack(module.weight.numpy(), tier, group=64, shrink=True)
+            module.weight.copy_(torch.from_numpy(deq))
+            sums[name] = {k: pack_reference.fnv1a64(v) for k, v in arrays.items()}
+    return model, sums
+
+
+def all_logits(model, tokens):
+    with torch.no_grad():
+        return model(torch.tensor([tokens])).logits[0].float().numpy()
+
+
+def write_logits(folder, name, logits):
+    """Row-major [positions][vocab] little-endian float32, no header (shape is in expected.json)."""
+    path = folder / f"logits-{name}.f32"
+    logits.astype("<f4").tofile(path)
+    return path.name
+
+
+def greedy(model, prompt, n):
+    """n greedy tokens after prompt (no stop at EOS), and the smallest top-1 margin along the way."""
+    ids, margin = list(prompt), float("inf")
+    with torch.no_grad():
+        for _ in range(n):
+            last = model(torch.tensor([ids])).logits[0, -1].double()
+            top2 = torch.topk(last, 2).values
+            margin = min(margin, float(top2[0] - top2[1]))
+            ids.append(int(last.argmax()))
+    return ids[len(prompt):], margin
+
+
+ORACLE_POSITIONS = 12
+
+
+def oracle_for(spec, model, folder):
+    """Logits and greedy tokens from transformers for one fixture (see the module docstring)."""
+    gen = torch.Generator().manual_seed(spec.seed + 7)
+    vocab = model.config.vocab_size
+    tokens = [model.config.bos_token_id] + torch.randint(3, vocab, (ORACLE_POSITIONS - 1,), generator=gen).tolist()
+    f32 = load_f32(folder)
+    logits = {"raw": write_logits(folder, "raw", all_logits(f32, tokens))}
+    if spec.dtype != torch.float32:
+        logits["native"] = write_logits(folder, "native", all_logits(model, tokens))
+    packed = {}
+    for tier in ("int8", "int4"):
+        qmodel, packed[tier] = quantized_model(folder, tier)
+        logits[tier] = write_logits(folder, tier, all_logits(qmodel, tokens))
+    if spec.name in OUTSIDE_TOO:
+        qmodel, packed["int4-all"] = quantized_model(folder, "int4", outside=True)
+        logits["int4-all"] = write_logits(folder, "int4-all", all_logits(qmodel, tokens))
+    prompt = tokens[:4]
+    cont, margin = greedy(f32, prompt, 16)
+    assert margin > 1e-3, f"{spec.name}: greedy path has a near tie ({margin})"
+    return {"tokens": tokens, "vocab": vocab, "logits": logits, "packed": packed,
+            "greedy": {"prompt": prompt, "tokens": cont, "min_margin": margin}}
+
+
+# Fixtures whose embedding and lm_head are also packed (int4) in one oracle variant: one tied, one untied.
+OUTSIDE_TOO = {"qwen2-f32", "llama3-f32"}
+
+
+def expected_for(spec, model, folder):
+    """expected.json for a written fixture, `model` being it as loaded back from `folder`."""
     config = config_summary(AutoConfig.from_pretrained(folder))
     assert config["head_dim"] == model.model.layers[0].self_attn.head_dim
-    return {"config": config, "tensors": tensor_list(folder)}
+    return {"config": config, "tensors": tensor_list(folder), "oracle": oracle_for(spec, model, folder)}
 
 
 def write_fixture(spec):
@@ -281,6 +384,69 @@ def write_fixture(spec):
         json.dump(expected, f, indent=1)
         f.write("\n")
     return folder
+
+
+STORIES = REPO.parent / "shared" / "assets" / "stories260K"
+TINYSTORIES = REPO.parent / "shared" / "assets" / "text" / "tinystories_validation_100.txt"
+STORIES_TOKENS = 6144          # the first 6144 tokens of the text: 12 chunks of 512
+PPL_CTX = (512, 128)
+
+
+def ppl_protocol(model, tokens, ctx, bos, ref=None):
+    """llama.cpp's llama-perplexity protocol (SPEC §7): chunks of ctx tokens (remainder dropped),
+    BOS as each chunk's first token, logits at positions ctx/2 .. ctx-2 scored against the next
+    token. Returns perplexity, its standard error (as llama.cpp prints it) and, with a reference
+    model, the mean KL divergence KL(ref || model) and the share of positions where the top-1
+    tokens agree. Everything in double from float32 logits."""
+    nll, nll2, kl, agree, count = 0.0, 0.0, 0.0, 0, 0
+    for ch in range(len(tokens) // ctx):
+        chunk = list(tokens[ch * ctx:(ch + 1) * ctx])
+        chunk[0] = bos
+        first = ctx // 2
+        with torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([chunk])).logits[0].double(), -1)
+            ref_logp = torch.log_softmax(ref(torch.tensor([chunk])).logits[0].double(), -1) if ref else None
+        for j in range(first, ctx - 1):
+            x = -float(logp[j, chunk[j + 1]])
+            nll += x
+            nll2 += x * x
+            count += 1
+            if ref is not None:
+                kl += float((ref_logp[j].exp() * (ref_logp[j] - logp[j])).sum())
+                agree += int(ref_logp[j].argmax() == logp[j].argmax())
+    mean = nll / count
+    var = nll2 / count - mean * mean
+    out = {"ctx": ctx, "chunks": len(tokens) // ctx, "scored": count, "ppl": math.exp(mean),
+           "ppl_stderr": math.sqrt(var / (count - 1)) * math.exp(mean)}
+    if ref is not None:
+        out.update(kl=kl / count, top1_agree=agree / count)
+    return out
+
+
+def write_stories_oracle():
+    """data/expected/stories260K.json and the token file it was measured on, for the real
+    stories260K checkpoint: greedy tokens from BOS, and perplexity by the llama.cpp protocol (raw,
+    and with int4-packed blocks against raw for KL divergence and top-1 agreement)."""
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(STORIES / "tokenizer.json"))
+    ids = tok.encode(TINYSTORIES.read_text(encoding="utf-8")).ids
+    assert ids[0] == 1 and len(ids) > STORIES_TOKENS, (ids[:3], len(ids))
+    ids = ids[:STORIES_TOKENS]
+    token_file = EXPECTED / "tinystories-6144.tokens"
+    with open(token_file, "w") as f:
+        for i in range(0, len(ids), 32):
+            f.write(" ".join(map(str, ids[i:i + 32])) + "\n")
+    raw = load_f32(STORIES)
+    cont, margin = greedy(raw, [1], 64)
+    q4, _ = quantized_model(STORIES, "int4")
+    out = {"token_file": token_file.name, "tokenizer": "stories260K/tokenizer.json (HF tokenizers "
+           f"{__import__('tokenizers').__version__})", "greedy_from_bos": {"tokens": cont, "min_margin": margin},
+           "ppl": [ppl_protocol(raw, ids, ctx, 1) for ctx in PPL_CTX],
+           "ppl_int4_vs_raw": [ppl_protocol(q4, ids, ctx, 1, ref=raw) for ctx in PPL_CTX]}
+    with open(EXPECTED / "stories260K.json", "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    return out
 
 
 def write_real_configs():
@@ -311,6 +477,7 @@ def main():
                 f"transformers {transformers.__version__}\nsafetensors {safetensors.__version__}\n")
     folders = [write_fixture(spec) for spec in FIXTURE_SPECS]
     real = write_real_configs()
+    stories = write_stories_oracle() if STORIES.exists() else None
 
     total = 0
     print(f"\n{'fixture':<16} {'bytes':>9}  files")
@@ -321,6 +488,9 @@ def main():
         print(f"{folder.name:<16} {size:>9}  {', '.join(p.name for p in files)}")
     print(f"{'total':<16} {total:>9}")
     print(f"real configs: {', '.join(real)} -> {(EXPECTED / 'configs.json').relative_to(REPO)}")
+    if stories:
+        print(f"stories260K: ppl {[round(p['ppl'], 4) for p in stories['ppl']]} at ctx {PPL_CTX}, "
+              f"greedy margin {stories['greedy_from_bos']['min_margin']:.4f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,342 @@
+/* tests/test_forward.c — the CPU forward pass and packing against Hugging Face transformers:
+ *   - every fixture in data/fixtures/: logits for a fixed sequence (all positions, prefill and
+ *     prefill-then-decode through the KV cache) against transformers in float32, raw and with the
+ *     block linears replaced by this project's int8/int4 values as decoded by an independent numpy
+ *     implementation of ewq.h (tests/pack_reference.py), whose packed bytes must equal ewq's
+ *     (FNV-1a checksums); BF16/F16 fixtures also against transformers running in their own dtype;
+ *     16 greedy tokens;
+ *   - the real stories260K model (../shared/assets/): 64 greedy tokens from BOS, and perplexity by
+ *     llama.cpp's protocol on a TinyStories token file, raw and int4 against raw (KL, top-1).
+ * All expected values were written by tests/make_fixtures.py.
+ *
+ * Tolerances, as max over positions of |Δ|₂ / |ref|₂ of the logit vectors:
+ *   1e-4 against float32 transformers (raw and dequantized-weight models): both sides compute in
+ *   float32 and differ only in summation order (observed errors are ~1e-6).
+ *   BF16 / F16 fixtures against transformers in bf16 / fp16: transformers rounds every activation to
+ *   the checkpoint's dtype (8 significant bits for bf16, 11 for fp16) while ewq keeps float32, so
+ *   the difference is the oracle's own rounding: relative unit roundoff 2^-8 = 3.9e-3 (bf16) and
+ *   2^-11 = 4.9e-4 (fp16) per operation, accumulated over ~20 rounded operations in two blocks. We
+ *   allow 8 units: 3e-2 (bf16) and 4e-3 (fp16); ewq's float32 result is checked tightly against the
+ *   float32 run of the same checkpoint values above.
+ * stories260K perplexity: within 1e-5 relative of transformers (the issue asks for 0.1%; the two
+ * differ by ~1e-8), KL divergence within 1e-4 relative, top-1 agreement within one position. */
+#define _GNU_SOURCE
+#include "ewq.h"
+#include "json.h"
+#include "tests/test.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL_F32 1e-4
+#define TOL_BF16 3e-2
+#define TOL_F16 4e-3
+
+static int load_json(const char *path, char **text, json_doc *doc) {
+    size_t len;
+    ewq_err err;
+    char jerr[256];
+    if (ewq_read_file(path, 64u << 20, text, &len, &err) != 0) { printf("FAIL %s: %s\n", path, err.msg); return -1; }
+    if (json_parse(*text, len, doc, jerr, sizeof jerr) != 0) {
+        printf("FAIL json %s: %s\n", path, jerr);
+        free(*text);
+        return -1;
+    }
+    return 0;
+}
+
+/* A little-endian float32 file of exactly n values (this test assumes a little-endian host). */
+static float *load_f32(const char *path, size_t n) {
+    char *buf;
+    size_t len;
+    ewq_err err;
+    if (ewq_read_file(path, 64u << 20, &buf, &len, &err) != 0) { printf("FAIL %s: %s\n", path, err.msg); return NULL; }
+    if (len != n * sizeof(float)) {
+        printf("FAIL %s: %zu bytes, expected %zu\n", path, len, n * sizeof(float));
+        free(buf);
+        return NULL;
+    }
+    float *f = malloc(len);
+    memcpy(f, buf, len);
+    free(buf);
+    return f;
+}
+
+static int *int_array(const json_value *a, int *n) {
+    *n = a && a->type == JSON_ARRAY ? (int)a->len : 0;
+    int *out = malloc(sizeof(int) * (size_t)(*n + 1));
+    for (int i = 0; i < *n; i++) out[i] = (int)a->kids[i].i;
+    return out;
+}
+
+/* max over positions of |got - want| / |want| */
+static double rel_err(const float *got, const float *want, int positions, int vocab) {
+    double worst = 0;
+    for (int t = 0; t < positions; t++) {
+        double d = 0, r = 0;
+        for (int i = 0; i < vocab; i++) {
+            double x = (double)got[(size_t)t * vocab + i] - want[(size_t)t * vocab + i];
+            d += x * x, r += (double)want[(size_t)t * vocab + i] * want[(size_t)t * vocab + i];
+        }
+        if (!(sqrt(d / r) <= worst)) worst = sqrt(d / r);   /* NaN sticks */
+    }
+    return worst;
+}
+
+static uint64_t fnv1a64(const void *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static const ewq_qmat *packed_tensor(const ewq_packed *p, const char *name) {
+    if (!strcmp(name, "model.embed_tokens.weight")) return &p->embed;
+    if (!strcmp(name, "lm_head.weight")) return &p->lm_head;
+    for (int l = 0; l < p->model->cfg.n_layers; l++)
+        for (int k = 0; k < EWQ_N_LINEAR; k++) {
+            char full[128];
+            snprintf(full, sizeof full, "model.layers.%d.%s.weight", l, ewq_linear_names[k]);
+            if (!strcmp(full, name)) return &p->linear[l * EWQ_N_LINEAR + k];
+        }
+    return NULL;
+}
+
+/* Compares ewq's packed bytes with the numpy reference's checksums for every tensor listed. */
+static void check_bytes(const char *name, const ewq_packed *p, const json_value *sums) {
+    int bad = 0, n = 0;
+    char first[160] = "";
+    for (uint32_t i = 0; sums && i < sums->len; i++) {
+        const json_value *e = &sums->kids[i];
+        const ewq_qmat *m = packed_tensor(p, e->key);
+        if (!m) { bad++; snprintf(first, sizeof first, "%s not packed", e->key); continue; }
+        int ng = ewq_groups_per_row(m->cols, m->group);
+        size_t qbytes = m->tier == EWQ_INT8 ? (size_t)m->rows * m->cols : (size_t)m->rows * ((m->cols + 1) / 2);
+        struct { const char *k; const void *p; size_t n; } parts[] = {
+            {"q", m->q, qbytes}, {"scale", m->scale, 2 * (size_t)m->rows * ng}, {"min", m->min, 2 * (size_t)m->rows * ng}};
+        for (int j = 0; j < 3; j++) {
+            const json_value *want = json_get(e, parts[j].k);
+            if (!want) continue;
+            char got[17];
+            snprintf(got, sizeof got, "%016llx", (unsigned long long)(parts[j].p ? fnv1a64(parts[j].p, parts[j].n) : 0));
+            n++;
+            if (strcmp(got, want->str)) {
+                if (!bad) snprintf(first, sizeof first, "%s %s: %s, numpy %s", e->key, parts[j].k, got, want->str);
+                bad++;
+            }
+        }
+    }
+    check(bad == 0 && n > 0, name, "%d of %d arrays differ from the numpy reference; first: %s", bad, n, first);
+}
+
+/* Runs the sequence through a fresh backend: in one prefill, or a prefill of `split` positions
+ * followed by one-token decode steps (each step's logits only). */
+static float *run_logits(const ewq_packed *p, const int *tokens, int n, int split) {
+    ewq_backend b;
+    ewq_err err;
+    int V = p->model->cfg.vocab;
+    float *out = malloc(sizeof(float) * (size_t)n * V);
+    if (ewq_cpu_init(&b, p, n, &err)) { printf("FAIL cpu_init: %s\n", err.msg); free(out); return NULL; }
+    int rc = b.forward(&b, tokens, split, 0, out, 1, &err);
+    for (int t = split; rc == 0 && t < n; t++) rc = b.forward(&b, tokens + t, 1, t, out + (size_t)t * V, 0, &err);
+    if (rc) { printf("FAIL forward: %s\n", err.msg); free(out); out = NULL; }
+    b.free(&b);
+    return out;
+}
+
+static void test_variant(const char *fx, const ewq_model *m, const json_value *oracle, const char *variant,
+                         const int *tokens, int n) {
+    ewq_assignment a;
+    ewq_tier tier = EWQ_RAW, outside = EWQ_RAW;
+    if (!strcmp(variant, "int8")) tier = EWQ_INT8;
+    if (!strcmp(variant, "int4")) tier = EWQ_INT4;
+    if (!strcmp(variant, "int4-all")) tier = outside = EWQ_INT4;
+    ewq_assignment_uniform(&a, m->cfg.n_layers, tier, outside, outside);
+    ewq_packed p;
+    ewq_err err;
+    char name[160], path[512];
+    snprintf(name, sizeof name, "forward/%s/%s", fx, variant);
+    if (ewq_pack(&p, m, &a, EWQ_GROUP, 1, 0, &err)) { check(0, name, "%s", err.msg); ewq_assignment_free(&a); return; }
+    if (tier != EWQ_RAW) {
+        snprintf(name, sizeof name, "pack/%s/%s/bytes-equal-numpy", fx, variant);
+        check_bytes(name, &p, json_get(json_get(oracle, "packed"), variant));
+    }
+    int V = m->cfg.vocab;
+    snprintf(path, sizeof path, "data/fixtures/%s/%s", fx, json_get(json_get(oracle, "logits"), variant)->str);
+    float *want = load_f32(path, (size_t)n * V);
+    for (int split = n; want && split >= 5; split -= n - 5) {   /* all at once, then 5 + decode steps */
+        float *got = run_logits(&p, tokens, n, split);
+        snprintf(name, sizeof name, "forward/%s/%s/%s", fx, variant, split == n ? "prefill" : "prefill5-decode");
+        double e = got ? rel_err(got, want, n, V) : INFINITY;
+        check(e <= TOL_F32, name, "relative error %.3g > %g", e, TOL_F32);
+        if (split == n) printf("# %s: relative error %.2g\n", name, e);
+        if (split == n && !strcmp(variant, "raw")) {   /* the native-dtype run of BF16/F16 checkpoints */
+            const json_value *native = json_get(json_get(oracle, "logits"), "native");
+            if (native && got) {
+                snprintf(path, sizeof path, "data/fixtures/%s/%s", fx, native->str);
+                float *nat = load_f32(path, (size_t)n * V);
+                double tol = m->embed->dtype == EWQ_BF16 ? TOL_BF16 : TOL_F16, en = nat ? rel_err(got, nat, n, V) : INFINITY;
+                snprintf(name, sizeof name, "forward/%s/vs-transformers-in-%s", fx, ewq_dtype_name(m->embed->dtype));
+                check(en <= tol, name, "relative error %.3g > %g", en, tol);
+                printf("# %s: relative error %.2g (tolerance %g)\n", name, en, tol);
+                free(nat);
+            }
+        }
+        free(got);
+    }
+    free(want);
+    ewq_packed_free(&p);
+    ewq_assignment_free(&a);
+}
+
+static void test_greedy(const char *fx, const ewq_model *m, const json_value *g) {
+    int np, nc;
+    int *prompt = int_array(json_get(g, "prompt"), &np), *want = int_array(json_get(g, "tokens"), &nc);
+    ewq_assignment a;
+    ewq_assignment_uniform(&a, m->cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
+    ewq_packed p;
+    ewq_backend b;
+    ewq_err err;
+    int *got = calloc((size_t)nc + 1, sizeof(int)), n_got = 0, rc;
+    char name[128];
+    snprintf(name, sizeof name, "greedy/%s", fx);
+    rc = ewq_pack(&p, m, &a, EWQ_GROUP, 1, 0, &err);
+    if (rc == 0 && (rc = ewq_cpu_init(&b, &p, np + nc, &err)) == 0) {
+        rc = ewq_greedy(&b, prompt, np, nc, 0, got, &n_got, &err);
+        b.free(&b);
+    }
+    if (rc == 0) ewq_packed_free(&p);
+    int diverge = 0;
+    while (diverge < nc && diverge < n_got && got[diverge] == want[diverge]) diverge++;
+    check(rc == 0 && n_got == nc && diverge == nc, name, "%s; first difference at token %d of %d", rc ? err.msg : "",
+          diverge, nc);
+    ewq_assignment_free(&a);
+    free(prompt), free(want), free(got);
+}
+
+static void test_fixture(const char *fx) {
+    char path[512], *text;
+    json_doc doc;
+    snprintf(path, sizeof path, "data/fixtures/%s/expected.json", fx);
+    if (load_json(path, &text, &doc)) return;
+    const json_value *oracle = json_get(doc.root, "oracle");
+    snprintf(path, sizeof path, "data/fixtures/%s", fx);
+    ewq_model m;
+    ewq_err err;
+    if (!oracle || ewq_model_open(&m, path, &err)) {
+        printf("FAIL forward/%s: %s\n", fx, oracle ? err.msg : "expected.json has no oracle");
+        json_free(&doc), free(text);
+        return;
+    }
+    int n;
+    int *tokens = int_array(json_get(oracle, "tokens"), &n);
+    const json_value *logits = json_get(oracle, "logits");
+    for (uint32_t i = 0; i < logits->len; i++)
+        if (strcmp(logits->kids[i].key, "native")) test_variant(fx, &m, oracle, logits->kids[i].key, tokens, n);
+    test_greedy(fx, &m, json_get(oracle, "greedy"));
+    free(tokens);
+    ewq_model_close(&m);
+    json_free(&doc);
+    free(text);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void test_fixtures(void) {
+    DIR *d = opendir("data/fixtures");
+    if (!d) { printf("FAIL fixtures: data/fixtures is missing\n"); return; }
+    char *names[64];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) && n < 64;)
+        if (e->d_name[0] != '.' && e->d_type == DT_DIR) names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (int i = 0; i < n; i++) test_fixture(names[i]), free(names[i]);
+}
+
+/* --- stories260K --- */
+
+#define STORIES "../shared/assets/stories260K"
+
+static int stories_backend(const ewq_model *m, ewq_tier tier, int ctx, ewq_packed *p, ewq_backend *b) {
+    ewq_assignment a;
+    ewq_err err;
+    ewq_assignment_uniform(&a, m->cfg.n_layers, tier, EWQ_RAW, EWQ_RAW);
+    int rc = ewq_pack(p, m, &a, EWQ_GROUP, 1, 0, &err);
+    ewq_assignment_free(&a);
+    if (rc == 0 && (rc = ewq_cpu_init(b, p, ctx, &err)) != 0) ewq_packed_free(p);
+    if (rc) printf("FAIL stories260K/%s: %s\n", ewq_tier_name(tier), err.msg);
+    return rc;
+}
+
+static double rel(double got, double want) { return fabs(got - want) / fabs(want); }
+
+static void test_stories(void) {
+    ewq_model m;
+    ewq_err err;
+    if (ewq_model_open(&m, STORIES, &err)) {
+        test_skip("stories260K", "../shared/assets/stories260K is not available");
+        return;
+    }
+    char *text;
+    json_doc doc;
+    if (load_json("data/expected/stories260K.json", &text, &doc)) { ewq_model_close(&m); return; }
+    ewq_packed raw_p, q4_p;
+    ewq_backend raw, q4;
+    if (stories_backend(&m, EWQ_RAW, 512, &raw_p, &raw) == 0) {
+        int nw, n_got = 0, got[64];
+        int *want = int_array(json_get(json_get(doc.root, "greedy_from_bos"), "tokens"), &nw), bos = 1;
+        int rc = ewq_greedy(&raw, &bos, 1, nw, 0, got, &n_got, &err), same = 0;
+        while (rc == 0 && same < nw && same < n_got && got[same] == want[same]) same++;
+        check(rc == 0 && same == nw && nw == 64, "stories260K/greedy-64-from-bos", "%d of %d tokens agree", same, nw);
+        free(want);
+        int *ids;
+        long n;
+        if (ewq_read_tokens("data/expected/tinystories-6144.tokens", m.cfg.vocab, &ids, &n, &err) == 0 &&
+            stories_backend(&m, EWQ_INT4, 512, &q4_p, &q4) == 0) {
+            const json_value *pr = json_get(doc.root, "ppl"), *pq = json_get(doc.root, "ppl_int4_vs_raw");
+            for (uint32_t i = 0; i < pr->len; i++) {
+                int ctx = (int)json_get(&pr->kids[i], "ctx")->i;
+                double want_ppl = json_get(&pr->kids[i], "ppl")->f, want_se = json_get(&pr->kids[i], "ppl_stderr")->f;
+                ewq_ppl_result r;
+                char name[96];
+                snprintf(name, sizeof name, "stories260K/ppl/ctx%d", ctx);
+                if (ewq_perplexity(&raw, NULL, ids, n, ctx, 0, &r, &err)) { check(0, name, "%s", err.msg); continue; }
+                check(rel(r.ppl, want_ppl) < 1e-5 && rel(r.ppl_stderr, want_se) < 1e-4 &&
+                          r.scored == json_get(&pr->kids[i], "scored")->i, name,
+                      "ppl %.6f ± %.6f over %ld, transformers %.6f ± %.6f", r.ppl, r.ppl_stderr, r.scored, want_ppl, want_se);
+                printf("# %s: ewq %.6f, transformers %.6f (relative difference %.1e)\n", name, r.ppl, want_ppl,
+                       rel(r.ppl, want_ppl));
+                const json_value *q = &pq->kids[i];
+                snprintf(name, sizeof name, "stories260K/ppl-int4-vs-raw/ctx%d", ctx);
+                if (ewq_perplexity(&q4, &raw, ids, n, ctx, 0, &r, &err)) { check(0, name, "%s", err.msg); continue; }
+                double wkl = json_get(q, "kl")->f, wagree = json_get(q, "top1_agree")->f;
+                /* top-1 may flip on a position whose two best logits are within float noise: allow one */
+                check(rel(r.ppl, json_get(q, "ppl")->f) < 1e-5 && rel(r.kl, wkl) < 1e-4 &&
+                          fabs(r.top1_agree - wagree) * (double)r.scored <= 1.01, name,
+                      "ppl %.6f KL %.6f top-1 %.6f; transformers %.6f %.6f %.6f", r.ppl, r.kl, r.top1_agree,
+                      json_get(q, "ppl")->f, wkl, wagree);
+                printf("# %s: ewq KL %.6f top-1 %.4f, transformers KL %.6f top-1 %.4f\n", name, r.kl, r.top1_agree, wkl,
+                       wagree);
+            }
+            q4.free(&q4);
+            ewq_packed_free(&q4_p);
+            free(ids);
+        } else if (err.msg[0]) {
+            printf("FAIL stories260K/tokens: %s\n", err.msg);
+        }
+        raw.free(&raw);
+        ewq_packed_free(&raw_p);
+    }
+    json_free(&doc);
+    free(text);
+    ewq_model_close(&m);
+}
+
+int main(void) {
+    ewq_threads_init(2);
+    test_fixtures();
+    test_stories();
+    return 0;
+}
