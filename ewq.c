@@ -31,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -2694,7 +2696,9 @@ static void matmul_block(void *ctx, int blk) {
 }
 
 static void matmul(float *out, const float *x, int n, const ewq_qmat *w, float *scratch) {
-    int per = (w->rows + MATMUL_BLOCKS - 1) / MATMUL_BLOCKS;
+    /* small products run on the calling thread: waking the pool costs more than they do */
+    double work = (double)w->rows * w->cols * n;
+    int per = work < 65536 ? w->rows : (w->rows + MATMUL_BLOCKS - 1) / MATMUL_BLOCKS;
     matmul_job j = {.w = w, .x = x, .out = out, .scratch = scratch, .n = n, .rows_per_block = per};
     ewq_parallel((w->rows + per - 1) / per, matmul_block, &j);
 }
@@ -3076,6 +3080,82 @@ int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, 
     }
     free(logits), free(ref_logits), free(lp), free(lr), free(chunk);
     return rc;
+}
+
+/* --- throughput, as llama-bench measures it --- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* median, min and max of v[0..n) (sorted in place) */
+static void spread(double *v, int n, double *med, double *lo, double *hi) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    *med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    *lo = v[0], *hi = v[n - 1];
+}
+
+int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_result *r, ewq_err *err) {
+    int V = b->packed->model->cfg.vocab, len = p > n ? p : n, rc = 0;
+    int *ids = xmalloc(sizeof(int) * (size_t)len);
+    uint32_t seed = 12345;
+    for (int i = 0; i < len; i++) ids[i] = (int)((seed = seed * 1664525u + 1013904223u) >> 8) % V;
+    float *logits = xmalloc(sizeof(float) * (size_t)V);
+    double *pp = xmalloc(sizeof(double) * (size_t)reps), *tg = xmalloc(sizeof(double) * (size_t)reps);
+    memset(r, 0, sizeof *r);
+    r->p = p, r->n = n, r->reps = reps;
+    for (int rep = -1; rep < reps && rc == 0; rep++) {   /* rep -1: warm-up, not counted */
+        double t0 = now_s();
+        if (p > 0) rc = b->forward(b, ids, p, 0, logits, 0, err);
+        double t1 = now_s();
+        for (int i = 0; rc == 0 && i < n; i++) rc = b->forward(b, ids + i, 1, i, logits, 0, err);
+        double t2 = now_s();
+        if (rep >= 0) pp[rep] = p / (t1 - t0), tg[rep] = n / (t2 - t1);
+        if (progress) fprintf(stderr, "\rbench: %s %d/%d", rep < 0 ? "warm-up" : "run", rep + 1, reps);
+    }
+    if (progress) fputc('\n', stderr);
+    if (rc == 0 && p > 0) spread(pp, reps, &r->pp, &r->pp_min, &r->pp_max);
+    if (rc == 0 && n > 0) spread(tg, reps, &r->tg, &r->tg_min, &r->tg_max);
+    free(ids), free(logits), free(pp), free(tg);
+    return rc;
+}
+
+/* Bytes a decode step reads: every block linear, lm_head, and one embedding row. */
+size_t ewq_decode_bytes(const ewq_packed *p) {
+    size_t n = ewq_qmat_bytes(&p->lm_head) + ewq_qmat_bytes(&p->embed) / (size_t)p->embed.rows;
+    for (int i = 0; i < p->model->cfg.n_layers * EWQ_N_LINEAR; i++) n += ewq_qmat_bytes(&p->linear[i]);
+    return n;
+}
+
+typedef struct { char *dst; const char *src; size_t part; } copy_job;
+static void copy_part(void *ctx, int i) {
+    copy_job *j = ctx;
+    memcpy(j->dst + (size_t)i * j->part, j->src + (size_t)i * j->part, j->part);
+}
+
+/* Host copy bandwidth with all threads, STREAM-style: bytes read plus bytes written per second, the
+ * best of 5 copies of 256 MiB. */
+double ewq_host_copy_bandwidth(void) {
+    size_t size = 256u << 20, parts = 64;
+    char *a = xmalloc(size), *b = xmalloc(size);
+    memset(a, 1, size), memset(b, 2, size);
+    copy_job j = {.dst = b, .src = a, .part = size / parts};
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now_s();
+        ewq_parallel((int)parts, copy_part, &j);
+        double bw = 2.0 * (double)size / (now_s() - t0);
+        if (bw > best) best = bw;
+    }
+    free(a), free(b);
+    return best;
 }
 
 /* ===================================================================================================
@@ -3632,6 +3712,395 @@ static int cmd_tokenize(int argc, char **argv) {
     return 0;
 }
 
+/* --- options shared by the commands that run a model --- */
+
+#define MODEL_OPTIONS_HELP                                                                              \
+    "  --plan FILE       precision of every weight from a plan (ewq plan)\n"                            \
+    "  --uniform T       every block linear at T instead: raw (default), int8 or int4\n"                \
+    "  --embed T         the embedding at T (default raw, or the plan's)\n"                              \
+    "  --lm-head T       lm_head at T (default raw, or the plan's; with tied embeddings, the same\n"    \
+    "                    tier as --embed shares one packed copy)\n"                                       \
+    "  --group N         values per quantization group (default 64)\n"                                   \
+    "  --threads N       CPU threads (default: one per core)\n"
+
+typedef struct {
+    const char *plan;          /* --plan FILE, or NULL */
+    ewq_tier uniform;
+    int embed, lm_head;        /* a tier, or -1: raw, or what the plan says */
+    int group, threads;
+} model_opts;
+
+static const model_opts model_opts_default = {NULL, EWQ_RAW, -1, -1, EWQ_GROUP, 0};
+
+static ewq_tier parse_tier(const char *cmd, const char *flag, const char *s) {
+    ewq_tier t;
+    if (ewq_tier_parse(s, &t)) usage_error(cmd, "%s wants raw, int8 or int4, got '%s'", flag, s);
+    return t;
+}
+
+/* Consumes argv[*i] (and its value) when it is a model option; returns 1 if it was. */
+static int model_option(const char *cmd, int argc, char **argv, int *i, model_opts *o) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--plan")) o->plan = need_value(cmd, argc, argv, i);
+    else if (!strcmp(a, "--uniform")) o->uniform = parse_tier(cmd, a, need_value(cmd, argc, argv, i));
+    else if (!strcmp(a, "--embed")) o->embed = (int)parse_tier(cmd, a, need_value(cmd, argc, argv, i));
+    else if (!strcmp(a, "--lm-head")) o->lm_head = (int)parse_tier(cmd, a, need_value(cmd, argc, argv, i));
+    else if (!strcmp(a, "--group")) o->group = parse_int_arg(cmd, a, need_value(cmd, argc, argv, i), 1, EWQ_MAX_GROUP);
+    else if (!strcmp(a, "--threads")) o->threads = parse_int_arg(cmd, a, need_value(cmd, argc, argv, i), 1, 1024);
+    else return 0;
+    if (o->plan && o->uniform != EWQ_RAW) usage_error(cmd, "--plan and --uniform exclude each other");
+    return 1;
+}
+
+/* The precision of every weight: the plan's or the uniform tier, then --embed / --lm-head. */
+static void make_assignment(const ewq_model *m, const model_opts *o, ewq_assignment *a) {
+    ewq_err err;
+    if (o->plan) {
+        if (ewq_plan_load(o->plan, m, a, &err)) die(&err);
+    } else {
+        ewq_assignment_uniform(a, m->cfg.n_layers, o->uniform, EWQ_RAW, EWQ_RAW);
+    }
+    if (o->embed >= 0) a->embed = (ewq_tier)o->embed;
+    if (o->lm_head >= 0) a->lm_head = (ewq_tier)o->lm_head;
+}
+
+/* "plan P: 12 raw / 14 int8 / 9 int4 linears, embed raw, lm_head raw" */
+static void describe_weights(char *buf, size_t n, const model_opts *o, const ewq_assignment *a) {
+    int count[3] = {0};
+    for (int i = 0; i < a->n_layers * EWQ_N_LINEAR; i++) count[a->linear[i]]++;
+    snprintf(buf, n, "%s%s%s%d raw / %d int8 / %d int4 block linears, embed %s, lm_head %s", o->plan ? "plan " : "",
+             o->plan ? o->plan : "", o->plan ? ": " : "", count[EWQ_RAW], count[EWQ_INT8], count[EWQ_INT4],
+             ewq_tier_name(a->embed), ewq_tier_name(a->lm_head));
+}
+
+/* Packs the model per o (exiting with the error on failure) and describes the result. */
+static void pack_model(const ewq_model *m, const model_opts *o, ewq_packed *p, char *desc, size_t n) {
+    ewq_assignment a;
+    ewq_err err;
+    make_assignment(m, o, &a);
+    int busy = 0;
+    for (int i = 0; i < a.n_layers * EWQ_N_LINEAR; i++) busy |= a.linear[i] != EWQ_RAW;
+    int rc = ewq_pack(p, m, &a, o->group, 1, busy, &err);
+    describe_weights(desc, n, o, &a);
+    ewq_assignment_free(&a);
+    if (rc) die(&err);
+}
+
+static void open_model(const char *dir, const model_opts *o, ewq_model *m) {
+    ewq_err err;
+    ewq_threads_init(o->threads);
+    if (ewq_model_open(m, dir, &err)) die(&err);
+}
+
+static void print_ids(FILE *f, const int *ids, int n, const char *sep) {
+    for (int i = 0; i < n; i++) fprintf(f, "%s%d", i ? sep : "", ids[i]);
+}
+
+/* Token ids of a text file, by the model's tokenizer (BOS first when the tokenizer asks for it). */
+static int *tokenize_file(const char *dir, const char *path, int vocab, long *n) {
+    ewq_tokenizer t;
+    ewq_err err;
+    char *text;
+    size_t len;
+    int *ids;
+    if (ewq_tokenizer_load(&t, dir, &err) || ewq_read_file(path, (size_t)1 << 32, &text, &len, &err)) die(&err);
+    *n = (long)ewq_encode(&t, text, len, t.add_bos, &ids);
+    for (long i = 0; i < *n; i++)
+        if (ids[i] >= vocab) {
+            ewq_fail(&err, t.path, "token id %d is outside the model's vocabulary of %d", ids[i], vocab);
+            die(&err);
+        }
+    free(text);
+    ewq_tokenizer_free(&t);
+    return ids;
+}
+
+/* --- ppl --- */
+
+static const char ppl_help[] =
+    "usage: ewq ppl MODEL (--text FILE | --tokens FILE) [--ctx 512] [--ref R] [options] [--json]\n"
+    "\n"
+    "Perplexity by llama.cpp's llama-perplexity protocol: the text is tokenized once (BOS first), the\n"
+    "ids are cut into chunks of --ctx (the remainder dropped), each chunk starts with the BOS token, and\n"
+    "the second half of each chunk is scored (positions ctx/2 .. ctx-2 predicting the next id). Prints\n"
+    "PPL with its standard error.\n"
+    "\n"
+    "  --text FILE       a text, tokenized with the model's tokenizer.json\n"
+    "  --tokens FILE     token ids instead: decimal numbers separated by whitespace\n"
+    "  --ctx N           chunk length (default 512)\n"
+    "  --ref R           also run a reference: R = raw, int8 or int4 (every block linear at that tier)\n"
+    "                    or a plan file; reports the mean KL divergence KL(ref || model) and the share of\n"
+    "                    positions whose top-1 token agrees (--embed, --lm-head and --group apply to both)\n"
+    MODEL_OPTIONS_HELP
+    "  --json            machine-readable output\n";
+
+static int cmd_ppl(int argc, char **argv) {
+    const char *dir = NULL, *tokens_path = NULL, *text_path = NULL, *ref = NULL;
+    int ctx = 512, json = 0;
+    model_opts o = model_opts_default;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(ppl_help, stdout); return 0; }
+        if (model_option("ppl", argc, argv, &i, &o)) continue;
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--tokens")) tokens_path = need_value("ppl", argc, argv, &i);
+        else if (!strcmp(argv[i], "--text")) text_path = need_value("ppl", argc, argv, &i);
+        else if (!strcmp(argv[i], "--ctx")) ctx = parse_int_arg("ppl", "--ctx", need_value("ppl", argc, argv, &i), 4, 1 << 20);
+        else if (!strcmp(argv[i], "--ref")) ref = need_value("ppl", argc, argv, &i);
+        else if (argv[i][0] == '-') usage_error("ppl", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("ppl", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("ppl", "missing MODEL folder");
+    if (!tokens_path == !text_path) usage_error("ppl", "give one of --text FILE and --tokens FILE");
+    model_opts ro = o;
+    ewq_tier ref_tier;
+    if (ref && ewq_tier_parse(ref, &ref_tier) == 0) ro.plan = NULL, ro.uniform = ref_tier;
+    else if (ref) ro.plan = ref, ro.uniform = EWQ_RAW;
+
+    ewq_model m;
+    ewq_packed p, rp;
+    ewq_backend b, rb;
+    ewq_err err;
+    char weights[512], refw[512];
+    open_model(dir, &o, &m);
+    int *ids;
+    long n;
+    if (text_path) ids = tokenize_file(dir, text_path, m.cfg.vocab, &n);
+    else if (ewq_read_tokens(tokens_path, m.cfg.vocab, &ids, &n, &err)) die(&err);
+    if (n < ctx) {
+        ewq_fail(&err, text_path ? text_path : tokens_path, "%ld tokens are fewer than one chunk of --ctx %d", n, ctx);
+        die(&err);
+    }
+    pack_model(&m, &o, &p, weights, sizeof weights);
+    if (ewq_cpu_init(&b, &p, ctx, &err)) die(&err);
+    if (ref) {
+        pack_model(&m, &ro, &rp, refw, sizeof refw);
+        if (ewq_cpu_init(&rb, &rp, ctx, &err)) die(&err);
+    }
+    ewq_ppl_result r;
+    if (ewq_perplexity(&b, ref ? &rb : NULL, ids, n, ctx, 1, &r, &err)) die(&err);
+    if (json) {
+        printf("{\"model\": ");
+        print_json_string(stdout, dir);
+        printf(", \"weights\": ");
+        print_json_string(stdout, weights);
+        printf(", \"weight_bytes\": %zu, \"tokens\": %ld, \"ctx\": %d, \"chunks\": %d, \"scored\": %ld, "
+               "\"ppl\": %.17g, \"ppl_stderr\": %.17g", ewq_packed_bytes(&p), n, r.ctx, r.chunks, r.scored, r.ppl,
+               r.ppl_stderr);
+        if (r.has_ref) {
+            printf(", \"ref\": ");
+            print_json_string(stdout, refw);
+            printf(", \"kl\": %.17g, \"kl_stderr\": %.17g, \"top1_agree\": %.17g", r.kl, r.kl_stderr, r.top1_agree);
+        }
+        printf("}\n");
+    } else {
+        printf("model        %s\n", dir);
+        printf("weights      %s: %.2f MiB\n", weights, ewq_packed_bytes(&p) / 1048576.0);
+        printf("tokens       %ld; ctx %d: %d chunks, %ld positions scored\n", n, r.ctx, r.chunks, r.scored);
+        printf("perplexity   %.4f ± %.4f\n", r.ppl, r.ppl_stderr);
+        if (r.has_ref) {
+            printf("reference    %s: %.2f MiB\n", refw, ewq_packed_bytes(&rp) / 1048576.0);
+            printf("KL           %.6f ± %.6f nats (mean KL(ref || model) per position)\n", r.kl, r.kl_stderr);
+            printf("top-1 agree  %.2f%%\n", 100 * r.top1_agree);
+        }
+    }
+    if (ref) rb.free(&rb), ewq_packed_free(&rp);
+    b.free(&b);
+    free(ids);
+    ewq_packed_free(&p);
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- generate --- */
+
+static const char generate_help[] =
+    "usage: ewq generate MODEL [--prompt TEXT | --ids \"ID ID ...\"] [-n 64] [options] [--json]\n"
+    "\n"
+    "Greedy decoding: runs the prompt, then appends the most likely next token until -n tokens are\n"
+    "generated or an end-of-sequence token appears. Prints the generated text when the model folder\n"
+    "has a tokenizer.json (the ids with --json), else the generated token ids.\n"
+    "\n"
+    "  --prompt TEXT     the prompt, tokenized with the model's tokenizer.json (BOS first when it asks)\n"
+    "  --ids LIST        the prompt as token ids, separated by spaces or commas\n"
+    "                    (default: the BOS token alone)\n"
+    "  -n N              tokens to generate (default 64)\n" MODEL_OPTIONS_HELP
+    "  --json            machine-readable output: prompt and generated ids (and text)\n";
+
+/* Parses "1 2, 3" into ids; returns the count. */
+static int parse_id_list(const char *s, int vocab, int **out) {
+    int n = 0, cap = 16, *ids = xmalloc(sizeof(int) * (size_t)cap);
+    for (const char *p = s; *p;) {
+        if (*p == ' ' || *p == ',') { p++; continue; }
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v < 0 || v >= vocab || (*end && *end != ' ' && *end != ','))
+            usage_error("generate", "--ids wants token ids in [0, %d) separated by spaces or commas, got '%s'", vocab, s);
+        if (n == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
+        ids[n++] = (int)v;
+        p = end;
+    }
+    *out = ids;
+    return n;
+}
+
+/* The text of ids[0..n), each token decoded after the one before it (prev: the token before ids[0]). */
+static char *decode_ids(const ewq_tokenizer *t, int prev, const int *ids, int n) {
+    size_t len = 0, cap = 64;
+    char *s = xmalloc(cap);
+    for (int i = 0; i < n; i++) {
+        size_t k;
+        const char *piece = ewq_decode(t, i ? ids[i - 1] : prev, ids[i], &k);
+        while (len + k + 1 > cap) s = xrealloc(s, cap *= 2);
+        memcpy(s + len, piece, k);
+        len += k;
+    }
+    s[len] = 0;
+    return s;
+}
+
+static int cmd_generate(int argc, char **argv) {
+    const char *dir = NULL, *ids_arg = NULL, *prompt_text = NULL;
+    int n_new = 64, json = 0;
+    model_opts o = model_opts_default;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(generate_help, stdout); return 0; }
+        if (model_option("generate", argc, argv, &i, &o)) continue;
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--ids")) ids_arg = need_value("generate", argc, argv, &i);
+        else if (!strcmp(argv[i], "--prompt")) prompt_text = need_value("generate", argc, argv, &i);
+        else if (!strcmp(argv[i], "-n")) n_new = parse_int_arg("generate", "-n", need_value("generate", argc, argv, &i), 1, 1 << 20);
+        else if (argv[i][0] == '-') usage_error("generate", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("generate", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("generate", "missing MODEL folder");
+    if (ids_arg && prompt_text) usage_error("generate", "--prompt and --ids exclude each other");
+    ewq_model m;
+    ewq_packed p;
+    ewq_backend b;
+    ewq_tokenizer t;
+    ewq_err err;
+    char weights[512];
+    open_model(dir, &o, &m);
+    /* the tokenizer is optional unless the prompt is text */
+    char *tok_path = path_join(dir, "tokenizer.json");
+    int have_tok = prompt_text || access(tok_path, F_OK) == 0;
+    free(tok_path);
+    if (have_tok && ewq_tokenizer_load(&t, dir, &err)) die(&err);
+    int *prompt, n_prompt;
+    if (ids_arg) n_prompt = parse_id_list(ids_arg, m.cfg.vocab, &prompt);
+    else if (prompt_text) n_prompt = (int)ewq_encode(&t, prompt_text, strlen(prompt_text), t.add_bos, &prompt);
+    else if (m.cfg.bos_id >= 0) prompt = xmalloc(sizeof(int)), prompt[0] = m.cfg.bos_id, n_prompt = 1;
+    else usage_error("generate", "the model has no BOS token: give a prompt with --prompt or --ids");
+    if (n_prompt == 0) usage_error("generate", "the prompt is empty");
+    for (int i = 0; i < n_prompt; i++)
+        if (prompt[i] >= m.cfg.vocab) usage_error("generate", "prompt token %d is outside the vocabulary", prompt[i]);
+    pack_model(&m, &o, &p, weights, sizeof weights);
+    int *out = xmalloc(sizeof(int) * (size_t)n_new), n_out;
+    if (ewq_cpu_init(&b, &p, n_prompt + n_new, &err) || ewq_greedy(&b, prompt, n_prompt, n_new, 1, out, &n_out, &err))
+        die(&err);
+    char *text = have_tok ? decode_ids(&t, prompt[n_prompt - 1], out, n_out) : NULL;
+    if (json) {
+        printf("{\"prompt\": [");
+        print_ids(stdout, prompt, n_prompt, ", ");
+        printf("], \"tokens\": [");
+        print_ids(stdout, out, n_out, ", ");
+        printf("]");
+        if (text) printf(", \"text\": "), print_json_string(stdout, text);
+        printf("}\n");
+    } else if (text) {
+        printf("%s\n", text);
+    } else {
+        print_ids(stdout, out, n_out, " ");
+        printf("\n");
+    }
+    b.free(&b);
+    free(prompt), free(out), free(text);
+    if (have_tok) ewq_tokenizer_free(&t);
+    ewq_packed_free(&p);
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- bench --- */
+
+static const char bench_help[] =
+    "usage: ewq bench MODEL [-p 512] [-n 128] [-r 5] [options] [--json]\n"
+    "\n"
+    "Throughput as llama-bench measures it: pp = a prompt of -p tokens in one pass (tokens/s),\n"
+    "tg = -n tokens generated one at a time at batch 1 from an empty context (tokens/s); one warm-up,\n"
+    "then -r repetitions, reported as median and min..max. Also: the weight bytes, the bytes one\n"
+    "decode step reads and the bandwidth that achieves, as a share of the host's copy bandwidth\n"
+    "(read + written, all threads) measured in the same run, and the peak resident memory.\n"
+    "\n"
+    "  -p N              prompt tokens (default 512; 0 skips pp)\n"
+    "  -n N              generated tokens (default 128; 0 skips tg)\n"
+    "  -r N              repetitions (default 5)\n" MODEL_OPTIONS_HELP
+    "  --json            machine-readable output\n";
+
+static int cmd_bench(int argc, char **argv) {
+    const char *dir = NULL;
+    int p_len = 512, n_len = 128, reps = 5, json = 0;
+    model_opts o = model_opts_default;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(bench_help, stdout); return 0; }
+        if (model_option("bench", argc, argv, &i, &o)) continue;
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "-p")) p_len = parse_int_arg("bench", "-p", need_value("bench", argc, argv, &i), 0, 1 << 20);
+        else if (!strcmp(argv[i], "-n")) n_len = parse_int_arg("bench", "-n", need_value("bench", argc, argv, &i), 0, 1 << 20);
+        else if (!strcmp(argv[i], "-r")) reps = parse_int_arg("bench", "-r", need_value("bench", argc, argv, &i), 1, 1000);
+        else if (argv[i][0] == '-') usage_error("bench", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("bench", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("bench", "missing MODEL folder");
+    if (!p_len && !n_len) usage_error("bench", "-p and -n are both 0: nothing to measure");
+    ewq_model m;
+    ewq_packed p;
+    ewq_backend b;
+    ewq_err err;
+    char weights[512];
+    open_model(dir, &o, &m);
+    pack_model(&m, &o, &p, weights, sizeof weights);
+    ewq_bench_result r;
+    if (ewq_cpu_init(&b, &p, p_len > n_len ? p_len : n_len, &err) || ewq_bench(&b, p_len, n_len, reps, 1, &r, &err))
+        die(&err);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);   /* before the copy-bandwidth buffers inflate it */
+    double rss_mib = ru.ru_maxrss / 1024.0;   /* ru_maxrss is in KiB on Linux */
+    double copy_bw = ewq_host_copy_bandwidth(), step_bytes = (double)ewq_decode_bytes(&p);
+    double decode_bw = r.tg * step_bytes;
+    if (json) {
+        printf("{\"model\": ");
+        print_json_string(stdout, dir);
+        printf(", \"backend\": \"cpu\", \"threads\": %d, \"weights\": ", ewq_threads());
+        print_json_string(stdout, weights);
+        printf(", \"weight_bytes\": %zu, "
+               "\"decode_bytes_per_token\": %.0f, \"reps\": %d, \"pp\": {\"tokens\": %d, \"tok_s\": %.6g, \"min\": %.6g, "
+               "\"max\": %.6g}, \"tg\": {\"tokens\": %d, \"tok_s\": %.6g, \"min\": %.6g, \"max\": %.6g}, "
+               "\"decode_bandwidth\": %.6g, \"copy_bandwidth\": %.6g, \"peak_rss_mib\": %.1f}\n",
+               ewq_packed_bytes(&p), step_bytes, reps, p_len, r.pp, r.pp_min, r.pp_max, n_len,
+               r.tg, r.tg_min, r.tg_max, decode_bw, copy_bw, rss_mib);
+    } else {
+        printf("model              %s\n", dir);
+        printf("backend            cpu, %d threads\n", ewq_threads());
+        printf("weights            %s: %.2f MiB\n", weights, ewq_packed_bytes(&p) / 1048576.0);
+        printf("%-18s %12s %21s\n", "test", "tokens/s", "min .. max");
+        if (p_len) printf("pp%-16d %12.2f %10.2f .. %-9.2f\n", p_len, r.pp, r.pp_min, r.pp_max);
+        if (n_len) printf("tg%-16d %12.2f %10.2f .. %-9.2f\n", n_len, r.tg, r.tg_min, r.tg_max);
+        if (n_len)
+            printf("decode bandwidth   %.2f GB/s (%.2f MB per token) = %.0f%% of the host copy bandwidth, %.2f GB/s\n",
+                   decode_bw / 1e9, step_bytes / 1e6, 100 * decode_bw / copy_bw, copy_bw / 1e9);
+        printf("peak RSS           %.1f MiB\n", rss_mib);
+    }
+    b.free(&b);
+    ewq_packed_free(&p);
+    ewq_model_close(&m);
+    return 0;
+}
+
 /* --- main --- */
 
 static const char main_help[] =
@@ -3646,6 +4115,9 @@ static const char main_help[] =
     "  plan MODEL        choose raw / int8 / int4 per block; write the plan; llama-quantize command\n"
     "  synth CONFIG      write a random-weight checkpoint of the shapes a config.json describes\n"
     "  tokenize MODEL    token ids of a text (MODEL may also be a tokenizer.json)\n"
+    "  ppl MODEL         perplexity (llama.cpp protocol); KL divergence and top-1 agreement vs a reference\n"
+    "  generate MODEL    greedy decoding from a prompt\n"
+    "  bench MODEL       prefill and decode throughput (llama-bench protocol)\n"
     "\n"
     "  --version         version and build\n";
 
@@ -3655,6 +4127,9 @@ static const struct { const char *name; int (*run)(int, char **); } commands[] =
     {"plan", cmd_plan},
     {"synth", cmd_synth},
     {"tokenize", cmd_tokenize},
+    {"ppl", cmd_ppl},
+    {"generate", cmd_generate},
+    {"bench", cmd_bench},
 };
 
 int main(int argc, char **argv) {

@@ -574,6 +574,18 @@ int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, 
 int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
                ewq_err *err);
 
+/* Throughput as llama-bench measures it: after one warm-up, `reps` times: a prompt of p ids in one
+ * forward call from position 0 (pp, tokens/s), then n one-token forward calls at positions 0..n-1
+ * (tg, tokens/s); median, min and max over the reps. Needs max_ctx >= max(p, n). */
+typedef struct ewq_bench_result {
+    int p, n, reps;
+    double pp, pp_min, pp_max;
+    double tg, tg_min, tg_max;
+} ewq_bench_result;
+int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_result *r, ewq_err *err);
+size_t ewq_decode_bytes(const ewq_packed *p);     /* weight bytes one decode step reads */
+double ewq_host_copy_bandwidth(void);             /* bytes/s, read + written, all threads */
+
 /* ---------------------------------------------------------------------------------------------------
  * GPU backend (ewq_cuda.cu; a CPU-only build has a stand-in that says so).
  */
