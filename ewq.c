@@ -3800,8 +3800,8 @@ static void print_ids(FILE *f, const int *ids, int n, const char *sep) {
 static int *tokenize_file(const char *dir, const char *path, int vocab, long *n) {
     ewq_tokenizer t;
     ewq_err err;
-    char *text;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     int *ids;
     if (ewq_tokenizer_load(&t, dir, &err) || ewq_read_file(path, (size_t)1 << 32, &text, &len, &err)) die(&err);
     *n = (long)ewq_encode(&t, text, len, t.add_bos, &ids);

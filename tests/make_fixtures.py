@@ -30,7 +30,8 @@ Writes:
                               int4-all (two fixtures) embed_tokens and lm_head packed too
                             plus 16 greedy tokens after the first 4 of the sequence.
   data/expected/stories260K.json, data/expected/tinystories-6144.tokens  for the real stories260K
-                            model: 64 greedy tokens from BOS, and llama.cpp-protocol perplexity
+                            model: 64 greedy tokens from BOS (and their text, decoded by HF
+                            tokenizers), and llama.cpp-protocol perplexity
                             on the first 6144 tokens of the TinyStories text (tokenized with HF
                             tokenizers), raw and int4 vs raw (KL divergence, top-1 agreement).
 
@@ -440,7 +441,7 @@ def write_stories_oracle():
     cont, margin = greedy(raw, [1], 64)
     q4, _ = quantized_model(STORIES, "int4")
     out = {"token_file": token_file.name, "tokenizer": "stories260K/tokenizer.json (HF tokenizers "
-           f"{__import__('tokenizers').__version__})", "greedy_from_bos": {"tokens": cont, "min_margin": margin},
+           f"{__import__('tokenizers').__version__})", "greedy_from_bos": {"tokens": cont, "text": tok.decode(cont), "min_margin": margin},
            "ppl": [ppl_protocol(raw, ids, ctx, 1) for ctx in PPL_CTX],
            "ppl_int4_vs_raw": [ppl_protocol(q4, ids, ctx, 1, ref=raw) for ctx in PPL_CTX]}
     with open(EXPECTED / "stories260K.json", "w") as f:

@@ -28,6 +28,9 @@ declare -A MODEL_CMDS=(
     [plan]="plan MODEL"
     [synth]="-"
     [tokenize]="-"
+    [ppl]="ppl MODEL --tokens $root/data/expected/tinystories-6144.tokens"
+    [generate]="generate MODEL -n 1"
+    [bench]="bench MODEL -p 1 -n 1 -r 1"
 )
 
 snapshot() { find "$tmp" -mindepth 1 2>/dev/null | sort; }
