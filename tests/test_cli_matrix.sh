@@ -219,6 +219,15 @@ input_classes cli/plan/check "expected a value" folder plan "$good" --check FILE
 input_classes cli/tokenize/tokenizer "expected a value" "" tokenize FILE
 input_classes cli/tokenize/text "" folder tokenize "$valid_tok" FILE
 input_classes cli/synth/config "expected a value" "" synth FILE -o "$tmp/never"
+input_classes cli/ppl/tokens "holds no token ids" folder ppl "$good" --tokens FILE
+printf '1 2 3 4 5\n' >"$tmp/five.tokens"   # readable by the unprivileged user too
+input_classes cli/ppl/plan "expected a value" folder ppl "$good" --plan FILE --tokens "$tmp/five.tokens" --ctx 4
+stories=$root/../shared/assets/stories260K   # a model with a tokenizer.json
+if [ -d "$stories" ]; then
+    input_classes cli/ppl/text "tokens are fewer than one chunk" folder ppl "$stories" --text FILE
+else
+    echo "SKIP cli/ppl/text: $stories is not available"
+fi
 refuse cli/tokenize/folder-without-tokenizer 1 "$f/empty-folder/tokenizer.json" "No such file or directory" \
     tokenize "$f/empty-folder"
 refuse cli/synth/folder-without-config 1 "$f/empty-folder/config.json" "No such file or directory" \
