@@ -47,7 +47,10 @@
  * =================================================================================================== */
 
 int ewq_fail(ewq_err *e, const char *file, const char *fmt, ...) {
-    int n = snprintf(e->msg, sizeof e->msg, "%s: ", file ? file : "ewq");
+    if (!file) file = "ewq";
+    size_t len = strlen(file);   /* a very long name is cut in the middle, so the problem still fits */
+    int n = len <= 400 ? snprintf(e->msg, sizeof e->msg, "%s: ", file)
+                       : snprintf(e->msg, sizeof e->msg, "%.200s...%s: ", file, file + len - 200);
     if (n < 0 || (size_t)n >= sizeof e->msg) n = 0;
     va_list ap;
     va_start(ap, fmt);

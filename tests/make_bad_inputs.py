@@ -155,6 +155,10 @@ def main():
     case("index-tensor-not-in-shard", "is listed in shard",
          {"config.json": cfg, "model.safetensors": good,
           "model.safetensors.index.json": json.dumps({"weight_map": {"not.a.tensor": "model.safetensors"}})})
+    # found by fuzz/index: the message lost the file name when the name did not fit in the message
+    case("index-shard-name-too-long", "File name too long",
+         {"config.json": cfg, "model.safetensors": good,
+          "model.safetensors.index.json": json.dumps({"weight_map": {q: "m" * 2000 + ".safetensors"}})})
     case("index-malformed", "model.safetensors.index.json: byte",
          {"config.json": cfg, "model.safetensors": good, "model.safetensors.index.json": '{"weight_map": '})
     print("wrote", len(os.listdir(OUT)), "cases to", OUT)

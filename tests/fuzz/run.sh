@@ -4,21 +4,22 @@
 # target, "PASS fuzz/TARGET: runs, exec/s, cov, ft" when it found nothing, "FAIL fuzz/TARGET: ..." naming the
 # saved input (build/fuzz/crashes/) when it found a crash, a hang (one input over 10 s), a leak or a
 # sanitizer report; then "N passed, N failed, N skipped" like tests/run.sh. The full log of each run is kept
-# in build/fuzz/TARGET.log.
+# in build/fuzz/TARGET.log. FUZZ_OUT=DIR puts corpora, crashes and logs in DIR instead of build/fuzz.
 # Usage: bash tests/fuzz/run.sh SECONDS build/fuzz/fuzz_TARGET...     (run from the repository root)
 set -u
 seconds=${1:?usage: tests/fuzz/run.sh SECONDS FUZZER...}
 shift
 passed=0 failed=0
-mkdir -p build/fuzz/crashes
+out=${FUZZ_OUT:-build/fuzz}
+mkdir -p "$out/crashes"
 for fuzzer in "$@"; do
     t=$(basename "$fuzzer")
     t=${t#fuzz_}
-    corpus=build/fuzz/corpus/$t
-    log=build/fuzz/$t.log
+    corpus=$out/corpus/$t
+    log=$out/$t.log
     mkdir -p "$corpus"
     nice -n 19 "$fuzzer" "$corpus" "tests/fuzz/corpus/$t" -max_total_time="$seconds" -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="build/fuzz/crashes/$t-" >"$log" 2>&1
+        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/crashes/$t-" >"$log" 2>&1
     rc=$?
     # the last status line ("#N DONE cov: C ft: F ... exec/s: E") and the final stats
     last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
