@@ -3,7 +3,8 @@
 #   make test       build and run the tests (ends with "N passed, N failed")
 #   make asan       the same tests with AddressSanitizer + UndefinedBehaviorSanitizer (clang)
 #   make fuzz       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (clang with compiler-rt)
-#   make bench      entropy throughput vs a sequential read on a synthesized Llama-3.2-1B checkpoint
+#   make bench      entropy throughput vs a sequential read on a synthesized Llama-3.2-1B checkpoint;
+#                   tokenizer time on adversarial texts (linear, not quadratic)
 #   make deps       install what the build needs on a fresh Debian machine
 
 CC        ?= cc
@@ -51,6 +52,9 @@ $(BUILD)/test_fuzz_corpus: tests/fuzz/fuzz.h $(wildcard tests/fuzz/fuzz_*.c)
 $(BUILD)/test_%: tests/test_%.c $(BUILD)/lib.o | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CPPFLAGS) -I. -o $@ $< $(BUILD)/lib.o $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/bench_%: tests/bench_%.c $(BUILD)/lib.o | $(BUILD)
+	$(CC) $(WARN) $(OPT) $(CPPFLAGS) -I. -o $@ $< $(BUILD)/lib.o $(LDFLAGS) $(LDLIBS)
+
 $(BUILD):
 	mkdir -p $@
 
@@ -79,8 +83,9 @@ fuzz: $(FUZZERS)
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
 # speed goals, measured (never asserted in tests): entropy throughput against a sequential read
-bench: $(EWQ_BIN)
+bench: $(EWQ_BIN) $(BUILD)/bench_tokenizer
 	EWQ=./$(EWQ_BIN) bash tests/bench_entropy.sh
+	$(BUILD)/bench_tokenizer
 
 deps:
 	command -v $(CC) >/dev/null && command -v clang >/dev/null && command -v make >/dev/null || \
