@@ -25,6 +25,10 @@
  *    strtod is used, so LC_NUMERIC must be the "C" locale (the default).
  *  - Nesting deeper than JSON_MAX_DEPTH is an error, so hostile input cannot
  *    overflow the C stack through recursion.
+ *  - The parse tree and the parser's work stack together may take at most
+ *    JSON_MAX_MEMORY bytes; a document that needs more is an error. A value
+ *    takes 64 bytes while "0," takes 2, so without a cap a hostile 100 MB
+ *    document of small values would need 6 GB.
  */
 #ifndef JSON_H
 #define JSON_H
@@ -34,6 +38,9 @@
 
 #ifndef JSON_MAX_DEPTH
 #define JSON_MAX_DEPTH 128           /* nesting limit: deeper input is an error, never a stack overflow */
+#endif
+#ifndef JSON_MAX_MEMORY
+#define JSON_MAX_MEMORY ((size_t)1 << 30)   /* parse tree + work stack, in bytes: more is an error */
 #endif
 
 typedef enum json_type { JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT } json_type;
@@ -93,6 +100,8 @@ typedef struct json__parser {
     size_t top, cap;
     json__chunk *chunks;      /* the arena */
     size_t chunk_size;        /* size of the next chunk (grows) */
+    size_t mem;               /* bytes held by the arena and the stack, at most JSON_MAX_MEMORY */
+    int over;                 /* an allocation failed because it would pass JSON_MAX_MEMORY */
     char *err;
     size_t errsz;
     char found[16];           /* scratch for json__found */
@@ -113,6 +122,15 @@ static int json__fail(json__parser *p, size_t at, const char *fmt, ...)
         }
     }
     return -1;
+}
+
+/* The error for a failed allocation: over the memory cap, or out of memory. */
+static int json__oom(json__parser *p, size_t at)
+{
+    if (p->over)
+        return json__fail(p, at, "document too large: its parse tree would take more than %zu MiB",
+                          (size_t)JSON_MAX_MEMORY >> 20);
+    return json__fail(p, at, "out of memory");
 }
 
 /* Describes the byte at offset `at` for error messages: 'x', byte 0xNN, or end of input. */
@@ -140,9 +158,14 @@ static void *json__alloc(json__parser *p, size_t size, size_t align)
     }
     /* Start a new chunk; whatever was left in the old one is abandoned. */
     size_t cap = size > p->chunk_size ? size : p->chunk_size;
+    if (cap > JSON_MAX_MEMORY - p->mem || sizeof(json__chunk) > JSON_MAX_MEMORY - p->mem - cap) {
+        p->over = 1;
+        return NULL;
+    }
     json__chunk *fresh = malloc(sizeof *fresh + cap);
     if (!fresh)
         return NULL;
+    p->mem += sizeof *fresh + cap;
     if (p->chunk_size < JSON__MAX_CHUNK)
         p->chunk_size *= 2;
     fresh->next = c;
@@ -282,7 +305,7 @@ static int json__string(json__parser *p, const char **out, uint32_t *out_len)
     size_t raw = i - open - 1, len = raw;
     char *dst = json__alloc(p, raw + 1, 1);
     if (!dst)
-        return json__fail(p, open, "out of memory");
+        return json__oom(p, open);
     if (escaped) {
         if (json__unescape(p, open + 1, i, dst, &len))
             return -1;
@@ -402,12 +425,17 @@ static int json__container(json__parser *p, json_value *v, int depth)
             if (json__value(p, &kid, depth + 1))
                 return -1;
             if (p->top == p->cap) {
-                size_t cap = p->cap ? p->cap * 2 : 256;
+                size_t cap = p->cap ? p->cap * 2 : 256, more = (cap - p->cap) * sizeof *p->stack;
+                if (more > JSON_MAX_MEMORY - p->mem) {
+                    p->over = 1;
+                    return json__oom(p, p->pos);
+                }
                 json_value *grown = realloc(p->stack, cap * sizeof *grown);
                 if (!grown)
-                    return json__fail(p, p->pos, "out of memory");
+                    return json__oom(p, p->pos);
                 p->stack = grown;
                 p->cap = cap;
+                p->mem += more;
             }
             p->stack[p->top++] = kid;
             json__skip_ws(p);
@@ -432,7 +460,7 @@ static int json__container(json__parser *p, json_value *v, int depth)
     if (count) {
         v->kids = json__alloc(p, count * sizeof *v->kids, _Alignof(json_value));
         if (!v->kids)
-            return json__fail(p, open, "out of memory");
+            return json__oom(p, open);
         memcpy(v->kids, p->stack + base, count * sizeof *v->kids);
     }
     p->top = base;
