@@ -3795,6 +3795,17 @@ static void open_model(const char *dir, const model_opts *o, ewq_model *m) {
     if (ewq_model_open(m, dir, &err)) die(&err);
 }
 
+/* Positions past max_position_embeddings lie outside what the model was trained (and its RoPE scaled)
+ * for, and would size the KV cache by a flag alone: refuse them, naming what asked for them. */
+static void check_context(const ewq_model *m, long need, const char *what) {
+    if (!m->cfg.max_pos || need <= m->cfg.max_pos) return;
+    ewq_err err;
+    char *cfg = path_join(m->dir, "config.json");
+    ewq_fail(&err, cfg, "%s need %ld positions, more than max_position_embeddings %d", what, need, m->cfg.max_pos);
+    free(cfg);
+    die(&err);
+}
+
 static void print_ids(FILE *f, const int *ids, int n, const char *sep) {
     for (int i = 0; i < n; i++) fprintf(f, "%s%d", i ? sep : "", ids[i]);
 }
@@ -3874,6 +3885,7 @@ static int cmd_ppl(int argc, char **argv) {
         ewq_fail(&err, text_path ? text_path : tokens_path, "%ld tokens are fewer than one chunk of --ctx %d", n, ctx);
         die(&err);
     }
+    check_context(&m, ctx, "chunks of --ctx");
     pack_model(&m, &o, &p, weights, sizeof weights);
     if (ewq_cpu_init(&b, &p, ctx, &err)) die(&err);
     if (ref) {
@@ -4000,6 +4012,7 @@ static int cmd_generate(int argc, char **argv) {
     if (n_prompt == 0) usage_error("generate", "the prompt is empty");
     for (int i = 0; i < n_prompt; i++)
         if (prompt[i] >= m.cfg.vocab) usage_error("generate", "prompt token %d is outside the vocabulary", prompt[i]);
+    check_context(&m, (long)n_prompt + n_new - 1, "the prompt and -n");   /* the last token is not fed back */
     pack_model(&m, &o, &p, weights, sizeof weights);
     int *out = xmalloc(sizeof(int) * (size_t)n_new), n_out;
     if (ewq_cpu_init(&b, &p, n_prompt + n_new, &err) || ewq_greedy(&b, prompt, n_prompt, n_new, 1, out, &n_out, &err))
@@ -4066,6 +4079,7 @@ static int cmd_bench(int argc, char **argv) {
     ewq_err err;
     char weights[512];
     open_model(dir, &o, &m);
+    check_context(&m, p_len > n_len ? p_len : n_len, "-p and -n");
     pack_model(&m, &o, &p, weights, sizeof weights);
     ewq_bench_result r;
     if (ewq_cpu_init(&b, &p, p_len > n_len ? p_len : n_len, &err) || ewq_bench(&b, p_len, n_len, reps, 1, &r, &err))

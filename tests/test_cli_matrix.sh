@@ -98,6 +98,13 @@ bad_values plan --granularity "must be block or tensor" layer "" BLOCK
 pre=("$good" -o "$tmp/never")
 bad_values synth --seed "must be an unsigned integer" abc -1 1.5 99999999999999999999999 ""
 bad_values synth --outliers "--outliers" x 2:1 0:-1 0:nan 0:1e7 "0:1," : ""
+# counts checked against the model: llama2-f32 has max_position_embeddings 256
+seq 0 1999 | awk '{printf "%d ", $1 % 256}' >"$tmp/2000.tokens"
+refuse cli/ppl/ctx-past-max-positions 1 "$good/config.json" "more than max_position_embeddings 256" \
+    ppl "$good" --tokens "$tmp/2000.tokens" --ctx 1000
+refuse cli/generate/n-past-max-positions 1 "$good/config.json" "need 257 positions" generate "$good" -n 257
+refuse cli/bench/p-past-max-positions 1 "$good/config.json" "more than max_position_embeddings 256" \
+    bench "$good" -p 300 -n 1 -r 1
 refuse cli/synth/missing-config 2 "synth" "missing CONFIG" synth
 refuse cli/synth/missing-output 2 "synth" "missing -o" synth "$good"
 refuse cli/tokenize/missing-tokenizer 2 "tokenize" "" tokenize
