@@ -4,7 +4,8 @@
 #   make asan       the same tests with AddressSanitizer + UndefinedBehaviorSanitizer (clang)
 #   make fuzz       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (clang with compiler-rt)
 #   make bench      entropy throughput vs a sequential read on a synthesized Llama-3.2-1B checkpoint;
-#                   tokenizer time on adversarial texts (linear, not quadratic)
+#                   tokenizer time on adversarial texts (linear, not quadratic); tokenizer speed on the
+#                   wiki file (MB/s, one core)
 #   make deps       install what the build needs on a fresh Debian machine
 
 CC        ?= cc
@@ -83,9 +84,10 @@ fuzz: $(FUZZERS)
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
 # speed goals, measured (never asserted in tests): entropy throughput against a sequential read
-bench: $(EWQ_BIN) $(BUILD)/bench_tokenizer
+bench: $(EWQ_BIN) $(BUILD)/bench_tokenizer $(BUILD)/bench_tokenizer_speed
 	EWQ=./$(EWQ_BIN) bash tests/bench_entropy.sh
 	$(BUILD)/bench_tokenizer
+	$(BUILD)/bench_tokenizer_speed
 
 deps:
 	command -v $(CC) >/dev/null && command -v clang >/dev/null && command -v make >/dev/null || \

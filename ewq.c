@@ -1968,7 +1968,8 @@ static void nfc_reorder(int *cps, size_t n) {
         while (j < n && uni_ccc((uint32_t)cps[j])) j++;
         if (j - i > 1) {
             ccc_item *items = xmalloc((j - i) * sizeof *items);
-            for (size_t k = i; k < j; k++) items[k - i] = (ccc_item){uni_ccc((uint32_t)cps[k]), (int)(k - i), (uint32_t)cps[k]};
+            for (size_t k = i; k < j; k++)
+                items[k - i] = (ccc_item){uni_ccc((uint32_t)cps[k]), (int)(k - i), (uint32_t)cps[k]};
             qsort(items, j - i, sizeof *items, cmp_ccc_item);
             for (size_t k = i; k < j; k++) cps[k] = (int)items[k - i].cp;
             free(items);
@@ -2238,13 +2239,22 @@ static void encode_byte_level_piece(const ewq_tokenizer *t, encoder *e, const ch
     bpe_merge(t, e);
 }
 
-/* SentencePiece: a whole segment, with the prepended "▁" and spaces read as "▁". */
+/* SentencePiece: a whole segment, with the prepended "▁" and spaces read as "▁". With split_words the
+ * segment is merged word by word, a word starting at each "▁" that follows another character: no token
+ * can span such a boundary (load checked that none has "▁" after another character), so no merge does,
+ * and the result is that of one word; only the heap stays small. */
 static void encode_sentencepiece_segment(const ewq_tokenizer *t, encoder *e, const char *s, size_t n) {
-    int last_unk = 0;
+    int last_unk = 0, after_space = 1;
     e->n_sym = 0;
     sym_push(e, t->ascii_id[' ']);
     for (size_t i = 0, k; i < n; i += k) {
         uint32_t c = char_at(s, n, i, &k);
+        int space = c == ' ' || c == 0x2581;
+        if (space && !after_space && t->split_words) {
+            bpe_merge(t, e);
+            e->n_sym = 0;
+        }
+        after_space = space;
         int id = c < 0x80 ? t->ascii_id[c] : vocab_find(t, s + i, k);
         if (id >= 0) sym_push(e, id), last_unk = 0;
         else sym_push_unknown(t, e, c == ' ' ? "\xe2\x96\x81" : s + i, c == ' ' ? 3 : k, &last_unk);
@@ -2300,9 +2310,8 @@ const char *ewq_decode(const ewq_tokenizer *t, int prev_id, int id, size_t *len)
     if (id < 0 || id >= t->n_vocab) { *len = 0; return ""; }
     const char *s = t->text + t->dec_off[id];
     *len = t->dec_len[id];
-    if (t->kind == EWQ_TOK_SENTENCEPIECE && !t->added[id] && (prev_id < 0 || (prev_id < t->n_vocab && t->added[prev_id]))
-        && *len && s[0] == ' ')
-        s++, (*len)--;
+    int segment_start = prev_id < 0 || (prev_id < t->n_vocab && t->added[prev_id]);
+    if (t->kind == EWQ_TOK_SENTENCEPIECE && !t->added[id] && segment_start && *len && s[0] == ' ') s++, (*len)--;
     return s;
 }
 
@@ -2391,10 +2400,12 @@ static int tok_read_vocab(ewq_tokenizer *t, const json_value *root, bytebuf *tex
         const json_value *a = &added->kids[i], *id = json_get(a, "id"), *content = json_get(a, "content");
         if (!json_is(id, JSON_NUMBER) || !id->is_int || id->i < 0 || id->i >= (1 << 24) ||
             !json_is(content, JSON_STRING) || !content->len)
-            return ewq_fail(err, path, "added_tokens[%u]: needs an integer id in [0, 2^24) and a non-empty content", i);
-        if (json_flag(a, "lstrip") || json_flag(a, "rstrip") || json_flag(a, "single_word") || json_flag(a, "normalized"))
-            return ewq_fail(err, path, "added token '%s': lstrip, rstrip, single_word and normalized are not supported",
-                            content->str);
+            return ewq_fail(err, path, "added_tokens[%u]: needs an integer id in [0, 2^24) and a non-empty content",
+                            i);
+        if (json_flag(a, "lstrip") || json_flag(a, "rstrip") || json_flag(a, "single_word") ||
+            json_flag(a, "normalized"))
+            return ewq_fail(err, path, "added token '%s': lstrip, rstrip, single_word and normalized are not "
+                            "supported", content->str);
         if (id->i > max_id) max_id = id->i;
     }
     t->n_vocab = (int)max_id + 1;
@@ -2501,6 +2512,15 @@ static int tok_build_tables(ewq_tokenizer *t, bytebuf *text, const char *path, e
     }
     if (t->kind == EWQ_TOK_SENTENCEPIECE && t->ascii_id[' '] < 0)
         return ewq_fail(err, path, "model.vocab has no \"\xe2\x96\x81\" token");
+    t->split_words = t->kind == EWQ_TOK_SENTENCEPIECE;
+    for (int id = 0; id < t->n_vocab && t->split_words; id++) {   /* a "▁" after another character? */
+        const char *s = text->p + t->tok_off[id];
+        for (size_t i = 1; i + 3 <= t->tok_len[id]; i++)
+            if (!memcmp(s + i, "\xe2\x96\x81", 3) && (i < 3 || memcmp(s + i - 3, "\xe2\x96\x81", 3))) {
+                t->split_words = 0;
+                break;
+            }
+    }
     int16_t cp_to_byte[324];
     memset(cp_to_byte, 0xff, sizeof cp_to_byte);
     for (int b = 0; b < 256; b++) cp_to_byte[byte_to_cp(b)] = (int16_t)b;

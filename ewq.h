@@ -492,9 +492,10 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
  *     byte-to-unicode character (GPT-2's map: bytes 33-126, 161-172, 174-255 are the characters with
  *     those code points; the other 68 bytes, in increasing order, are U+0100, U+0101, ...). With
  *     ignore_merges (Llama-3), a piece that is itself in the vocabulary is that one token.
- *     SentencePiece: the whole normalized segment is one word; each character is an initial symbol;
- *     a character not in the vocabulary becomes its UTF-8 bytes as <0xNN> tokens (byte fallback), else
- *     the unk token (consecutive ones fused into one with fuse_unk), else it is dropped.
+ *     SentencePiece: the whole normalized segment is one word (merged "▁"-word by "▁"-word when no
+ *     token contains "▁" after another character, which gives the same ids); each character is an
+ *     initial symbol; a character not in the vocabulary becomes its UTF-8 bytes as <0xNN> tokens (byte
+ *     fallback), else the unk token (consecutive ones fused into one with fuse_unk), else it is dropped.
  *     Merging: repeatedly the adjacent pair with the lowest merge rank (its index in model.merges) is
  *     replaced by its merged token, the leftmost occurrence first; a min-heap keyed by (rank, position)
  *     over a linked list of symbols makes this O(n log n) in the word length.
@@ -522,6 +523,7 @@ typedef struct ewq_tokenizer {
     int add_bos;               /* the files ask for BOS at the start of a text */
     int max_digits;            /* byte level: numbers per piece, 3 (Llama-3) or 1 (Qwen) */
     int nfc, ignore_merges, byte_fallback, unk_id, fuse_unk;
+    int split_words;           /* SentencePiece: no token has "▁" after another character (see ewq.c) */
     /* internals */
     char *text;                /* token strings as in the file, then decoded bytes, back to back */
     uint32_t *tok_off, *tok_len, *dec_off, *dec_len;   /* [n_vocab] offsets into text */
