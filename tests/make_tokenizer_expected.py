@@ -19,14 +19,19 @@ replaces ill-formed UTF-8 the same way):
 All other ids are from encode(text, add_special_tokens=False).
 For the byte-level tokenizers, NAME.stress.decoded holds decode(stress ids, skip_special_tokens=False).
 For the two SentencePiece models it also encodes with the `sentencepiece` package on tokenizer.model and
-writes the comparison of the two references to sentencepiece.txt.
+writes the comparison of the two references to references.txt, with the cases of data/expected/nfc.txt
+(from the UCD, see tests/make_unicode_tables.py) on which the library's NFC normalizer disagrees.
+It also writes data/fixtures/nfc-tokenizer/tokenizer.json: a byte-level tokenizer with Qwen's pattern,
+NFC, and no merges, with which test_tokenizer.c reads ewq's NFC back through encode and decode.
 """
 import os
 import sys
 
+import json
+
 import sentencepiece as spm
 import tokenizers
-from tokenizers import Tokenizer
+from tokenizers import Tokenizer, normalizers
 
 ASSETS = os.path.join("..", "shared", "assets")
 OUT = os.path.join("data", "expected", "tokenizer")
@@ -71,8 +76,45 @@ def write_records(path, records):
             f.write(b"".join(varint(i) for i in ids))
 
 
+def byte_to_unicode(b):
+    if 33 <= b <= 126 or 161 <= b <= 172 or b >= 174:
+        return chr(b)
+    return chr(256 + sum(1 for x in range(b) if not (33 <= x <= 126 or 161 <= x <= 172 or x >= 174)))
+
+
+def write_nfc_tokenizer():
+    """The Qwen3 tokenizer's normalizer and pre-tokenizer with only the 256 byte tokens."""
+    qwen = json.load(open(os.path.join(TOKENIZERS["qwen3"], "tokenizer.json"), encoding="utf-8"))
+    doc = {"version": "1.0", "added_tokens": [], "normalizer": qwen["normalizer"],
+           "pre_tokenizer": qwen["pre_tokenizer"], "post_processor": None, "decoder": qwen["decoder"],
+           "model": {"type": "BPE", "dropout": None, "unk_token": None, "ignore_merges": False,
+                     "vocab": {byte_to_unicode(b): b for b in range(256)}, "merges": []}}
+    folder = os.path.join("data", "fixtures", "nfc-tokenizer")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False)
+
+
+def nfc_report():
+    """Where the library's NFC normalizer differs from the UCD's NormalizationTest cases."""
+    nfc = normalizers.NFC()
+    differ = []
+    for line in open(os.path.join("data", "expected", "nfc.txt"), encoding="utf-8"):
+        a, b = line.rstrip("\n").split("\t")
+        if nfc.normalize_str(a) != b:
+            differ.append(a)
+    report = [f"NFC: tokenizers' normalizer vs data/expected/nfc.txt (UCD NormalizationTest): "
+              f"{len(differ)} of the cases differ"]
+    if differ:
+        cps = sorted({f"U+{ord(c):04X}" for a in differ for c in a if ord(c) > 0x7f})
+        report.append("  code points in the differing inputs: " + " ".join(cps[:60]) +
+                      (" ..." if len(cps) > 60 else ""))
+    return report
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    write_nfc_tokenizer()
     texts = {name: open(p, "rb").read().decode("utf-8", "replace") for name, p in INPUTS.items()}
     report = [f"tokenizers {tokenizers.__version__}, sentencepiece {spm.__version__}",
               "HF tokenizers (tokenizer.json) vs sentencepiece (tokenizer.model), encode without BOS:"]
@@ -103,7 +145,8 @@ def main():
         else:
             with open(os.path.join(OUT, f"{tname}.stress.decoded"), "wb") as f:
                 f.write(tok.decode(ids["stress"], skip_special_tokens=False).encode("utf-8"))
-    with open(os.path.join(OUT, "sentencepiece.txt"), "w", encoding="utf-8") as f:
+    report += nfc_report()
+    with open(os.path.join(OUT, "references.txt"), "w", encoding="utf-8") as f:
         f.write("\n".join(report) + "\n")
     print("\n".join(report), file=sys.stderr)
 

@@ -17,12 +17,16 @@ Standard library only. What it writes (all looked up by code point, 0 .. 0x10FFF
     decomposed algorithmically and are not listed.
   - uni_comp: {first, second, composite} for every primary composite (canonical pairs that are not
     Full_Composition_Exclusion), sorted by (first, second).
+It also writes data/expected/nfc.txt, the NFC cases of the UCD's NormalizationTest.txt, which
+tests/test_tokenizer.c checks ewq's NFC against.
 """
+import bz2
 import os
 import sys
 
 UCD = os.environ.get("UCD", "/usr/share/unicode")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "unicode_tables.h")
+NFC_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "expected", "nfc.txt")
 N_CP = 0x110000
 BLOCK = 128
 
@@ -85,6 +89,22 @@ def two_stage(values, name):
     return lines
 
 
+def write_nfc_tests():
+    """data/expected/nfc.txt: "input<TAB>NFC(input)" lines in UTF-8, every case NormalizationTest.txt states
+    for NFC (c2 = NFC(c1) = NFC(c2) = NFC(c3), c4 = NFC(c4) = NFC(c5)), deduplicated and sorted."""
+    cases = set()
+    with bz2.open(os.path.join(UCD, "NormalizationTest.txt.bz2"), "rt", encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if not line or line.startswith("@"):
+                continue
+            c = ["".join(chr(int(x, 16)) for x in field.split()) for field in line.split(";")[:5]]
+            cases.update([(c[0], c[1]), (c[1], c[1]), (c[2], c[1]), (c[3], c[3]), (c[4], c[3])])
+    with open(NFC_OUT, "w", encoding="utf-8", newline="\n") as f:
+        f.writelines(f"{a}\t{b}\n" for a, b in sorted(cases))
+    print(f"wrote {NFC_OUT}: {len(cases)} NFC cases", file=sys.stderr)
+
+
 def main():
     flags, ccc_of = bytearray(N_CP), bytearray(N_CP)
     decomp = []
@@ -133,6 +153,7 @@ def main():
     out.append("};")
     with open(OUT, "w", encoding="ascii") as f:
         f.write("\n".join(out) + "\n")
+    write_nfc_tests()
     print(f"wrote {OUT}: Unicode {version}, {len(decomp)} decompositions, {len(comp)} compositions",
           file=sys.stderr)
 

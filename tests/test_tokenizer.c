@@ -6,7 +6,7 @@
  * "Hello world" with the post-processor's special tokens. The .ids files are records of LEB128 varints:
  * a count n, then n ids (see that script). Decoding is checked by reproducing the wiki and TinyStories
  * bytes from the expected ids, and for the byte-level tokenizers against the library's own decode of the
- * stress ids.
+ * stress ids. NFC is checked on its own against the Unicode Character Database's NormalizationTest.
  */
 #include "ewq.h"
 #include "tests/test.h"
@@ -125,6 +125,7 @@ static void test_one(int ti) {
     ewq_err err;
     snprintf(name, sizeof name, "tokenizer_%s_load", tokenizers[ti].name);
     if (!check(ewq_tokenizer_load(&t, tokenizers[ti].path, &err) == 0, name, "%s", err.msg)) return;
+    snprintf(name, sizeof name, "tokenizer_%s_kind", tokenizers[ti].name);
     check(t.kind == (tokenizers[ti].byte_level ? EWQ_TOK_BYTE_LEVEL : EWQ_TOK_SENTENCEPIECE), name, "kind %d", t.kind);
 
     for (size_t ii = 0; ii < sizeof inputs / sizeof inputs[0]; ii++) {
@@ -202,6 +203,42 @@ static void test_one(int ti) {
     ewq_tokenizer_free(&t);
 }
 
+/* NFC against the UCD's NormalizationTest cases (data/expected/nfc.txt: "input<TAB>NFC" lines), read
+ * through a byte-level tokenizer whose only tokens are the 256 bytes: decode(encode(x)) is then exactly
+ * the normalized x. */
+static void test_nfc(void) {
+    ewq_tokenizer t;
+    ewq_err err;
+    char *text;
+    size_t len;
+    if (!check(ewq_tokenizer_load(&t, "data/fixtures/nfc-tokenizer", &err) == 0, "tokenizer_nfc_load", "%s", err.msg))
+        return;
+    if (!check(ewq_read_file("data/expected/nfc.txt", 1 << 24, &text, &len, &err) == 0, "tokenizer_nfc_data",
+               "%s", err.msg)) {
+        ewq_tokenizer_free(&t);
+        return;
+    }
+    int cases = 0, bad = 0;
+    for (char *line = text, *next; line < text + len; line = next) {
+        char *tab = strchr(line, '\t'), *end = strchr(line, '\n');
+        if (!tab || !end || tab > end) { bad = -1; break; }
+        next = end + 1;
+        int *ids;
+        size_t n = ewq_encode(&t, line, (size_t)(tab - line), 0, &ids), dlen;
+        char *got = decode_all(&t, ids, n, &dlen);
+        size_t want = (size_t)(end - tab - 1);
+        if (dlen != want || memcmp(got, tab + 1, want)) {
+            if (!bad++) printf("first NFC mismatch: input '%.*s'\n", (int)(tab - line), line);
+        }
+        cases++;
+        free(got);
+        free(ids);
+    }
+    check(bad == 0 && cases > 30000, "tokenizer_nfc", "%d of %d NormalizationTest cases differ", bad, cases);
+    free(text);
+    ewq_tokenizer_free(&t);
+}
+
 int main(void) {
     FILE *f = fopen(ASSETS "README.md", "r");
     if (!f) {
@@ -210,5 +247,6 @@ int main(void) {
         fclose(f);
         for (size_t i = 0; i < sizeof tokenizers / sizeof tokenizers[0]; i++) test_one((int)i);
     }
+    test_nfc();
     return 0;
 }
