@@ -21,7 +21,7 @@ For the byte-level tokenizers, NAME.stress.decoded holds decode(stress ids, skip
 For the two SentencePiece models it also encodes with the `sentencepiece` package on tokenizer.model and
 writes the comparison of the two references to references.txt, with the cases of data/expected/nfc.txt
 (from the UCD, see tests/make_unicode_tables.py) on which the library's NFC normalizer disagrees.
-It also writes data/fixtures/nfc-tokenizer/tokenizer.json: a byte-level tokenizer with Qwen's pattern,
+It also writes tests/nfc_tokenizer.json: a byte-level tokenizer with Qwen's pattern,
 NFC, and no merges, with which test_tokenizer.c reads ewq's NFC back through encode and decode.
 """
 import os
@@ -89,9 +89,7 @@ def write_nfc_tokenizer():
            "pre_tokenizer": qwen["pre_tokenizer"], "post_processor": None, "decoder": qwen["decoder"],
            "model": {"type": "BPE", "dropout": None, "unk_token": None, "ignore_merges": False,
                      "vocab": {byte_to_unicode(b): b for b in range(256)}, "merges": []}}
-    folder = os.path.join("data", "fixtures", "nfc-tokenizer")
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "tokenizer.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join("tests", "nfc_tokenizer.json"), "w", encoding="utf-8") as f:
         json.dump(doc, f, ensure_ascii=False)
 
 

@@ -211,7 +211,7 @@ static void test_nfc(void) {
     ewq_err err;
     char *text;
     size_t len;
-    if (!check(ewq_tokenizer_load(&t, "data/fixtures/nfc-tokenizer", &err) == 0, "tokenizer_nfc_load", "%s", err.msg))
+    if (!check(ewq_tokenizer_load(&t, "tests/nfc_tokenizer.json", &err) == 0, "tokenizer_nfc_load", "%s", err.msg))
         return;
     if (!check(ewq_read_file("data/expected/nfc.txt", 1 << 24, &text, &len, &err) == 0, "tokenizer_nfc_data",
                "%s", err.msg)) {
