@@ -829,10 +829,61 @@ void ewq_model_close(ewq_model *m) {
     memset(m, 0, sizeof *m);
 }
 
+/* inv_freq as transformers computes it in float32: 1 / theta^(2i/d), then llama3's per-band scaling
+ * (long wavelengths divided by factor, short ones kept, the band between interpolated). */
+static void rope_inv_freq(const ewq_config *c, float *inv) {
+    int half = c->head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        float expo = (float)(2 * i) / (float)c->head_dim;
+        float f = (float)(1.0 / pow(c->rope_theta, (double)expo));
+        if (c->rope_llama3) {
+            double wavelen = 2 * M_PI / f, lo = c->rope_orig_max_pos / c->rope_low_freq_factor,
+                   hi = c->rope_orig_max_pos / c->rope_high_freq_factor;
+            if (wavelen > lo) f = (float)(f / c->rope_factor);
+            else if (wavelen >= hi) {
+                double smooth = (c->rope_orig_max_pos / wavelen - c->rope_low_freq_factor) /
+                                (c->rope_high_freq_factor - c->rope_low_freq_factor);
+                f = (float)((1 - smooth) * f / c->rope_factor + smooth * f);
+            }
+        }
+        inv[i] = f;
+    }
+}
+
+void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t) {
+    int half = c->head_dim / 2;
+    float *inv = xmalloc(sizeof(float) * (size_t)half);
+    rope_inv_freq(c, inv);
+    for (int pos = 0; pos < n_pos; pos++)
+        for (int i = 0; i < half; i++) {
+            float angle = (float)pos * inv[i];   /* a float32 product, as transformers forms it */
+            cos_t[(size_t)pos * half + i] = (float)cos(angle);
+            sin_t[(size_t)pos * half + i] = (float)sin(angle);
+        }
+    free(inv);
+}
+
 #ifndef EWQ_CUDA
 int ewq_cuda_describe(char *buf, size_t n) {
     snprintf(buf, n, "not built in (build with nvcc on the PATH, or make CUDA=1)");
     return -1;
+}
+
+int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+    (void)p, (void)max_ctx;
+    memset(b, 0, sizeof *b);
+    return ewq_fail(err, "cuda", "built without CUDA (build with nvcc on the PATH, or make CUDA=1)");
+}
+
+int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq_err *err) {
+    (void)b;
+    *allocated = *in_use = 0;
+    return ewq_fail(err, "cuda", "built without CUDA");
+}
+
+int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err) {
+    *bytes_per_s = 0;
+    return ewq_fail(err, "cuda", "built without CUDA");
 }
 #endif
 

@@ -451,6 +451,11 @@ typedef struct ewq_backend {
 
 int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
 
+/* RoPE as both backends apply it: inv_freq[i] = 1 / theta^(2i / head_dim) in float32 (then llama3's
+ * per-band scaling, as transformers computes it), angle = (float)pos * inv_freq[i] (a float32 product),
+ * cos_t[pos][i] = cos(angle), sin_t[pos][i] = sin(angle), each [n_pos][head_dim / 2]. */
+void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t);
+
 /* ---------------------------------------------------------------------------------------------------
  * Tokenizer: a Hugging Face tokenizer.json, encoding to exactly the ids of the `tokenizers` library.
  *
@@ -593,6 +598,18 @@ double ewq_host_copy_bandwidth(void);             /* bytes/s, read + written, al
  */
 /* Writes a one-line description of the CUDA device ewq would use, or why there is none; 0 if usable. */
 int ewq_cuda_describe(char *buf, size_t n);
+/* The CUDA backend: the model above on device 0, every weight in its packed format, float32
+ * activations and KV cache. All device memory is allocated here (none during forward); it fails with
+ * one line: "cuda: no usable GPU (...)", "cuda: the model needs N bytes of device memory (...), but
+ * only M of T are free", or the CUDA call that failed. A CPU-only build fails with "built without CUDA". */
+int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
+/* Device memory of a CUDA backend: the bytes it allocated, and the bytes in use on the device now
+ * (the runtime's and other processes' included). Since forward allocates nothing, in_use after a run
+ * is the peak of that run. */
+int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq_err *err);
+/* Device copy bandwidth (bytes read + written per second, best of 10 copies of 512 MiB with 16-byte
+ * loads and stores): what decode bandwidth is compared with (SPEC §7). */
+int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err);
 
 /* ---------------------------------------------------------------------------------------------------
  * Host utilities shared by the sections of ewq.c.

@@ -1,17 +1,68 @@
-/* ewq_cuda.cu — the GPU backend behind the interface in ewq.h: hand-written CUDA, no CUDA libraries. */
+/* ewq_cuda.cu — the GPU backend behind the interface in ewq.h: hand-written CUDA, no CUDA libraries.
+ *
+ * It computes what the CPU backend computes (ewq.h, "Backend interface"), with float32 activations:
+ *   upload    every weight in its packed format of ewq.h (no other layout); norm weights and biases as
+ *             float32; the RoPE tables of the CPU backend (ewq_rope_tables); a float32 KV cache
+ *             [layer][position][kv_heads * head_dim]; all device memory is allocated here, none later
+ *   decode    matrix-vector products: one warp per output row, 16-byte weight loads, int8/int4
+ *             dequantized in registers, float32 accumulation, a warp-shuffle sum
+ *   prefill   a shared-memory tiled float32 matrix product (64 rows x 64 positions per block of 256
+ *             threads): the simple, exact version that issue 7 replaces with tensor-core (mma.sync) tiles
+ *   the rest  embedding lookup, RMSNorm, one kernel for bias + q/k RMSNorm + RoPE + KV-cache write,
+ *             causal grouped-query attention, SiLU(gate) * up; the residual adds are fused into the
+ *             o_proj and down products (out += W x)
+ * Dequantization rounds as the CPU does (int4: min + scale * q as two roundings, no fused multiply-add),
+ * so weights agree bit for bit; sums differ from the CPU's only in their order.
+ * Every CUDA call and launch is checked; a failure becomes one ewq_err line "cuda: ...".
+ * A forward call of more than CHUNK positions runs in chunks, which causal attention makes exact.
+ */
 #include "ewq.h"
 
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int ewq_cuda_describe(char *buf, size_t n) {
+#define CHUNK 512      /* positions per pass: activations and device logits are sized for this many */
+#define TILE 64        /* tiled product: rows and positions per block */
+#define TILE_K 16      /* tiled product: columns staged in shared memory per step */
+#define ROWS_PER_MATVEC_BLOCK 8
+#define ATTN_THREADS 128
+
+/* ===================================================================================================
+ * Errors: every runtime call checked, every launch followed by cudaGetLastError
+ * =================================================================================================== */
+
+#define CUDA_TRY(call)                                                                                     \
+    do {                                                                                                   \
+        cudaError_t e_ = (call);                                                                           \
+        if (e_ != cudaSuccess) return ewq_fail(err, "cuda", "%s: %s", #call, cudaGetErrorString(e_));       \
+    } while (0)
+/* LAUNCH(name, kernel<<<...>>>(...)): the launch, then its error (bad configuration, no kernel image) */
+#define LAUNCH(name, ...)                                                                                  \
+    do {                                                                                                   \
+        __VA_ARGS__;                                                                                       \
+        cudaError_t e_ = cudaGetLastError();                                                               \
+        if (e_ != cudaSuccess) return ewq_fail(err, "cuda", "kernel %s: %s", name, cudaGetErrorString(e_)); \
+    } while (0)
+
+static int no_gpu(ewq_err *err) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count == 0) {
-        snprintf(buf, n, "built in, but no usable GPU (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    if (e != cudaSuccess) return ewq_fail(err, "cuda", "no usable GPU (%s)", cudaGetErrorString(e));
+    if (count == 0) return ewq_fail(err, "cuda", "no usable GPU (0 devices)");
+    return 0;
+}
+
+int ewq_cuda_describe(char *buf, size_t n) {
+    ewq_err err;
+    cudaDeviceProp p;
+    if (no_gpu(&err)) {
+        snprintf(buf, n, "built in, but %s", err.msg + strlen("cuda: "));
         return -1;
     }
-    cudaDeviceProp p;
     if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) {
         snprintf(buf, n, "built in, but device 0 cannot be queried");
         return -1;
@@ -19,4 +70,591 @@ int ewq_cuda_describe(char *buf, size_t n) {
     snprintf(buf, n, "%s, compute capability %d.%d, %.1f GiB", p.name, p.major, p.minor,
              p.totalGlobalMem / 1073741824.0);
     return 0;
+}
+
+/* ===================================================================================================
+ * Weights on the device: ewq.h's formats, read by column (any shape) or 16 bytes at a time
+ * =================================================================================================== */
+
+enum { FMT_F32, FMT_F16, FMT_BF16, FMT_INT8, FMT_INT4 };
+
+/* values in 16 bytes of each format */
+__host__ __device__ constexpr int per16(int fmt) {
+    return fmt == FMT_F32 ? 4 : fmt == FMT_INT8 ? 16 : fmt == FMT_INT4 ? 32 : 8;
+}
+
+__host__ __device__ constexpr size_t row_bytes(int fmt, int cols) {
+    return fmt == FMT_F32 ? 4 * (size_t)cols : fmt == FMT_INT8 ? (size_t)cols
+         : fmt == FMT_INT4 ? ((size_t)cols + 1) / 2 : 2 * (size_t)cols;
+}
+
+typedef struct dmat {
+    int fmt, rows, cols, group, ng;   /* group, ng: int8/int4 only */
+    const void *w;                    /* raw values, int8 values or int4 pairs, rows of row_bytes */
+    const __half *scale, *min;        /* [rows * ng] */
+    int vec;                          /* every 16 bytes of a row start aligned and lie in one group */
+} dmat;
+
+__device__ __forceinline__ float bf16_value(unsigned h) { return __uint_as_float(h << 16); }
+__device__ __forceinline__ float f16_value(unsigned h) { return __half2float(__ushort_as_half((unsigned short)h)); }
+/* min + scale * q in two roundings, as ewq.h writes it and the CPU computes it */
+__device__ __forceinline__ float int4_value(float mn, float s, unsigned q) { return __fadd_rn(mn, __fmul_rn(s, (float)q)); }
+
+template <int F> __device__ __forceinline__ float weight_at(const dmat &m, int r, int c) {
+    size_t i = (size_t)r * m.cols + c;
+    if (F == FMT_F32) return __ldg((const float *)m.w + i);
+    if (F == FMT_F16) return f16_value(__ldg((const unsigned short *)m.w + i));
+    if (F == FMT_BF16) return bf16_value(__ldg((const unsigned short *)m.w + i));
+    size_t g = (size_t)r * m.ng + c / m.group;
+    float s = __half2float(m.scale[g]);
+    if (F == FMT_INT8) return s * (float)__ldg((const signed char *)m.w + i);
+    unsigned b = __ldg((const unsigned char *)m.w + (size_t)r * row_bytes(F, m.cols) + c / 2);
+    return int4_value(__half2float(m.min[g]), s, c & 1 ? b >> 4 : b & 15);
+}
+
+/* The dot product of the per16(F) values packed in v (one group: scale s, minimum mn) with x[0..). */
+template <int F> __device__ __forceinline__ float dot16(uint4 v, const float *x, float s, float mn) {
+    constexpr int N = per16(F), PER_WORD = N / 4;
+    float xs[N];
+#pragma unroll
+    for (int j = 0; j < N / 4; j++) {
+        float4 a = __ldg((const float4 *)x + j);
+        xs[4 * j] = a.x, xs[4 * j + 1] = a.y, xs[4 * j + 2] = a.z, xs[4 * j + 3] = a.w;
+    }
+    const unsigned u[4] = {v.x, v.y, v.z, v.w};
+    float acc = 0;
+#pragma unroll
+    for (int j = 0; j < N; j++) {
+        unsigned word = u[j / PER_WORD], k = j % PER_WORD;
+        float w;
+        if (F == FMT_F32) w = __uint_as_float(word);
+        else if (F == FMT_F16) w = f16_value((word >> 16 * k) & 0xffff);
+        else if (F == FMT_BF16) w = bf16_value((word >> 16 * k) & 0xffff);
+        else if (F == FMT_INT8) w = s * (float)(signed char)(word >> 8 * k);
+        else w = int4_value(mn, s, (word >> 4 * k) & 15);
+        acc = fmaf(w, xs[j], acc);
+    }
+    return acc;
+}
+
+/* ===================================================================================================
+ * Kernels
+ * =================================================================================================== */
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Sum (or maximum) over the block; every thread gets the result. */
+__device__ float block_reduce(float v, int is_max) {
+    __shared__ float part[32];
+    for (int o = 16; o; o /= 2) {
+        float w = __shfl_xor_sync(0xffffffffu, v, o);
+        v = is_max ? fmaxf(v, w) : v + w;
+    }
+    if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = v;
+    __syncthreads();
+    v = part[0];
+    for (int i = 1; i < (int)(blockDim.x + 31) / 32; i++) v = is_max ? fmaxf(v, part[i]) : v + part[i];
+    __syncthreads();   /* part is reused by the next call */
+    return v;
+}
+
+/* Decode: out[r] = W[r] . x (or out[r] += with add), one warp per row. Rows whose 16-byte pieces are
+ * aligned and stay inside one group (every shape of real models) take the vector path. */
+template <int F> __global__ void __launch_bounds__(32 * ROWS_PER_MATVEC_BLOCK)
+matvec(dmat m, const float *x, float *out, int add) {
+    int r = blockIdx.x * ROWS_PER_MATVEC_BLOCK + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (r >= m.rows) return;
+    constexpr int N = per16(F);
+    float acc = 0;
+    if (m.vec) {
+        const uint4 *row = (const uint4 *)((const char *)m.w + (size_t)r * row_bytes(F, m.cols));
+        int pieces = m.cols / N;
+#pragma unroll 4
+        for (int i = lane; i < pieces; i += 32) {
+            float s = 0, mn = 0;
+            if (F == FMT_INT8 || F == FMT_INT4) {
+                size_t g = (size_t)r * m.ng + i * N / m.group;
+                s = __half2float(m.scale[g]);
+                if (F == FMT_INT4) mn = __half2float(m.min[g]);
+            }
+            acc += dot16<F>(__ldg(row + i), x + (size_t)i * N, s, mn);
+        }
+    } else {
+        for (int c = lane; c < m.cols; c += 32) acc = fmaf(weight_at<F>(m, r, c), x[c], acc);
+    }
+    acc = warp_sum(acc);
+    if (lane == 0) out[r] = add ? out[r] + acc : acc;
+}
+
+/* Prefill: out[t][r] = sum_c x[t][c] W[r][c] (or += with add) for t < n. A block computes 64 rows x 64
+ * positions, each thread a 4 x 4 patch; every step stages 16 columns of both operands, the weights
+ * dequantized on the way into shared memory. */
+template <int F> __global__ void __launch_bounds__(256)
+matmul_tiled(dmat m, const float *x, int n, float *out, int add) {
+    __shared__ float ws[TILE_K][TILE + 1], xs[TILE_K][TILE + 1];
+    int r0 = blockIdx.x * TILE, t0 = blockIdx.y * TILE, tr = threadIdx.x % 16, tt = threadIdx.x / 16;
+    float acc[4][4] = {};
+    for (int k0 = 0; k0 < m.cols; k0 += TILE_K) {
+        for (int i = threadIdx.x; i < TILE * TILE_K; i += 256) {
+            int j = i / TILE_K, kk = i % TILE_K, k = k0 + kk, r = r0 + j, t = t0 + j;
+            ws[kk][j] = r < m.rows && k < m.cols ? weight_at<F>(m, r, k) : 0.0f;
+            xs[kk][j] = t < n && k < m.cols ? x[(size_t)t * m.cols + k] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < TILE_K; kk++) {
+            float a[4], b[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) a[i] = ws[kk][tr + 16 * i], b[i] = xs[kk][tt + 16 * i];
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int r = r0 + tr + 16 * i, t = t0 + tt + 16 * j;
+            if (r >= m.rows || t >= n) continue;
+            float *o = out + (size_t)t * m.rows + r;
+            *o = add ? *o + acc[i][j] : acc[i][j];
+        }
+}
+
+/* x[t] = row tokens[t] of the embedding, dequantized; one block per position. */
+template <int F> __global__ void embed(dmat m, const int *tokens, float *x) {
+    for (int c = threadIdx.x; c < m.cols; c += blockDim.x)
+        x[(size_t)blockIdx.x * m.cols + c] = weight_at<F>(m, tokens[blockIdx.x], c);
+}
+
+/* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w; one block per position. */
+__global__ void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    const float *xr = x + (size_t)blockIdx.x * n;
+    float ss = 0;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
+    float inv = 1.0f / sqrtf(block_reduce(ss, 0) / (float)n + eps);
+    for (int i = threadIdx.x; i < n; i += blockDim.x) out[(size_t)blockIdx.x * n + i] = w[i] * (xr[i] * inv);
+}
+
+typedef struct qkv_args {
+    float *q, *kc, *vc;               /* q in place; kc, vc: this layer's cache */
+    const float *k, *v, *bias[3], *q_norm, *k_norm, *cos_t, *sin_t;   /* unused ones NULL */
+    int pos, heads, kv_heads, d;
+    float eps;
+} qkv_args;
+
+/* One warp per (head, position) of q and k: bias (Qwen2), RMSNorm of the head (Qwen3), RoPE
+ * (rotate-half). q stays in place; k, and v with its bias, go into the cache at their position. */
+__global__ void qkv_finish(qkv_args a) {
+    extern __shared__ float x[];   /* [d] */
+    int d = a.d, half = d / 2, t = blockIdx.y, p = a.pos + t, lane = threadIdx.x, is_q = blockIdx.x < a.heads;
+    int h = is_q ? blockIdx.x : blockIdx.x - a.heads;
+    size_t kvd = (size_t)a.kv_heads * d;
+    const float *src = is_q ? a.q + ((size_t)t * a.heads + h) * d : a.k + (size_t)t * kvd + (size_t)h * d;
+    const float *bias = is_q ? a.bias[0] : a.bias[1], *norm = is_q ? a.q_norm : a.k_norm;
+    for (int i = lane; i < d; i += 32) x[i] = bias ? src[i] + bias[h * d + i] : src[i];
+    if (norm) {
+        float ss = 0;
+        for (int i = lane; i < d; i += 32) ss += x[i] * x[i];
+        float inv = 1.0f / sqrtf(warp_sum(ss) / (float)d + a.eps);
+        for (int i = lane; i < d; i += 32) x[i] = norm[i] * (x[i] * inv);
+    }
+    __syncwarp();
+    float *dst = is_q ? a.q + ((size_t)t * a.heads + h) * d : a.kc + (size_t)p * kvd + (size_t)h * d;
+    const float *cs = a.cos_t + (size_t)p * half, *sn = a.sin_t + (size_t)p * half;
+    for (int i = lane; i < half; i += 32) {
+        float x0 = x[i], x1 = x[i + half];
+        dst[i] = x0 * cs[i] - x1 * sn[i];
+        dst[i + half] = x1 * cs[i] + x0 * sn[i];
+    }
+    if (is_q) return;
+    const float *vs = a.v + (size_t)t * kvd + (size_t)h * d;
+    float *vd = a.vc + (size_t)p * kvd + (size_t)h * d;
+    for (int i = lane; i < d; i += 32) vd[i] = a.bias[2] ? vs[i] + a.bias[2][h * d + i] : vs[i];
+}
+
+/* One block per (query head, position): the scores of the visible keys in shared memory, softmax,
+ * then the weighted sum of the values. Query head h reads KV head h / (heads / kv_heads); a sliding
+ * window (Mistral) limits the keys to the last `window` positions. */
+__global__ void __launch_bounds__(ATTN_THREADS)
+attention(const float *q, const float *kc, const float *vc, float *out, int pos, int heads, int kv_heads, int d,
+          int window) {
+    extern __shared__ float sh[];   /* q [d], then the scores [visible keys] */
+    float *qs = sh, *score = sh + d;
+    int h = blockIdx.x, t = blockIdx.y, p = pos + t;
+    size_t kvd = (size_t)kv_heads * d, kvh = (size_t)(h / (heads / kv_heads)) * d;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) qs[i] = q[((size_t)t * heads + h) * d + i];
+    __syncthreads();
+    int first = window && p >= window ? p - window + 1 : 0, len = p + 1 - first;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+    float scale = 1.0f / sqrtf((float)d);
+    for (int k = warp; k < len; k += warps) {
+        const float *kr = kc + (size_t)(first + k) * kvd + kvh;
+        float s = 0;
+        for (int i = lane; i < d; i += 32) s = fmaf(qs[i], kr[i], s);
+        s = warp_sum(s);
+        if (lane == 0) score[k] = s * scale;
+    }
+    __syncthreads();
+    float mx = -INFINITY, sum = 0;
+    for (int k = threadIdx.x; k < len; k += blockDim.x) mx = fmaxf(mx, score[k]);
+    mx = block_reduce(mx, 1);
+    for (int k = threadIdx.x; k < len; k += blockDim.x) sum += score[k] = expf(score[k] - mx);
+    sum = block_reduce(sum, 0);   /* its barriers also publish the exponentials */
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        const float *vcol = vc + (size_t)first * kvd + kvh + i;
+        float o = 0;
+        for (int k = 0; k < len; k++) o = fmaf(score[k] / sum, vcol[(size_t)k * kvd], o);
+        out[((size_t)t * heads + h) * d + i] = o;
+    }
+}
+
+/* g[i] = SiLU(g[i]) * u[i] */
+__global__ void silu_mul(float *g, const float *u, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* The copy that decode bandwidth is compared with: 16-byte loads and stores, grid-stride. */
+__global__ void copy16(uint4 *dst, const uint4 *src, size_t n) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = src[i];
+}
+
+/* ===================================================================================================
+ * Launching by format
+ * =================================================================================================== */
+
+template <int F> static void launch_product(const dmat &m, const float *x, int n, float *out, int add) {
+    if (n == 1) matvec<F><<<(m.rows + ROWS_PER_MATVEC_BLOCK - 1) / ROWS_PER_MATVEC_BLOCK, 32 * ROWS_PER_MATVEC_BLOCK>>>(m, x, out, add);
+    else matmul_tiled<F><<<dim3((m.rows + TILE - 1) / TILE, (n + TILE - 1) / TILE), 256>>>(m, x, n, out, add);
+}
+
+/* out[t] (+)= W x[t] for t < n: the matrix-vector kernel for one position, the tiled one for more. */
+static int product(const dmat *m, const float *x, int n, float *out, int add, ewq_err *err) {
+    switch (m->fmt) {
+    case FMT_F32: launch_product<FMT_F32>(*m, x, n, out, add); break;
+    case FMT_F16: launch_product<FMT_F16>(*m, x, n, out, add); break;
+    case FMT_BF16: launch_product<FMT_BF16>(*m, x, n, out, add); break;
+    case FMT_INT8: launch_product<FMT_INT8>(*m, x, n, out, add); break;
+    default: launch_product<FMT_INT4>(*m, x, n, out, add); break;
+    }
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        return ewq_fail(err, "cuda", "kernel %s: %s", n == 1 ? "matvec" : "matmul_tiled", cudaGetErrorString(e));
+    return 0;
+}
+
+static int embed_rows(const dmat *m, const int *tokens, int n, float *x, ewq_err *err) {
+    switch (m->fmt) {
+    case FMT_F32: embed<FMT_F32><<<n, 256>>>(*m, tokens, x); break;
+    case FMT_F16: embed<FMT_F16><<<n, 256>>>(*m, tokens, x); break;
+    case FMT_BF16: embed<FMT_BF16><<<n, 256>>>(*m, tokens, x); break;
+    case FMT_INT8: embed<FMT_INT8><<<n, 256>>>(*m, tokens, x); break;
+    default: embed<FMT_INT4><<<n, 256>>>(*m, tokens, x); break;
+    }
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return ewq_fail(err, "cuda", "kernel embed: %s", cudaGetErrorString(e));
+    return 0;
+}
+
+/* ===================================================================================================
+ * The backend: state, upload, forward
+ * =================================================================================================== */
+
+typedef struct dlayer {
+    dmat w[EWQ_N_LINEAR];
+    float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bias[3];   /* absent ones NULL */
+} dlayer;
+
+typedef struct cuda_state {
+    dlayer *layers;
+    dmat embed, lm_head;
+    float *final_norm, *rope_cos, *rope_sin, *kcache, *vcache;
+    float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *logits;   /* [CHUNK positions][width] */
+    int *tokens, chunk;
+    size_t attn_smem;
+    void **allocs;                     /* every device allocation, freed together */
+    int n_allocs;
+    size_t allocated;
+} cuda_state;
+
+static int dev_alloc(cuda_state *s, void **p, size_t bytes, const char *what, ewq_err *err) {
+    cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        size_t free_b = 0, total = 0;
+        cudaGetLastError();   /* clear it, so the query below reports */
+        cudaMemGetInfo(&free_b, &total);
+        return ewq_fail(err, "cuda", "cannot allocate %zu bytes of device memory for %s (%s; %zu of %zu bytes free)",
+                        bytes, what, cudaGetErrorString(e), free_b, total);
+    }
+    void **grown = (void **)realloc(s->allocs, sizeof(void *) * (size_t)(s->n_allocs + 1));
+    if (!grown) {
+        cudaFree(*p);
+        return ewq_fail(err, "cuda", "out of host memory");
+    }
+    s->allocs = grown;
+    s->allocs[s->n_allocs++] = *p;
+    s->allocated += bytes;
+    return 0;
+}
+
+static int upload(cuda_state *s, void **p, const void *src, size_t bytes, const char *what, ewq_err *err) {
+    if (dev_alloc(s, p, bytes, what, err)) return -1;
+    CUDA_TRY(cudaMemcpy(*p, src, bytes, cudaMemcpyHostToDevice));
+    return 0;
+}
+
+static int upload_qmat(cuda_state *s, dmat *d, const ewq_qmat *m, const char *what, ewq_err *err) {
+    void *w, *scale = NULL, *mn = NULL;
+    memset(d, 0, sizeof *d);
+    d->rows = m->rows, d->cols = m->cols;
+    if (m->tier == EWQ_RAW) {
+        d->fmt = m->dtype == EWQ_F32 ? FMT_F32 : m->dtype == EWQ_F16 ? FMT_F16 : FMT_BF16;
+        if (upload(s, &w, m->raw, row_bytes(d->fmt, m->cols) * m->rows, what, err)) return -1;
+    } else {
+        d->fmt = m->tier == EWQ_INT8 ? FMT_INT8 : FMT_INT4;
+        d->group = m->group, d->ng = ewq_groups_per_row(m->cols, m->group);
+        size_t params = sizeof(uint16_t) * m->rows * d->ng;
+        if (upload(s, &w, m->q, row_bytes(d->fmt, m->cols) * m->rows, what, err) ||
+            upload(s, &scale, m->scale, params, what, err) ||
+            (m->tier == EWQ_INT4 && upload(s, &mn, m->min, params, what, err)))
+            return -1;
+    }
+    d->w = w, d->scale = (const __half *)scale, d->min = (const __half *)mn;
+    int n = per16(d->fmt);
+    d->vec = m->cols % n == 0 && (m->tier == EWQ_RAW || m->group % n == 0);
+    return 0;
+}
+
+/* A norm weight or bias as float32 on the device (NULL stays NULL). */
+static int upload_floats(cuda_state *s, float **p, const ewq_tensor *t, ewq_err *err) {
+    *p = NULL;
+    if (!t) return 0;
+    float *f = (float *)malloc(sizeof(float) * (size_t)t->numel);
+    if (!f) return ewq_fail(err, "cuda", "out of host memory");
+    for (int64_t i = 0; i < t->numel; i++) {
+        const uint16_t *h = (const uint16_t *)t->data;
+        f[i] = t->dtype == EWQ_F32 ? ((const float *)t->data)[i] : t->dtype == EWQ_F16 ? ewq_f16_to_f32(h[i]) : ewq_bf16_to_f32(h[i]);
+    }
+    int rc = upload(s, (void **)p, f, sizeof(float) * (size_t)t->numel, t->name, err);
+    free(f);
+    return rc;
+}
+
+static void cuda_free(ewq_backend *b) {
+    cuda_state *s = (cuda_state *)b->state;
+    if (!s) return;
+    for (int i = 0; i < s->n_allocs; i++) cudaFree(s->allocs[i]);
+    free(s->allocs);
+    free(s->layers);
+    free(s);
+    b->state = NULL;
+}
+
+static int attention_block(ewq_backend *b, int l, int n, int pos, ewq_err *err) {
+    cuda_state *s = (cuda_state *)b->state;
+    const ewq_config *c = &b->packed->model->cfg;
+    const dlayer *L = &s->layers[l];
+    int d = c->head_dim;
+    size_t cache = (size_t)l * b->max_ctx * c->n_kv_heads * d;
+    LAUNCH("rmsnorm", rmsnorm<<<n, 256>>>(s->xb, s->x, L->attn_norm, c->hidden, (float)c->rms_eps));
+    if (product(&L->w[EWQ_Q], s->xb, n, s->q, 0, err) || product(&L->w[EWQ_K], s->xb, n, s->k, 0, err) ||
+        product(&L->w[EWQ_V], s->xb, n, s->v, 0, err))
+        return -1;
+    qkv_args a = {s->q, s->kcache + cache, s->vcache + cache, s->k, s->v, {L->bias[0], L->bias[1], L->bias[2]},
+                  L->q_norm, L->k_norm, s->rope_cos, s->rope_sin, pos, c->n_heads, c->n_kv_heads, d, (float)c->rms_eps};
+    LAUNCH("qkv_finish", qkv_finish<<<dim3(c->n_heads + c->n_kv_heads, n), 32, sizeof(float) * d>>>(a));
+    LAUNCH("attention", attention<<<dim3(c->n_heads, n), ATTN_THREADS, s->attn_smem>>>(
+        s->q, s->kcache + cache, s->vcache + cache, s->att, pos, c->n_heads, c->n_kv_heads, d, c->sliding_window));
+    return product(&L->w[EWQ_O], s->att, n, s->x, 1, err);   /* x += o_proj(att) */
+}
+
+static int mlp_block(ewq_backend *b, int l, int n, ewq_err *err) {
+    cuda_state *s = (cuda_state *)b->state;
+    const ewq_config *c = &b->packed->model->cfg;
+    const dlayer *L = &s->layers[l];
+    size_t f = (size_t)n * c->intermediate;
+    LAUNCH("rmsnorm", rmsnorm<<<n, 256>>>(s->xb, s->x, L->ffn_norm, c->hidden, (float)c->rms_eps));
+    if (product(&L->w[EWQ_GATE], s->xb, n, s->hb, 0, err) || product(&L->w[EWQ_UP], s->xb, n, s->hb2, 0, err))
+        return -1;
+    LAUNCH("silu_mul", silu_mul<<<(unsigned)((f + 255) / 256), 256>>>(s->hb, s->hb2, f));
+    return product(&L->w[EWQ_DOWN], s->hb, n, s->x, 1, err);   /* x += down(SiLU(gate) * up) */
+}
+
+/* n <= chunk positions from pos; logits (NULL: none wanted) of all of them or of the last. */
+static int forward_chunk(ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err) {
+    cuda_state *s = (cuda_state *)b->state;
+    const ewq_config *c = &b->packed->model->cfg;
+    int h = c->hidden;
+    CUDA_TRY(cudaMemcpy(s->tokens, tokens, sizeof(int) * (size_t)n, cudaMemcpyHostToDevice));
+    if (embed_rows(&s->embed, s->tokens, n, s->x, err)) return -1;
+    for (int l = 0; l < c->n_layers; l++)
+        if (attention_block(b, l, n, pos, err) || mlp_block(b, l, n, err)) return -1;
+    if (!logits) return 0;
+    int first = all ? 0 : n - 1;
+    float *xf = s->xb + (size_t)first * h;
+    LAUNCH("rmsnorm", rmsnorm<<<n - first, 256>>>(xf, s->x + (size_t)first * h, s->final_norm, h, (float)c->rms_eps));
+    if (product(&s->lm_head, xf, n - first, s->logits, 0, err)) return -1;
+    CUDA_TRY(cudaMemcpy(logits, s->logits, sizeof(float) * (size_t)(n - first) * c->vocab, cudaMemcpyDeviceToHost));
+    return 0;
+}
+
+static int cuda_forward(ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err) {
+    const ewq_packed *P = b->packed;
+    const ewq_config *c = &P->model->cfg;
+    cuda_state *s = (cuda_state *)b->state;
+    if (n < 1 || pos < 0 || pos > b->max_ctx - n)
+        return ewq_fail(err, P->model->dir, "positions %d..%d lie outside the context of %d", pos, pos + n - 1,
+                        b->max_ctx);
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= c->vocab)
+            return ewq_fail(err, P->model->dir, "token id %d is outside the vocabulary [0, %d)", tokens[t], c->vocab);
+    for (int done = 0; done < n; done += s->chunk) {
+        int m = n - done < s->chunk ? n - done : s->chunk, last = done + m == n;
+        float *out = all ? logits + (size_t)done * c->vocab : last ? logits : NULL;
+        if (forward_chunk(b, tokens + done, m, pos + done, out, all, err)) return -1;
+    }
+    return 0;
+}
+
+/* Device bytes the backend needs beyond the weights: KV cache, activations, logits, tables. */
+static size_t state_bytes(const ewq_config *c, int max_ctx, int chunk) {
+    size_t kv = 2 * sizeof(float) * c->n_layers * (size_t)max_ctx * c->n_kv_heads * c->head_dim;
+    size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim, h = c->hidden;
+    size_t act = sizeof(float) * chunk * (h + (h > qd ? h : qd) + 2 * qd + 2 * kvd + 2 * (size_t)c->intermediate + c->vocab);
+    return kv + act + sizeof(float) * (size_t)max_ctx * c->head_dim + sizeof(int) * chunk;
+}
+
+static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+    const ewq_model *m = p->model;
+    const ewq_config *c = &m->cfg;
+    cuda_state *s = (cuda_state *)b->state;
+    int d = c->head_dim, half = d / 2, smem_max = 0;
+    /* refuse before allocating when the whole does not fit */
+    size_t need = ewq_packed_bytes(p) + state_bytes(c, max_ctx, s->chunk), free_b, total;
+    CUDA_TRY(cudaMemGetInfo(&free_b, &total));
+    if (need > free_b)
+        return ewq_fail(err, "cuda", "the model needs %zu bytes of device memory (weights %zu, KV cache and activations "
+                        "for a context of %d: %zu), but only %zu of %zu are free", need, ewq_packed_bytes(p), max_ctx,
+                        need - ewq_packed_bytes(p), free_b, total);
+    s->attn_smem = sizeof(float) * ((size_t)d + max_ctx);
+    CUDA_TRY(cudaDeviceGetAttribute(&smem_max, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+    if (s->attn_smem > (size_t)smem_max)
+        return ewq_fail(err, "cuda", "a context of %d positions exceeds the attention kernel's shared memory (%d bytes: "
+                        "at most %d positions)", max_ctx, smem_max, smem_max / (int)sizeof(float) - d);
+    CUDA_TRY(cudaFuncSetAttribute(attention, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)s->attn_smem));
+
+    if (upload_qmat(s, &s->embed, &p->embed, m->embed->name, err)) return -1;
+    if (p->lm_head_shared) s->lm_head = s->embed;
+    else if (upload_qmat(s, &s->lm_head, &p->lm_head, m->lm_head->name, err)) return -1;
+    for (int l = 0; l < c->n_layers; l++) {
+        const ewq_block *B = &m->blocks[l];
+        dlayer *L = &s->layers[l];
+        for (int k = 0; k < EWQ_N_LINEAR; k++)
+            if (upload_qmat(s, &L->w[k], &p->linear[(size_t)l * EWQ_N_LINEAR + k], B->linear[k]->name, err)) return -1;
+        if (upload_floats(s, &L->attn_norm, B->attn_norm, err) || upload_floats(s, &L->ffn_norm, B->ffn_norm, err) ||
+            upload_floats(s, &L->q_norm, B->q_norm, err) || upload_floats(s, &L->k_norm, B->k_norm, err) ||
+            upload_floats(s, &L->bias[0], B->bias[0], err) || upload_floats(s, &L->bias[1], B->bias[1], err) ||
+            upload_floats(s, &L->bias[2], B->bias[2], err))
+            return -1;
+    }
+    if (upload_floats(s, &s->final_norm, m->final_norm, err)) return -1;
+
+    float *tab = (float *)malloc(sizeof(float) * 2 * (size_t)max_ctx * half);
+    if (!tab) return ewq_fail(err, "cuda", "out of host memory");
+    ewq_rope_tables(c, max_ctx, tab, tab + (size_t)max_ctx * half);
+    int rc = upload(s, (void **)&s->rope_cos, tab, sizeof(float) * (size_t)max_ctx * half, "the RoPE table", err) ||
+             upload(s, (void **)&s->rope_sin, tab + (size_t)max_ctx * half, sizeof(float) * (size_t)max_ctx * half,
+                    "the RoPE table", err);
+    free(tab);
+    if (rc) return -1;
+
+    size_t kv = sizeof(float) * c->n_layers * (size_t)max_ctx * c->n_kv_heads * d;
+    if (dev_alloc(s, (void **)&s->kcache, kv, "the KV cache", err) || dev_alloc(s, (void **)&s->vcache, kv, "the KV cache", err))
+        return -1;
+    CUDA_TRY(cudaMemset(s->kcache, 0, kv));
+    CUDA_TRY(cudaMemset(s->vcache, 0, kv));
+    size_t N = (size_t)s->chunk, qd = (size_t)c->n_heads * d, kvd = (size_t)c->n_kv_heads * d, h = c->hidden,
+           f = c->intermediate;
+    float **bufs[] = {&s->x, &s->xb, &s->q, &s->k, &s->v, &s->att, &s->hb, &s->hb2, &s->logits};
+    size_t widths[] = {h, h > qd ? h : qd, qd, kvd, kvd, qd, f, f, (size_t)c->vocab};
+    for (int i = 0; i < 9; i++)
+        if (dev_alloc(s, (void **)bufs[i], sizeof(float) * N * widths[i], "activations", err)) return -1;
+    return dev_alloc(s, (void **)&s->tokens, sizeof(int) * N, "activations", err);
+}
+
+int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+    memset(b, 0, sizeof *b);
+    if (max_ctx < 1) return ewq_fail(err, p->model->dir, "context length %d must be at least 1", max_ctx);
+    if (no_gpu(err)) return -1;
+    cuda_state *s = (cuda_state *)calloc(1, sizeof *s);
+    dlayer *layers = (dlayer *)calloc((size_t)p->model->cfg.n_layers, sizeof(dlayer));
+    if (!s || !layers) {
+        free(s), free(layers);
+        return ewq_fail(err, "cuda", "out of host memory");
+    }
+    s->layers = layers;
+    s->chunk = max_ctx < CHUNK ? max_ctx : CHUNK;
+    b->name = "cuda";
+    b->packed = p;
+    b->max_ctx = max_ctx;
+    b->state = s;
+    b->forward = cuda_forward;
+    b->free = cuda_free;
+    if (cuda_setup(b, p, max_ctx, err)) {
+        cuda_free(b);
+        return -1;
+    }
+    return 0;
+}
+
+int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq_err *err) {
+    size_t free_b, total;
+    CUDA_TRY(cudaMemGetInfo(&free_b, &total));
+    *allocated = ((const cuda_state *)b->state)->allocated;
+    *in_use = total - free_b;
+    return 0;
+}
+
+/* Best of 10 copies of 512 MiB, timed with events: bytes read + written per second. */
+static int time_copies(uint4 *dst, const uint4 *src, size_t bytes, cudaEvent_t e0, cudaEvent_t e1, double *best,
+                       ewq_err *err) {
+    *best = 0;
+    for (int rep = -1; rep < 10; rep++) {   /* rep -1 warms up */
+        CUDA_TRY(cudaEventRecord(e0));
+        LAUNCH("copy16", copy16<<<4096, 256>>>(dst, src, bytes / 16));
+        CUDA_TRY(cudaEventRecord(e1));
+        CUDA_TRY(cudaEventSynchronize(e1));
+        float ms;
+        CUDA_TRY(cudaEventElapsedTime(&ms, e0, e1));
+        double bw = 2.0 * (double)bytes / (ms * 1e-3);
+        if (rep >= 0 && bw > *best) *best = bw;
+    }
+    return 0;
+}
+
+int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err) {
+    size_t bytes = (size_t)512 << 20;
+    void *a = NULL, *c = NULL;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    if (no_gpu(err)) return -1;
+    int rc = -1;
+    cudaError_t e = cudaMalloc(&a, bytes);
+    if (e == cudaSuccess) e = cudaMalloc(&c, bytes);
+    if (e == cudaSuccess) e = cudaMemset(a, 1, bytes);
+    if (e == cudaSuccess) e = cudaEventCreate(&e0);
+    if (e == cudaSuccess) e = cudaEventCreate(&e1);
+    if (e != cudaSuccess) ewq_fail(err, "cuda", "copy bandwidth: %s", cudaGetErrorString(e));
+    else rc = time_copies((uint4 *)c, (const uint4 *)a, bytes, e0, e1, bytes_per_s, err);
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
+    cudaFree(a), cudaFree(c);
+    return rc;
 }
