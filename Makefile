@@ -6,6 +6,9 @@
 #   make bench      entropy throughput vs a sequential read on a synthesized Llama-3.2-1B checkpoint;
 #                   tokenizer time on adversarial texts (linear, not quadratic); tokenizer speed on the
 #                   wiki file (MB/s, one core)
+#   make test-cuda  the CUDA backend against the CPU backend on every fixture and stories260K (needs a GPU)
+#   make test-cuda-sanitize   the same under compute-sanitizer (memcheck, then racecheck)
+#   make bench-cuda pp/tg, memory and decode bandwidth on synthesized Llama-3.2-1B and 3.1-8B (needs a GPU)
 #   make deps       install what the build needs on a fresh Debian machine
 
 CC        ?= cc
@@ -89,6 +92,33 @@ bench: $(EWQ_BIN) $(BUILD)/bench_tokenizer $(BUILD)/bench_tokenizer_speed
 	$(BUILD)/bench_tokenizer
 	$(BUILD)/bench_tokenizer_speed
 
+# GPU tests and benchmarks: a CUDA build only, never part of make test (CI has no GPU)
+ifeq ($(CUDA),1)
+SANITIZER ?= $(or $(shell command -v compute-sanitizer 2>/dev/null),$(CUDA_HOME)/bin/compute-sanitizer)
+
+$(BUILD)/gpu/lib.o: ewq.c | $(BUILD)/gpu
+	$(CC) $(WARN) $(OPT) $(CPPFLAGS) -DEWQ_NO_MAIN -DEWQ_CUDA -c -o $@ $<
+
+$(BUILD)/gpu/test_cuda: tests/cuda/test_cuda.c tests/test.h $(BUILD)/gpu/lib.o $(BUILD)/ewq_cuda.o | $(BUILD)/gpu
+	$(CC) $(WARN) $(OPT) -I. -o $@ $< $(BUILD)/gpu/lib.o $(BUILD)/ewq_cuda.o $(LDFLAGS) $(LDLIBS) $(CUDALIBS)
+
+$(BUILD)/gpu:
+	mkdir -p $@
+
+test-cuda: $(BUILD)/gpu/test_cuda
+	./$(BUILD)/gpu/test_cuda
+
+test-cuda-sanitize: $(BUILD)/gpu/test_cuda
+	$(SANITIZER) --tool memcheck --leak-check full --error-exitcode 1 ./$(BUILD)/gpu/test_cuda
+	$(SANITIZER) --tool racecheck --error-exitcode 1 ./$(BUILD)/gpu/test_cuda
+
+bench-cuda: $(EWQ_BIN)
+	EWQ=./$(EWQ_BIN) bash tests/bench_cuda.sh
+else
+test-cuda test-cuda-sanitize bench-cuda:
+	@echo "make $@: needs a CUDA build (nvcc on the PATH, or NVCC=/path/to/nvcc)"; exit 1
+endif
+
 deps:
 	command -v $(CC) >/dev/null && command -v clang >/dev/null && command -v make >/dev/null || \
 	  (apt-get update && apt-get install -y --no-install-recommends build-essential clang)
@@ -96,6 +126,6 @@ deps:
 clean:
 	rm -rf build ewq
 
-.PHONY: all test asan fuzz bench deps clean FORCE
+.PHONY: all test asan fuzz bench test-cuda test-cuda-sanitize bench-cuda deps clean FORCE
 FORCE:
 -include $(wildcard $(BUILD)/*.d)

@@ -829,40 +829,6 @@ void ewq_model_close(ewq_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* inv_freq as transformers computes it in float32: 1 / theta^(2i/d), then llama3's per-band scaling
- * (long wavelengths divided by factor, short ones kept, the band between interpolated). */
-static void rope_inv_freq(const ewq_config *c, float *inv) {
-    int half = c->head_dim / 2;
-    for (int i = 0; i < half; i++) {
-        float expo = (float)(2 * i) / (float)c->head_dim;
-        float f = (float)(1.0 / pow(c->rope_theta, (double)expo));
-        if (c->rope_llama3) {
-            double wavelen = 2 * M_PI / f, lo = c->rope_orig_max_pos / c->rope_low_freq_factor,
-                   hi = c->rope_orig_max_pos / c->rope_high_freq_factor;
-            if (wavelen > lo) f = (float)(f / c->rope_factor);
-            else if (wavelen >= hi) {
-                double smooth = (c->rope_orig_max_pos / wavelen - c->rope_low_freq_factor) /
-                                (c->rope_high_freq_factor - c->rope_low_freq_factor);
-                f = (float)((1 - smooth) * f / c->rope_factor + smooth * f);
-            }
-        }
-        inv[i] = f;
-    }
-}
-
-void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t) {
-    int half = c->head_dim / 2;
-    float *inv = xmalloc(sizeof(float) * (size_t)half);
-    rope_inv_freq(c, inv);
-    for (int pos = 0; pos < n_pos; pos++)
-        for (int i = 0; i < half; i++) {
-            float angle = (float)pos * inv[i];   /* a float32 product, as transformers forms it */
-            cos_t[(size_t)pos * half + i] = (float)cos(angle);
-            sin_t[(size_t)pos * half + i] = (float)sin(angle);
-        }
-    free(inv);
-}
-
 #ifndef EWQ_CUDA
 int ewq_cuda_describe(char *buf, size_t n) {
     snprintf(buf, n, "not built in (build with nvcc on the PATH, or make CUDA=1)");
@@ -2826,6 +2792,19 @@ static void rope_inv_freq(const ewq_config *c, float *inv) {
     }
 }
 
+void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t) {
+    int half = c->head_dim / 2;
+    float *inv = xmalloc(sizeof(float) * (size_t)half);
+    rope_inv_freq(c, inv);
+    for (int pos = 0; pos < n_pos; pos++)
+        for (int i = 0; i < half; i++) {
+            float angle = (float)pos * inv[i];   /* a float32 product, as transformers forms it */
+            cos_t[(size_t)pos * half + i] = (float)cos(angle);
+            sin_t[(size_t)pos * half + i] = (float)sin(angle);
+        }
+    free(inv);
+}
+
 static void cpu_grow(cpu_state *s, const ewq_config *c, int n) {
     if (n <= s->cap) return;
     size_t q = (size_t)c->n_heads * c->head_dim, kv = (size_t)c->n_kv_heads * c->head_dim, h = (size_t)c->hidden,
@@ -2993,17 +2972,9 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
     }
     s->final_norm = tensor_floats(m->final_norm);
     int half = c->head_dim / 2;
-    float *inv = xmalloc(sizeof(float) * (size_t)half);
-    rope_inv_freq(c, inv);
     s->rope_cos = xmalloc(sizeof(float) * (size_t)max_ctx * half);
     s->rope_sin = xmalloc(sizeof(float) * (size_t)max_ctx * half);
-    for (int pos = 0; pos < max_ctx; pos++)
-        for (int i = 0; i < half; i++) {
-            float angle = (float)pos * inv[i];   /* a float32 product, as transformers forms it */
-            s->rope_cos[(size_t)pos * half + i] = (float)cos(angle);
-            s->rope_sin[(size_t)pos * half + i] = (float)sin(angle);
-        }
-    free(inv);
+    ewq_rope_tables(c, max_ctx, s->rope_cos, s->rope_sin);
     size_t kv = (size_t)c->n_layers * max_ctx * c->n_kv_heads * c->head_dim;
     s->kcache = xcalloc(kv, sizeof(float));
     s->vcache = xcalloc(kv, sizeof(float));
@@ -3795,16 +3766,18 @@ static int cmd_tokenize(int argc, char **argv) {
     "  --lm-head T       lm_head at T (default raw, or the plan's; with tied embeddings, the same\n"    \
     "                    tier as --embed shares one packed copy)\n"                                       \
     "  --group N         values per quantization group (default 64)\n"                                   \
-    "  --threads N       CPU threads (default: one per core)\n"
+    "  --threads N       CPU threads (default: one per core)\n"                                         \
+    "  --backend B       cpu (default) or cuda (device 0; needs a build with nvcc and a GPU)\n"
 
 typedef struct {
     const char *plan;          /* --plan FILE, or NULL */
     ewq_tier uniform;
     int embed, lm_head;        /* a tier, or -1: raw, or what the plan says */
     int group, threads;
+    int cuda;                  /* --backend cuda */
 } model_opts;
 
-static const model_opts model_opts_default = {NULL, EWQ_RAW, -1, -1, EWQ_GROUP, 0};
+static const model_opts model_opts_default = {NULL, EWQ_RAW, -1, -1, EWQ_GROUP, 0, 0};
 
 static ewq_tier parse_tier(const char *cmd, const char *flag, const char *s) {
     ewq_tier t;
@@ -3821,7 +3794,11 @@ static int model_option(const char *cmd, int argc, char **argv, int *i, model_op
     else if (!strcmp(a, "--lm-head")) o->lm_head = (int)parse_tier(cmd, a, need_value(cmd, argc, argv, i));
     else if (!strcmp(a, "--group")) o->group = parse_int_arg(cmd, a, need_value(cmd, argc, argv, i), 1, EWQ_MAX_GROUP);
     else if (!strcmp(a, "--threads")) o->threads = parse_int_arg(cmd, a, need_value(cmd, argc, argv, i), 1, 1024);
-    else return 0;
+    else if (!strcmp(a, "--backend")) {
+        const char *v = need_value(cmd, argc, argv, i);
+        if (strcmp(v, "cpu") && strcmp(v, "cuda")) usage_error(cmd, "--backend wants cpu or cuda, got '%s'", v);
+        o->cuda = !strcmp(v, "cuda");
+    } else return 0;
     if (o->plan && o->uniform != EWQ_RAW) usage_error(cmd, "--plan and --uniform exclude each other");
     return 1;
 }
@@ -3860,8 +3837,14 @@ static void pack_model(const ewq_model *m, const model_opts *o, ewq_packed *p, c
     if (rc) die(&err);
 }
 
+/* Opens the model; with --backend cuda, first makes sure there is a GPU (before any packing). */
 static void open_model(const char *dir, const model_opts *o, ewq_model *m) {
     ewq_err err;
+    char gpu[256];
+    if (o->cuda && ewq_cuda_describe(gpu, sizeof gpu)) {
+        ewq_fail(&err, "cuda", "%s", gpu);
+        die(&err);
+    }
     ewq_threads_init(o->threads);
     if (ewq_model_open(m, dir, &err)) die(&err);
 }
@@ -3875,6 +3858,12 @@ static void check_context(const ewq_model *m, long need, const char *what) {
     ewq_fail(&err, cfg, "%s need %ld positions, more than max_position_embeddings %d", what, need, m->cfg.max_pos);
     free(cfg);
     die(&err);
+}
+
+/* The backend o asks for, running p with room for max_ctx positions (exits with the error). */
+static void start_backend(ewq_backend *b, const ewq_packed *p, int max_ctx, const model_opts *o) {
+    ewq_err err;
+    if ((o->cuda ? ewq_cuda_init : ewq_cpu_init)(b, p, max_ctx, &err)) die(&err);
 }
 
 static void print_ids(FILE *f, const int *ids, int n, const char *sep) {
@@ -3958,10 +3947,10 @@ static int cmd_ppl(int argc, char **argv) {
     }
     check_context(&m, ctx, "chunks of --ctx");
     pack_model(&m, &o, &p, weights, sizeof weights);
-    if (ewq_cpu_init(&b, &p, ctx, &err)) die(&err);
+    start_backend(&b, &p, ctx, &o);
     if (ref) {
         pack_model(&m, &ro, &rp, refw, sizeof refw);
-        if (ewq_cpu_init(&rb, &rp, ctx, &err)) die(&err);
+        start_backend(&rb, &rp, ctx, &ro);
     }
     ewq_ppl_result r;
     if (ewq_perplexity(&b, ref ? &rb : NULL, ids, n, ctx, 1, &r, &err)) die(&err);
@@ -4086,8 +4075,8 @@ static int cmd_generate(int argc, char **argv) {
     check_context(&m, (long)n_prompt + n_new - 1, "the prompt and -n");   /* the last token is not fed back */
     pack_model(&m, &o, &p, weights, sizeof weights);
     int *out = xmalloc(sizeof(int) * (size_t)n_new), n_out;
-    if (ewq_cpu_init(&b, &p, n_prompt + n_new, &err) || ewq_greedy(&b, prompt, n_prompt, n_new, 1, out, &n_out, &err))
-        die(&err);
+    start_backend(&b, &p, n_prompt + n_new, &o);
+    if (ewq_greedy(&b, prompt, n_prompt, n_new, 1, out, &n_out, &err)) die(&err);
     char *text = have_tok ? decode_ids(&t, prompt[n_prompt - 1], out, n_out) : NULL;
     if (json) {
         printf("{\"prompt\": [");
@@ -4119,8 +4108,9 @@ static const char bench_help[] =
     "Throughput as llama-bench measures it: pp = a prompt of -p tokens in one pass (tokens/s),\n"
     "tg = -n tokens generated one at a time at batch 1 from an empty context (tokens/s); one warm-up,\n"
     "then -r repetitions, reported as median and min..max. Also: the weight bytes, the bytes one\n"
-    "decode step reads and the bandwidth that achieves, as a share of the host's copy bandwidth\n"
-    "(read + written, all threads) measured in the same run, and the peak resident memory.\n"
+    "decode step reads and the bandwidth that achieves, as a share of the copy bandwidth (read +\n"
+    "written: the host's on all threads, or with --backend cuda the device's) measured in the same\n"
+    "run, and the peak resident memory (and with cuda, the peak device memory in use).\n"
     "\n"
     "  -p N              prompt tokens (default 512; 0 skips pp)\n"
     "  -n N              generated tokens (default 128; 0 skips tg)\n"
@@ -4153,17 +4143,31 @@ static int cmd_bench(int argc, char **argv) {
     check_context(&m, p_len > n_len ? p_len : n_len, "-p and -n");
     pack_model(&m, &o, &p, weights, sizeof weights);
     ewq_bench_result r;
-    if (ewq_cpu_init(&b, &p, p_len > n_len ? p_len : n_len, &err) || ewq_bench(&b, p_len, n_len, reps, 1, &r, &err))
-        die(&err);
+    start_backend(&b, &p, p_len > n_len ? p_len : n_len, &o);
+    if (ewq_bench(&b, p_len, n_len, reps, 1, &r, &err)) die(&err);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);   /* before the copy-bandwidth buffers inflate it */
     double rss_mib = ru.ru_maxrss / 1024.0;   /* ru_maxrss is in KiB on Linux */
-    double copy_bw = ewq_host_copy_bandwidth(), step_bytes = (double)ewq_decode_bytes(&p);
+    /* the device: memory in use now is the run's peak (the CUDA backend allocates everything at init) */
+    size_t dev_alloc = 0, dev_used = 0;
+    char where[256];
+    if (o.cuda) {
+        ewq_cuda_describe(where, sizeof where);
+        if (ewq_cuda_memory(&b, &dev_alloc, &dev_used, &err)) die(&err);
+    } else {
+        snprintf(where, sizeof where, "%d threads", ewq_threads());
+    }
+    double copy_bw = 0, step_bytes = (double)ewq_decode_bytes(&p);
+    if (!o.cuda) copy_bw = ewq_host_copy_bandwidth();
+    else if (ewq_cuda_copy_bandwidth(&copy_bw, &err)) die(&err);
     double decode_bw = r.tg * step_bytes;
     if (json) {
         printf("{\"model\": ");
         print_json_string(stdout, dir);
-        printf(", \"backend\": \"cpu\", \"threads\": %d, \"weights\": ", ewq_threads());
+        printf(", \"backend\": \"%s\", \"threads\": %d, \"device\": ", b.name, ewq_threads());
+        print_json_string(stdout, o.cuda ? where : "host");
+        if (o.cuda) printf(", \"device_bytes_allocated\": %zu, \"device_bytes_in_use\": %zu", dev_alloc, dev_used);
+        printf(", \"weights\": ");
         print_json_string(stdout, weights);
         printf(", \"weight_bytes\": %zu, "
                "\"decode_bytes_per_token\": %.0f, \"reps\": %d, \"pp\": {\"tokens\": %d, \"tok_s\": %.6g, \"min\": %.6g, "
@@ -4173,14 +4177,18 @@ static int cmd_bench(int argc, char **argv) {
                r.tg, r.tg_min, r.tg_max, decode_bw, copy_bw, rss_mib);
     } else {
         printf("model              %s\n", dir);
-        printf("backend            cpu, %d threads\n", ewq_threads());
+        printf("backend            %s, %s\n", b.name, where);
         printf("weights            %s: %.2f MiB\n", weights, ewq_packed_bytes(&p) / 1048576.0);
         printf("%-18s %12s %21s\n", "test", "tokens/s", "min .. max");
         if (p_len) printf("pp%-16d %12.2f %10.2f .. %-9.2f\n", p_len, r.pp, r.pp_min, r.pp_max);
         if (n_len) printf("tg%-16d %12.2f %10.2f .. %-9.2f\n", n_len, r.tg, r.tg_min, r.tg_max);
         if (n_len)
-            printf("decode bandwidth   %.2f GB/s (%.2f MB per token) = %.0f%% of the host copy bandwidth, %.2f GB/s\n",
-                   decode_bw / 1e9, step_bytes / 1e6, 100 * decode_bw / copy_bw, copy_bw / 1e9);
+            printf("decode bandwidth   %.2f GB/s (%.2f MB per token) = %.0f%% of the %s copy bandwidth, %.2f GB/s\n",
+                   decode_bw / 1e9, step_bytes / 1e6, 100 * decode_bw / copy_bw, o.cuda ? "device" : "host",
+                   copy_bw / 1e9);
+        if (o.cuda)
+            printf("peak device memory %.1f MiB in use (ewq's allocations: %.1f MiB)\n", dev_used / 1048576.0,
+                   dev_alloc / 1048576.0);
         printf("peak RSS           %.1f MiB\n", rss_mib);
     }
     b.free(&b);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# --backend cuda where it cannot run: without a usable GPU (or in a CPU-only build) ppl, generate and
+# bench fail at once with one "ewq: cuda: ..." line, exit 1 and print nothing on stdout; a bad
+# --backend value is a usage error. On a machine with a GPU the refusals are skipped (make test-cuda
+# covers that case). Run by tests/run.sh (EWQ = the binary under test).
+set -u
+EWQ=${EWQ:-./ewq}
+F=data/fixtures/llama3-f32
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+expect_exit() {   # name, status, text the single stderr line must contain, command...
+    local name=$1 want=$2 text=$3
+    shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ $rc -ne "$want" ]; then echo "FAIL $name: exit $rc, expected $want: $(head -c 300 "$tmp/err")"
+    elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then echo "FAIL $name: stderr is not one line: $(head -c 300 "$tmp/err")"
+    elif [ -s "$tmp/out" ]; then echo "FAIL $name: printed to stdout"
+    elif ! grep -qF -- "$text" "$tmp/err"; then echo "FAIL $name: message lacks '$text': $(cat "$tmp/err")"
+    else echo "PASS $name"; fi
+}
+
+seq 1 64 | tr '\n' ' ' >"$tmp/ids.tokens"
+expect_exit cuda-cli/bad-backend 2 "--backend wants cpu or cuda, got 'gpu'" "$EWQ" bench $F --backend gpu
+expect_exit cuda-cli/missing-backend 2 "--backend" "$EWQ" bench $F --backend
+
+gpu=$("$EWQ" --version | sed -n 's/^CUDA: //p')
+case "$gpu" in
+*"compute capability"*)
+    echo "SKIP cuda-cli/no-gpu: a GPU is usable here ($gpu); make test-cuda runs the GPU tests" ;;
+*)
+    expect_exit cuda-cli/bench-no-gpu 1 "ewq: cuda: " "$EWQ" bench $F --backend cuda -p 8 -n 8
+    expect_exit cuda-cli/ppl-no-gpu 1 "ewq: cuda: " "$EWQ" ppl $F --backend cuda --tokens "$tmp/ids.tokens" --ctx 16
+    expect_exit cuda-cli/generate-no-gpu 1 "ewq: cuda: " "$EWQ" generate $F --backend cuda --ids 1 -n 4
+    expect_exit cuda-cli/plan-with-no-gpu 1 "ewq: cuda: " "$EWQ" bench $F --backend cuda --uniform int4 ;;
+esac
