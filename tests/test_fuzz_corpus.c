@@ -26,6 +26,12 @@
 #define LLVMFuzzerTestOneInput fuzz_encode_one
 #include "fuzz/fuzz_encode.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_tokenizer_config_one
+#include "fuzz/fuzz_tokenizer_config.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_tokens_one
+#include "fuzz/fuzz_tokens.c"
+#undef LLVMFuzzerTestOneInput
 
 #include "test.h"
 #include <dirent.h>
@@ -39,6 +45,8 @@ static const struct { const char *name; int (*one)(const uint8_t *, size_t); } t
     {"plan", fuzz_plan_one},
     {"tokenizer", fuzz_tokenizer_one},
     {"encode", fuzz_encode_one},
+    {"tokenizer_config", fuzz_tokenizer_config_one},
+    {"tokens", fuzz_tokens_one},
 };
 
 static int replay(const char *target, int (*one)(const uint8_t *, size_t)) {
