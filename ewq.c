@@ -4070,8 +4070,11 @@ static int cmd_generate(int argc, char **argv) {
     else if (m.cfg.bos_id >= 0) prompt = xmalloc(sizeof(int)), prompt[0] = m.cfg.bos_id, n_prompt = 1;
     else usage_error("generate", "the model has no BOS token: give a prompt with --prompt or --ids");
     if (n_prompt == 0) usage_error("generate", "the prompt is empty");
-    for (int i = 0; i < n_prompt; i++)
-        if (prompt[i] >= m.cfg.vocab) usage_error("generate", "prompt token %d is outside the vocabulary", prompt[i]);
+    for (int i = 0; i < n_prompt; i++)   /* --ids were checked as they were parsed: this is the tokenizer's */
+        if (prompt[i] >= m.cfg.vocab) {
+            ewq_fail(&err, t.path, "token id %d is outside the model's vocabulary of %d", prompt[i], m.cfg.vocab);
+            die(&err);
+        }
     check_context(&m, (long)n_prompt + n_new - 1, "the prompt and -n");   /* the last token is not fed back */
     pack_model(&m, &o, &p, weights, sizeof weights);
     int *out = xmalloc(sizeof(int) * (size_t)n_new), n_out;

@@ -232,6 +232,15 @@ input_classes cli/ppl/plan "expected a value" folder ppl "$good" --plan FILE --t
 stories=$root/../shared/assets/stories260K   # a model with a tokenizer.json
 if [ -d "$stories" ]; then
     input_classes cli/ppl/text "tokens are fewer than one chunk" folder ppl "$stories" --text FILE
+    # a tokenizer of another model (Llama-3's 128K tokens) next to stories260K's 512-token weights
+    mix=$tmp/mismatched-tokenizer
+    mkdir "$mix" && ln -s "$stories/config.json" "$stories/model.safetensors" "$mix/" &&
+        ln -s "$root/../shared/assets/tokenizers/llama3/tokenizer.json" "$mix/tokenizer.json"
+    printf 'Hello world, this is a longer text of ordinary words.\n' >"$tmp/hello.txt"
+    refuse cli/generate/tokenizer-of-another-model 1 "$mix/tokenizer.json" "outside the model's vocabulary of 512" \
+        generate "$mix" --prompt "Hello world"
+    refuse cli/ppl/tokenizer-of-another-model 1 "$mix/tokenizer.json" "outside the model's vocabulary of 512" \
+        ppl "$mix" --text "$tmp/hello.txt" --ctx 4
 else
     echo "SKIP cli/ppl/text: $stories is not available"
 fi
