@@ -356,6 +356,12 @@ static int cmp_range(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
 }
 
+static int has_control_char(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 1;
+    return 0;
+}
+
 /* Checks one header entry and fills t (without name and data). */
 static int parse_tensor_entry(const json_value *e, const char *path, const char *name, uint64_t data_start,
                               uint64_t data_size, ewq_tensor *t, int64_t *begin, ewq_err *err) {
@@ -425,6 +431,10 @@ int ewq_safetensors_parse(ewq_checkpoint *ck, const char *path, const uint8_t *b
         if (!strcmp(e->key, "__metadata__")) continue;
         if (e->key_len == 0 || strlen(e->key) != e->key_len) {
             rc = ewq_fail(err, path, "header has an empty tensor name or one containing a NUL byte");
+            break;
+        }
+        if (has_control_char(e->key)) {   /* names are printed: no terminal escapes, no broken lines */
+            rc = ewq_fail(err, path, "a tensor name contains a control character");
             break;
         }
         ewq_tensor *t = &ck->tensors[first + added];

@@ -53,7 +53,7 @@ uint16_t ewq_f32_to_bf16(float f);             /* round to nearest even; NaN sta
  * valid JSON and an object; every dtype is supported; every dimension is a non-negative integer and the
  * element count does not overflow; 0 <= BEGIN <= END <= data size; END - BEGIN = elements * dtype size;
  * BEGIN is a multiple of the dtype size counted from the file start (so values can be read in place);
- * no two tensors overlap.
+ * no two tensors overlap; every tensor name is non-empty, without NUL or other control characters.
  * A sharded checkpoint has model.safetensors.index.json: {"weight_map": {"tensor name": "shard file"}};
  * every shard is a plain file name in the same folder, every listed tensor is in its shard, and no
  * tensor appears twice.

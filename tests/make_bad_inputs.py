@@ -112,6 +112,9 @@ def main():
          {"config.json": cfg, "model.safetensors": safetensors(lambda h: h.update({
              "x.empty": {"dtype": "F32", "shape": [0], "data_offsets": [8, 8]},
              "x.inside": {"dtype": "F32", "shape": [2], "data_offsets": [16, 24]}}))})
+    case("tensor-name-control-char", "control character",
+         {"config.json": cfg, "model.safetensors": safetensors(lambda h: h.update({
+             "x.\x1b[2Jname": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}}))})
     case("wrong-byte-count", "shape and dtype need",
          {"config.json": cfg, "model.safetensors": safetensors(edit(q, "shape", [8, 9]))})
     case("shape-negative", "not a non-negative integer",
