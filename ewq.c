@@ -1922,8 +1922,7 @@ static const char *utf8_sanitize(const char *s, size_t n, bytebuf *fixed, size_t
     while (i < n) {
         if ((uint8_t)s[i] < 0x80) { i++; continue; }
         size_t k = utf8_decode((const uint8_t *)s + i, n - i, &cp);
-        if (cp == 0xfffd && k != 3) break;   /* a real U+FFFD is 3 bytes; an ill-formed part is 1 to 3 */
-        if (cp == 0xfffd && memcmp(s + i, "\xef\xbf\xbd", 3)) break;
+        if (cp == 0xfffd && (k != 3 || memcmp(s + i, "\xef\xbf\xbd", 3))) break;   /* not a real U+FFFD */
         i += k;
     }
     *out_n = n;

@@ -21,7 +21,8 @@ For the byte-level tokenizers, NAME.stress.decoded holds decode(stress ids, skip
 For the two SentencePiece models it also encodes with the `sentencepiece` package on tokenizer.model and
 writes the comparison of the two references to references.txt, with the cases of data/expected/nfc.txt
 (from the UCD, see tests/make_unicode_tables.py) on which the library's NFC normalizer disagrees.
-It also writes tests/nfc_tokenizer.json: a byte-level tokenizer with Qwen's pattern,
+It also writes tests/template_tokenizer.json and its template.bos.ids (see write_template_tokenizer), and
+tests/nfc_tokenizer.json: a byte-level tokenizer with Qwen's pattern,
 NFC, and no merges, with which test_tokenizer.c reads ewq's NFC back through encode and decode.
 """
 import os
@@ -93,6 +94,32 @@ def write_nfc_tokenizer():
         json.dump(doc, f, ensure_ascii=False)
 
 
+def write_template_tokenizer():
+    """tests/template_tokenizer.json: Llama-3's pre-tokenizer with only the byte tokens, one added
+    <|begin_of_text|>, and the post-processor newer Llama-3 files carry: Sequence[ByteLevel,
+    TemplateProcessing(<|begin_of_text|> $A)]. Its "Hello world" with special tokens is the bos record."""
+    llama3 = json.load(open(os.path.join(TOKENIZERS["llama3"], "tokenizer.json"), encoding="utf-8"))
+    bos = {"id": "<|begin_of_text|>", "type_id": 0}
+    doc = {"version": "1.0", "normalizer": None, "pre_tokenizer": llama3["pre_tokenizer"],
+           "added_tokens": [{"id": 256, "content": "<|begin_of_text|>", "single_word": False, "lstrip": False,
+                             "rstrip": False, "normalized": False, "special": True}],
+           "post_processor": {"type": "Sequence", "processors": [
+               llama3["post_processor"],
+               {"type": "TemplateProcessing", "single": [{"SpecialToken": bos}, {"Sequence": {"id": "A", "type_id": 0}}],
+                "pair": [{"SpecialToken": bos}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": bos},
+                         {"Sequence": {"id": "B", "type_id": 1}}],
+                "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [256],
+                                                         "tokens": ["<|begin_of_text|>"]}}}]},
+           "decoder": llama3["decoder"],
+           "model": {"type": "BPE", "dropout": None, "unk_token": None, "ignore_merges": True,
+                     "vocab": {byte_to_unicode(b): b for b in range(256)}, "merges": []}}
+    path = os.path.join("tests", "template_tokenizer.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False)
+    tok = Tokenizer.from_file(path)
+    write_records(os.path.join(OUT, "template.bos.ids"), [tok.encode("Hello world", add_special_tokens=True).ids])
+
+
 def nfc_report():
     """Where the library's NFC normalizer differs from the UCD's NormalizationTest cases."""
     nfc = normalizers.NFC()
@@ -113,6 +140,7 @@ def nfc_report():
 def main():
     os.makedirs(OUT, exist_ok=True)
     write_nfc_tokenizer()
+    write_template_tokenizer()
     texts = {name: open(p, "rb").read().decode("utf-8", "replace") for name, p in INPUTS.items()}
     report = [f"tokenizers {tokenizers.__version__}, sentencepiece {spm.__version__}",
               "HF tokenizers (tokenizer.json) vs sentencepiece (tokenizer.model), encode without BOS:"]

@@ -203,6 +203,25 @@ static void test_one(int ti) {
     ewq_tokenizer_free(&t);
 }
 
+/* BOS from a post_processor Sequence[ByteLevel, TemplateProcessing], as newer Llama-3 files have it. */
+static void test_template(void) {
+    ewq_tokenizer t;
+    ewq_err err;
+    records want;
+    if (!check(ewq_tokenizer_load(&t, "tests/template_tokenizer.json", &err) == 0, "tokenizer_template_load", "%s",
+               err.msg))
+        return;
+    if (check(read_records(EXPECTED "template.bos.ids", &want) == 0 && want.n_records == 1, "tokenizer_template_data",
+              "cannot read " EXPECTED "template.bos.ids")) {
+        int *ids;
+        size_t n = ewq_encode(&t, "Hello world", 11, t.add_bos, &ids);
+        compare_ids("tokenizer_template_bos", ids, n, want.ids[0], want.len[0]);
+        free(ids);
+    }
+    free_records(&want);
+    ewq_tokenizer_free(&t);
+}
+
 /* NFC against the UCD's NormalizationTest cases (data/expected/nfc.txt: "input<TAB>NFC" lines), read
  * through a byte-level tokenizer whose only tokens are the 256 bytes: decode(encode(x)) is then exactly
  * the normalized x. */
@@ -248,5 +267,6 @@ int main(void) {
         for (size_t i = 0; i < sizeof tokenizers / sizeof tokenizers[0]; i++) test_one((int)i);
     }
     test_nfc();
+    test_template();
     return 0;
 }
