@@ -14,7 +14,8 @@
  * Assignments: raw; int8 and int4 (every weight, embedding and lm_head included); mixed (block linears
  * cycling raw/int8/int4, embedding int4, lm_head int8); mixed with groups of 40, which no 16-byte
  * load divides, so the products take the per-value path and the last group of a row is short.
- * Also checked on a GPU: bad calls and an impossible context fail with one line. Without a GPU it
+ * Also checked on a GPU: bad calls, a context too large for device memory and one too long for the
+ * attention kernel fail with one line. Without a GPU it
  * checks that ewq_cuda_init fails with one line, and prints SKIP for the rest.
  */
 #define _GNU_SOURCE
@@ -176,6 +177,12 @@ static void check_errors(const ewq_model *m) {
                r4 ? err.msg : "a context of 2^28 positions was accepted"))
         failures++;
     if (!r4) big.free(&big);
+    /* fits in memory, but its scores do not fit in the attention kernel's shared memory (227 KiB on Hopper) */
+    int r5 = ewq_cuda_init(&big, &p, 100000, &err);
+    if (!check(r5 && one_line(&err) && strstr(err.msg, "shared memory"), "cuda/context-too-long", "%s",
+               r5 ? err.msg : "a context of 100000 positions was accepted"))
+        failures++;
+    if (!r5) big.free(&big);
     ewq_packed_free(&p), ewq_assignment_free(&a), free(logits);
 }
 
