@@ -106,10 +106,10 @@ template <int F> __device__ __forceinline__ float weight_at(const dmat &m, int r
     if (F == FMT_F16) return f16_value(__ldg((const unsigned short *)m.w + i));
     if (F == FMT_BF16) return bf16_value(__ldg((const unsigned short *)m.w + i));
     size_t g = (size_t)r * m.ng + c / m.group;
-    float s = __half2float(m.scale[g]);
+    float s = __half2float(__ldg(m.scale + g));
     if (F == FMT_INT8) return s * (float)__ldg((const signed char *)m.w + i);
     unsigned b = __ldg((const unsigned char *)m.w + (size_t)r * row_bytes(F, m.cols) + c / 2);
-    return int4_value(__half2float(m.min[g]), s, c & 1 ? b >> 4 : b & 15);
+    return int4_value(__half2float(__ldg(m.min + g)), s, c & 1 ? b >> 4 : b & 15);
 }
 
 /* The dot product of the per16(F) values packed in v (one group: scale s, minimum mn) with x[0..). */
@@ -177,8 +177,8 @@ matvec(dmat m, const float *x, float *out, int add) {
             float s = 0, mn = 0;
             if (F == FMT_INT8 || F == FMT_INT4) {
                 size_t g = (size_t)r * m.ng + i * N / m.group;
-                s = __half2float(m.scale[g]);
-                if (F == FMT_INT4) mn = __half2float(m.min[g]);
+                s = __half2float(__ldg(m.scale + g));
+                if (F == FMT_INT4) mn = __half2float(__ldg(m.min + g));
             }
             acc += dot16<F>(__ldg(row + i), x + (size_t)i * N, s, mn);
         }
