@@ -5,7 +5,8 @@
 #   make fuzz       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (clang with compiler-rt)
 #   make bench      entropy throughput vs a sequential read on a synthesized Llama-3.2-1B checkpoint;
 #                   tokenizer time on adversarial texts (linear, not quadratic); tokenizer speed on the
-#                   wiki file (MB/s, one core)
+#                   wiki file (MB/s, one core);
+#                   CPU prefill/decode tok/s: stories260K (and llama.cpp on its GGUF) and a Qwen2.5-0.5B shape
 #   make test-cuda  the CUDA backend against the CPU backend on every fixture and stories260K (needs a GPU)
 #   make test-cuda-sanitize   the same under compute-sanitizer (memcheck, then racecheck)
 #   make bench-cuda pp/tg, memory and decode bandwidth on synthesized Llama-3.2-1B and 3.1-8B (needs a GPU)
@@ -91,6 +92,7 @@ bench: $(EWQ_BIN) $(BUILD)/bench_tokenizer $(BUILD)/bench_tokenizer_speed
 	EWQ=./$(EWQ_BIN) bash tests/bench_entropy.sh
 	$(BUILD)/bench_tokenizer
 	$(BUILD)/bench_tokenizer_speed
+	EWQ=./$(EWQ_BIN) bash tests/bench_forward.sh
 
 # GPU tests and benchmarks: a CUDA build only, never part of make test (CI has no GPU)
 ifeq ($(CUDA),1)

@@ -2723,22 +2723,46 @@ static float dot(const float *a, const float *b, int n) {
     return s;
 }
 
+/* Four rows against one vector: each load of x serves four rows (the prefill's inner loop). */
+#define TILE 4
+static void dot_tile(const float *const rows[TILE], const float *x, int n, float out[TILE]) {
+    float acc[TILE][4] = {{0}};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int r = 0; r < TILE; r++)
+            for (int k = 0; k < 4; k++) acc[r][k] += rows[r][i + k] * x[i + k];
+    for (int r = 0; r < TILE; r++) {
+        float s = (acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]);
+        for (int k = i; k < n; k++) s += rows[r][k] * x[k];
+        out[r] = s;
+    }
+}
+
 /* out[t][r] = sum_c x[t][c] * W[r][c] for t < n: threads take blocks of rows; each row is dequantized
  * once and used for all n positions, so a prefill reads the weights once. */
 #define MATMUL_BLOCKS 64
 typedef struct {
     const ewq_qmat *w;
     const float *x;
-    float *out, *scratch;   /* scratch: MATMUL_BLOCKS rows of cols floats */
+    float *out, *scratch;   /* scratch: MATMUL_BLOCKS x TILE rows of cols floats */
     int n, rows_per_block;
 } matmul_job;
 
 static void matmul_block(void *ctx, int blk) {
     const matmul_job *j = ctx;
     const ewq_qmat *w = j->w;
-    float *buf = j->scratch + (size_t)blk * w->cols;
-    int r1 = (blk + 1) * j->rows_per_block;
-    for (int r = blk * j->rows_per_block; r < r1 && r < w->rows; r++) {
+    float *buf = j->scratch + (size_t)blk * TILE * w->cols;
+    int r = blk * j->rows_per_block, r1 = r + j->rows_per_block < w->rows ? r + j->rows_per_block : w->rows;
+    for (; j->n > 1 && r + TILE <= r1; r += TILE) {
+        const float *rows[TILE];
+        float o[TILE];
+        for (int k = 0; k < TILE; k++) rows[k] = dequant_row(w, r + k, buf + (size_t)k * w->cols);
+        for (int t = 0; t < j->n; t++) {
+            dot_tile(rows, j->x + (size_t)t * w->cols, w->cols, o);
+            memcpy(j->out + (size_t)t * w->rows + r, o, sizeof o);
+        }
+    }
+    for (; r < r1; r++) {   /* decode, and the rows a tile leaves over */
         const float *row = dequant_row(w, r, buf);
         for (int t = 0; t < j->n; t++) j->out[(size_t)t * w->rows + r] = dot(row, j->x + (size_t)t * w->cols, w->cols);
     }
@@ -2770,7 +2794,7 @@ typedef struct cpu_state {
     float *kcache, *vcache;              /* [n_layers][max_ctx][kv_heads*head_dim] */
     int cap;                             /* positions the activation buffers hold */
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
-    float *scratch;                      /* matmul: MATMUL_BLOCKS rows of the widest matrix */
+    float *scratch;                      /* matmul: MATMUL_BLOCKS x TILE rows of the widest matrix */
 } cpu_state;
 
 static float *tensor_floats(const ewq_tensor *t) {
@@ -2990,7 +3014,7 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
     int widest = c->hidden;
     if (c->intermediate > widest) widest = c->intermediate;
     if (c->n_heads * c->head_dim > widest) widest = c->n_heads * c->head_dim;
-    s->scratch = xmalloc(sizeof(float) * MATMUL_BLOCKS * (size_t)widest);
+    s->scratch = xmalloc(sizeof(float) * MATMUL_BLOCKS * TILE * (size_t)widest);
     b->name = "cpu";
     b->packed = p;
     b->max_ctx = max_ctx;
