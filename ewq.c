@@ -1604,6 +1604,11 @@ static uint16_t down16(float x) {
 }
 static int f16_finite(uint16_t h) { return (h & 0x7c00) != 0x7c00; }
 
+/* rint() for |x| < 2^22 without a library call: x + 1.5 * 2^23 has no fraction bits left, so the float
+ * addition itself rounds to an integer, half to even (IEEE arithmetic, which -std=c11 without
+ * -ffast-math keeps). Codes stay below 2^8 here. */
+static float round_even(float x) { return (x + 0x1.8p23f) - 0x1.8p23f; }
+
 /* One int8 group; -1 when its scale does not fit in fp16. */
 static int pack_group_int8(const float *v, int n, int8_t *q, uint16_t *scale) {
     float a = 0;
@@ -1612,7 +1617,7 @@ static int pack_group_int8(const float *v, int n, int8_t *q, uint16_t *scale) {
     if (f16_finite(sh) && 127 * ewq_f16_to_f32(sh) < a) sh = f16_step(sh, 1);   /* a / 127 rounded down */
     if (!f16_finite(sh)) return -1;
     float s = ewq_f16_to_f32(sh);
-    for (int i = 0; i < n; i++) q[i] = s > 0 ? (int8_t)fminf(fmaxf(rintf(v[i] / s), -127), 127) : 0;
+    for (int i = 0; i < n; i++) q[i] = s > 0 ? (int8_t)fminf(fmaxf(round_even(v[i] / s), -127), 127) : 0;
     *scale = sh;
     return 0;
 }
@@ -1628,7 +1633,7 @@ static double int4_try(const float *v, int n, float a, float b, uint8_t *q, uint
     float sf = ewq_f16_to_f32(*s);
     double e = 0;
     for (int i = 0; i < n; i++) {
-        q[i] = sf > 0 ? (uint8_t)fminf(fmaxf(rintf((v[i] - mf) / sf), 0), 15) : 0;
+        q[i] = sf > 0 ? (uint8_t)fminf(fmaxf(round_even((v[i] - mf) / sf), 0), 15) : 0;
         double d = (double)v[i] - (double)(mf + sf * (float)q[i]);
         e += d * d;
     }
@@ -1750,11 +1755,15 @@ static void dequant_span(const ewq_qmat *m, int r, int c0, int n, float *out) {
         for (int i = 0; i < n; i++) out[i] = s * (float)q[i];
     } else {
         const uint8_t *q = (const uint8_t *)m->q + (size_t)r * int4_row_bytes(m->cols);
-        float mn = f16_table[m->min[gi]];
-        for (int i = 0; i < n; i++) {
-            int c = c0 + i;
-            out[i] = mn + s * (float)(c % 2 ? q[c / 2] >> 4 : q[c / 2] & 15);
+        float mn = f16_table[m->min[gi]], value[16];
+        for (int k = 0; k < 16; k++) value[k] = mn + s * (float)k;   /* the 16 values this group can hold */
+        int i = 0;
+        if (c0 % 2 && n > 0) out[i++] = value[q[c0 / 2] >> 4];
+        for (; i + 1 < n; i += 2) {
+            uint8_t b = q[(c0 + i) / 2];
+            out[i] = value[b & 15], out[i + 1] = value[b >> 4];
         }
+        if (i < n) out[i] = value[q[(c0 + i) / 2] & 15];
     }
 }
 
