@@ -24,8 +24,10 @@
 #include "fuzz/fuzz_tokenizer.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_encode_one
+#define LLVMFuzzerInitialize fuzz_encode_init
 #include "fuzz/fuzz_encode.c"
 #undef LLVMFuzzerTestOneInput
+#undef LLVMFuzzerInitialize
 #define LLVMFuzzerTestOneInput fuzz_tokenizer_config_one
 #include "fuzz/fuzz_tokenizer_config.c"
 #undef LLVMFuzzerTestOneInput

@@ -35,29 +35,40 @@ static int encode_ascii(const uint8_t *s, size_t n) {
     return 1;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static ewq_tokenizer toks[ENCODE_MAX_TOK];
-    static int n_toks;
-    if (!n_toks) {
-        static const char *const real[] = {"../shared/assets/tokenizers/llama3", "../shared/assets/tokenizers/qwen3",
-                                           "../shared/assets/tokenizers/llama2-spm", "../shared/assets/stories260K"};
-        static const char *const seeds[] = {"tests/fuzz/corpus/tokenizer/byte-level-llama3.json",
-                                            "tests/fuzz/corpus/tokenizer/byte-level-qwen.json",
-                                            "tests/fuzz/corpus/tokenizer/sentencepiece.json"};
-        int have_real = access(real[0], R_OK) == 0;
-        const char *const *list = have_real ? real : seeds;
-        int count = have_real ? 4 : 3;
-        for (int i = 0; i < count; i++) {
-            ewq_err err;
-            if (ewq_tokenizer_load(&toks[i], list[i], &err)) {
-                fprintf(stderr, "fuzz_encode: %s\n", err.msg);
-                exit(1);
-            }
+static ewq_tokenizer encode_toks[ENCODE_MAX_TOK];
+static int encode_n_toks;
+
+/* Loads the tokenizers once (seconds under ASan, for the 9 MB Llama-3 file). */
+static void encode_load(void) {
+    static const char *const real[] = {"../shared/assets/tokenizers/llama3", "../shared/assets/tokenizers/qwen3",
+                                       "../shared/assets/tokenizers/llama2-spm", "../shared/assets/stories260K"};
+    static const char *const seeds[] = {"tests/fuzz/corpus/tokenizer/byte-level-llama3.json",
+                                        "tests/fuzz/corpus/tokenizer/byte-level-qwen.json",
+                                        "tests/fuzz/corpus/tokenizer/sentencepiece.json"};
+    int have_real = access(real[0], R_OK) == 0;
+    const char *const *list = have_real ? real : seeds;
+    int count = have_real ? 4 : 3;
+    for (int i = 0; i < count; i++) {
+        ewq_err err;
+        if (ewq_tokenizer_load(&encode_toks[i], list[i], &err)) {
+            fprintf(stderr, "fuzz_encode: %s\n", err.msg);
+            exit(1);
         }
-        n_toks = count;
     }
+    encode_n_toks = count;
+}
+
+/* libFuzzer calls this before its per-input timeout starts; the corpus replay loads on first use. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc, (void)argv;
+    encode_load();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (!encode_n_toks) encode_load();
     if (size < 2) return 0;
-    const ewq_tokenizer *t = &toks[data[0] % n_toks];
+    const ewq_tokenizer *t = &encode_toks[data[0] % encode_n_toks];
     int add_bos = data[1] & 1;
     const uint8_t *text = data + 2;
     size_t len = size - 2;
