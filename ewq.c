@@ -2278,10 +2278,13 @@ static void encode_byte_level_piece(const ewq_tokenizer *t, encoder *e, const ch
  * segment is merged word by word, a word starting at each "▁" that follows another character: no token
  * can span such a boundary (load checked that none has "▁" after another character), so no merge does,
  * and the result is that of one word; only the heap stays small. */
-static void encode_sentencepiece_segment(const ewq_tokenizer *t, encoder *e, const char *s, size_t n) {
+static void encode_sentencepiece_segment(const ewq_tokenizer *t, encoder *e, const char *s, size_t n, int first) {
     int last_unk = 0, after_space = 1;
+    int starts_with_space = s[0] == ' ' || (n >= 3 && !memcmp(s, "\xe2\x96\x81", 3));
     e->n_sym = 0;
-    sym_push(e, t->ascii_id[' ']);
+    if (t->prepend == EWQ_PREPEND_LEGACY ||
+        (!starts_with_space && (t->prepend == EWQ_PREPEND_ALWAYS || (t->prepend == EWQ_PREPEND_FIRST && first))))
+        sym_push(e, t->ascii_id[' ']);
     for (size_t i = 0, k; i < n; i += k) {
         uint32_t c = char_at(s, n, i, &k);
         int space = c == ' ' || c == 0x2581;
@@ -2297,9 +2300,10 @@ static void encode_sentencepiece_segment(const ewq_tokenizer *t, encoder *e, con
     bpe_merge(t, e);
 }
 
-static void encode_segment(const ewq_tokenizer *t, encoder *e, const char *s, size_t n) {
+/* first: the segment starts the text (no added token before it). */
+static void encode_segment(const ewq_tokenizer *t, encoder *e, const char *s, size_t n, int first) {
     if (!n) return;
-    if (t->kind == EWQ_TOK_SENTENCEPIECE) { encode_sentencepiece_segment(t, e, s, n); return; }
+    if (t->kind == EWQ_TOK_SENTENCEPIECE) { encode_sentencepiece_segment(t, e, s, n, first); return; }
     if (t->nfc) s = nfc(s, n, &e->cps, &e->norm, &n);
     for (size_t i = 0, end; i < n; i = end) {
         end = pretok_piece(s, n, i, t->max_digits);
@@ -2325,12 +2329,12 @@ size_t ewq_encode(const ewq_tokenizer *t, const char *text, size_t len, int add_
         if (!t->added_first[(uint8_t)s[i]]) continue;
         int id = added_match(t, s + i, len - i);
         if (id < 0) continue;
-        encode_segment(t, &e, s + seg, i - seg);
+        encode_segment(t, &e, s + seg, i - seg, seg == 0);
         intbuf_push(&e.out, id);
         i += t->tok_len[id] - 1;
         seg = i + 1;
     }
-    encode_segment(t, &e, s + seg, len - seg);
+    encode_segment(t, &e, s + seg, len - seg, seg == 0);
     free(e.fixed.p);
     free(e.norm.p);
     free(e.word.p);
@@ -2345,8 +2349,10 @@ const char *ewq_decode(const ewq_tokenizer *t, int prev_id, int id, size_t *len)
     if (id < 0 || id >= t->n_vocab) { *len = 0; return ""; }
     const char *s = t->text + t->dec_off[id];
     *len = t->dec_len[id];
-    int segment_start = prev_id < 0 || (prev_id < t->n_vocab && t->added[prev_id]);
-    if (t->kind == EWQ_TOK_SENTENCEPIECE && !t->added[id] && segment_start && *len && s[0] == ' ') s++, (*len)--;
+    int after_added = prev_id >= 0 && prev_id < t->n_vocab && t->added[prev_id];
+    int strip = prev_id < 0 ? t->prepend != EWQ_PREPEND_NEVER
+                            : after_added && (t->prepend == EWQ_PREPEND_LEGACY || t->prepend == EWQ_PREPEND_ALWAYS);
+    if (t->kind == EWQ_TOK_SENTENCEPIECE && !t->added[id] && strip && *len && s[0] == ' ') s++, (*len)--;
     return s;
 }
 
@@ -2412,10 +2418,23 @@ static int tok_read_kind(ewq_tokenizer *t, const json_value *root, const char *p
         json_str_is(json_get(json_get(&ns->kids[1], "pattern"), "String"), " ") &&
         json_str_is(json_get(&ns->kids[1], "content"), "\xe2\x96\x81")) {
         t->kind = EWQ_TOK_SENTENCEPIECE;
+        t->prepend = EWQ_PREPEND_LEGACY;
+        return 0;
+    }
+    if ((!norm || json_is(norm, JSON_NULL)) && json_str_is(json_get(pre, "type"), "Metaspace")) {
+        const json_value *scheme = json_get(pre, "prepend_scheme");
+        if (!json_str_is(json_get(pre, "replacement"), "\xe2\x96\x81") || json_flag(pre, "split"))
+            return ewq_fail(err, path, "Metaspace pre_tokenizer: ewq needs replacement \"\xe2\x96\x81\" and split false");
+        if (json_str_is(scheme, "first")) t->prepend = EWQ_PREPEND_FIRST;
+        else if (json_str_is(scheme, "never")) t->prepend = EWQ_PREPEND_NEVER;
+        else if (json_str_is(scheme, "always")) t->prepend = EWQ_PREPEND_ALWAYS;
+        else if (!scheme) t->prepend = json_flag(pre, "add_prefix_space") ? EWQ_PREPEND_ALWAYS : EWQ_PREPEND_NEVER;
+        else return ewq_fail(err, path, "Metaspace pre_tokenizer: unknown prepend_scheme");
+        t->kind = EWQ_TOK_SENTENCEPIECE;
         return 0;
     }
     return ewq_fail(err, path, "unsupported normalizer/pre_tokenizer: ewq knows byte-level BPE (Llama-3, Qwen) and "
-                    "SentencePiece-style BPE (Llama-2, as transformers converts it in legacy mode)");
+                    "SentencePiece-style BPE (Llama-2, Mistral: legacy Prepend/Replace normalizer or Metaspace)");
 }
 
 /* Token strings: the model vocabulary, then the added tokens (which may also be in the vocabulary). */

@@ -464,9 +464,10 @@ void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t)
  *     Split(Regex P, Isolated) and ByteLevel(use_regex false), P being one of the two patterns
  *       (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  *     (Llama-3) or the same with \p{N} in place of \p{N}{1,3} (Qwen).
- *   EWQ_TOK_SENTENCEPIECE (Llama-2, Mistral, stories260K, as transformers converts SentencePiece models
- *     in legacy mode): normalizer Sequence[Prepend "▁", Replace " " -> "▁"], no pre_tokenizer, a BPE
- *     model with byte_fallback.
+ *   EWQ_TOK_SENTENCEPIECE (Llama-2, Mistral, stories260K, as transformers converts SentencePiece models):
+ *     in legacy mode normalizer Sequence[Prepend "▁", Replace " " -> "▁"] and no pre_tokenizer; else no
+ *     normalizer and pre_tokenizer Metaspace(replacement "▁", split false, prepend_scheme "always",
+ *     "first" or "never"); a BPE model, usually with byte_fallback.
  * The model must be BPE (no dropout, no subword prefix/suffix). Added tokens must have lstrip, rstrip,
  * single_word and normalized all false (as in every file ewq knows of).
  *
@@ -477,8 +478,10 @@ void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t)
  *     where any added token's content matches, the longest one is taken (leftmost-longest). The text
  *     between them is a segment; each non-empty segment goes through steps 3-5 on its own.
  *  3. Normalizer. NFC (Qwen): canonical decomposition (Hangul algorithmically), canonical ordering
- *     (stable by combining class), canonical composition of primary composites. SentencePiece: "▁"
- *     (U+2581) is prepended and every space becomes "▁".
+ *     (stable by combining class), canonical composition of primary composites. SentencePiece: every
+ *     space becomes "▁" (U+2581), and "▁" is prepended: legacy, always; Metaspace "always", unless the
+ *     segment starts with a space or "▁"; "first", the same but only for a segment that starts the text
+ *     (no added token before it); "never", not.
  *  4. Pre-tokenizer (byte-level only), the regex P written by hand. At each position the alternatives
  *     are tried in order and the first that matches is the piece (leftmost-first, as Oniguruma does);
  *     every character is covered by some alternative, so pieces tile the segment:
@@ -512,11 +515,15 @@ void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t)
  * Decoding is per token and streaming-safe: ewq_decode gives the bytes of one token, and concatenating
  * them reproduces the text (a multi-byte character split over several tokens is completed by the
  * later ones). Byte level: every character of the token mapped back through the byte-to-unicode map.
- * SentencePiece: "▁" is a space, <0xNN> is the byte NN, and the space the normalizer prepended is
- * dropped from the first token of each segment (when prev_id is -1 or an added token). Added tokens
- * decode to their content.
+ * SentencePiece: "▁" is a space, <0xNN> is the byte NN, and one leading space is dropped from the first
+ * token of the text (prev_id -1) unless prepend_scheme is "never", and, for legacy and "always", from
+ * the first token after an added token, where the encoder prepended one. (So the legacy files decode
+ * back to the text exactly; Metaspace files lose a leading space the text itself had, as the
+ * `tokenizers` decoder does, which also drops every "▁" of the first token.) Added tokens decode to
+ * their content.
  */
 enum { EWQ_TOK_BYTE_LEVEL, EWQ_TOK_SENTENCEPIECE };
+enum { EWQ_PREPEND_LEGACY, EWQ_PREPEND_ALWAYS, EWQ_PREPEND_FIRST, EWQ_PREPEND_NEVER };   /* SentencePiece "▁" */
 
 typedef struct ewq_tok_hash { uint32_t *slots; uint32_t mask; } ewq_tok_hash;   /* internal */
 
@@ -529,6 +536,7 @@ typedef struct ewq_tokenizer {
     int max_digits;            /* byte level: numbers per piece, 3 (Llama-3) or 1 (Qwen) */
     int nfc, ignore_merges, byte_fallback, unk_id, fuse_unk;
     int split_words;           /* SentencePiece: no token has "▁" after another character (see ewq.c) */
+    int prepend;               /* SentencePiece: EWQ_PREPEND_*, when "▁" is prepended to a segment */
     /* internals */
     char *text;                /* token strings as in the file, then decoded bytes, back to back */
     uint32_t *tok_off, *tok_len, *dec_off, *dec_len;   /* [n_vocab] offsets into text */

@@ -21,7 +21,8 @@ For the byte-level tokenizers, NAME.stress.decoded holds decode(stress ids, skip
 For the two SentencePiece models it also encodes with the `sentencepiece` package on tokenizer.model and
 writes the comparison of the two references to references.txt, with the cases of data/expected/nfc.txt
 (from the UCD, see tests/make_unicode_tables.py) on which the library's NFC normalizer disagrees.
-It also writes tests/template_tokenizer.json and its template.bos.ids (see write_template_tokenizer), and
+It also writes tests/template_tokenizer.json and tests/metaspace_*_tokenizer.json with their expected ids
+(see write_template_tokenizer and write_metaspace_tokenizers), and
 tests/nfc_tokenizer.json: a byte-level tokenizer with Qwen's pattern,
 NFC, and no merges, with which test_tokenizer.c reads ewq's NFC back through encode and decode.
 """
@@ -105,7 +106,8 @@ def write_template_tokenizer():
                              "rstrip": False, "normalized": False, "special": True}],
            "post_processor": {"type": "Sequence", "processors": [
                llama3["post_processor"],
-               {"type": "TemplateProcessing", "single": [{"SpecialToken": bos}, {"Sequence": {"id": "A", "type_id": 0}}],
+               {"type": "TemplateProcessing",
+                "single": [{"SpecialToken": bos}, {"Sequence": {"id": "A", "type_id": 0}}],
                 "pair": [{"SpecialToken": bos}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": bos},
                          {"Sequence": {"id": "B", "type_id": 1}}],
                 "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [256],
@@ -118,6 +120,45 @@ def write_template_tokenizer():
         json.dump(doc, f, ensure_ascii=False)
     tok = Tokenizer.from_file(path)
     write_records(os.path.join(OUT, "template.bos.ids"), [tok.encode("Hello world", add_special_tokens=True).ids])
+
+
+def write_metaspace_tokenizers():
+    """tests/metaspace_{first,always}_tokenizer.json: small SentencePiece-style tokenizers as transformers
+    converts such models outside legacy mode (no normalizer, a Metaspace pre-tokenizer, split false), with
+    prepend_scheme "first" and "always": <unk> <s> </s>, the 256 <0xNN> byte tokens, "▁", the ASCII letters
+    and a few merges. Records NAME.stress.ids and NAME.tinystories.ids for each."""
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    vocab.update({f"<0x{b:02X}>": 3 + b for b in range(256)})
+    for piece in ["\u2581"] + [chr(c) for c in range(ord("A"), ord("z") + 1) if chr(c).isalpha()]:
+        vocab[piece] = len(vocab)
+    merges = [["\u2581", "t"], ["h", "e"], ["\u2581t", "he"], ["\u2581", "a"], ["i", "n"], ["\u2581", "\u2581"],
+              ["\u2581\u2581", "\u2581\u2581"], ["\u2581a", "n"], ["\u2581an", "d"], ["\u2581", "s"]]
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    texts = {name: open(INPUTS[name], "rb").read().decode("utf-8", "replace")
+             for name in ("stress", "tinystories")}
+    for scheme in ("first", "always"):
+        doc = {"version": "1.0", "truncation": None, "padding": None,
+               "added_tokens": [{"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
+                                 "normalized": False, "special": True}
+                                for i, c in enumerate(["<unk>", "<s>", "</s>"])],
+               "normalizer": None,
+               "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": scheme,
+                                 "split": False},
+               "post_processor": None,
+               "decoder": {"type": "Sequence", "decoders": [
+                   {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"},
+                   {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+               "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>",
+                         "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": True,
+                         "byte_fallback": True, "ignore_merges": False, "vocab": vocab, "merges": merges}}
+        path = os.path.join("tests", f"metaspace_{scheme}_tokenizer.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, ensure_ascii=False)
+        tok = Tokenizer.from_file(path)
+        for iname, text in texts.items():
+            write_records(os.path.join(OUT, f"metaspace-{scheme}.{iname}.ids"),
+                          [tok.encode(text, add_special_tokens=False).ids])
 
 
 def nfc_report():
@@ -141,6 +182,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     write_nfc_tokenizer()
     write_template_tokenizer()
+    write_metaspace_tokenizers()
     texts = {name: open(p, "rb").read().decode("utf-8", "replace") for name, p in INPUTS.items()}
     report = [f"tokenizers {tokenizers.__version__}, sentencepiece {spm.__version__}",
               "HF tokenizers (tokenizer.json) vs sentencepiece (tokenizer.model), encode without BOS:"]

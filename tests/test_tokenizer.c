@@ -126,7 +126,8 @@ static void test_one(int ti) {
     snprintf(name, sizeof name, "tokenizer_%s_load", tokenizers[ti].name);
     if (!check(ewq_tokenizer_load(&t, tokenizers[ti].path, &err) == 0, name, "%s", err.msg)) return;
     snprintf(name, sizeof name, "tokenizer_%s_kind", tokenizers[ti].name);
-    check(t.kind == (tokenizers[ti].byte_level ? EWQ_TOK_BYTE_LEVEL : EWQ_TOK_SENTENCEPIECE), name, "kind %d", t.kind);
+    int kind = tokenizers[ti].byte_level ? EWQ_TOK_BYTE_LEVEL : EWQ_TOK_SENTENCEPIECE;
+    check(t.kind == kind, name, "kind %d, expected %d", t.kind, kind);
 
     for (size_t ii = 0; ii < sizeof inputs / sizeof inputs[0]; ii++) {
         records want;
@@ -150,7 +151,8 @@ static void test_one(int ti) {
             snprintf(name, sizeof name, "tokenizer_%s_%s_decode", tokenizers[ti].name, inputs[ii].name);
             size_t k = 0;
             while (k < dlen && k < len && dec[k] == text[k]) k++;
-            check(dlen == len && k == len, name, "%zu bytes, expected %zu; first difference at byte %zu", dlen, len, k);
+            check(dlen == len && k == len, name, "%zu bytes, expected %zu; first difference at byte %zu", dlen, len,
+                  k);
             free(dec);
         } else if (tokenizers[ti].byte_level) {   /* the library's decode of its own ids */
             char *ref;
@@ -222,6 +224,36 @@ static void test_template(void) {
     ewq_tokenizer_free(&t);
 }
 
+/* SentencePiece tokenizers with a Metaspace pre-tokenizer (prepend_scheme "first" and "always"): the
+ * stress and TinyStories files against the ids of the `tokenizers` library. */
+static void test_metaspace(const char *scheme) {
+    char name[128], path[256];
+    ewq_tokenizer t;
+    ewq_err err;
+    snprintf(path, sizeof path, "tests/metaspace_%s_tokenizer.json", scheme);
+    snprintf(name, sizeof name, "tokenizer_metaspace_%s_load", scheme);
+    if (!check(ewq_tokenizer_load(&t, path, &err) == 0, name, "%s", err.msg)) return;
+    for (size_t ii = 1; ii < sizeof inputs / sizeof inputs[0]; ii++) {   /* tinystories, stress */
+        records want;
+        char *text;
+        size_t len;
+        snprintf(name, sizeof name, "tokenizer_metaspace_%s_%s", scheme, inputs[ii].name);
+        snprintf(path, sizeof path, EXPECTED "metaspace-%s.%s.ids", scheme, inputs[ii].name);
+        if (ewq_read_file(inputs[ii].path, 64u << 20, &text, &len, &err)) { test_skip(name, err.msg); continue; }
+        if (read_records(path, &want) || want.n_records != 1) {
+            check(0, name, "cannot read %s", path);
+        } else {
+            int *ids;
+            size_t n = ewq_encode(&t, text, len, 0, &ids);
+            compare_ids(name, ids, n, want.ids[0], want.len[0]);
+            free(ids);
+        }
+        free_records(&want);
+        free(text);
+    }
+    ewq_tokenizer_free(&t);
+}
+
 /* NFC against the UCD's NormalizationTest cases (data/expected/nfc.txt: "input<TAB>NFC" lines), read
  * through a byte-level tokenizer whose only tokens are the 256 bytes: decode(encode(x)) is then exactly
  * the normalized x. */
@@ -268,5 +300,7 @@ int main(void) {
     }
     test_nfc();
     test_template();
+    test_metaspace("first");
+    test_metaspace("always");
     return 0;
 }
