@@ -220,17 +220,18 @@ int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err) {
     o->path = xstrdup(path);
     o->tmp = xmalloc(n);
     snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    out_track(o->tmp, 1);   /* before the file exists, so no signal can fall between creating and tracking */
     /* O_NOFOLLOW: a link planted under the temporary name must not redirect the write */
     int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
     o->f = fd < 0 ? NULL : fdopen(fd, "wb");
     if (!o->f) {
         ewq_fail(err, path, "cannot create: %s", strerror(errno));
-        if (fd >= 0) close(fd);
+        if (fd >= 0) close(fd), remove(o->tmp);
+        out_track(o->tmp, 0);
         free(o->path);
         free(o->tmp);
         return -1;
     }
-    out_track(o->tmp, 1);
     return 0;
 }
 
