@@ -20,6 +20,7 @@
 #include "json.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -4262,6 +4263,648 @@ static int cmd_bench(int argc, char **argv) {
     return 0;
 }
 
+/* --- run: the main job --- */
+
+static const char run_help[] =
+    "usage: ewq run [MODEL] [--text FILE | --tokens FILE] [--factor F | --sweep F1,F2,...] [options]\n"
+    "\n"
+    "The whole EWQ comparison in one process, on the same tokens: entropy of every block, the plan, then\n"
+    "every variant packed and measured against the raw model (the reference):\n"
+    "  raw                the checkpoint as it is\n"
+    "  int8, int4         every block linear at that tier\n"
+    "  ewq                the plan at factor F\n"
+    "  random sN          the plan's tier counts (raw / int8 / int4 blocks), placed on blocks at random\n"
+    "                     (a shuffle seeded by N = 1 .. --seeds alone: equal counts, equal placements),\n"
+    "                     summarised as mean, sd, min and max\n"
+    "  first-high         the plan's tier counts by position: raw on the first blocks, then int8, int4 last\n"
+    "  last-high          the same from the other end: raw on the last blocks, int4 on the first\n"
+    "  ends-high          raw on the blocks nearest either end (0, L-1, 1, L-2, ...), then int8, int4 in\n"
+    "                     the middle\n"
+    "For each: weight bytes, bits per block-linear weight, perplexity ± standard error (llama.cpp's\n"
+    "protocol, see 'ewq ppl'), mean KL divergence KL(raw || variant) ± standard error, top-1 agreement with\n"
+    "raw, and prompt / decode tokens/s (short runs, see 'ewq bench'). Embeddings and lm_head stay raw.\n"
+    "Variants with the same blocks are measured once. The quality numbers are deterministic: the same\n"
+    "command gives the same numbers on any thread count.\n"
+    "With no MODEL: the embedded default, data/default with data/default/sample.txt (from the repository\n"
+    "root), a small model made by this project (see data/default/README.md), with --ctx 128.\n"
+    "\n"
+    "  --text FILE        the text, tokenized with the model's tokenizer.json\n"
+    "  --tokens FILE      token ids instead: decimal numbers separated by whitespace\n"
+    "  --ctx N            perplexity chunk length (default 512)\n"
+    "  --factor F         the plan's rule factor (default 0.65)\n"
+    "  --sweep F1,F2,...  the plan at each factor, each with its controls, and the size-vs-KLD frontier\n"
+    "  --seeds N          random placements per factor (default 5)\n"
+    "  -p N, -n N, -r N   throughput: prompt and generated tokens, repetitions (default 128, 32, 3;\n"
+    "                     -p 0 -n 0 skips it)\n"
+    "  --bins N           histogram bins of the entropy (default 256)\n"
+    "  --group N          values per quantization group (default 64)\n"
+    "  --threads N        CPU threads (default: one per core)\n"
+    "  --backend cpu      the backend (only cpu so far: the CUDA backend is not wired into run)\n"
+    "  --report DIR       also write DIR/report.md (the tables), DIR/report.json and DIR/entropy.svg; DIR\n"
+    "                     appears complete or not at all, replacing an earlier report there\n"
+    "  --json             machine-readable output\n";
+
+#define RUN_MAX_FACTORS 32
+static const char *const report_files[] = {"report.md", "report.json", "entropy.svg"};
+
+typedef struct {
+    const char *dir, *text, *tokens, *report;
+    int ctx, seeds, p, n, reps, bins, group, threads, json;
+    int embedded;              /* no MODEL: the embedded default */
+    int n_factors;
+    double factors[RUN_MAX_FACTORS];
+    int argc;
+    char **argv;               /* the command line, for the report */
+} run_opts;
+
+typedef struct {
+    char name[32];             /* "raw", "int8", "int4", "ewq", "random s3", "first-high", ... */
+    const char *kind;          /* "reference", "uniform", "ewq", "random", "position" */
+    int factor;                /* index into run_opts.factors, or -1 */
+    int seed;                  /* random: the seed, else 0 */
+    ewq_tier *blocks;          /* [n_layers] */
+    int count[3];              /* blocks per tier */
+    int same_as;               /* an earlier variant with the same blocks (measured once), or -1 */
+    size_t bytes;
+    double bpw;                /* bits per weight of the block linears */
+    ewq_ppl_result q;
+    ewq_bench_result speed;
+} run_variant;
+
+typedef struct {
+    int n, cap, n_layers;
+    run_variant *v;
+    ewq_rule rules[RUN_MAX_FACTORS];
+} run_set;
+
+static double parse_sweep(const char *s, double *out) {   /* returns the count */
+    int n = 0;
+    for (const char *p = s;;) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || (*end && *end != ',') || !isfinite(v) || v < 0 || n == RUN_MAX_FACTORS)
+            usage_error("run", "--sweep wants up to %d numbers >= 0 separated by commas, got '%s'", RUN_MAX_FACTORS, s);
+        out[n++] = v;
+        if (!*end) break;
+        p = end + 1;
+    }
+    return n;
+}
+
+static run_variant *add_variant(run_set *s, const char *name, const char *kind, int factor, int seed) {
+    if (s->n == s->cap) s->v = xrealloc(s->v, sizeof(run_variant) * (size_t)(s->cap = s->cap ? 2 * s->cap : 16));
+    run_variant *v = &s->v[s->n++];
+    memset(v, 0, sizeof *v);
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->kind = kind, v->factor = factor, v->seed = seed, v->same_as = -1;
+    v->blocks = xcalloc((size_t)s->n_layers, sizeof(ewq_tier));
+    return v;
+}
+
+static void count_tiers(run_variant *v, int n_layers) {
+    for (int l = 0; l < n_layers; l++) v->count[v->blocks[l]]++;
+}
+
+/* The plan's tiers placed by position: `order` lists the blocks from the first to get raw to the last to
+ * get int4; the counts come from the plan. */
+static void place_in_order(run_variant *v, const int *count, const int *order, int n_layers) {
+    for (int i = 0; i < n_layers; i++)
+        v->blocks[order[i]] = i < count[EWQ_RAW] ? EWQ_RAW : i < count[EWQ_RAW] + count[EWQ_INT8] ? EWQ_INT8 : EWQ_INT4;
+}
+
+/* The plan at one factor and its controls. Random placement: the plan's tiers in canonical order (raw
+ * blocks, then int8, then int4) shuffled by Fisher-Yates with splitmix64 seeded by the seed alone, so equal
+ * tier counts give the same placements at any factor. Position: first-, last- and ends-high. */
+static void add_plan_variants(run_set *s, const ewq_plan *plan, const run_opts *o, int fi) {
+    int L = s->n_layers, *order = xmalloc(sizeof(int) * (size_t)L);
+    char name[32];
+    run_variant *e = add_variant(s, "ewq", "ewq", fi, 0);
+    ewq_apply_rule(plan->block_entropy, L, o->factors[fi], e->blocks, &s->rules[fi]);
+    count_tiers(e, L);
+    int count[3] = {e->count[0], e->count[1], e->count[2]};
+    for (int i = 0; i < L; i++) order[i] = i;
+    for (int seed = 1; seed <= o->seeds; seed++) {
+        snprintf(name, sizeof name, "random s%d", seed);
+        run_variant *r = add_variant(s, name, "random", fi, seed);
+        place_in_order(r, count, order, L);
+        uint64_t state = (uint64_t)seed;
+        for (int i = L - 1; i > 0; i--) {
+            int j = (int)(mix64(state += 0x9e3779b97f4a7c15ull) % (uint64_t)(i + 1));
+            ewq_tier t = r->blocks[i];
+            r->blocks[i] = r->blocks[j], r->blocks[j] = t;
+        }
+    }
+    place_in_order(add_variant(s, "first-high", "position", fi, 0), count, order, L);
+    for (int i = 0; i < L; i++) order[i] = L - 1 - i;
+    place_in_order(add_variant(s, "last-high", "position", fi, 0), count, order, L);
+    for (int i = 0; i < L; i++) order[i] = i % 2 ? L - 1 - i / 2 : i / 2;
+    place_in_order(add_variant(s, "ends-high", "position", fi, 0), count, order, L);
+    for (int i = s->n - 3 - o->seeds; i < s->n; i++) count_tiers(&s->v[i], L);
+    free(order);
+}
+
+/* Packs one variant, measures its quality against the reference (NULL: it is the reference) and its
+ * speed. */
+static int measure_variant(const ewq_model *m, ewq_backend *ref, const run_opts *o, const int *ids, long n,
+                           run_variant *v, ewq_err *err) {
+    int L = m->cfg.n_layers;
+    ewq_assignment a;
+    ewq_assignment_uniform(&a, L, EWQ_RAW, EWQ_RAW, EWQ_RAW);
+    for (int i = 0; i < L * EWQ_N_LINEAR; i++) a.linear[i] = v->blocks[i / EWQ_N_LINEAR];
+    size_total linear, whole;
+    plan_sizes(m, &a, &linear, &whole);
+    v->bpw = 8.0 * (double)linear.packed / (double)linear.params;
+    ewq_packed p;
+    ewq_backend b;
+    int rc = ewq_pack(&p, m, &a, o->group, 1, 0, err);
+    ewq_assignment_free(&a);
+    if (rc) return -1;
+    v->bytes = ewq_packed_bytes(&p);
+    int max_ctx = o->ctx > o->p ? o->ctx : o->p;
+    rc = ewq_cpu_init(&b, &p, max_ctx > o->n ? max_ctx : o->n, err);
+    if (rc == 0) rc = ewq_perplexity(&b, ref, ids, n, o->ctx, 0, &v->q, err);
+    if (rc == 0 && (o->p || o->n)) rc = ewq_bench(&b, o->p, o->n, o->reps, 0, &v->speed, err);
+    if (b.free) b.free(&b);
+    ewq_packed_free(&p);
+    return rc;
+}
+
+static int same_blocks(const run_variant *a, const run_variant *b, int n_layers) {
+    return !memcmp(a->blocks, b->blocks, sizeof(ewq_tier) * (size_t)n_layers);
+}
+
+/* Measures every variant, the raw one first (it is also the reference for the others). */
+static void measure_all(const ewq_model *m, const run_opts *o, const int *ids, long n, run_set *s) {
+    ewq_err err;
+    ewq_assignment a;
+    ewq_packed rp;
+    ewq_backend ref;
+    ewq_assignment_uniform(&a, m->cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
+    if (ewq_pack(&rp, m, &a, o->group, 1, 0, &err) || ewq_cpu_init(&ref, &rp, o->ctx, &err)) die(&err);
+    ewq_assignment_free(&a);
+    for (int i = 0; i < s->n; i++) {
+        run_variant *v = &s->v[i];
+        for (int j = 0; j < i && v->same_as < 0; j++)
+            if (same_blocks(v, &s->v[j], s->n_layers)) v->same_as = s->v[j].same_as >= 0 ? s->v[j].same_as : j;
+        double t0 = seconds_now();
+        if (v->same_as >= 0) {
+            const run_variant *w = &s->v[v->same_as];
+            v->bytes = w->bytes, v->bpw = w->bpw, v->q = w->q, v->speed = w->speed;
+        } else if (measure_variant(m, i ? &ref : NULL, o, ids, n, v, &err)) {
+            die(&err);
+        }
+        if (i == 0) v->q.has_ref = 1, v->q.kl = v->q.kl_stderr = 0, v->q.top1_agree = 1;   /* raw against itself */
+        fprintf(stderr, "run: %2d/%d %-12s %s%-6g ppl %.4f, KLD %.6f, top-1 %.2f%% (%.1f s%s)\n", i + 1, s->n,
+                v->name, v->factor >= 0 ? "f=" : "  ", v->factor >= 0 ? o->factors[v->factor] : 0.0, v->q.ppl,
+                v->q.kl, 100 * v->q.top1_agree, seconds_now() - t0, v->same_as >= 0 ? ", same blocks as before" : "");
+    }
+    ref.free(&ref);
+    ewq_packed_free(&rp);
+}
+
+/* --- run: summaries --- */
+
+typedef struct { double mean, sd, lo, hi; int n, ewq_better; } run_stat;   /* ewq_better: seeds EWQ beats */
+
+/* Mean, sample sd, min and max of one metric over the random placements at factor fi; counts the
+ * placements the EWQ plan beats (lower is better when `lower`, else higher). */
+static run_stat random_stat(const run_set *s, int fi, double ewq_value, int lower,
+                            double (*metric)(const run_variant *)) {
+    run_stat st = {0, 0, INFINITY, -INFINITY, 0, 0};
+    for (int i = 0; i < s->n; i++) {
+        const run_variant *v = &s->v[i];
+        if (v->factor != fi || strcmp(v->kind, "random")) continue;
+        double x = metric(v);
+        st.mean += x, st.n++;
+        st.lo = fmin(st.lo, x), st.hi = fmax(st.hi, x);
+        st.ewq_better += lower ? ewq_value < x : ewq_value > x;
+    }
+    st.mean /= st.n;
+    for (int i = 0; i < s->n; i++) {
+        const run_variant *v = &s->v[i];
+        if (v->factor == fi && !strcmp(v->kind, "random")) st.sd += (metric(v) - st.mean) * (metric(v) - st.mean);
+    }
+    st.sd = st.n > 1 ? sqrt(st.sd / (st.n - 1)) : 0;
+    return st;
+}
+
+static double metric_ppl(const run_variant *v) { return v->q.ppl; }
+static double metric_kl(const run_variant *v) { return v->q.kl; }
+static double metric_top1(const run_variant *v) { return v->q.top1_agree; }
+
+static const run_variant *ewq_variant(const run_set *s, int fi) {
+    for (int i = 0; i < s->n; i++)
+        if (s->v[i].factor == fi && !strcmp(s->v[i].kind, "ewq")) return &s->v[i];
+    return NULL;
+}
+
+/* A variant is on the size-vs-KLD frontier when no other has at most its bytes and a lower KLD. */
+static int on_frontier(const run_set *s, const run_variant *v) {
+    for (int i = 0; i < s->n; i++)
+        if (s->v[i].bytes <= v->bytes && s->v[i].q.kl < v->q.kl) return 0;
+    return 1;
+}
+
+/* --- run: output (a text table, Markdown, JSON) --- */
+
+typedef struct { FILE *f; int markdown; } table_out;
+
+static void table_row(const table_out *t, const char *const *cells, int n) {
+    static const int width[] = {-22, 7, 9, 7, 7, 20, 22, 8, 9, 9};   /* negative: left-aligned */
+    for (int i = 0; i < n; i++) {
+        if (t->markdown) fprintf(t->f, "| %s ", cells[i]);
+        else fprintf(t->f, "%s%*s", i ? " " : "", width[i], cells[i]);
+    }
+    fputs(t->markdown ? "|\n" : "\n", t->f);
+}
+
+static void variant_label(char *buf, size_t n, const run_variant *v, const run_opts *o) {
+    if (v->factor < 0) snprintf(buf, n, "%s", !strcmp(v->kind, "reference") ? "raw (reference)" : v->name);
+    else if (o->n_factors > 1) snprintf(buf, n, "%s f=%g", v->name, o->factors[v->factor]);
+    else snprintf(buf, n, "%s", v->name);
+}
+
+static void variant_row(const table_out *t, const run_variant *v, const run_opts *o, size_t raw_bytes) {
+    char c[10][64];
+    variant_label(c[0], 64, v, o);
+    snprintf(c[1], 64, "%d/%d/%d", v->count[0], v->count[1], v->count[2]);
+    snprintf(c[2], 64, "%.3f", v->bytes / 1048576.0);
+    snprintf(c[3], 64, "%.1f%%", 100.0 * (double)v->bytes / (double)raw_bytes);
+    snprintf(c[4], 64, "%.3f", v->bpw);
+    snprintf(c[5], 64, "%.4f ± %.4f", v->q.ppl, v->q.ppl_stderr);
+    snprintf(c[6], 64, "%.6f ± %.6f", v->q.kl, v->q.kl_stderr);
+    snprintf(c[7], 64, "%.2f%%", 100 * v->q.top1_agree);
+    snprintf(c[8], 64, o->p ? "%.1f" : "-", v->speed.pp);
+    snprintf(c[9], 64, o->n ? "%.1f" : "-", v->speed.tg);
+    const char *cells[10];
+    for (int i = 0; i < 10; i++) cells[i] = c[i];
+    table_row(t, cells, 10);
+}
+
+static const char *const table_head[] = {"variant", "blocks", "MiB", "of raw", "bpw", "PPL ± stderr",
+                                         "KLD ± stderr", "top-1", "pp tok/s", "tg tok/s"};
+
+static void random_row(const table_out *t, const run_set *s, int fi, const run_opts *o) {
+    const run_variant *e = ewq_variant(s, fi);
+    run_stat pp = random_stat(s, fi, e->q.ppl, 1, metric_ppl), kl = random_stat(s, fi, e->q.kl, 1, metric_kl);
+    run_stat t1 = random_stat(s, fi, e->q.top1_agree, 0, metric_top1);
+    char c[10][64];
+    if (o->n_factors > 1) snprintf(c[0], 64, "random mean f=%g", o->factors[fi]);
+    else snprintf(c[0], 64, "random mean (%d)", kl.n);
+    snprintf(c[1], 64, "%d/%d/%d", e->count[0], e->count[1], e->count[2]);
+    snprintf(c[2], 64, "%.3f", e->bytes / 1048576.0);
+    c[3][0] = 0;
+    snprintf(c[4], 64, "%.3f", e->bpw);
+    snprintf(c[5], 64, "%.4f sd %.4f", pp.mean, pp.sd);
+    snprintf(c[6], 64, "%.6f sd %.6f", kl.mean, kl.sd);
+    snprintf(c[7], 64, "%.2f%%", 100 * t1.mean);
+    snprintf(c[8], 64, "-"), snprintf(c[9], 64, "-");
+    const char *cells[10];
+    for (int i = 0; i < 10; i++) cells[i] = c[i];
+    table_row(t, cells, 10);
+}
+
+/* The plain comparison a reader wants: the plan against its random placements, per metric. */
+static void print_verdict(FILE *f, const run_set *s, const run_opts *o, const char *bullet) {
+    for (int fi = 0; fi < o->n_factors; fi++) {
+        const run_variant *e = ewq_variant(s, fi);
+        run_stat kl = random_stat(s, fi, e->q.kl, 1, metric_kl), pp = random_stat(s, fi, e->q.ppl, 1, metric_ppl);
+        run_stat t1 = random_stat(s, fi, e->q.top1_agree, 0, metric_top1);
+        fprintf(f, "%sfactor %g (%d raw / %d int8 / %d int4 blocks): ", bullet, o->factors[fi], e->count[0],
+                e->count[1], e->count[2]);
+        if (e->count[EWQ_RAW] == s->n_layers || e->count[EWQ_INT8] == s->n_layers || e->count[EWQ_INT4] == s->n_layers) {
+            fprintf(f, "every block has the same tier, so placement cannot matter\n");
+            continue;
+        }
+        fprintf(f, "EWQ KLD %.6f vs random %.6f (sd %.6f, %.6f .. %.6f): lower than %d of %d placements; "
+                   "PPL %.4f vs %.4f: lower than %d of %d; top-1 %.2f%% vs %.2f%%: higher than %d of %d\n",
+                e->q.kl, kl.mean, kl.sd, kl.lo, kl.hi, kl.ewq_better, kl.n, e->q.ppl, pp.mean, pp.ewq_better, pp.n,
+                100 * e->q.top1_agree, 100 * t1.mean, t1.ewq_better, t1.n);
+    }
+}
+
+static void print_header(FILE *f, const ewq_model *m, const run_opts *o, const run_set *s, long n_tokens,
+                         const char *bullet) {
+    const ewq_ppl_result *q = &s->v[0].q;
+    fprintf(f, "%smodel: %s (%s, %d blocks); text: %s, %ld tokens; ctx %d: %d chunks, %ld positions scored\n",
+            bullet, o->dir, m->cfg.arch_name, m->cfg.n_layers, o->text ? o->text : o->tokens, n_tokens, q->ctx,
+            q->chunks, q->scored);
+    fprintf(f, "%sbackend: cpu, %d threads; throughput: pp%d, tg%d, median of %d; group %d; %d bins\n", bullet,
+            ewq_threads(), o->p, o->n, o->reps, o->group, o->bins);
+    for (int fi = 0; fi < o->n_factors; fi++) {
+        const ewq_rule *r = &s->rules[fi];
+        fprintf(f, "%splan at factor %g: block entropy mean %.6f, std %.6f, threshold %.6f bits\n", bullet, r->factor,
+                r->mean, r->std, r->threshold);
+    }
+}
+
+static void print_tables(const table_out *t, const run_set *s, const run_opts *o) {
+    table_row(t, table_head, 10);
+    if (t->markdown) fputs("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", t->f);
+    for (int i = 0; i < s->n; i++) {
+        variant_row(t, &s->v[i], o, s->v[0].bytes);
+        const run_variant *v = &s->v[i];
+        if (!strcmp(v->kind, "random") && v->seed == o->seeds) random_row(t, s, v->factor, o);
+    }
+}
+
+static void print_frontier(const table_out *t, const run_set *s, const run_opts *o) {
+    int *idx = xmalloc(sizeof(int) * (size_t)s->n), k = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->v[i].same_as < 0) idx[k++] = i;
+    for (int i = 1; i < k; i++)   /* insertion sort by bytes, then KLD: a handful of rows */
+        for (int j = i; j > 0; j--) {
+            const run_variant *a = &s->v[idx[j - 1]], *b = &s->v[idx[j]];
+            if (a->bytes < b->bytes || (a->bytes == b->bytes && a->q.kl <= b->q.kl)) break;
+            int x = idx[j];
+            idx[j] = idx[j - 1], idx[j - 1] = x;
+        }
+    static const char *const head[] = {"variant (distinct blocks)", "blocks", "MiB", "KLD", "top-1", "frontier"};
+    if (t->markdown) {
+        fputs("| variant | blocks | MiB | KLD | top-1 | frontier |\n|---|---:|---:|---:|---:|---|\n", t->f);
+    } else {
+        fprintf(t->f, "%-26s %7s %9s %10s %8s  %s\n", head[0], head[1], head[2], head[3], head[4], head[5]);
+    }
+    for (int i = 0; i < k; i++) {
+        const run_variant *v = &s->v[idx[i]];
+        char label[64];
+        variant_label(label, sizeof label, v, o);
+        if (t->markdown)
+            fprintf(t->f, "| %s | %d/%d/%d | %.3f | %.6f | %.2f%% | %s |\n", label, v->count[0], v->count[1], v->count[2],
+                    v->bytes / 1048576.0, v->q.kl, 100 * v->q.top1_agree, on_frontier(s, v) ? "yes" : "");
+        else
+            fprintf(t->f, "%-26s %3d/%d/%d %9.3f %10.6f %7.2f%%  %s\n", label, v->count[0], v->count[1], v->count[2],
+                    v->bytes / 1048576.0, v->q.kl, 100 * v->q.top1_agree, on_frontier(s, v) ? "yes" : "");
+    }
+    free(idx);
+}
+
+static void print_tiers_json(FILE *f, const ewq_tier *t, int n) {
+    fputc('[', f);
+    for (int i = 0; i < n; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", ewq_tier_name(t[i]));
+    fputc(']', f);
+}
+
+static void print_stat_json(FILE *f, const char *key, run_stat st) {
+    fprintf(f, "\"%s\": {\"mean\": %.17g, \"sd\": %.17g, \"min\": %.17g, \"max\": %.17g, \"ewq_better\": %d}", key,
+            st.mean, st.sd, st.lo, st.hi, st.ewq_better);
+}
+
+static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const run_set *s, const ewq_plan *plan,
+                           long n_tokens) {
+    const ewq_ppl_result *q = &s->v[0].q;
+    fprintf(f, "{\"format\": \"ewq-run\", \"version\": 1, \"model\": ");
+    print_json_string(f, o->dir);
+    fprintf(f, ", \"architecture\": \"%s\", \"layers\": %d, \"%s\": ", m->cfg.arch_name, m->cfg.n_layers,
+            o->text ? "text" : "tokens_file");
+    print_json_string(f, o->text ? o->text : o->tokens);
+    fprintf(f, ",\n \"tokens\": %ld, \"ctx\": %d, \"chunks\": %d, \"scored\": %ld, \"backend\": \"cpu\", \"threads\": %d, "
+               "\"group\": %d, \"bins\": %d, \"seeds\": %d, \"throughput\": {\"p\": %d, \"n\": %d, \"reps\": %d},\n",
+            n_tokens, q->ctx, q->chunks, q->scored, ewq_threads(), o->group, o->bins, o->seeds, o->p, o->n, o->reps);
+    fprintf(f, " \"block_entropy\": [");
+    for (int l = 0; l < s->n_layers; l++) fprintf(f, "%s%.17g", l ? ", " : "", plan->block_entropy[l]);
+    fprintf(f, "],\n \"plans\": [");
+    for (int fi = 0; fi < o->n_factors; fi++) {
+        const ewq_rule *r = &s->rules[fi];
+        fprintf(f, "%s\n  {\"factor\": %.17g, \"mean\": %.17g, \"std\": %.17g, \"threshold\": %.17g, \"blocks\": ",
+                fi ? "," : "", r->factor, r->mean, r->std, r->threshold);
+        print_tiers_json(f, ewq_variant(s, fi)->blocks, s->n_layers);
+        fputc('}', f);
+    }
+    fprintf(f, "],\n \"variants\": [");
+    for (int i = 0; i < s->n; i++) {
+        const run_variant *v = &s->v[i];
+        fprintf(f, "%s\n  {\"name\": \"%s\", \"kind\": \"%s\", ", i ? "," : "", v->name, v->kind);
+        if (v->factor >= 0) fprintf(f, "\"factor\": %.17g, ", o->factors[v->factor]);
+        else fprintf(f, "\"factor\": null, ");
+        if (v->seed) fprintf(f, "\"seed\": %d, ", v->seed);
+        else fprintf(f, "\"seed\": null, ");
+        fprintf(f, "\"blocks\": ");
+        print_tiers_json(f, v->blocks, s->n_layers);
+        fprintf(f, ", \"blocks_per_tier\": {\"raw\": %d, \"int8\": %d, \"int4\": %d}, ", v->count[0], v->count[1],
+                v->count[2]);
+        if (v->same_as >= 0) fprintf(f, "\"same_as\": %d, ", v->same_as);
+        else fprintf(f, "\"same_as\": null, ");
+        fprintf(f, "\"weight_bytes\": %zu, \"linear_bits_per_weight\": %.17g, \"ppl\": %.17g, \"ppl_stderr\": %.17g, "
+                   "\"kld\": %.17g, \"kld_stderr\": %.17g, \"top1_agree\": %.17g, \"frontier\": %s",
+                v->bytes, v->bpw, v->q.ppl, v->q.ppl_stderr, v->q.kl, v->q.kl_stderr, v->q.top1_agree,
+                on_frontier(s, v) ? "true" : "false");
+        if (o->p) fprintf(f, ", \"pp_tok_s\": %.6g", v->speed.pp);
+        if (o->n) fprintf(f, ", \"tg_tok_s\": %.6g", v->speed.tg);
+        fputc('}', f);
+    }
+    fprintf(f, "],\n \"random\": [");
+    for (int fi = 0; fi < o->n_factors; fi++) {
+        const run_variant *e = ewq_variant(s, fi);
+        fprintf(f, "%s\n  {\"factor\": %.17g, \"seeds\": %d, ", fi ? "," : "", o->factors[fi], o->seeds);
+        print_stat_json(f, "ppl", random_stat(s, fi, e->q.ppl, 1, metric_ppl));
+        fputs(", ", f);
+        print_stat_json(f, "kld", random_stat(s, fi, e->q.kl, 1, metric_kl));
+        fputs(", ", f);
+        print_stat_json(f, "top1_agree", random_stat(s, fi, e->q.top1_agree, 0, metric_top1));
+        fputc('}', f);
+    }
+    fprintf(f, "]}\n");
+}
+
+static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, const run_set *s, long n_tokens,
+                               const char *note) {
+    fprintf(f, "# ewq run: %s\n\n", o->dir);
+    fprintf(f, "Command: `ewq run");
+    for (int i = 0; i < o->argc; i++) fprintf(f, " %s", o->argv[i]);
+    fprintf(f, "` (ewq %s)\n\n", EWQ_VERSION);
+    print_header(f, m, o, s, n_tokens, "- ");
+    if (note) fprintf(f, "\n%s\n", note);
+    fprintf(f, "\nBlocks: raw/int8/int4 block counts; MiB: weights as stored; bpw: bits per block-linear weight; "
+               "KLD: mean KL(raw || variant) in nats per scored position; top-1: positions whose most likely "
+               "token agrees with raw.\n\n");
+    table_out t = {f, 1};
+    print_tables(&t, s, o);
+    fprintf(f, "\n## EWQ against random placement with the same tier counts\n\n");
+    print_verdict(f, s, o, "- ");
+    if (o->n_factors > 1) {
+        fprintf(f, "\n## Size against KLD (distinct block assignments)\n\n");
+        print_frontier(&t, s, o);
+    }
+    fprintf(f, "\n![block entropy](entropy.svg)\n");
+}
+
+/* --report DIR: checked before the work (an existing DIR must be an earlier report), written after it into
+ * DIR.tmp.PID, then renamed into place, so DIR is complete or absent. */
+static int report_check(const char *dir, ewq_err *err) {
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT) return ewq_fail(err, dir, "%s", strerror(errno));
+        char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
+        int ok = 1;
+        if (slash && slash != parent) *slash = 0, ok = stat(parent, &st) == 0;
+        else if (slash) ok = 1;
+        int e = errno;
+        free(parent);
+        return ok ? 0 : ewq_fail(err, dir, "cannot create the report folder: %s", strerror(e));
+    }
+    if (!S_ISDIR(st.st_mode)) return ewq_fail(err, dir, "exists and is not a folder");
+    DIR *d = opendir(dir);
+    if (!d) return ewq_fail(err, dir, "%s", strerror(errno));
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d))) {
+        int known = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+        for (size_t i = 0; i < sizeof report_files / sizeof *report_files; i++) known |= !strcmp(de->d_name, report_files[i]);
+        if (!known) rc = ewq_fail(err, dir, "holds '%s': not an earlier ewq report, refusing to replace it", de->d_name);
+    }
+    closedir(d);
+    return rc;
+}
+
+static void remove_report(const char *dir) {
+    for (size_t i = 0; i < sizeof report_files / sizeof *report_files; i++) {
+        char *p = path_join(dir, report_files[i]);
+        unlink(p);
+        free(p);
+    }
+    rmdir(dir);
+}
+
+static int write_report(const ewq_model *m, const run_opts *o, const run_set *s, const ewq_plan *plan, long n_tokens,
+                        const char *note, ewq_err *err) {
+    size_t len = strlen(o->report) + 32;
+    char *tmp = xmalloc(len), *old = xmalloc(len);
+    snprintf(tmp, len, "%s.tmp.%d", o->report, (int)getpid());
+    snprintf(old, len, "%s.old.%d", o->report, (int)getpid());
+    int rc = 0;
+    if (mkdir(tmp, 0777) != 0) rc = ewq_fail(err, tmp, "cannot create folder: %s", strerror(errno));
+    for (size_t i = 0; rc == 0 && i < sizeof report_files / sizeof *report_files; i++) {
+        char *path = path_join(tmp, report_files[i]);
+        ewq_outfile out;
+        if ((rc = ewq_out_open(&out, path, err)) == 0) {
+            if (i == 0) print_run_markdown(out.f, m, o, s, n_tokens, note);
+            else if (i == 1) print_run_json(out.f, m, o, s, plan, n_tokens);
+            else ewq_plan_svg(out.f, plan, o->dir);
+            rc = ewq_out_commit(&out, err);
+        }
+        free(path);
+    }
+    struct stat st;
+    int had = rc == 0 && stat(o->report, &st) == 0;
+    if (rc == 0 && had && rename(o->report, old) != 0) rc = ewq_fail(err, o->report, "%s", strerror(errno));
+    if (rc == 0 && rename(tmp, o->report) != 0) {
+        rc = ewq_fail(err, o->report, "%s", strerror(errno));
+        if (had) rename(old, o->report);
+    }
+    if (rc == 0 && had) remove_report(old);
+    if (rc) remove_report(tmp);
+    free(tmp), free(old);
+    return rc;
+}
+
+static void run_parse(int argc, char **argv, run_opts *o) {
+    int factor_given = 0, sweep_given = 0, ctx_given = 0;
+    *o = (run_opts){.ctx = 512, .seeds = 5, .p = 128, .n = 32, .reps = 3, .bins = EWQ_DEFAULT_BINS, .group = EWQ_GROUP,
+                    .n_factors = 1, .factors = {EWQ_DEFAULT_FACTOR}, .argc = argc, .argv = argv};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(run_help, stdout); exit(0); }
+        if (!strcmp(a, "--json")) o->json = 1;
+        else if (!strcmp(a, "--text")) o->text = need_value("run", argc, argv, &i);
+        else if (!strcmp(a, "--tokens")) o->tokens = need_value("run", argc, argv, &i);
+        else if (!strcmp(a, "--report")) o->report = need_value("run", argc, argv, &i);
+        else if (!strcmp(a, "--ctx")) o->ctx = parse_int_arg("run", a, need_value("run", argc, argv, &i), 4, 1 << 20), ctx_given = 1;
+        else if (!strcmp(a, "--seeds")) o->seeds = parse_int_arg("run", a, need_value("run", argc, argv, &i), 2, 1000);
+        else if (!strcmp(a, "-p")) o->p = parse_int_arg("run", a, need_value("run", argc, argv, &i), 0, 1 << 20);
+        else if (!strcmp(a, "-n")) o->n = parse_int_arg("run", a, need_value("run", argc, argv, &i), 0, 1 << 20);
+        else if (!strcmp(a, "-r")) o->reps = parse_int_arg("run", a, need_value("run", argc, argv, &i), 1, 1000);
+        else if (!strcmp(a, "--bins")) o->bins = parse_int_arg("run", a, need_value("run", argc, argv, &i), 2, EWQ_MAX_BINS);
+        else if (!strcmp(a, "--group")) o->group = parse_int_arg("run", a, need_value("run", argc, argv, &i), 1, EWQ_MAX_GROUP);
+        else if (!strcmp(a, "--threads")) o->threads = parse_int_arg("run", a, need_value("run", argc, argv, &i), 1, 1024);
+        else if (!strcmp(a, "--factor")) o->factors[0] = parse_factor("run", need_value("run", argc, argv, &i)), factor_given = 1;
+        else if (!strcmp(a, "--sweep")) o->n_factors = parse_sweep(need_value("run", argc, argv, &i), o->factors), sweep_given = 1;
+        else if (!strcmp(a, "--backend")) {
+            const char *b = need_value("run", argc, argv, &i);
+            if (strcmp(b, "cpu")) usage_error("run", "--backend wants cpu (the CUDA backend is not wired into run yet), got '%s'", b);
+        } else if (a[0] == '-') usage_error("run", "unknown option '%s'", a);
+        else if (o->dir) usage_error("run", "more than one MODEL given");
+        else o->dir = a;
+    }
+    if (factor_given && sweep_given) usage_error("run", "--factor and --sweep exclude each other");
+    if (o->text && o->tokens) usage_error("run", "--text and --tokens exclude each other");
+    if (!o->dir && (o->text || o->tokens)) usage_error("run", "--text or --tokens needs a MODEL");
+    if (!o->dir) o->dir = "data/default", o->text = "data/default/sample.txt", o->embedded = 1;
+    if (o->embedded && !ctx_given) o->ctx = 128;   /* a small model: short chunks keep the demo quick */
+    if (!o->text && !o->tokens) usage_error("run", "missing --text FILE (or --tokens FILE) for MODEL");
+}
+
+/* The run's token ids: the text tokenized (an empty file is refused before the tokenizer adds BOS to
+ * it), at least one chunk of --ctx. */
+static int *run_tokens(const run_opts *o, const ewq_model *m, long *n) {
+    ewq_err err;
+    int *ids;
+    struct stat st;
+    if (o->text && stat(o->text, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+        ewq_fail(&err, o->text, "is empty: there is nothing to measure");
+        die(&err);
+    }
+    if (o->text) ids = tokenize_file(o->dir, o->text, m->cfg.vocab, n);
+    else if (ewq_read_tokens(o->tokens, m->cfg.vocab, &ids, n, &err)) die(&err);
+    if (*n < o->ctx) {
+        ewq_fail(&err, o->text ? o->text : o->tokens, "%ld tokens are fewer than one chunk of --ctx %d", *n, o->ctx);
+        die(&err);
+    }
+    return ids;
+}
+
+static int cmd_run(int argc, char **argv) {
+    run_opts o;
+    ewq_model m;
+    ewq_plan plan;
+    ewq_err err;
+    long n;
+    run_parse(argc, argv, &o);
+    if (o.report && report_check(o.report, &err)) die(&err);
+    ewq_threads_init(o.threads);
+    if (ewq_model_open(&m, o.dir, &err)) die(&err);
+    int *ids = run_tokens(&o, &m, &n);
+    if (ewq_plan_make(&m, o.bins, 0, o.factors[0], &plan, &err)) die(&err);
+    run_set s = {.n_layers = m.cfg.n_layers};
+    ewq_tier *tiers[3];
+    static const char *const uniform[] = {"raw", "int8", "int4"};
+    for (int t = 0; t < 3; t++) {
+        tiers[t] = add_variant(&s, uniform[t], t ? "uniform" : "reference", -1, 0)->blocks;
+        for (int l = 0; l < s.n_layers; l++) tiers[t][l] = (ewq_tier)t;
+        count_tiers(&s.v[s.n - 1], s.n_layers);
+    }
+    for (int fi = 0; fi < o.n_factors; fi++) add_plan_variants(&s, &plan, &o, fi);
+    measure_all(&m, &o, ids, n, &s);
+    const char *note = o.embedded
+                           ? "Note: data/default has random weights (ewq synth) and its text is not what they were "
+                             "trained on: perplexity says nothing about language here; KLD and top-1 only measure "
+                             "how far each variant moves the raw model's outputs."
+                           : NULL;
+    if (o.report && write_report(&m, &o, &s, &plan, n, note, &err)) die(&err);
+    if (o.json) {
+        print_run_json(stdout, &m, &o, &s, &plan, n);
+    } else {
+        print_header(stdout, &m, &o, &s, n, "");
+        if (note) printf("%s\n", note);
+        printf("\n");
+        table_out t = {stdout, 0};
+        print_tables(&t, &s, &o);
+        printf("\nEWQ against random placement with the same tier counts:\n");
+        print_verdict(stdout, &s, &o, "  ");
+        if (o.n_factors > 1) {
+            printf("\nsize against KLD, distinct block assignments (frontier: no variant as small or smaller has a lower KLD):\n");
+            print_frontier(&t, &s, &o);
+        }
+        if (o.report) printf("\nreport: %s/report.md\n", o.report);
+    }
+    for (int i = 0; i < s.n; i++) free(s.v[i].blocks);
+    free(s.v);
+    free(ids);
+    ewq_plan_free(&plan);
+    ewq_model_close(&m);
+    return 0;
+}
+
 /* --- main --- */
 
 static const char main_help[] =
@@ -4279,6 +4922,7 @@ static const char main_help[] =
     "  ppl MODEL         perplexity (llama.cpp protocol); KL divergence and top-1 agreement vs a reference\n"
     "  generate MODEL    greedy decoding from a prompt\n"
     "  bench MODEL       prefill and decode throughput (llama-bench protocol)\n"
+    "  run [MODEL]       the main job: raw, uniform, EWQ and controls with the same tier counts, compared\n"
     "\n"
     "  --version         version and build\n";
 
@@ -4291,6 +4935,7 @@ static const struct { const char *name; int (*run)(int, char **); } commands[] =
     {"ppl", cmd_ppl},
     {"generate", cmd_generate},
     {"bench", cmd_bench},
+    {"run", cmd_run},
 };
 
 int main(int argc, char **argv) {

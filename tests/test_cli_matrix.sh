@@ -31,6 +31,7 @@ declare -A MODEL_CMDS=(
     [ppl]="ppl MODEL --tokens $root/data/expected/tinystories-6144.tokens"
     [generate]="generate MODEL -n 1"
     [bench]="bench MODEL -p 1 -n 1 -r 1"
+    [run]="run MODEL --tokens $root/data/expected/tinystories-6144.tokens -p 0 -n 0"
 )
 
 snapshot() { find "$tmp" -mindepth 1 2>/dev/null | sort; }
@@ -95,6 +96,16 @@ for cmd in entropy plan; do
     bad_values $cmd --bins "must be an integer" 0 1 -3 1.5 99999999999 abc "" 65537
 done
 bad_values plan --granularity "must be block or tensor" layer "" BLOCK
+pre=("$root/data/default" --text "$root/data/default/sample.txt")
+bad_values run --factor "must be a number" abc -1 nan inf 1e999 "" 0.5x
+bad_values run --sweep "--sweep wants" "" 0.5, ,0.5 a,b 0.5,-1 "0.5;1" nan 1,,2 \
+    0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32
+bad_values run --ctx "must be an integer" 0 3 abc ""
+bad_values run --seeds "must be an integer" 0 1 x
+bad_values run --backend "wants cpu" cuda gpu ""
+refuse cli/run/factor-and-sweep 2 "--factor and --sweep" "exclude each other" run "${pre[@]}" --factor 1 --sweep 1,2
+refuse cli/run/missing-text 2 "run" "missing --text" run "$good"
+refuse cli/run/text-without-model 2 "run" "needs a MODEL" run --text data/default/sample.txt
 pre=("$good" -o "$tmp/never")
 bad_values synth --seed "must be an unsigned integer" abc -1 1.5 99999999999999999999999 ""
 bad_values synth --outliers "--outliers" x 2:1 0:-1 0:nan 0:1e7 "0:1," : ""
@@ -244,6 +255,18 @@ if [ -d "$stories" ]; then
 else
     echo "SKIP cli/ppl/text: $stories is not available"
 fi
+input_classes cli/run/text "is empty" folder run "$root/data/default" --text FILE
+input_classes cli/run/tokens "holds no token ids" folder run "$good" --tokens FILE
+head -c 100 "$root/data/default/sample.txt" >"$tmp/short.txt"
+refuse cli/run/text-shorter-than-ctx 1 "$tmp/short.txt" "102 tokens are fewer than one chunk of --ctx 128" \
+    run "$root/data/default" --text "$tmp/short.txt" --ctx 128
+refuse cli/run/report-is-a-file 1 "$f/empty" "exists and is not a folder" \
+    run "$root/data/default" --text "$tmp/short.txt" --report "$f/empty"
+refuse cli/run/report-parent-missing 1 "$f/nowhere/report" "No such file or directory" \
+    run "$root/data/default" --text "$tmp/short.txt" --report "$f/nowhere/report"
+mkdir "$f/notes" && : >"$f/notes/mine.txt"
+refuse cli/run/report-foreign-folder 1 "$f/notes" "not an earlier ewq report" \
+    run "$root/data/default" --text "$tmp/short.txt" --report "$f/notes"
 refuse cli/tokenize/folder-without-tokenizer 1 "$f/empty-folder/tokenizer.json" "No such file or directory" \
     tokenize "$f/empty-folder"
 refuse cli/synth/folder-without-config 1 "$f/empty-folder/config.json" "No such file or directory" \

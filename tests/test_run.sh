@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# `ewq run`, the main job, on the embedded default (data/default): the README's first command runs; the report's
+# structure; the numbers are identical on a second run and on another thread count; the EWQ row carries the
+# plan's tiers (as `ewq plan` prints them) and every control carries the plan's tier counts, placed as ewq.h
+# and `ewq run --help` define (random: a permutation; first-, last-, ends-high: exact positions); weight bytes
+# equal the packed-format formulas of ewq.h for the default's shapes; the report folder is complete or absent;
+# data/default/model.safetensors is what its documented `ewq synth` command writes.
+# Bad input to `run` is in tests/test_cli_matrix.sh. Run by tests/run.sh (EWQ = the binary under test).
+set -u
+EWQ=${EWQ:-./ewq}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+check() { if [ "$2" = 0 ]; then echo "PASS $1"; else echo "FAIL $1: $3"; fi; }
+
+# --- the README's first command, as it is ---
+start=$SECONDS
+"$EWQ" run >"$tmp/first.out" 2>"$tmp/first.err"
+rc=$?
+check run/first-command $((rc != 0 || $(grep -c '^ewq  *6/0/2' "$tmp/first.out") != 1)) \
+    "exit $rc or no EWQ row: $(tail -n 3 "$tmp/first.err")"
+grep -q '^Note: data/default has random weights' "$tmp/first.out"
+check run/first-command-says-random-weights $? "no note that the default model's weights are random"
+echo "note: ewq run on the embedded default took $((SECONDS - start)) s" >&2
+
+# --- a shorter text for the rest: 1500 characters of the sample ---
+head -c 1500 data/default/sample.txt >"$tmp/short.txt"
+args=(run data/default --text "$tmp/short.txt" --ctx 128 -p 0 -n 0 --json)
+"$EWQ" "${args[@]}" --report "$tmp/r1" >"$tmp/a.json" 2>"$tmp/a.err" || echo "FAIL run/short: $(tail -n 2 "$tmp/a.err")"
+"$EWQ" "${args[@]}" --threads 1 >"$tmp/b.json" 2>/dev/null
+"$EWQ" "${args[@]}" >"$tmp/c.json" 2>/dev/null
+cmp -s "$tmp/a.json" "$tmp/c.json"
+check run/deterministic $? "two identical runs printed different JSON: $(diff "$tmp/a.json" "$tmp/c.json" | head -c 300)"
+diff <(sed 's/"threads": [0-9]*/"threads": N/' "$tmp/a.json") <(sed 's/"threads": [0-9]*/"threads": N/' "$tmp/b.json") >/dev/null
+check run/thread-count-independent $? "--threads 1 changed the numbers"
+
+# --- the report folder ---
+ls "$tmp/r1" >"$tmp/files"
+check run/report-files $( [ "$(tr '\n' ' ' <"$tmp/files")" = "entropy.svg report.json report.md " ]; echo $?) \
+    "report folder holds: $(tr '\n' ' ' <"$tmp/files")"
+cmp -s "$tmp/r1/report.json" "$tmp/a.json"
+check run/report-json-is-stdout $? "report.json differs from --json"
+md=$tmp/r1/report.md
+ok=0
+for want in '^# ewq run: data/default' '^| variant | blocks | MiB |' '^| ewq | 6/0/2 |' '^| random mean (5) |' \
+    '^| first-high |' '^## EWQ against random placement' 'entropy.svg'; do
+    grep -q -- "$want" "$md" || { ok=1; echo "FAIL run/report-md: no line matching '$want'"; }
+done
+check run/report-md $ok "see above"
+grep -q '<svg' "$tmp/r1/entropy.svg" && grep -q '</svg>' "$tmp/r1/entropy.svg"
+check run/report-svg $? "entropy.svg is not an SVG document"
+
+# --- the variants ---
+row() { grep "{\"name\": \"$1\"" "$tmp/a.json"; }   # one variant per line
+blocks() { row "$1" | sed 's/.*"blocks": \[\([^]]*\)\].*/\1/' | tr -d '", ' | sed 's/raw/R/g; s/int8/8/g; s/int4/4/g'; }
+field() { row "$1" | sed "s/.*\"$2\": \\([^,}]*\\).*/\\1/"; }
+names=$(grep -o '{"name": "[^"]*"' "$tmp/a.json" | sed 's/.*: "//; s/"$//' | tr '\n' ',')
+want_names="raw,int8,int4,ewq,random s1,random s2,random s3,random s4,random s5,first-high,last-high,ends-high,"
+check run/variants $( [ "$names" = "$want_names" ]; echo $?) "variants are '$names'"
+
+plan=$("$EWQ" plan data/default 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && $4 ~ /^(raw|int8|int4)$/ {print $4}' |
+    sed 's/raw/R/; s/int8/8/; s/int4/4/' | tr -d '\n')
+check run/ewq-is-the-plan $( [ -n "$plan" ] && [ "$(blocks ewq)" = "$plan" ]; echo $?) \
+    "ewq row blocks $(blocks ewq), 'ewq plan' says $plan"
+sorted() { echo "$1" | fold -w1 | sort | tr -d '\n'; }
+R=$(echo "$plan" | tr -cd R | wc -c) A=$(echo "$plan" | tr -cd 8 | wc -c) B=$(echo "$plan" | tr -cd 4 | wc -c)
+ok=0 distinct=""
+for s in 1 2 3 4 5; do
+    b=$(blocks "random s$s")
+    [ "$(sorted "$b")" = "$(sorted "$plan")" ] || { ok=1; echo "FAIL run/random-s$s-counts: $b is not a placement of $plan"; }
+    distinct="$distinct$b"$'\n'
+done
+check run/random-same-counts $ok "see above"
+check run/random-placements-differ $( [ "$(printf '%s' "$distinct" | sort -u | wc -l)" -ge 2 ]; echo $?) \
+    "all five random placements are the same"
+rep() { local i; for ((i = 0; i < $2; i++)); do printf '%s' "$1"; done; }
+first=$(rep R $R)$(rep 8 $A)$(rep 4 $B)
+last=$(echo "$first" | rev)
+L=${#plan}
+ends=$(for ((i = 0; i < L; i++)); do echo x; done | tr -d '\n')   # fill positions 0, L-1, 1, L-2, ... in order
+for ((i = 0; i < L; i++)); do
+    if ((i % 2)); then p=$((L - 1 - i / 2)); else p=$((i / 2)); fi
+    ends="${ends:0:p}${first:i:1}${ends:p+1}"
+done
+for pos in first-high:$first last-high:$last ends-high:$ends; do
+    check "run/${pos%%:*}" $( [ "$(blocks "${pos%%:*}")" = "${pos#*:}" ]; echo $?) "got $(blocks "${pos%%:*}"), expected ${pos#*:}"
+done
+
+# raw is the reference; bytes per ewq.h: raw BF16; int8 rows*(cols + 2*ceil(cols/64)); int4 rows*(ceil(cols/2) +
+# 4*ceil(cols/64)); shapes of data/default/config.json: q, o 64x64; k, v 32x64; gate, up 192x64; down 64x192;
+# tied embedding 354x64 BF16, stored once
+check run/raw-reference $( [ "$(field raw kld)" = 0 ] && [ "$(field raw top1_agree)" = 1 ]; echo $?) \
+    "raw against itself: kld $(field raw kld), top-1 $(field raw top1_agree)"
+layer() { echo $((2 * $1 * $2 + 2 * $3 * $2 + 3 * $4)); }   # q/o rows*, k/v rows*, gate/up/down
+raw_l=$(( (2 * 64 * 64 + 2 * 32 * 64 + 3 * 192 * 64) * 2 ))
+i8_l=$(( 2 * 64 * (64 + 2) + 2 * 32 * (64 + 2) + 2 * 192 * (64 + 2) + 64 * (192 + 2 * 3) ))
+i4_l=$(( 2 * 64 * (32 + 4) + 2 * 32 * (32 + 4) + 2 * 192 * (32 + 4) + 64 * (96 + 4 * 3) ))
+embed=$((354 * 64 * 2))
+ok=0
+for v in raw:$((8 * raw_l + embed)) int8:$((8 * i8_l + embed)) int4:$((8 * i4_l + embed)) \
+    ewq:$((R * raw_l + A * i8_l + B * i4_l + embed)) first-high:$((R * raw_l + A * i8_l + B * i4_l + embed)); do
+    got=$(field "${v%%:*}" weight_bytes)
+    [ "$got" = "${v#*:}" ] || { ok=1; echo "FAIL run/bytes-${v%%:*}: $got, expected ${v#*:}"; }
+done
+check run/weight-bytes $ok "see above"
+
+# --- sweep, and a report replacing an earlier one ---
+"$EWQ" run data/default --text "$tmp/short.txt" --ctx 128 -p 0 -n 0 --seeds 2 --sweep 0.3,0.65,2 --report "$tmp/r1" \
+    >"$tmp/sweep.out" 2>"$tmp/sweep.err"
+rc=$?
+check run/sweep $((rc != 0 || $(sed '/^size against/q' "$tmp/sweep.out" | grep -c '^ewq f=\(0.3\|0.65\|2\) ') != 3)) \
+    "exit $rc or not one ewq row per factor: $(tail -n 2 "$tmp/sweep.err")"
+grep -q '^size against KLD' "$tmp/sweep.out" && grep -q 'yes$' "$tmp/sweep.out"
+check run/sweep-frontier $? "no frontier table, or nothing on it"
+check run/report-replaced $( grep -q '"seeds": 2' "$tmp/r1/report.json" && [ "$(ls "$tmp" | grep -c 'r1\.')" = 0 ]; echo $?) \
+    "report.json is not the new run's, or temporary folders are left: $(ls "$tmp")"
+mkdir "$tmp/other" && echo keep >"$tmp/other/notes.txt"
+"$EWQ" "${args[@]}" --report "$tmp/other" >/dev/null 2>"$tmp/err"
+check run/report-refuses-foreign-folder $( [ $? = 1 ] && [ "$(ls "$tmp/other")" = notes.txt ]; echo $?) "$(cat "$tmp/err")"
+: >"$tmp/empty.txt"
+"$EWQ" run data/default --text "$tmp/empty.txt" --report "$tmp/r2" >/dev/null 2>&1
+check run/no-report-on-failure $( [ ! -e "$tmp/r2" ] && [ "$(ls "$tmp" | grep -c 'r2')" = 0 ]; echo $?) "$(ls "$tmp")"
+
+# --- data/default's weights are what data/default/README.md says wrote them ---
+"$EWQ" synth data/default/config.json -o "$tmp/m" --seed 1 --outliers 1:6,4:12,6:4 >/dev/null 2>&1
+cmp -s "$tmp/m/model.safetensors" data/default/model.safetensors
+check run/default-model-provenance $? "ewq synth with the documented arguments writes other bytes"
