@@ -4510,9 +4510,10 @@ static int on_frontier(const run_set *s, const run_variant *v) {
 typedef struct { FILE *f; int markdown; } table_out;
 
 static void table_row(const table_out *t, const char *const *cells, int n) {
-    static const int width[] = {-22, 7, 9, 7, 7, 20, 22, 8, 9, 9};   /* negative: left-aligned */
+    static const int width[] = {-22, 7, 9, 7, 7, 20, 22, 8, 9, 9, -9};   /* negative: left-aligned */
     for (int i = 0; i < n; i++) {
         if (t->markdown) fprintf(t->f, "| %s ", cells[i]);
+        else if (i == n - 1 && width[i] < 0) fprintf(t->f, " %s", cells[i]);   /* no trailing blanks */
         else fprintf(t->f, "%s%*s", i ? " " : "", width[i], cells[i]);
     }
     fputs(t->markdown ? "|\n" : "\n", t->f);
@@ -4524,7 +4525,16 @@ static void variant_label(char *buf, size_t n, const run_variant *v, const run_o
     else snprintf(buf, n, "%s", v->name);
 }
 
-static void variant_row(const table_out *t, const run_variant *v, const run_opts *o, size_t raw_bytes) {
+/* One letter per block from block 0: R raw, 8 int8, 4 int4 (a fresh string). */
+static char *placement_string(const ewq_tier *blocks, int n_layers) {
+    char *p = xmalloc((size_t)n_layers + 1);
+    for (int l = 0; l < n_layers; l++) p[l] = "R84"[blocks[l]];
+    p[n_layers] = 0;
+    return p;
+}
+
+static void variant_row(const table_out *t, const run_variant *v, const run_opts *o, size_t raw_bytes,
+                        int n_layers) {
     char c[10][64];
     variant_label(c[0], 64, v, o);
     snprintf(c[1], 64, "%d/%d/%d", v->count[0], v->count[1], v->count[2]);
@@ -4536,13 +4546,16 @@ static void variant_row(const table_out *t, const run_variant *v, const run_opts
     snprintf(c[7], 64, "%.2f%%", 100 * v->q.top1_agree);
     snprintf(c[8], 64, o->p ? "%.1f" : "-", v->speed.pp);
     snprintf(c[9], 64, o->n ? "%.1f" : "-", v->speed.tg);
-    const char *cells[10];
+    char *placement = placement_string(v->blocks, n_layers);
+    const char *cells[11];
     for (int i = 0; i < 10; i++) cells[i] = c[i];
-    table_row(t, cells, 10);
+    cells[10] = placement;
+    table_row(t, cells, 11);
+    free(placement);
 }
 
 static const char *const table_head[] = {"variant", "blocks", "MiB", "of raw", "bpw", "PPL ± stderr",
-                                         "KLD ± stderr", "top-1", "pp tok/s", "tg tok/s"};
+                                         "KLD ± stderr", "top-1", "pp tok/s", "tg tok/s", "placement"};
 
 static void random_row(const table_out *t, const run_set *s, int fi, const run_opts *o) {
     const run_variant *e = ewq_variant(s, fi);
@@ -4559,9 +4572,10 @@ static void random_row(const table_out *t, const run_set *s, int fi, const run_o
     snprintf(c[6], 64, "%.6f sd %.6f", kl.mean, kl.sd);
     snprintf(c[7], 64, "%.2f%%", 100 * t1.mean);
     snprintf(c[8], 64, "-"), snprintf(c[9], 64, "-");
-    const char *cells[10];
+    const char *cells[11];
     for (int i = 0; i < 10; i++) cells[i] = c[i];
-    table_row(t, cells, 10);
+    cells[10] = "";
+    table_row(t, cells, 11);
 }
 
 /* The plain comparison a reader wants: the plan against its random placements, per metric. */
@@ -4599,10 +4613,10 @@ static void print_header(FILE *f, const ewq_model *m, const run_opts *o, const r
 }
 
 static void print_tables(const table_out *t, const run_set *s, const run_opts *o) {
-    table_row(t, table_head, 10);
-    if (t->markdown) fputs("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", t->f);
+    table_row(t, table_head, 11);
+    if (t->markdown) fputs("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n", t->f);
     for (int i = 0; i < s->n; i++) {
-        variant_row(t, &s->v[i], o, s->v[0].bytes);
+        variant_row(t, &s->v[i], o, s->v[0].bytes, s->n_layers);
         const run_variant *v = &s->v[i];
         if (!strcmp(v->kind, "random") && v->seed == o->seeds) random_row(t, s, v->factor, o);
     }
@@ -4717,7 +4731,7 @@ static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, c
     if (note) fprintf(f, "\n%s\n", note);
     fprintf(f, "\nBlocks: raw/int8/int4 block counts; MiB: weights as stored; bpw: bits per block-linear weight; "
                "KLD: mean KL(raw || variant) in nats per scored position; top-1: positions whose most likely "
-               "token agrees with raw.\n\n");
+               "token agrees with raw; placement: each block's tier from block 0, R raw, 8 int8, 4 int4.\n\n");
     table_out t = {f, 1};
     print_tables(&t, s, o);
     fprintf(f, "\n## EWQ against random placement with the same tier counts\n\n");
@@ -4864,6 +4878,8 @@ static int cmd_run(int argc, char **argv) {
     ewq_threads_init(o.threads);
     if (ewq_model_open(&m, o.dir, &err)) die(&err);
     int *ids = run_tokens(&o, &m, &n);
+    check_context(&m, o.ctx, "chunks of --ctx");
+    check_context(&m, o.p > o.n ? o.p : o.n, "-p and -n");
     if (ewq_plan_make(&m, o.bins, 0, o.factors[0], &plan, &err)) die(&err);
     run_set s = {.n_layers = m.cfg.n_layers};
     ewq_tier *tiers[3];

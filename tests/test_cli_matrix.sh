@@ -260,6 +260,8 @@ input_classes cli/run/tokens "holds no token ids" folder run "$good" --tokens FI
 head -c 100 "$root/data/default/sample.txt" >"$tmp/short.txt"
 refuse cli/run/text-shorter-than-ctx 1 "$tmp/short.txt" "102 tokens are fewer than one chunk of --ctx 128" \
     run "$root/data/default" --text "$tmp/short.txt" --ctx 128
+refuse cli/run/ctx-past-max-positions 1 "$root/data/default/config.json" "more than max_position_embeddings 512" \
+    run "$root/data/default" --text "$root/data/default/sample.txt" --ctx 1024
 refuse cli/run/report-is-a-file 1 "$f/empty" "exists and is not a folder" \
     run "$root/data/default" --text "$tmp/short.txt" --report "$f/empty"
 refuse cli/run/report-parent-missing 1 "$f/nowhere/report" "No such file or directory" \
