@@ -12,26 +12,30 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 check() { if [ "$2" = 0 ]; then echo "PASS $1"; else echo "FAIL $1: $3"; fi; }
 
-# --- the README's first command, as it is ---
-start=$SECONDS
-"$EWQ" run >"$tmp/first.out" 2>"$tmp/first.err"
-rc=$?
-check run/first-command $((rc != 0 || $(grep -c '^ewq  *6/0/2' "$tmp/first.out") != 1)) \
-    "exit $rc or no EWQ row: $(tail -n 3 "$tmp/first.err")"
-grep -q '^Note: data/default has random weights' "$tmp/first.out"
-check run/first-command-says-random-weights $? "no note that the default model's weights are random"
-echo "note: ewq run on the embedded default took $((SECONDS - start)) s" >&2
+# --- the README's first command, as it is (about 13 s of CPU time; several minutes under make asan, which
+# runs the same checks on a shorter text below) ---
+case $EWQ in
+*asan*) echo "SKIP run/first-command: the sanitizer build takes minutes on the whole sample; 'make test' runs it" ;;
+*)
+    start=$SECONDS
+    "$EWQ" run >"$tmp/first.out" 2>"$tmp/first.err"
+    rc=$?
+    check run/first-command $((rc != 0 || $(grep -c '^ewq  *6/0/2' "$tmp/first.out") != 1)) \
+        "exit $rc or no EWQ row: $(tail -n 3 "$tmp/first.err")"
+    grep -q '^Note: data/default has random weights' "$tmp/first.out"
+    check run/first-command-says-random-weights $? "no note that the default model's weights are random"
+    echo "note: ewq run on the embedded default took $((SECONDS - start)) s" >&2
+    ;;
+esac
 
-# --- a shorter text for the rest: 1500 characters of the sample ---
-head -c 1500 data/default/sample.txt >"$tmp/short.txt"
+# --- a shorter text for the rest: 1000 characters of the sample; a second run, on one thread, must print
+# the same numbers ---
+head -c 1000 data/default/sample.txt >"$tmp/short.txt"
 args=(run data/default --text "$tmp/short.txt" --ctx 128 -p 0 -n 0 --json)
 "$EWQ" "${args[@]}" --report "$tmp/r1" >"$tmp/a.json" 2>"$tmp/a.err" || echo "FAIL run/short: $(tail -n 2 "$tmp/a.err")"
 "$EWQ" "${args[@]}" --threads 1 >"$tmp/b.json" 2>/dev/null
-"$EWQ" "${args[@]}" >"$tmp/c.json" 2>/dev/null
-cmp -s "$tmp/a.json" "$tmp/c.json"
-check run/deterministic $? "two identical runs printed different JSON: $(diff "$tmp/a.json" "$tmp/c.json" | head -c 300)"
 diff <(sed 's/"threads": [0-9]*/"threads": N/' "$tmp/a.json") <(sed 's/"threads": [0-9]*/"threads": N/' "$tmp/b.json") >/dev/null
-check run/thread-count-independent $? "--threads 1 changed the numbers"
+check run/deterministic $? "a second run, on one thread, printed other numbers: $(diff "$tmp/a.json" "$tmp/b.json" | head -c 300)"
 
 # --- the report folder ---
 ls "$tmp/r1" >"$tmp/files"
@@ -41,7 +45,7 @@ cmp -s "$tmp/r1/report.json" "$tmp/a.json"
 check run/report-json-is-stdout $? "report.json differs from --json"
 md=$tmp/r1/report.md
 ok=0
-for want in '^# ewq run: data/default' '^| variant | blocks | MiB |' '^| ewq | 6/0/2 |' '^| random mean (5) |' \
+for want in '^# ewq run: data/default' '^| variant | blocks | MiB |' '^| ewq | 6/0/2 | .* | R4RR4RRR |$' '^| random mean (5) |' \
     '^| first-high |' '^## EWQ against random placement' 'entropy.svg'; do
     grep -q -- "$want" "$md" || { ok=1; echo "FAIL run/report-md: no line matching '$want'"; }
 done
