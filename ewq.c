@@ -4299,7 +4299,7 @@ static const char run_help[] =
     "  --bins N           histogram bins of the entropy (default 256)\n"
     "  --group N          values per quantization group (default 64)\n"
     "  --threads N        CPU threads (default: one per core)\n"
-    "  --backend cpu      the backend (only cpu so far: the CUDA backend is not wired into run)\n"
+    "  --backend B        cpu (default) or cuda (device 0; needs a build with nvcc and a GPU)\n"
     "  --report DIR       also write DIR/report.md (the tables), DIR/report.json and DIR/entropy.svg; DIR\n"
     "                     appears complete or not at all, replacing an earlier report there\n"
     "  --json             machine-readable output\n";
@@ -4309,7 +4309,8 @@ static const char *const report_files[] = {"report.md", "report.json", "entropy.
 
 typedef struct {
     const char *dir, *text, *tokens, *report;
-    int ctx, seeds, p, n, reps, bins, group, threads, json;
+    model_opts mo;             /* --group, --threads, --backend (every variant: raw block linears, raw embed) */
+    int ctx, seeds, p, n, reps, bins, json;
     int embedded;              /* no MODEL: the embedded default */
     int n_factors;
     double factors[RUN_MAX_FACTORS];
@@ -4416,15 +4417,15 @@ static int measure_variant(const ewq_model *m, ewq_backend *ref, const run_opts 
     v->bpw = 8.0 * (double)linear.packed / (double)linear.params;
     ewq_packed p;
     ewq_backend b;
-    int rc = ewq_pack(&p, m, &a, o->group, 1, 0, err);
+    int rc = ewq_pack(&p, m, &a, o->mo.group, 1, 0, err);
     ewq_assignment_free(&a);
     if (rc) return -1;
     v->bytes = ewq_packed_bytes(&p);
     int max_ctx = o->ctx > o->p ? o->ctx : o->p;
-    rc = ewq_cpu_init(&b, &p, max_ctx > o->n ? max_ctx : o->n, err);
-    if (rc == 0) rc = ewq_perplexity(&b, ref, ids, n, o->ctx, 0, &v->q, err);
+    start_backend(&b, &p, max_ctx > o->n ? max_ctx : o->n, &o->mo);
+    rc = ewq_perplexity(&b, ref, ids, n, o->ctx, 0, &v->q, err);
     if (rc == 0 && (o->p || o->n)) rc = ewq_bench(&b, o->p, o->n, o->reps, 0, &v->speed, err);
-    if (b.free) b.free(&b);
+    b.free(&b);
     ewq_packed_free(&p);
     return rc;
 }
@@ -4440,7 +4441,8 @@ static void measure_all(const ewq_model *m, const run_opts *o, const int *ids, l
     ewq_packed rp;
     ewq_backend ref;
     ewq_assignment_uniform(&a, m->cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
-    if (ewq_pack(&rp, m, &a, o->group, 1, 0, &err) || ewq_cpu_init(&ref, &rp, o->ctx, &err)) die(&err);
+    if (ewq_pack(&rp, m, &a, o->mo.group, 1, 0, &err)) die(&err);
+    start_backend(&ref, &rp, o->ctx, &o->mo);
     ewq_assignment_free(&a);
     for (int i = 0; i < s->n; i++) {
         run_variant *v = &s->v[i];
@@ -4513,7 +4515,7 @@ static void table_row(const table_out *t, const char *const *cells, int n) {
     static const int width[] = {-22, 7, 9, 7, 7, 20, 22, 8, 9, 9, -9};   /* negative: left-aligned */
     for (int i = 0; i < n; i++) {
         if (t->markdown) fprintf(t->f, "| %s ", cells[i]);
-        else if (i == n - 1 && width[i] < 0) fprintf(t->f, " %s", cells[i]);   /* no trailing blanks */
+        else if (i == n - 1 && width[i] < 0) fprintf(t->f, "%s%s", cells[i][0] ? " " : "", cells[i]);   /* no trailing blanks */
         else fprintf(t->f, "%s%*s", i ? " " : "", width[i], cells[i]);
     }
     fputs(t->markdown ? "|\n" : "\n", t->f);
@@ -4603,8 +4605,8 @@ static void print_header(FILE *f, const ewq_model *m, const run_opts *o, const r
     fprintf(f, "%smodel: %s (%s, %d blocks); text: %s, %ld tokens; ctx %d: %d chunks, %ld positions scored\n",
             bullet, o->dir, m->cfg.arch_name, m->cfg.n_layers, o->text ? o->text : o->tokens, n_tokens, q->ctx,
             q->chunks, q->scored);
-    fprintf(f, "%sbackend: cpu, %d threads; throughput: pp%d, tg%d, median of %d; group %d; %d bins\n", bullet,
-            ewq_threads(), o->p, o->n, o->reps, o->group, o->bins);
+    fprintf(f, "%sbackend: %s, %d CPU threads; throughput: pp%d, tg%d, median of %d; group %d; %d bins\n", bullet,
+            o->mo.cuda ? "cuda" : "cpu", ewq_threads(), o->p, o->n, o->reps, o->mo.group, o->bins);
     for (int fi = 0; fi < o->n_factors; fi++) {
         const ewq_rule *r = &s->rules[fi];
         fprintf(f, "%splan at factor %g: block entropy mean %.6f, std %.6f, threshold %.6f bits\n", bullet, r->factor,
@@ -4672,9 +4674,10 @@ static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const
     fprintf(f, ", \"architecture\": \"%s\", \"layers\": %d, \"%s\": ", m->cfg.arch_name, m->cfg.n_layers,
             o->text ? "text" : "tokens_file");
     print_json_string(f, o->text ? o->text : o->tokens);
-    fprintf(f, ",\n \"tokens\": %ld, \"ctx\": %d, \"chunks\": %d, \"scored\": %ld, \"backend\": \"cpu\", \"threads\": %d, "
+    fprintf(f, ",\n \"tokens\": %ld, \"ctx\": %d, \"chunks\": %d, \"scored\": %ld, \"backend\": \"%s\", \"threads\": %d, "
                "\"group\": %d, \"bins\": %d, \"seeds\": %d, \"throughput\": {\"p\": %d, \"n\": %d, \"reps\": %d},\n",
-            n_tokens, q->ctx, q->chunks, q->scored, ewq_threads(), o->group, o->bins, o->seeds, o->p, o->n, o->reps);
+            n_tokens, q->ctx, q->chunks, q->scored, o->mo.cuda ? "cuda" : "cpu", ewq_threads(), o->mo.group, o->bins,
+            o->seeds, o->p, o->n, o->reps);
     fprintf(f, " \"block_entropy\": [");
     for (int l = 0; l < s->n_layers; l++) fprintf(f, "%s%.17g", l ? ", " : "", plan->block_entropy[l]);
     fprintf(f, "],\n \"plans\": [");
@@ -4814,8 +4817,8 @@ static int write_report(const ewq_model *m, const run_opts *o, const run_set *s,
 
 static void run_parse(int argc, char **argv, run_opts *o) {
     int factor_given = 0, sweep_given = 0, ctx_given = 0;
-    *o = (run_opts){.ctx = 512, .seeds = 5, .p = 128, .n = 32, .reps = 3, .bins = EWQ_DEFAULT_BINS, .group = EWQ_GROUP,
-                    .n_factors = 1, .factors = {EWQ_DEFAULT_FACTOR}, .argc = argc, .argv = argv};
+    *o = (run_opts){.mo = model_opts_default, .ctx = 512, .seeds = 5, .p = 128, .n = 32, .reps = 3,
+                    .bins = EWQ_DEFAULT_BINS, .n_factors = 1, .factors = {EWQ_DEFAULT_FACTOR}, .argc = argc, .argv = argv};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) { fputs(run_help, stdout); exit(0); }
@@ -4829,14 +4832,10 @@ static void run_parse(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "-n")) o->n = parse_int_arg("run", a, need_value("run", argc, argv, &i), 0, 1 << 20);
         else if (!strcmp(a, "-r")) o->reps = parse_int_arg("run", a, need_value("run", argc, argv, &i), 1, 1000);
         else if (!strcmp(a, "--bins")) o->bins = parse_int_arg("run", a, need_value("run", argc, argv, &i), 2, EWQ_MAX_BINS);
-        else if (!strcmp(a, "--group")) o->group = parse_int_arg("run", a, need_value("run", argc, argv, &i), 1, EWQ_MAX_GROUP);
-        else if (!strcmp(a, "--threads")) o->threads = parse_int_arg("run", a, need_value("run", argc, argv, &i), 1, 1024);
+        else if (!strcmp(a, "--group") || !strcmp(a, "--threads") || !strcmp(a, "--backend")) model_option("run", argc, argv, &i, &o->mo);
         else if (!strcmp(a, "--factor")) o->factors[0] = parse_factor("run", need_value("run", argc, argv, &i)), factor_given = 1;
         else if (!strcmp(a, "--sweep")) o->n_factors = parse_sweep(need_value("run", argc, argv, &i), o->factors), sweep_given = 1;
-        else if (!strcmp(a, "--backend")) {
-            const char *b = need_value("run", argc, argv, &i);
-            if (strcmp(b, "cpu")) usage_error("run", "--backend wants cpu (the CUDA backend is not wired into run yet), got '%s'", b);
-        } else if (a[0] == '-') usage_error("run", "unknown option '%s'", a);
+        else if (a[0] == '-') usage_error("run", "unknown option '%s'", a);
         else if (o->dir) usage_error("run", "more than one MODEL given");
         else o->dir = a;
     }
@@ -4875,8 +4874,7 @@ static int cmd_run(int argc, char **argv) {
     long n;
     run_parse(argc, argv, &o);
     if (o.report && report_check(o.report, &err)) die(&err);
-    ewq_threads_init(o.threads);
-    if (ewq_model_open(&m, o.dir, &err)) die(&err);
+    open_model(o.dir, &o.mo, &m);
     int *ids = run_tokens(&o, &m, &n);
     check_context(&m, o.ctx, "chunks of --ctx");
     check_context(&m, o.p > o.n ? o.p : o.n, "-p and -n");

@@ -102,7 +102,7 @@ bad_values run --sweep "--sweep wants" "" 0.5, ,0.5 a,b 0.5,-1 "0.5;1" nan 1,,2 
     0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32
 bad_values run --ctx "must be an integer" 0 3 abc ""
 bad_values run --seeds "must be an integer" 0 1 x
-bad_values run --backend "wants cpu" cuda gpu ""
+bad_values run --backend "wants cpu or cuda" gpu ""
 refuse cli/run/factor-and-sweep 2 "--factor and --sweep" "exclude each other" run "${pre[@]}" --factor 1 --sweep 1,2
 refuse cli/run/missing-text 2 "run" "missing --text" run "$good"
 refuse cli/run/text-without-model 2 "run" "needs a MODEL" run --text data/default/sample.txt

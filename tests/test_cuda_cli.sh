@@ -33,5 +33,6 @@ case "$gpu" in
     expect_exit cuda-cli/bench-no-gpu 1 "ewq: cuda: " "$EWQ" bench $F --backend cuda -p 8 -n 8
     expect_exit cuda-cli/ppl-no-gpu 1 "ewq: cuda: " "$EWQ" ppl $F --backend cuda --tokens "$tmp/ids.tokens" --ctx 16
     expect_exit cuda-cli/generate-no-gpu 1 "ewq: cuda: " "$EWQ" generate $F --backend cuda --ids 1 -n 4
-    expect_exit cuda-cli/plan-with-no-gpu 1 "ewq: cuda: " "$EWQ" bench $F --backend cuda --uniform int4 ;;
+    expect_exit cuda-cli/plan-with-no-gpu 1 "ewq: cuda: " "$EWQ" bench $F --backend cuda --uniform int4
+    expect_exit cuda-cli/run-no-gpu 1 "ewq: cuda: " "$EWQ" run $F --backend cuda --tokens "$tmp/ids.tokens" --ctx 16 ;;
 esac
