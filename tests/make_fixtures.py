@@ -477,6 +477,11 @@ def main():
         f.write(f"python {sys.version.split()[0]}\ntorch {torch.__version__}\n"
                 f"transformers {transformers.__version__}\nsafetensors {safetensors.__version__}\n")
     folders = [write_fixture(spec) for spec in FIXTURE_SPECS]
+    # safetensors writes its files 0600; give them the mode a git checkout has, so tests that run ewq as
+    # another user (the unreadable-file cases of tests/test_cli_matrix.sh) behave as on a fresh clone
+    for path in FIXTURES.rglob("*"):
+        if path.is_file():
+            path.chmod(0o644)
     real = write_real_configs()
     stories = write_stories_oracle() if STORIES.exists() else None
 
