@@ -2975,16 +2975,21 @@ static void cpu_mlp_block(ewq_backend *b, int l, int n) {
     for (size_t i = 0; i < (size_t)n * h; i++) s->x[i] += s->xb[i];
 }
 
+int ewq_forward_check(const ewq_backend *b, const int *tokens, int n, int pos, ewq_err *err) {
+    const ewq_model *m = b->packed->model;
+    if (n < 1 || pos < 0 || pos > b->max_ctx - n)
+        return ewq_fail(err, m->dir, "positions %d..%d lie outside the context of %d", pos, pos + n - 1, b->max_ctx);
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= m->cfg.vocab)
+            return ewq_fail(err, m->dir, "token id %d is outside the vocabulary [0, %d)", tokens[t], m->cfg.vocab);
+    return 0;
+}
+
 static int cpu_forward(ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err) {
     const ewq_packed *P = b->packed;
     const ewq_config *c = &P->model->cfg;
     cpu_state *s = b->state;
-    if (n < 1 || pos < 0 || pos > b->max_ctx - n)
-        return ewq_fail(err, P->model->dir, "positions %d..%d lie outside the context of %d", pos, pos + n - 1,
-                        b->max_ctx);
-    for (int t = 0; t < n; t++)
-        if (tokens[t] < 0 || tokens[t] >= c->vocab)
-            return ewq_fail(err, P->model->dir, "token id %d is outside the vocabulary [0, %d)", tokens[t], c->vocab);
+    if (ewq_forward_check(b, tokens, n, pos, err)) return -1;
     cpu_grow(s, c, n);
     int h = c->hidden;
     for (int t = 0; t < n; t++) {

@@ -450,6 +450,9 @@ typedef struct ewq_backend {
 } ewq_backend;
 
 int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
+/* The checks every backend's forward makes first: 0 < n, 0 <= pos, pos + n <= max_ctx, every token in
+ * [0, vocab). Returns 0, or -1 with err naming the model folder. */
+int ewq_forward_check(const ewq_backend *b, const int *tokens, int n, int pos, ewq_err *err);
 
 /* RoPE as both backends apply it: inv_freq[i] = 1 / theta^(2i / head_dim) in float32 (then llama3's
  * per-band scaling, as transformers computes it), angle = (float)pos * inv_freq[i] (a float32 product),

@@ -510,12 +510,7 @@ static int cuda_forward(ewq_backend *b, const int *tokens, int n, int pos, float
     const ewq_packed *P = b->packed;
     const ewq_config *c = &P->model->cfg;
     cuda_state *s = (cuda_state *)b->state;
-    if (n < 1 || pos < 0 || pos > b->max_ctx - n)
-        return ewq_fail(err, P->model->dir, "positions %d..%d lie outside the context of %d", pos, pos + n - 1,
-                        b->max_ctx);
-    for (int t = 0; t < n; t++)
-        if (tokens[t] < 0 || tokens[t] >= c->vocab)
-            return ewq_fail(err, P->model->dir, "token id %d is outside the vocabulary [0, %d)", tokens[t], c->vocab);
+    if (ewq_forward_check(b, tokens, n, pos, err)) return -1;
     for (int done = 0; done < n; done += s->chunk) {
         int m = n - done < s->chunk ? n - done : s->chunk, last = done + m == n;
         float *out = all ? logits + (size_t)done * c->vocab : last ? logits : NULL;

@@ -3,25 +3,7 @@
 # line on stderr that starts with "ewq: ", names a file of that folder and contains the case's `expect`
 # text, nothing on stdout, and no new files. Run by tests/run.sh (EWQ = the binary under test).
 set -u
-EWQ=${EWQ:-./ewq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-expect_refusal() {   # name, expected substring, file the message must name, command...
-    local name=$1 want=$2 file=$3
-    shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$? lines
-    lines=$(wc -l <"$tmp/err")
-    if [ $rc -ne 1 ]; then echo "FAIL $name: exit status $rc, expected 1 ($(head -c 300 "$tmp/err"))"
-    elif [ "$lines" -ne 1 ]; then echo "FAIL $name: $lines lines on stderr, expected 1: $(head -c 300 "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then echo "FAIL $name: printed to stdout: $(head -c 200 "$tmp/out")"
-    elif ! grep -q '^ewq: ' "$tmp/err"; then echo "FAIL $name: message does not start with 'ewq: ': $(cat "$tmp/err")"
-    elif ! grep -qF -- "$file" "$tmp/err"; then echo "FAIL $name: message does not name $file: $(cat "$tmp/err")"
-    elif ! grep -qF -- "$want" "$tmp/err"; then echo "FAIL $name: message lacks '$want': $(cat "$tmp/err")"
-    else echo "PASS $name"
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 for dir in tests/bad/*/; do
     dir=${dir%/}

@@ -4,22 +4,8 @@
 # --backend value is a usage error. On a machine with a GPU the refusals are skipped (make test-cuda
 # covers that case). Run by tests/run.sh (EWQ = the binary under test).
 set -u
-EWQ=${EWQ:-./ewq}
+. "$(dirname "$0")/lib.sh"
 F=data/fixtures/llama3-f32
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-expect_exit() {   # name, status, text the single stderr line must contain, command...
-    local name=$1 want=$2 text=$3
-    shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ $rc -ne "$want" ]; then echo "FAIL $name: exit $rc, expected $want: $(head -c 300 "$tmp/err")"
-    elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then echo "FAIL $name: stderr is not one line: $(head -c 300 "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then echo "FAIL $name: printed to stdout"
-    elif ! grep -qF -- "$text" "$tmp/err"; then echo "FAIL $name: message lacks '$text': $(cat "$tmp/err")"
-    else echo "PASS $name"; fi
-}
 
 seq 1 64 | tr '\n' ' ' >"$tmp/ids.tokens"
 expect_exit cuda-cli/bad-backend 2 "--backend wants cpu or cuda, got 'gpu'" "$EWQ" bench $F --backend gpu

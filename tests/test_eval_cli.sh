@@ -4,29 +4,15 @@
 # their refusals of bad input (exit 1 with one "ewq: FILE: problem" line, or 2 for usage errors).
 # Run by tests/run.sh (EWQ = the binary under test).
 set -u
-EWQ=${EWQ:-./ewq}
+. "$(dirname "$0")/lib.sh"
 S=../shared/assets/stories260K
 ORACLE=data/expected/stories260K.json
 TOKENS=data/expected/tinystories-6144.tokens
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 for cmd in ppl generate bench; do
     if "$EWQ" $cmd --help >"$tmp/out" 2>&1 && grep -q "^usage: ewq $cmd" "$tmp/out"; then echo "PASS cli/$cmd-help"
     else echo "FAIL cli/$cmd-help: $(head -c 200 "$tmp/out")"; fi
 done
-
-expect_exit() {   # name, status, text the single stderr line must contain, command...
-    local name=$1 want=$2 text=$3
-    shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ $rc -ne "$want" ]; then echo "FAIL $name: exit $rc, expected $want: $(head -c 300 "$tmp/err")"
-    elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then echo "FAIL $name: stderr is not one line: $(head -c 300 "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then echo "FAIL $name: printed to stdout"
-    elif ! grep -qF -- "$text" "$tmp/err"; then echo "FAIL $name: message lacks '$text': $(cat "$tmp/err")"
-    else echo "PASS $name"; fi
-}
 
 F=data/fixtures/llama3-f32
 printf '1 2 x 4\n' >"$tmp/letters.tokens"

@@ -4,24 +4,7 @@
 # (6 GB at the 100 MB header limit) and is refused once the tree passes json.h's JSON_MAX_MEMORY (1 GiB);
 # nesting 100,000 deep is refused at depth 128 without recursing further. Run by tests/run.sh.
 set -u
-EWQ=${EWQ:-./ewq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-refuse() {   # name, expected substring, file the message must name, command...
-    local name=$1 want=$2 file=$3
-    shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$? lines
-    lines=$(wc -l <"$tmp/err")
-    if [ $rc -ne 1 ]; then echo "FAIL $name: exit status $rc, expected 1 ($(head -c 300 "$tmp/err"))"
-    elif [ "$lines" -ne 1 ]; then echo "FAIL $name: $lines lines on stderr, expected 1: $(head -c 300 "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then echo "FAIL $name: printed to stdout: $(head -c 200 "$tmp/out")"
-    elif ! grep -qF -- "ewq: $file: " "$tmp/err"; then echo "FAIL $name: message does not name $file: $(cat "$tmp/err")"
-    elif ! grep -qF -- "$want" "$tmp/err"; then echo "FAIL $name: message lacks '$want': $(cat "$tmp/err")"
-    else echo "PASS $name"
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # u64 little-endian length, then the header, for a model folder with a valid config
 header_file() {   # LENGTH: the 8-byte prefix
@@ -32,13 +15,13 @@ mkdir "$m"
 cp tests/fuzz/corpus/config/tiny-valid.json "$m/config.json"
 n=34000000
 { header_file $n; printf '['; yes 0 | head -c $((n - 3)) | tr '\n' ','; printf '] '; } >"$m/model.safetensors"
-refuse limits/dense-header-memory "document too large" "$m/model.safetensors" "$EWQ" inspect "$m"
+expect_refusal limits/dense-header-memory "document too large" "$m/model.safetensors" "$EWQ" inspect "$m"
 
 deep=100000
 { printf '{"architectures": ["LlamaForCausalLM"], "x": '; head -c $deep /dev/zero | tr '\0' '['; } >"$m/config.json"
-refuse limits/config-nesting "nesting deeper than 128" "$m/config.json" "$EWQ" inspect "$m"
+expect_refusal limits/config-nesting "nesting deeper than 128" "$m/config.json" "$EWQ" inspect "$m"
 { header_file $((deep + 2)); head -c $deep /dev/zero | tr '\0' '['; printf '  '; } >"$m/model.safetensors"
 cp tests/fuzz/corpus/config/tiny-valid.json "$m/config.json"
-refuse limits/header-nesting "nesting deeper than 128" "$m/model.safetensors" "$EWQ" inspect "$m"
+expect_refusal limits/header-nesting "nesting deeper than 128" "$m/model.safetensors" "$EWQ" inspect "$m"
 { head -c $deep /dev/zero | tr '\0' '['; } >"$tmp/tokenizer.json"
-refuse limits/tokenizer-nesting "nesting deeper than 128" "$tmp/tokenizer.json" "$EWQ" tokenize "$tmp/tokenizer.json"
+expect_refusal limits/tokenizer-nesting "nesting deeper than 128" "$tmp/tokenizer.json" "$EWQ" tokenize "$tmp/tokenizer.json"

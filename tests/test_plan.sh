@@ -4,25 +4,9 @@
 # plan file and the problem (exit 1); bad flag values are usage errors (exit 2).
 # Run by tests/run.sh (EWQ = the binary under test).
 set -u
-EWQ=${EWQ:-./ewq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 stories=../shared/assets/stories260K
 fix=data/fixtures
-
-expect_refusal() {   # name, status, expected substring, command...
-    local name=$1 status=$2 want=$3
-    shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$? lines
-    lines=$(wc -l <"$tmp/err")
-    if [ $rc -ne "$status" ]; then echo "FAIL $name: exit status $rc, expected $status ($(head -c 300 "$tmp/err"))"
-    elif [ "$lines" -ne 1 ]; then echo "FAIL $name: $lines lines on stderr, expected 1: $(head -c 400 "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then echo "FAIL $name: printed to stdout: $(head -c 200 "$tmp/out")"
-    elif ! grep -qF -- "$want" "$tmp/err"; then echo "FAIL $name: message lacks '$want': $(cat "$tmp/err")"
-    else echo "PASS $name"
-    fi
-}
 
 if [ -d "$stories" ]; then
     model=$stories
@@ -49,20 +33,20 @@ got=$(awk '/^block +[0-9]+:/ {print $3}' "$tmp/check" | tr '\n' ' ')
 [ -n "$want" ] && [ "$want" = "$got" ] && echo "PASS plan/read-back-tiers" || echo "FAIL plan/read-back-tiers: table '$want', read back '$got'"
 
 # plans that do not fit the model
-expect_refusal plan/other-architecture 1 "plan is for a LlamaForCausalLM model" "$EWQ" plan $fix/qwen3-f32 --check "$tmp/p.json"
+expect_exit plan/other-architecture 1 "plan is for a LlamaForCausalLM model" "$EWQ" plan $fix/qwen3-f32 --check "$tmp/p.json"
 sed 's/"layers": [0-9]*/"layers": 7/' "$tmp/p.json" >"$tmp/layers.json"
-expect_refusal plan/wrong-layer-count 1 "plan has 7 layers" "$EWQ" plan "$model" --check "$tmp/layers.json"
+expect_exit plan/wrong-layer-count 1 "plan has 7 layers" "$EWQ" plan "$model" --check "$tmp/layers.json"
 "$EWQ" plan $fix/llama3-f32 -o "$tmp/l3.json" 2>/dev/null >/dev/null
-expect_refusal plan/other-checkpoint 1 "a different checkpoint" "$EWQ" plan $fix/llama3-bf16 --check "$tmp/l3.json"
+expect_exit plan/other-checkpoint 1 "a different checkpoint" "$EWQ" plan $fix/llama3-bf16 --check "$tmp/l3.json"
 sed '0,/"tier": "[a-z0-9]*"/s//"tier": "int3"/' "$tmp/p.json" >"$tmp/tier.json"
-expect_refusal plan/unknown-tier 1 "unknown tier 'int3'" "$EWQ" plan "$model" --check "$tmp/tier.json"
+expect_exit plan/unknown-tier 1 "unknown tier 'int3'" "$EWQ" plan "$model" --check "$tmp/tier.json"
 head -c 300 "$tmp/p.json" >"$tmp/truncated.json"
-expect_refusal plan/malformed-json 1 "$tmp/truncated.json: byte" "$EWQ" plan "$model" --check "$tmp/truncated.json"
-expect_refusal plan/missing-file 1 "$tmp/none.json: No such file" "$EWQ" plan "$model" --check "$tmp/none.json"
-expect_refusal plan/bad-factor 2 "--factor must be a number" "$EWQ" plan "$model" --factor abc
-expect_refusal plan/bad-bins 2 "--bins must be an integer" "$EWQ" plan "$model" --bins 1
-expect_refusal plan/bad-granularity 2 "--granularity must be block or tensor" "$EWQ" plan "$model" --granularity layer
-expect_refusal plan/unwritable-output 1 "$tmp/nowhere/p.json: cannot create" "$EWQ" plan "$model" -o "$tmp/nowhere/p.json"
+expect_exit plan/malformed-json 1 "$tmp/truncated.json: byte" "$EWQ" plan "$model" --check "$tmp/truncated.json"
+expect_exit plan/missing-file 1 "$tmp/none.json: No such file" "$EWQ" plan "$model" --check "$tmp/none.json"
+expect_exit plan/bad-factor 2 "--factor must be a number" "$EWQ" plan "$model" --factor abc
+expect_exit plan/bad-bins 2 "--bins must be an integer" "$EWQ" plan "$model" --bins 1
+expect_exit plan/bad-granularity 2 "--granularity must be block or tensor" "$EWQ" plan "$model" --granularity layer
+expect_exit plan/unwritable-output 1 "$tmp/nowhere/p.json: cannot create" "$EWQ" plan "$model" -o "$tmp/nowhere/p.json"
 # synth: every architecture's fixture config gives a checkpoint ewq loads; the seed alone decides the bytes
 for arch in llama3 qwen2 qwen3; do
     if "$EWQ" synth $fix/$arch-f32/config.json -o "$tmp/s-$arch" --seed 5 >/dev/null 2>"$tmp/err" &&
@@ -79,11 +63,11 @@ cmp -s "$tmp/s-qwen2/model.safetensors" "$tmp/s-again/model.safetensors" && echo
 cmp -s "$tmp/s-qwen2/model.safetensors" "$tmp/s-other/model.safetensors" && echo "FAIL synth/other-seed-other-bytes" ||
     echo "PASS synth/other-seed-other-bytes"
 "$EWQ" plan "$tmp/s-qwen2" -o "$tmp/s.json" >/dev/null 2>&1
-expect_refusal plan/same-shapes-other-seed 1 "a different checkpoint" "$EWQ" plan "$tmp/s-other" --check "$tmp/s.json"
-expect_refusal synth/bad-config 1 "tests/bad/config-missing-key/config.json" "$EWQ" synth tests/bad/config-missing-key -o "$tmp/s-bad"
+expect_exit plan/same-shapes-other-seed 1 "a different checkpoint" "$EWQ" plan "$tmp/s-other" --check "$tmp/s.json"
+expect_exit synth/bad-config 1 "tests/bad/config-missing-key/config.json" "$EWQ" synth tests/bad/config-missing-key -o "$tmp/s-bad"
 [ -e "$tmp/s-bad" ] && echo "FAIL synth/bad-config-no-output: $tmp/s-bad was created" || echo "PASS synth/bad-config-no-output"
-expect_refusal synth/bad-outliers 2 "--outliers" "$EWQ" synth $fix/qwen2-f32 -o "$tmp/s-bad" --outliers 9:5
-expect_refusal synth/missing-output 2 "missing -o DIR" "$EWQ" synth $fix/qwen2-f32
+expect_exit synth/bad-outliers 2 "--outliers" "$EWQ" synth $fix/qwen2-f32 -o "$tmp/s-bad" --outliers 9:5
+expect_exit synth/missing-output 2 "missing -o DIR" "$EWQ" synth $fix/qwen2-f32
 
 # the plot: one dot per block, coloured as the table's tier column says
 "$EWQ" entropy "$model" --svg "$tmp/e.svg" >"$tmp/etable" 2>/dev/null

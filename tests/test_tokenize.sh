@@ -3,24 +3,7 @@
 # must contain in expect.txt) is refused with exit status 1 and one line on stderr naming the file;
 # usage errors exit 2; the ids printed match known ids. Run by tests/run.sh (EWQ = the binary under test).
 set -u
-EWQ=${EWQ:-./ewq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-expect_refusal() {   # name, expected substring, file the message must name, command...
-    local name=$1 want=$2 file=$3
-    shift 3
-    "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
-    local rc=$? lines
-    lines=$(wc -l <"$tmp/err")
-    if [ $rc -ne 1 ]; then echo "FAIL $name: exit status $rc, expected 1 ($(head -c 300 "$tmp/err"))"
-    elif [ "$lines" -ne 1 ]; then echo "FAIL $name: $lines lines on stderr, expected 1: $(head -c 300 "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then echo "FAIL $name: printed to stdout: $(head -c 200 "$tmp/out")"
-    elif ! grep -qF -- "ewq: $file: " "$tmp/err"; then echo "FAIL $name: message does not start with 'ewq: $file: ': $(cat "$tmp/err")"
-    elif ! grep -qF -- "$want" "$tmp/err"; then echo "FAIL $name: message lacks '$want': $(cat "$tmp/err")"
-    else echo "PASS $name"
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 while IFS=$'\t' read -r file want; do
     expect_refusal "tokenize-bad/${file%.json}" "$want" "tests/bad-tokenizer/$file" \
