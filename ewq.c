@@ -1,17 +1,22 @@
 /* ewq.c — Entropy-Weighted Quantization for Llama and Qwen models: everything on the host.
  *
- * Sections, in data-flow order:
- *   utilities          errors, half-precision conversion, files, atomic output, threads
- *   checkpoint         safetensors (single file or sharded), memory-mapped and validated
+ * Read top to bottom, the sections follow the data: a checkpoint is mapped and bound to its config, its
+ * weights are measured and ranked into a plan, packed, run and evaluated. Each section has a banner that
+ * says what it holds, what comes in and what goes out:
+ *   formats            errors, memory, half precision, tier names, packed sizes
+ *   checkpoint         files, safetensors (single file or sharded), memory-mapped and validated
  *   config and model   config.json, and the tensors each architecture needs
- *   entropy and plan   histogram entropy of weights, the three-tier rule, plan files, llama.cpp interop
  *   synthesized        random-weight checkpoints of real shapes, with planted structure
+ *   entropy and rule   histogram entropy of weights and blocks, the three-tier rule
+ *   plan               fingerprint, making, writing and reading plans; llama.cpp interop; SVG
  *   packing            int8 and int4 groups, and a model packed per a precision assignment
- *   tokenizer          tokenizer.json: byte-level BPE (Llama-3, Qwen), SentencePiece-style BPE (Llama-2)
  *   CPU forward        the reference backend: float32 activations, KV cache, prefill and decode
  *   evaluation         token files, greedy decoding, perplexity and KL divergence, throughput
- *   command line       the ewq commands
- * Formats and interfaces are defined in ewq.h.
+ *   tokenizer          tokenizer.json: byte-level BPE (Llama-3, Qwen), SentencePiece-style BPE (Llama-2)
+ *   infrastructure     atomic output files, the thread pool
+ *   study              `ewq run`: every variant measured on the same tokens, and its reports
+ *   command line       the ewq commands and main (left out of the library build: EWQ_NO_MAIN)
+ * Formats and interfaces are defined in ewq.h, in the same order.
  */
 #define _GNU_SOURCE
 #include "ewq.h"
@@ -44,7 +49,9 @@
 #define EWQ_VERSION "0.1.0"
 
 /* ===================================================================================================
- * Utilities
+ * Formats and the helpers they need
+ * In: nothing. Out: the error convention (ewq_fail), allocation that exits on failure, IEEE half and
+ * bfloat16 conversion, tier names, and the packed size of a weight at each tier (ewq.h: formats).
  * =================================================================================================== */
 
 int ewq_fail(ewq_err *e, const char *file, const char *fmt, ...) {
@@ -131,6 +138,29 @@ uint16_t ewq_f32_to_f16(float f) {
     return (uint16_t)(sign | (((b >> 23) - 112) << 10) | ((b >> 13) & 0x3ff));
 }
 
+const char *ewq_tier_name(ewq_tier t) { return t == EWQ_RAW ? "raw" : t == EWQ_INT8 ? "int8" : "int4"; }
+
+int ewq_tier_parse(const char *s, ewq_tier *t) {
+    if (!strcmp(s, "raw")) *t = EWQ_RAW;
+    else if (!strcmp(s, "int8")) *t = EWQ_INT8;
+    else if (!strcmp(s, "int4")) *t = EWQ_INT4;
+    else return -1;
+    return 0;
+}
+
+uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t cols) {
+    uint64_t r = (uint64_t)rows, c = (uint64_t)cols, groups = (c + EWQ_GROUP - 1) / EWQ_GROUP;
+    if (t == EWQ_INT8) return r * (c + 2 * groups);
+    if (t == EWQ_INT4) return r * ((c + 1) / 2 + 4 * groups);
+    return r * c * ewq_dtype_size(raw_dtype);
+}
+
+/* ===================================================================================================
+ * Checkpoint: safetensors files, memory-mapped
+ * In: a model folder (model.safetensors, or model.safetensors.index.json and its shards). Out: an
+ * ewq_checkpoint whose tensors point into the mapped files, every offset and size checked.
+ * =================================================================================================== */
+
 /* --- files --- */
 
 /* Input files are opened with O_NONBLOCK so that a FIFO under a file's name is refused by the S_ISREG check
@@ -187,151 +217,6 @@ static int map_file(const char *path, ewq_mapped_file *mf, ewq_err *err) {
     mf->size = (size_t)st.st_size;
     return 0;
 }
-
-/* Temporaries of the outputs being written, removed when ewq is interrupted (SIGINT, SIGTERM, SIGHUP), so
- * that only SIGKILL can leave one behind. The handler reads this table, so slots change with one store. */
-#define OUT_PENDING 8
-static char *volatile out_pending[OUT_PENDING];
-
-static void out_on_signal(int sig) {
-    for (int i = 0; i < OUT_PENDING; i++)
-        if (out_pending[i]) unlink(out_pending[i]);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void out_track(const char *tmp, int on) {
-    static int installed;
-    if (!installed) {   /* leave a signal alone when it is ignored (nohup) */
-        installed = 1;
-        int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-        for (int i = 0; i < 3; i++) {
-            struct sigaction old, sa = {.sa_handler = out_on_signal};
-            if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL) sigaction(sigs[i], &sa, NULL);
-        }
-    }
-    for (int i = 0; i < OUT_PENDING; i++)
-        if (on ? !out_pending[i] : out_pending[i] == tmp) { out_pending[i] = on ? (char *)tmp : NULL; return; }
-}
-
-int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err) {
-    struct stat st;   /* the rename would fail only at the end, after all the work */
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return ewq_fail(err, path, "is a folder, expected a file");
-    size_t n = strlen(path) + 32;
-    o->path = xstrdup(path);
-    o->tmp = xmalloc(n);
-    snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    out_track(o->tmp, 1);   /* before the file exists, so no signal can fall between creating and tracking */
-    /* O_NOFOLLOW: a link planted under the temporary name must not redirect the write */
-    int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
-    o->f = fd < 0 ? NULL : fdopen(fd, "wb");
-    if (!o->f) {
-        ewq_fail(err, path, "cannot create: %s", strerror(errno));
-        if (fd >= 0) close(fd), remove(o->tmp);
-        out_track(o->tmp, 0);
-        free(o->path);
-        free(o->tmp);
-        return -1;
-    }
-    return 0;
-}
-
-void ewq_out_abort(ewq_outfile *o) {
-    if (o->f) fclose(o->f);
-    remove(o->tmp);
-    out_track(o->tmp, 0);
-    free(o->path);
-    free(o->tmp);
-    o->f = NULL;
-}
-
-int ewq_out_commit(ewq_outfile *o, ewq_err *err) {
-    int bad = ferror(o->f) | fflush(o->f) | fsync(fileno(o->f));
-    bad |= fclose(o->f);
-    o->f = NULL;
-    if (bad || rename(o->tmp, o->path) != 0) {
-        ewq_fail(err, o->path, "write failed: %s", strerror(errno));
-        ewq_out_abort(o);
-        return -1;
-    }
-    out_track(o->tmp, 0);
-    free(o->path);
-    free(o->tmp);
-    return 0;
-}
-
-/* --- threads ---
- * Workers sleep on a condition variable between jobs; within a job every thread, the caller included,
- * takes indices from one atomic counter, so uneven work balances itself. */
-static struct {
-    int n;                           /* threads including the caller */
-    pthread_t *workers;
-    pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    long job;                        /* incremented per job; workers run each job once */
-    int active;                      /* workers still inside the current job */
-    void (*fn)(void *, int);
-    void *ctx;
-    int n_items;
-    atomic_int next;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
-
-static void pool_drain(void) {
-    for (int i; (i = atomic_fetch_add(&pool.next, 1)) < pool.n_items;) pool.fn(pool.ctx, i);
-}
-
-static void *pool_worker(void *arg) {
-    (void)arg;
-    long seen = 0;
-    for (;;) {
-        pthread_mutex_lock(&pool.mu);
-        while (pool.job == seen) pthread_cond_wait(&pool.wake, &pool.mu);
-        seen = pool.job;
-        pthread_mutex_unlock(&pool.mu);
-        pool_drain();
-        pthread_mutex_lock(&pool.mu);
-        if (--pool.active == 0) pthread_cond_signal(&pool.done);
-        pthread_mutex_unlock(&pool.mu);
-    }
-    return NULL;
-}
-
-void ewq_threads_init(int n_threads) {
-    if (pool.n) return;
-    if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (n_threads < 1) n_threads = 1;
-    pool.n = n_threads;
-    pool.workers = xcalloc((size_t)n_threads, sizeof(pthread_t));
-    for (int i = 1; i < n_threads; i++)
-        if (pthread_create(&pool.workers[i], NULL, pool_worker, NULL) != 0) { pool.n = i; break; }
-}
-
-int ewq_threads(void) { return pool.n ? pool.n : 1; }
-
-void ewq_parallel(int n, void (*fn)(void *ctx, int i), void *ctx) {
-    if (!pool.n) ewq_threads_init(0);
-    if (pool.n == 1 || n <= 1) {
-        for (int i = 0; i < n; i++) fn(ctx, i);
-        return;
-    }
-    pthread_mutex_lock(&pool.mu);
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool.n_items = n;
-    atomic_store(&pool.next, 0);
-    pool.active = pool.n - 1;
-    pool.job++;
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.mu);
-    pool_drain();
-    pthread_mutex_lock(&pool.mu);
-    while (pool.active > 0) pthread_cond_wait(&pool.done, &pool.mu);
-    pthread_mutex_unlock(&pool.mu);
-}
-
-/* ===================================================================================================
- * Checkpoint: safetensors
- * =================================================================================================== */
 
 static int parse_dtype(const char *s, ewq_dtype *t) {
     if (!strcmp(s, "F32")) *t = EWQ_F32;
@@ -578,6 +463,8 @@ const ewq_tensor *ewq_find_tensor(const ewq_checkpoint *ck, const char *name) {
 
 /* ===================================================================================================
  * Config and model
+ * In: config.json and a checkpoint. Out: an ewq_model, the tensors of every block bound by name and
+ * checked for shape, for the four architectures ewq runs.
  * =================================================================================================== */
 
 /* Hyperparameters are bounded so that every product ewq forms from them fits comfortably in 64 bits. */
@@ -841,32 +728,157 @@ void ewq_model_close(ewq_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-#ifndef EWQ_CUDA
-int ewq_cuda_describe(char *buf, size_t n) {
-    snprintf(buf, n, "not built in (build with nvcc on the PATH, or make CUDA=1)");
-    return -1;
+/* ===================================================================================================
+ * Synthesized checkpoints (ewq synth)
+ * In: a config and a seed. Out: a safetensors file of random BF16 weights of the shapes the config
+ * describes, optionally with planted outliers, for tests and benchmarks without downloads.
+ * =================================================================================================== */
+
+/* Counter-based random numbers: value i of a tensor depends only on (seed, tensor, i), so chunks can be
+ * generated on any thread in any order. mix64 is the splitmix64 finalizer. */
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
 }
 
-int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
-    (void)p, (void)max_ctx;
-    memset(b, 0, sizeof *b);
-    return ewq_fail(err, "cuda", "built without CUDA (build with nvcc on the PATH, or make CUDA=1)");
+/* Approximately normal with standard deviation std: the sum of the four 16-bit parts of a random word
+ * (Irwin-Hall, 4 terms; mean 2 * 65535, standard deviation 65536 / sqrt(3)), so tails end at 3.46 std. */
+static float synth_normal(uint64_t key, uint64_t i, float std) {
+    uint64_t r = mix64(key + (i + 1) * 0x9e3779b97f4a7c15ull);
+    int64_t s = (int64_t)(r & 0xffff) + (int64_t)(r >> 16 & 0xffff) + (int64_t)(r >> 32 & 0xffff) + (int64_t)(r >> 48);
+    return (float)((double)(s - 2 * 65535) * (std / 37837.227));
 }
 
-int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq_err *err) {
-    (void)b;
-    *allocated = *in_use = 0;
-    return ewq_fail(err, "cuda", "built without CUDA");
+typedef struct synth_tensor {
+    char name[96];
+    int64_t rows, cols;            /* cols = 0 for a vector */
+    int ones;                      /* norm weights: 1.0 */
+    int block;                     /* linear weights: the block, else -1 */
+    uint64_t offset;               /* in the data buffer */
+} synth_tensor;
+
+/* The tensors bind_tensors expects for this config, in the order they are written. */
+static int synth_tensor_list(const ewq_config *c, synth_tensor **out) {
+    int64_t h = c->hidden, q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
+    int64_t rows[EWQ_N_LINEAR] = {q, kv, kv, h, c->intermediate, c->intermediate, h};
+    int64_t cols[EWQ_N_LINEAR] = {h, h, h, q, h, h, c->intermediate};
+    int cap = 3 + c->n_layers * 14, n = 0;
+    synth_tensor *t = xcalloc((size_t)cap, sizeof(synth_tensor));
+#define ADD(r, cl, one, blk, ...) \
+    (snprintf(t[n].name, sizeof t[n].name, __VA_ARGS__), t[n].rows = (r), t[n].cols = (cl), t[n].ones = (one), \
+     t[n].block = (blk), n++)
+    ADD(c->vocab, h, 0, -1, "model.embed_tokens.weight");
+    ADD(h, 0, 1, -1, "model.norm.weight");
+    if (!c->tie_embeddings) ADD(c->vocab, h, 0, -1, "lm_head.weight");
+    for (int l = 0; l < c->n_layers; l++) {
+        ADD(h, 0, 1, -1, "model.layers.%d.input_layernorm.weight", l);
+        ADD(h, 0, 1, -1, "model.layers.%d.post_attention_layernorm.weight", l);
+        for (int k = 0; k < EWQ_N_LINEAR; k++) {
+            ADD(rows[k], cols[k], 0, l, "model.layers.%d.%s.weight", l, ewq_linear_names[k]);
+            if (c->qkv_bias && k < 3) ADD(rows[k], 0, 0, -1, "model.layers.%d.%s.bias", l, ewq_linear_names[k]);
+        }
+        if (c->qk_norm) {
+            ADD(c->head_dim, 0, 1, -1, "model.layers.%d.self_attn.q_norm.weight", l);
+            ADD(c->head_dim, 0, 1, -1, "model.layers.%d.self_attn.k_norm.weight", l);
+        }
+    }
+#undef ADD
+    *out = t;
+    return n;
 }
 
-int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err) {
-    *bytes_per_s = 0;
-    return ewq_fail(err, "cuda", "built without CUDA");
+static int64_t synth_numel(const synth_tensor *t) { return t->rows * (t->cols ? t->cols : 1); }
+
+/* The safetensors header: JSON padded with spaces to a multiple of 8 bytes, as the safetensors package
+ * writes it, so the data buffer (and every BF16 value) starts aligned. */
+static char *synth_header(synth_tensor *t, int n, size_t *len) {
+    size_t cap = 256 + (size_t)n * 256, used = 0;   /* an entry is under 256 bytes: name < 96 */
+    char *s = xmalloc(cap);
+    used += (size_t)snprintf(s, cap, "{\"__metadata__\":{\"format\":\"pt\"}");
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        t[i].offset = off;
+        uint64_t bytes = (uint64_t)synth_numel(&t[i]) * 2;
+        if (t[i].cols)
+            used += (size_t)snprintf(s + used, cap - used, ",\"%s\":{\"dtype\":\"BF16\",\"shape\":[%" PRId64 ",%" PRId64
+                                     "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", t[i].name, t[i].rows, t[i].cols,
+                                     off, off + bytes);
+        else
+            used += (size_t)snprintf(s + used, cap - used, ",\"%s\":{\"dtype\":\"BF16\",\"shape\":[%" PRId64
+                                     "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", t[i].name, t[i].rows, off,
+                                     off + bytes);
+        off += bytes;
+    }
+    used += (size_t)snprintf(s + used, cap - used, "}");
+    while (used % 8) s[used++] = ' ';
+    *len = used;
+    return s;
 }
-#endif
+
+typedef struct {
+    const synth_tensor *t;
+    uint64_t key;
+    int64_t first;             /* index of buf[0] in the tensor */
+    uint16_t *buf;
+    int64_t n;
+    float outlier;             /* magnitude planted at the first and last value; 0: none */
+} synth_chunk;
+
+enum { SYNTH_PIECE = 1 << 18 };   /* values per parallel work item */
+
+static void synth_piece(void *ctx, int piece) {
+    synth_chunk *c = ctx;
+    int64_t begin = (int64_t)piece * SYNTH_PIECE, end = begin + SYNTH_PIECE < c->n ? begin + SYNTH_PIECE : c->n;
+    int64_t last = synth_numel(c->t) - 1;
+    for (int64_t i = begin; i < end; i++) {
+        int64_t at = c->first + i;
+        float v = c->t->ones ? 1.0f : synth_normal(c->key, (uint64_t)at, 0.02f);
+        if (c->outlier != 0 && (at == 0 || at == last)) v = at == 0 ? c->outlier : -c->outlier;
+        c->buf[i] = ewq_f32_to_bf16(v);
+    }
+}
+
+/* Writes a BF16 model.safetensors for config c. outlier[l] (may be NULL) is a magnitude in units of the
+ * weight standard deviation (0.02): each linear weight of block l gets +outlier*std as its first value
+ * and -outlier*std as its last, which widens its histogram's range and lowers its entropy. */
+int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, const char *path, ewq_err *err) {
+    synth_tensor *t;
+    int n = synth_tensor_list(c, &t);
+    size_t hlen;
+    char *header = synth_header(t, n, &hlen);
+    ewq_outfile o;
+    if (ewq_out_open(&o, path, err) != 0) { free(header); free(t); return -1; }
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+    fwrite(len8, 1, 8, o.f);
+    fwrite(header, 1, hlen, o.f);
+    const int64_t chunk = (int64_t)SYNTH_PIECE * 64;
+    uint16_t *buf = xmalloc(sizeof(uint16_t) * (size_t)chunk);
+    uint64_t total = t[n - 1].offset + (uint64_t)synth_numel(&t[n - 1]) * 2, done = 0;
+    int progress = isatty(2);
+    for (int i = 0; i < n && !ferror(o.f); i++) {
+        synth_chunk sc = {&t[i], mix64(seed ^ mix64((uint64_t)i + 1)), 0, buf, 0, 0};
+        if (outlier && t[i].block >= 0) sc.outlier = (float)(outlier[t[i].block] * 0.02);
+        for (int64_t numel = synth_numel(&t[i]); sc.first < numel; sc.first += sc.n) {
+            sc.n = numel - sc.first < chunk ? numel - sc.first : chunk;
+            ewq_parallel((int)((sc.n + SYNTH_PIECE - 1) / SYNTH_PIECE), synth_piece, &sc);
+            fwrite(buf, sizeof(uint16_t), (size_t)sc.n, o.f);
+            done += (uint64_t)sc.n * 2;
+            if (progress) fprintf(stderr, "\rsynth: %3d%%", (int)(done * 100 / total));
+        }
+    }
+    if (progress) fputc('\n', stderr);
+    free(buf);
+    free(header);
+    free(t);
+    return ewq_out_commit(&o, err);
+}
 
 /* ===================================================================================================
- * Entropy and plan
+ * Entropy and the rule
+ * In: tensors of the model. Out: the entropy of every linear weight and block (bits), and the
+ * three-tier rule that turns entropies into raw / int8 / int4.
  * =================================================================================================== */
 
 double ewq_counts_entropy(const uint64_t *counts, int bins) {
@@ -968,40 +980,6 @@ void ewq_apply_rule(const double *h, int n, double factor, ewq_tier *tiers, ewq_
         tiers[i] = std == 0 || h[i] >= mean ? EWQ_RAW : h[i] >= out->threshold ? EWQ_INT8 : EWQ_INT4;
 }
 
-uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t cols) {
-    uint64_t r = (uint64_t)rows, c = (uint64_t)cols, groups = (c + EWQ_GROUP - 1) / EWQ_GROUP;
-    if (t == EWQ_INT8) return r * (c + 2 * groups);
-    if (t == EWQ_INT4) return r * ((c + 1) / 2 + 4 * groups);
-    return r * c * ewq_dtype_size(raw_dtype);
-}
-
-/* --- fingerprint --- */
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    for (const uint8_t *b = p; n--; b++) h = (h ^ *b) * 0x100000001b3ull;
-    return h;
-}
-static uint64_t fnv1a_u64(uint64_t h, uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; i++) h = (h ^ ((v >> (8 * i)) & 0xff)) * 0x100000001b3ull;
-    return h;
-}
-
-uint64_t ewq_fingerprint(const ewq_checkpoint *ck) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (int i = 0; i < ck->n_tensors; i++) {   /* ck->tensors is sorted by name (strcmp: byte-wise) */
-        const ewq_tensor *t = &ck->tensors[i];
-        const char *dt = ewq_dtype_name(t->dtype);
-        h = fnv1a(h, t->name, strlen(t->name) + 1);
-        h = fnv1a(h, dt, strlen(dt) + 1);
-        h = fnv1a_u64(h, (uint64_t)t->ndim, 4);
-        for (int d = 0; d < t->ndim; d++) h = fnv1a_u64(h, (uint64_t)t->shape[d], 8);
-        size_t k = t->nbytes < 64 ? t->nbytes : 64;
-        h = fnv1a(h, t->data, k);
-        h = fnv1a(h, (const uint8_t *)t->data + t->nbytes - k, k);
-    }
-    return h;
-}
-
 /* --- analysis: the entropy of every linear weight, across threads, largest tensors first --- */
 
 typedef struct { const ewq_tensor *t; int slot; } entropy_item;   /* slot: l * EWQ_N_LINEAR + k */
@@ -1072,6 +1050,53 @@ static int model_entropy(const ewq_model *m, int bins, double *h, ewq_err *err) 
     fprintf(stderr, "entropy: %d tensors, %.3f GB in %.3f s (%.2f GB/s, %d threads, %.3f s of CPU time)\n", n,
             j.bytes_total / 1e9, dt, dt > 0 ? j.bytes_total / 1e9 / dt : 0.0, ewq_threads(), cpu);
     return 0;
+}
+
+/* ===================================================================================================
+ * Plan
+ * In: a model and the rule. Out: an ewq_plan (entropies, rule, tiers), written as JSON; a plan read
+ * back and checked against the model becomes an ewq_assignment. Also the llama-quantize command for
+ * the same assignment, and an SVG of block entropy.
+ * =================================================================================================== */
+
+/* --- fingerprint --- */
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    for (const uint8_t *b = p; n--; b++) h = (h ^ *b) * 0x100000001b3ull;
+    return h;
+}
+static uint64_t fnv1a_u64(uint64_t h, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++) h = (h ^ ((v >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t ewq_fingerprint(const ewq_checkpoint *ck) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < ck->n_tensors; i++) {   /* ck->tensors is sorted by name (strcmp: byte-wise) */
+        const ewq_tensor *t = &ck->tensors[i];
+        const char *dt = ewq_dtype_name(t->dtype);
+        h = fnv1a(h, t->name, strlen(t->name) + 1);
+        h = fnv1a(h, dt, strlen(dt) + 1);
+        h = fnv1a_u64(h, (uint64_t)t->ndim, 4);
+        for (int d = 0; d < t->ndim; d++) h = fnv1a_u64(h, (uint64_t)t->shape[d], 8);
+        size_t k = t->nbytes < 64 ? t->nbytes : 64;
+        h = fnv1a(h, t->data, k);
+        h = fnv1a(h, (const uint8_t *)t->data + t->nbytes - k, k);
+    }
+    return h;
+}
+
+void ewq_assignment_uniform(ewq_assignment *a, int n_layers, ewq_tier tier, ewq_tier embed, ewq_tier lm_head) {
+    a->n_layers = n_layers;
+    a->linear = xmalloc(sizeof(ewq_tier) * (size_t)n_layers * EWQ_N_LINEAR);
+    for (int i = 0; i < n_layers * EWQ_N_LINEAR; i++) a->linear[i] = tier;
+    a->embed = embed;
+    a->lm_head = lm_head;
+}
+
+void ewq_assignment_free(ewq_assignment *a) {
+    free(a->linear);
+    a->linear = NULL;
 }
 
 /* --- the plan --- */
@@ -1419,176 +1444,10 @@ void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title) {   /* block gr
 }
 
 /* ===================================================================================================
- * Synthesized checkpoints
- * =================================================================================================== */
-
-/* Counter-based random numbers: value i of a tensor depends only on (seed, tensor, i), so chunks can be
- * generated on any thread in any order. mix64 is the splitmix64 finalizer. */
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Approximately normal with standard deviation std: the sum of the four 16-bit parts of a random word
- * (Irwin-Hall, 4 terms; mean 2 * 65535, standard deviation 65536 / sqrt(3)), so tails end at 3.46 std. */
-static float synth_normal(uint64_t key, uint64_t i, float std) {
-    uint64_t r = mix64(key + (i + 1) * 0x9e3779b97f4a7c15ull);
-    int64_t s = (int64_t)(r & 0xffff) + (int64_t)(r >> 16 & 0xffff) + (int64_t)(r >> 32 & 0xffff) + (int64_t)(r >> 48);
-    return (float)((double)(s - 2 * 65535) * (std / 37837.227));
-}
-
-typedef struct synth_tensor {
-    char name[96];
-    int64_t rows, cols;            /* cols = 0 for a vector */
-    int ones;                      /* norm weights: 1.0 */
-    int block;                     /* linear weights: the block, else -1 */
-    uint64_t offset;               /* in the data buffer */
-} synth_tensor;
-
-/* The tensors bind_tensors expects for this config, in the order they are written. */
-static int synth_tensor_list(const ewq_config *c, synth_tensor **out) {
-    int64_t h = c->hidden, q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
-    int64_t rows[EWQ_N_LINEAR] = {q, kv, kv, h, c->intermediate, c->intermediate, h};
-    int64_t cols[EWQ_N_LINEAR] = {h, h, h, q, h, h, c->intermediate};
-    int cap = 3 + c->n_layers * 14, n = 0;
-    synth_tensor *t = xcalloc((size_t)cap, sizeof(synth_tensor));
-#define ADD(r, cl, one, blk, ...) \
-    (snprintf(t[n].name, sizeof t[n].name, __VA_ARGS__), t[n].rows = (r), t[n].cols = (cl), t[n].ones = (one), \
-     t[n].block = (blk), n++)
-    ADD(c->vocab, h, 0, -1, "model.embed_tokens.weight");
-    ADD(h, 0, 1, -1, "model.norm.weight");
-    if (!c->tie_embeddings) ADD(c->vocab, h, 0, -1, "lm_head.weight");
-    for (int l = 0; l < c->n_layers; l++) {
-        ADD(h, 0, 1, -1, "model.layers.%d.input_layernorm.weight", l);
-        ADD(h, 0, 1, -1, "model.layers.%d.post_attention_layernorm.weight", l);
-        for (int k = 0; k < EWQ_N_LINEAR; k++) {
-            ADD(rows[k], cols[k], 0, l, "model.layers.%d.%s.weight", l, ewq_linear_names[k]);
-            if (c->qkv_bias && k < 3) ADD(rows[k], 0, 0, -1, "model.layers.%d.%s.bias", l, ewq_linear_names[k]);
-        }
-        if (c->qk_norm) {
-            ADD(c->head_dim, 0, 1, -1, "model.layers.%d.self_attn.q_norm.weight", l);
-            ADD(c->head_dim, 0, 1, -1, "model.layers.%d.self_attn.k_norm.weight", l);
-        }
-    }
-#undef ADD
-    *out = t;
-    return n;
-}
-
-static int64_t synth_numel(const synth_tensor *t) { return t->rows * (t->cols ? t->cols : 1); }
-
-/* The safetensors header: JSON padded with spaces to a multiple of 8 bytes, as the safetensors package
- * writes it, so the data buffer (and every BF16 value) starts aligned. */
-static char *synth_header(synth_tensor *t, int n, size_t *len) {
-    size_t cap = 256 + (size_t)n * 256, used = 0;   /* an entry is under 256 bytes: name < 96 */
-    char *s = xmalloc(cap);
-    used += (size_t)snprintf(s, cap, "{\"__metadata__\":{\"format\":\"pt\"}");
-    uint64_t off = 0;
-    for (int i = 0; i < n; i++) {
-        t[i].offset = off;
-        uint64_t bytes = (uint64_t)synth_numel(&t[i]) * 2;
-        if (t[i].cols)
-            used += (size_t)snprintf(s + used, cap - used, ",\"%s\":{\"dtype\":\"BF16\",\"shape\":[%" PRId64 ",%" PRId64
-                                     "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", t[i].name, t[i].rows, t[i].cols,
-                                     off, off + bytes);
-        else
-            used += (size_t)snprintf(s + used, cap - used, ",\"%s\":{\"dtype\":\"BF16\",\"shape\":[%" PRId64
-                                     "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", t[i].name, t[i].rows, off,
-                                     off + bytes);
-        off += bytes;
-    }
-    used += (size_t)snprintf(s + used, cap - used, "}");
-    while (used % 8) s[used++] = ' ';
-    *len = used;
-    return s;
-}
-
-typedef struct {
-    const synth_tensor *t;
-    uint64_t key;
-    int64_t first;             /* index of buf[0] in the tensor */
-    uint16_t *buf;
-    int64_t n;
-    float outlier;             /* magnitude planted at the first and last value; 0: none */
-} synth_chunk;
-
-enum { SYNTH_PIECE = 1 << 18 };   /* values per parallel work item */
-
-static void synth_piece(void *ctx, int piece) {
-    synth_chunk *c = ctx;
-    int64_t begin = (int64_t)piece * SYNTH_PIECE, end = begin + SYNTH_PIECE < c->n ? begin + SYNTH_PIECE : c->n;
-    int64_t last = synth_numel(c->t) - 1;
-    for (int64_t i = begin; i < end; i++) {
-        int64_t at = c->first + i;
-        float v = c->t->ones ? 1.0f : synth_normal(c->key, (uint64_t)at, 0.02f);
-        if (c->outlier != 0 && (at == 0 || at == last)) v = at == 0 ? c->outlier : -c->outlier;
-        c->buf[i] = ewq_f32_to_bf16(v);
-    }
-}
-
-/* Writes a BF16 model.safetensors for config c. outlier[l] (may be NULL) is a magnitude in units of the
- * weight standard deviation (0.02): each linear weight of block l gets +outlier*std as its first value
- * and -outlier*std as its last, which widens its histogram's range and lowers its entropy. */
-int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, const char *path, ewq_err *err) {
-    synth_tensor *t;
-    int n = synth_tensor_list(c, &t);
-    size_t hlen;
-    char *header = synth_header(t, n, &hlen);
-    ewq_outfile o;
-    if (ewq_out_open(&o, path, err) != 0) { free(header); free(t); return -1; }
-    uint8_t len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
-    fwrite(len8, 1, 8, o.f);
-    fwrite(header, 1, hlen, o.f);
-    const int64_t chunk = (int64_t)SYNTH_PIECE * 64;
-    uint16_t *buf = xmalloc(sizeof(uint16_t) * (size_t)chunk);
-    uint64_t total = t[n - 1].offset + (uint64_t)synth_numel(&t[n - 1]) * 2, done = 0;
-    int progress = isatty(2);
-    for (int i = 0; i < n && !ferror(o.f); i++) {
-        synth_chunk sc = {&t[i], mix64(seed ^ mix64((uint64_t)i + 1)), 0, buf, 0, 0};
-        if (outlier && t[i].block >= 0) sc.outlier = (float)(outlier[t[i].block] * 0.02);
-        for (int64_t numel = synth_numel(&t[i]); sc.first < numel; sc.first += sc.n) {
-            sc.n = numel - sc.first < chunk ? numel - sc.first : chunk;
-            ewq_parallel((int)((sc.n + SYNTH_PIECE - 1) / SYNTH_PIECE), synth_piece, &sc);
-            fwrite(buf, sizeof(uint16_t), (size_t)sc.n, o.f);
-            done += (uint64_t)sc.n * 2;
-            if (progress) fprintf(stderr, "\rsynth: %3d%%", (int)(done * 100 / total));
-        }
-    }
-    if (progress) fputc('\n', stderr);
-    free(buf);
-    free(header);
-    free(t);
-    return ewq_out_commit(&o, err);
-}
-
-/* ===================================================================================================
  * Packing: int8 and int4 groups (formats in ewq.h)
+ * In: a model and an ewq_assignment. Out: an ewq_packed, every weight at its tier (raw weights
+ * read in place from the checkpoint), and dequantization of any row.
  * =================================================================================================== */
-
-const char *ewq_tier_name(ewq_tier t) { return t == EWQ_RAW ? "raw" : t == EWQ_INT8 ? "int8" : "int4"; }
-
-int ewq_tier_parse(const char *s, ewq_tier *t) {
-    if (!strcmp(s, "raw")) *t = EWQ_RAW;
-    else if (!strcmp(s, "int8")) *t = EWQ_INT8;
-    else if (!strcmp(s, "int4")) *t = EWQ_INT4;
-    else return -1;
-    return 0;
-}
-
-void ewq_assignment_uniform(ewq_assignment *a, int n_layers, ewq_tier tier, ewq_tier embed, ewq_tier lm_head) {
-    a->n_layers = n_layers;
-    a->linear = xmalloc(sizeof(ewq_tier) * (size_t)n_layers * EWQ_N_LINEAR);
-    for (int i = 0; i < n_layers * EWQ_N_LINEAR; i++) a->linear[i] = tier;
-    a->embed = embed;
-    a->lm_head = lm_head;
-}
-
-void ewq_assignment_free(ewq_assignment *a) {
-    free(a->linear);
-    a->linear = NULL;
-}
 
 /* The next fp16 value above (up = 1) or below a finite fp16 h. */
 static uint16_t f16_step(uint16_t h, int up) {
@@ -1851,7 +1710,571 @@ void ewq_packed_free(ewq_packed *p) {
 }
 
 /* ===================================================================================================
+ * CPU forward: the reference backend (model and conventions in ewq.h, "Backend interface")
+ * In: an ewq_packed. Out: an ewq_backend whose forward() turns token ids at positions into logits,
+ * keeping its KV cache. A CPU-only build also gets the CUDA stand-in that says it is not there.
+ * =================================================================================================== */
+
+/* Eight partial sums, so the compiler can use vector registers without reassociating a single sum. */
+static float dot(const float *a, const float *b, int n) {
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float s = 0;
+    for (int k = 0; k < 8; k++) s += acc[k];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* Four rows against one vector: each load of x serves four rows (the prefill's inner loop). */
+#define TILE 4
+static void dot_tile(const float *const rows[TILE], const float *x, int n, float out[TILE]) {
+    float acc[TILE][4] = {{0}};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int r = 0; r < TILE; r++)
+            for (int k = 0; k < 4; k++) acc[r][k] += rows[r][i + k] * x[i + k];
+    for (int r = 0; r < TILE; r++) {
+        float s = (acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]);
+        for (int k = i; k < n; k++) s += rows[r][k] * x[k];
+        out[r] = s;
+    }
+}
+
+/* out[t][r] = sum_c x[t][c] * W[r][c] for t < n: threads take blocks of rows; each row is dequantized
+ * once and used for all n positions, so a prefill reads the weights once. */
+#define MATMUL_BLOCKS 64
+typedef struct {
+    const ewq_qmat *w;
+    const float *x;
+    float *out, *scratch;   /* scratch: MATMUL_BLOCKS x TILE rows of cols floats */
+    int n, rows_per_block;
+} matmul_job;
+
+static void matmul_block(void *ctx, int blk) {
+    const matmul_job *j = ctx;
+    const ewq_qmat *w = j->w;
+    float *buf = j->scratch + (size_t)blk * TILE * w->cols;
+    int r = blk * j->rows_per_block, r1 = r + j->rows_per_block < w->rows ? r + j->rows_per_block : w->rows;
+    for (; j->n > 1 && r + TILE <= r1; r += TILE) {
+        const float *rows[TILE];
+        float o[TILE];
+        for (int k = 0; k < TILE; k++) rows[k] = dequant_row(w, r + k, buf + (size_t)k * w->cols);
+        for (int t = 0; t < j->n; t++) {
+            dot_tile(rows, j->x + (size_t)t * w->cols, w->cols, o);
+            memcpy(j->out + (size_t)t * w->rows + r, o, sizeof o);
+        }
+    }
+    for (; r < r1; r++) {   /* decode, and the rows a tile leaves over */
+        const float *row = dequant_row(w, r, buf);
+        for (int t = 0; t < j->n; t++) j->out[(size_t)t * w->rows + r] = dot(row, j->x + (size_t)t * w->cols, w->cols);
+    }
+}
+
+static void matmul(float *out, const float *x, int n, const ewq_qmat *w, float *scratch) {
+    /* small products run on the calling thread: waking the pool costs more than they do */
+    double work = (double)w->rows * w->cols * n;
+    int per = work < 65536 ? w->rows : (w->rows + MATMUL_BLOCKS - 1) / MATMUL_BLOCKS;
+    matmul_job j = {.w = w, .x = x, .out = out, .scratch = scratch, .n = n, .rows_per_block = per};
+    ewq_parallel((w->rows + per - 1) / per, matmul_block, &j);
+}
+
+static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
+    float ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    float inv = 1.0f / sqrtf(ss / (float)n + eps);
+    for (int i = 0; i < n; i++) out[i] = weight[i] * (x[i] * inv);
+}
+
+typedef struct cpu_layer {
+    float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bias[3];
+} cpu_layer;
+
+typedef struct cpu_state {
+    cpu_layer *layers;
+    float *final_norm;
+    float *rope_cos, *rope_sin;          /* [max_ctx][head_dim/2] */
+    float *kcache, *vcache;              /* [n_layers][max_ctx][kv_heads*head_dim] */
+    int cap;                             /* positions the activation buffers hold */
+    float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
+    float *scratch;                      /* matmul: MATMUL_BLOCKS x TILE rows of the widest matrix */
+} cpu_state;
+
+static float *tensor_floats(const ewq_tensor *t) {
+    if (!t) return NULL;
+    float *f = xmalloc(sizeof(float) * (size_t)t->numel);
+    raw_to_f32(t->data, t->dtype, 0, (int)t->numel, f);
+    return f;
+}
+
+/* inv_freq as transformers computes it in float32: 1 / theta^(2i/d), then llama3's per-band scaling
+ * (long wavelengths divided by factor, short ones kept, the band between interpolated). */
+static void rope_inv_freq(const ewq_config *c, float *inv) {
+    int half = c->head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        float expo = (float)(2 * i) / (float)c->head_dim;
+        float f = (float)(1.0 / pow(c->rope_theta, (double)expo));
+        if (c->rope_llama3) {
+            double wavelen = 2 * M_PI / f, lo = c->rope_orig_max_pos / c->rope_low_freq_factor,
+                   hi = c->rope_orig_max_pos / c->rope_high_freq_factor;
+            if (wavelen > lo) f = (float)(f / c->rope_factor);
+            else if (wavelen >= hi) {
+                double smooth = (c->rope_orig_max_pos / wavelen - c->rope_low_freq_factor) /
+                                (c->rope_high_freq_factor - c->rope_low_freq_factor);
+                f = (float)((1 - smooth) * f / c->rope_factor + smooth * f);
+            }
+        }
+        inv[i] = f;
+    }
+}
+
+void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t) {
+    int half = c->head_dim / 2;
+    float *inv = xmalloc(sizeof(float) * (size_t)half);
+    rope_inv_freq(c, inv);
+    for (int pos = 0; pos < n_pos; pos++)
+        for (int i = 0; i < half; i++) {
+            float angle = (float)pos * inv[i];   /* a float32 product, as transformers forms it */
+            cos_t[(size_t)pos * half + i] = (float)cos(angle);
+            sin_t[(size_t)pos * half + i] = (float)sin(angle);
+        }
+    free(inv);
+}
+
+static void cpu_grow(cpu_state *s, const ewq_config *c, int n) {
+    if (n <= s->cap) return;
+    size_t q = (size_t)c->n_heads * c->head_dim, kv = (size_t)c->n_kv_heads * c->head_dim, h = (size_t)c->hidden,
+           f = (size_t)c->intermediate, N = (size_t)n;
+    float **bufs[] = {&s->x, &s->xb, &s->q, &s->k, &s->v, &s->att, &s->hb, &s->hb2};
+    size_t widths[] = {h, h > q ? h : q, q, kv, kv, q, f, f};
+    for (int i = 0; i < 8; i++) *bufs[i] = xrealloc(*bufs[i], sizeof(float) * N * widths[i]);
+    s->cap = n;
+}
+
+/* RoPE, rotate-half: pairs (i, i + d/2) rotate by the angle of frequency i. */
+static void rope(float *v, int n_heads, int d, const float *cos_p, const float *sin_p) {
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + (size_t)h * d;
+        for (int i = 0; i < d / 2; i++) {
+            float a = x[i], b = x[i + d / 2];
+            x[i] = a * cos_p[i] - b * sin_p[i];
+            x[i + d / 2] = b * cos_p[i] + a * sin_p[i];
+        }
+    }
+}
+
+typedef struct {
+    const ewq_config *c;
+    const cpu_state *s;
+    int layer, pos, max_ctx;
+} attn_job;
+
+/* One query head at one position: softmax over the visible keys, then the weighted sum of values. */
+static void attend(void *ctx, int item) {
+    const attn_job *j = ctx;
+    const ewq_config *c = j->c;
+    int t = item / c->n_heads, h = item % c->n_heads, d = c->head_dim, p = j->pos + t;
+    size_t kvd = (size_t)c->n_kv_heads * d, kvh = (size_t)(h / (c->n_heads / c->n_kv_heads)) * d;
+    const float *q = j->s->q + (size_t)t * c->n_heads * d + (size_t)h * d;
+    const float *kc = j->s->kcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
+    const float *vc = j->s->vcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
+    int first = c->sliding_window && p >= c->sliding_window ? p - c->sliding_window + 1 : 0;
+    float *score = xmalloc(sizeof(float) * (size_t)(p + 1 - first)), scale = 1.0f / sqrtf((float)d), mx = -INFINITY;
+    for (int k = first; k <= p; k++) {
+        score[k - first] = dot(q, kc + (size_t)k * kvd, d) * scale;
+        mx = fmaxf(mx, score[k - first]);
+    }
+    float sum = 0, *out = j->s->att + (size_t)t * c->n_heads * d + (size_t)h * d;
+    for (int k = first; k <= p; k++) sum += score[k - first] = expf(score[k - first] - mx);
+    memset(out, 0, sizeof(float) * (size_t)d);
+    for (int k = first; k <= p; k++) {
+        float a = score[k - first] / sum;
+        const float *v = vc + (size_t)k * kvd;
+        for (int i = 0; i < d; i++) out[i] += a * v[i];
+    }
+    free(score);
+}
+
+static void cpu_attention_block(ewq_backend *b, int l, int n, int pos) {
+    const ewq_model *m = b->packed->model;
+    const ewq_config *c = &m->cfg;
+    cpu_state *s = b->state;
+    const cpu_layer *L = &s->layers[l];
+    const ewq_qmat *W = b->packed->linear + (size_t)l * EWQ_N_LINEAR;
+    int d = c->head_dim, qd = c->n_heads * d, kvd = c->n_kv_heads * d, h = c->hidden;
+    float eps = (float)c->rms_eps;
+    for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, L->attn_norm, h, eps);
+    matmul(s->q, s->xb, n, &W[EWQ_Q], s->scratch);
+    matmul(s->k, s->xb, n, &W[EWQ_K], s->scratch);
+    matmul(s->v, s->xb, n, &W[EWQ_V], s->scratch);
+    for (int t = 0; t < n; t++) {
+        float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
+        if (c->qkv_bias)
+            for (int i = 0; i < qd || i < kvd; i++) {
+                if (i < qd) q[i] += L->bias[0][i];
+                if (i < kvd) k[i] += L->bias[1][i], v[i] += L->bias[2][i];
+            }
+        if (c->qk_norm) {
+            for (int hh = 0; hh < c->n_heads; hh++) rmsnorm(q + hh * d, q + hh * d, L->q_norm, d, eps);
+            for (int hh = 0; hh < c->n_kv_heads; hh++) rmsnorm(k + hh * d, k + hh * d, L->k_norm, d, eps);
+        }
+        size_t p = (size_t)(pos + t);
+        rope(q, c->n_heads, d, s->rope_cos + p * (d / 2), s->rope_sin + p * (d / 2));
+        rope(k, c->n_kv_heads, d, s->rope_cos + p * (d / 2), s->rope_sin + p * (d / 2));
+        size_t at = ((size_t)l * b->max_ctx + p) * kvd;
+        memcpy(s->kcache + at, k, sizeof(float) * (size_t)kvd);
+        memcpy(s->vcache + at, v, sizeof(float) * (size_t)kvd);
+    }
+    attn_job j = {.c = c, .s = s, .layer = l, .pos = pos, .max_ctx = b->max_ctx};
+    ewq_parallel(n * c->n_heads, attend, &j);
+    matmul(s->xb, s->att, n, &W[EWQ_O], s->scratch);
+    for (size_t i = 0; i < (size_t)n * h; i++) s->x[i] += s->xb[i];
+}
+
+static void cpu_mlp_block(ewq_backend *b, int l, int n) {
+    const ewq_config *c = &b->packed->model->cfg;
+    cpu_state *s = b->state;
+    const ewq_qmat *W = b->packed->linear + (size_t)l * EWQ_N_LINEAR;
+    int h = c->hidden;
+    for (int t = 0; t < n; t++)
+        rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, s->layers[l].ffn_norm, h, (float)c->rms_eps);
+    matmul(s->hb, s->xb, n, &W[EWQ_GATE], s->scratch);
+    matmul(s->hb2, s->xb, n, &W[EWQ_UP], s->scratch);
+    for (size_t i = 0; i < (size_t)n * c->intermediate; i++) {
+        float g = s->hb[i];
+        s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];   /* SiLU(gate) * up */
+    }
+    matmul(s->xb, s->hb, n, &W[EWQ_DOWN], s->scratch);
+    for (size_t i = 0; i < (size_t)n * h; i++) s->x[i] += s->xb[i];
+}
+
+int ewq_forward_check(const ewq_backend *b, const int *tokens, int n, int pos, ewq_err *err) {
+    const ewq_model *m = b->packed->model;
+    if (n < 1 || pos < 0 || pos > b->max_ctx - n)
+        return ewq_fail(err, m->dir, "positions %d..%d lie outside the context of %d", pos, pos + n - 1, b->max_ctx);
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= m->cfg.vocab)
+            return ewq_fail(err, m->dir, "token id %d is outside the vocabulary [0, %d)", tokens[t], m->cfg.vocab);
+    return 0;
+}
+
+static int cpu_forward(ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err) {
+    const ewq_packed *P = b->packed;
+    const ewq_config *c = &P->model->cfg;
+    cpu_state *s = b->state;
+    if (ewq_forward_check(b, tokens, n, pos, err)) return -1;
+    cpu_grow(s, c, n);
+    int h = c->hidden;
+    for (int t = 0; t < n; t++) {
+        float *x = s->x + (size_t)t * h;
+        const float *row = dequant_row(&P->embed, tokens[t], x);
+        if (row != x) memcpy(x, row, sizeof(float) * (size_t)h);   /* raw F32: the row in place */
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        cpu_attention_block(b, l, n, pos);
+        cpu_mlp_block(b, l, n);
+    }
+    int first = all ? 0 : n - 1;
+    for (int t = first; t < n; t++) rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, s->final_norm, h, (float)c->rms_eps);
+    matmul(logits, s->xb + (size_t)first * h, n - first, &P->lm_head, s->scratch);
+    return 0;
+}
+
+static void cpu_free(ewq_backend *b) {
+    cpu_state *s = b->state;
+    if (!s) return;
+    for (int l = 0; l < b->packed->model->cfg.n_layers; l++) {
+        cpu_layer *L = &s->layers[l];
+        float *fs[] = {L->attn_norm, L->ffn_norm, L->q_norm, L->k_norm, L->bias[0], L->bias[1], L->bias[2]};
+        for (int i = 0; i < 7; i++) free(fs[i]);
+    }
+    float *fs[] = {s->final_norm, s->rope_cos, s->rope_sin, s->kcache, s->vcache, s->x, s->xb, s->q,
+                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch};
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
+    free(s->layers);
+    free(s);
+    b->state = NULL;
+}
+
+int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+    const ewq_model *m = p->model;
+    const ewq_config *c = &m->cfg;
+    memset(b, 0, sizeof *b);
+    if (max_ctx < 1) return ewq_fail(err, m->dir, "context length %d must be at least 1", max_ctx);
+    pthread_once(&f16_once, f16_table_init);
+    cpu_state *s = xcalloc(1, sizeof *s);
+    s->layers = xcalloc((size_t)c->n_layers, sizeof(cpu_layer));
+    for (int l = 0; l < c->n_layers; l++) {
+        const ewq_block *B = &m->blocks[l];
+        cpu_layer *L = &s->layers[l];
+        L->attn_norm = tensor_floats(B->attn_norm), L->ffn_norm = tensor_floats(B->ffn_norm);
+        L->q_norm = tensor_floats(B->q_norm), L->k_norm = tensor_floats(B->k_norm);
+        for (int k = 0; k < 3; k++) L->bias[k] = tensor_floats(B->bias[k]);
+    }
+    s->final_norm = tensor_floats(m->final_norm);
+    int half = c->head_dim / 2;
+    s->rope_cos = xmalloc(sizeof(float) * (size_t)max_ctx * half);
+    s->rope_sin = xmalloc(sizeof(float) * (size_t)max_ctx * half);
+    ewq_rope_tables(c, max_ctx, s->rope_cos, s->rope_sin);
+    size_t kv = (size_t)c->n_layers * max_ctx * c->n_kv_heads * c->head_dim;
+    s->kcache = xcalloc(kv, sizeof(float));
+    s->vcache = xcalloc(kv, sizeof(float));
+    int widest = c->hidden;
+    if (c->intermediate > widest) widest = c->intermediate;
+    if (c->n_heads * c->head_dim > widest) widest = c->n_heads * c->head_dim;
+    s->scratch = xmalloc(sizeof(float) * MATMUL_BLOCKS * TILE * (size_t)widest);
+    b->name = "cpu";
+    b->packed = p;
+    b->max_ctx = max_ctx;
+    b->state = s;
+    b->forward = cpu_forward;
+    b->free = cpu_free;
+    return 0;
+}
+
+#ifndef EWQ_CUDA
+int ewq_cuda_describe(char *buf, size_t n) {
+    snprintf(buf, n, "not built in (build with nvcc on the PATH, or make CUDA=1)");
+    return -1;
+}
+
+int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+    (void)p, (void)max_ctx;
+    memset(b, 0, sizeof *b);
+    return ewq_fail(err, "cuda", "built without CUDA (build with nvcc on the PATH, or make CUDA=1)");
+}
+
+int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq_err *err) {
+    (void)b;
+    *allocated = *in_use = 0;
+    return ewq_fail(err, "cuda", "built without CUDA");
+}
+
+int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err) {
+    *bytes_per_s = 0;
+    return ewq_fail(err, "cuda", "built without CUDA");
+}
+#endif
+
+/* ===================================================================================================
+ * Evaluation: token files, greedy decoding, perplexity (llama.cpp's protocol), throughput
+ * In: a backend (and a reference backend) and token ids. Out: generated ids, perplexity with KL
+ * divergence and top-1 agreement, prompt and decode tokens/s.
+ * =================================================================================================== */
+
+int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *err) {
+    char *text;
+    size_t len;
+    if (ewq_read_file(path, 1u << 30, &text, &len, err)) return -1;
+    long cap = 1024, count = 0;
+    int *out = xmalloc(sizeof(int) * (size_t)cap);
+    for (size_t i = 0; i < len;) {
+        if (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r') { i++; continue; }
+        long v = 0;
+        size_t start = i;
+        while (i < len && text[i] >= '0' && text[i] <= '9' && v <= vocab) v = v * 10 + (text[i++] - '0');
+        int ends = i == len || text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r';
+        if (i == start || !ends || v >= vocab) {
+            free(out);
+            free(text);
+            if (i == start || !ends) return ewq_fail(err, path, "byte %zu: expected a decimal token id", start);
+            return ewq_fail(err, path, "byte %zu: token id %s%ld is outside the vocabulary [0, %d)", start,
+                            v > vocab ? ">" : "", v, vocab);
+        }
+        if (count == cap) out = xrealloc(out, sizeof(int) * (size_t)(cap *= 2));
+        out[count++] = (int)v;
+    }
+    free(text);
+    if (!count) { free(out); return ewq_fail(err, path, "holds no token ids"); }
+    *ids = out;
+    *n = count;
+    return 0;
+}
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static int is_eos(const ewq_config *c, int id) {
+    for (int i = 0; i < c->n_eos; i++)
+        if (c->eos_ids[i] == id) return 1;
+    return 0;
+}
+
+int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
+               ewq_err *err) {
+    const ewq_config *c = &b->packed->model->cfg;
+    float *logits = xmalloc(sizeof(float) * (size_t)c->vocab);
+    int rc = b->forward(b, prompt, n_prompt, 0, logits, 0, err), got = 0;
+    while (rc == 0 && got < n_new) {
+        int next = argmax(logits, c->vocab);
+        out[got++] = next;
+        if ((stop_at_eos && is_eos(c, next)) || got == n_new) break;
+        rc = b->forward(b, &next, 1, n_prompt + got - 1, logits, 0, err);
+    }
+    free(logits);
+    *n_out = got;
+    return rc;
+}
+
+/* log-softmax of x[0..n) into out, in double */
+static void log_softmax(const float *x, int n, double *out) {
+    double mx = x[argmax(x, n)], sum = 0;
+    for (int i = 0; i < n; i++) sum += exp((double)x[i] - mx);
+    double lse = mx + log(sum);
+    for (int i = 0; i < n; i++) out[i] = (double)x[i] - lse;
+}
+
+typedef struct { double sum, sum2; long n; } running;
+static void running_add(running *r, double x) { r->sum += x, r->sum2 += x * x, r->n++; }
+static double running_mean(const running *r) { return r->sum / (double)r->n; }
+/* standard error of the mean, as llama-perplexity computes it */
+static double running_stderr(const running *r) {
+    double m = running_mean(r), var = r->sum2 / (double)r->n - m * m;
+    return var > 0 && r->n > 1 ? sqrt(var / (double)(r->n - 1)) : 0;
+}
+
+/* Runs one chunk: the first half fills the cache, the second half returns its logits. */
+static int ppl_chunk(ewq_backend *b, const int *chunk, int ctx, float *logits, ewq_err *err) {
+    int first = ctx / 2;
+    float *last = logits;   /* the first half's last-position logits are overwritten just after */
+    if (b->forward(b, chunk, first, 0, last, 0, err)) return -1;
+    return b->forward(b, chunk + first, ctx - first, first, logits, 1, err);
+}
+
+int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, int ctx, int progress,
+                   ewq_ppl_result *r, ewq_err *err) {
+    const ewq_config *c = &b->packed->model->cfg;
+    int V = c->vocab, first = ctx / 2;
+    memset(r, 0, sizeof *r);
+    r->ctx = ctx;
+    r->chunks = (int)(n / ctx);
+    if (ctx < 4) return ewq_fail(err, b->packed->model->dir, "--ctx %d is too small (at least 4)", ctx);
+    if (r->chunks < 1)
+        return ewq_fail(err, b->packed->model->dir, "%ld tokens are fewer than one chunk of %d", n, ctx);
+    size_t rows = (size_t)(ctx - first);
+    float *logits = xmalloc(sizeof(float) * rows * V), *ref_logits = ref ? xmalloc(sizeof(float) * rows * V) : NULL;
+    double *lp = xmalloc(sizeof(double) * V), *lr = ref ? xmalloc(sizeof(double) * V) : NULL;
+    int *chunk = xmalloc(sizeof(int) * (size_t)ctx), rc = 0;
+    running nll = {0}, kl = {0};
+    long agree = 0;
+    for (int ch = 0; ch < r->chunks && rc == 0; ch++) {
+        memcpy(chunk, tokens + (size_t)ch * ctx, sizeof(int) * (size_t)ctx);
+        if (c->bos_id >= 0) chunk[0] = c->bos_id;
+        rc = ppl_chunk(b, chunk, ctx, logits, err);
+        if (rc == 0 && ref) rc = ppl_chunk(ref, chunk, ctx, ref_logits, err);
+        for (int j = first; rc == 0 && j < ctx - 1; j++) {   /* logits at j predict token j + 1 */
+            size_t row = (size_t)(j - first) * V;
+            log_softmax(logits + row, V, lp);
+            running_add(&nll, -lp[chunk[j + 1]]);
+            if (!ref) continue;
+            log_softmax(ref_logits + row, V, lr);
+            double d = 0;
+            for (int i = 0; i < V; i++) d += exp(lr[i]) * (lr[i] - lp[i]);
+            running_add(&kl, d);
+            agree += argmax(logits + row, V) == argmax(ref_logits + row, V);
+        }
+        if (progress)
+            fprintf(stderr, "\rperplexity: chunk %d/%d, running ppl %.4f", ch + 1, r->chunks, exp(running_mean(&nll)));
+    }
+    if (progress) fputc('\n', stderr);
+    r->scored = nll.n;
+    r->ppl = exp(running_mean(&nll));
+    r->ppl_stderr = running_stderr(&nll) * r->ppl;
+    if (ref && rc == 0) {
+        r->has_ref = 1;
+        r->kl = running_mean(&kl);
+        r->kl_stderr = running_stderr(&kl);
+        r->top1_agree = (double)agree / (double)kl.n;
+    }
+    free(logits), free(ref_logits), free(lp), free(lr), free(chunk);
+    return rc;
+}
+
+/* --- throughput, as llama-bench measures it --- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* median, min and max of v[0..n) (sorted in place) */
+static void spread(double *v, int n, double *med, double *lo, double *hi) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    *med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    *lo = v[0], *hi = v[n - 1];
+}
+
+int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_result *r, ewq_err *err) {
+    int V = b->packed->model->cfg.vocab, len = p > n ? p : n, rc = 0;
+    int *ids = xmalloc(sizeof(int) * (size_t)len);
+    uint32_t seed = 12345;
+    for (int i = 0; i < len; i++) ids[i] = (int)((seed = seed * 1664525u + 1013904223u) >> 8) % V;
+    float *logits = xmalloc(sizeof(float) * (size_t)V);
+    double *pp = xmalloc(sizeof(double) * (size_t)reps), *tg = xmalloc(sizeof(double) * (size_t)reps);
+    memset(r, 0, sizeof *r);
+    r->p = p, r->n = n, r->reps = reps;
+    for (int rep = -1; rep < reps && rc == 0; rep++) {   /* rep -1: warm-up, not counted */
+        double t0 = now_s();
+        if (p > 0) rc = b->forward(b, ids, p, 0, logits, 0, err);
+        double t1 = now_s();
+        for (int i = 0; rc == 0 && i < n; i++) rc = b->forward(b, ids + i, 1, i, logits, 0, err);
+        double t2 = now_s();
+        if (rep >= 0) pp[rep] = p / (t1 - t0), tg[rep] = n / (t2 - t1);
+        if (progress) fprintf(stderr, "\rbench: %s %d/%d", rep < 0 ? "warm-up" : "run", rep + 1, reps);
+    }
+    if (progress) fputc('\n', stderr);
+    if (rc == 0 && p > 0) spread(pp, reps, &r->pp, &r->pp_min, &r->pp_max);
+    if (rc == 0 && n > 0) spread(tg, reps, &r->tg, &r->tg_min, &r->tg_max);
+    free(ids), free(logits), free(pp), free(tg);
+    return rc;
+}
+
+/* Bytes a decode step reads: every block linear, lm_head, and one embedding row. */
+size_t ewq_decode_bytes(const ewq_packed *p) {
+    size_t n = ewq_qmat_bytes(&p->lm_head) + ewq_qmat_bytes(&p->embed) / (size_t)p->embed.rows;
+    for (int i = 0; i < p->model->cfg.n_layers * EWQ_N_LINEAR; i++) n += ewq_qmat_bytes(&p->linear[i]);
+    return n;
+}
+
+typedef struct { char *dst; const char *src; size_t part; } copy_job;
+static void copy_part(void *ctx, int i) {
+    copy_job *j = ctx;
+    memcpy(j->dst + (size_t)i * j->part, j->src + (size_t)i * j->part, j->part);
+}
+
+/* Host copy bandwidth with all threads, STREAM-style: bytes read plus bytes written per second, the
+ * best of 5 copies of 256 MiB. */
+double ewq_host_copy_bandwidth(void) {
+    size_t size = 256u << 20, parts = 64;
+    char *a = xmalloc(size), *b = xmalloc(size);
+    memset(a, 1, size), memset(b, 2, size);
+    copy_job j = {.dst = b, .src = a, .part = size / parts};
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now_s();
+        ewq_parallel((int)parts, copy_part, &j);
+        double bw = 2.0 * (double)size / (now_s() - t0);
+        if (bw > best) best = bw;
+    }
+    free(a), free(b);
+    return best;
+}
+
+/* ===================================================================================================
  * Tokenizer: Hugging Face tokenizer.json, byte-level BPE and SentencePiece-style BPE (algorithm in ewq.h)
+ * In: tokenizer.json (and tokenizer_config.json). Out: an ewq_tokenizer; text to ids exactly as the
+ * `tokenizers` library encodes it, and ids back to bytes.
  * =================================================================================================== */
 
 /* --- UTF-8 and Unicode properties (data/unicode_tables.h, generated from the UCD) --- */
@@ -2738,1104 +3161,168 @@ void ewq_tokenizer_free(ewq_tokenizer *t) {
 }
 
 /* ===================================================================================================
- * CPU forward: the reference backend (model and conventions in ewq.h, "Backend interface")
+ * Infrastructure: atomic output files, the thread pool
+ * Used by the sections above through ewq.h: outputs appear complete or not at all, and work is
+ * spread over a persistent pool of threads.
  * =================================================================================================== */
 
-/* Eight partial sums, so the compiler can use vector registers without reassociating a single sum. */
-static float dot(const float *a, const float *b, int n) {
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = 0;
-    for (int k = 0; k < 8; k++) s += acc[k];
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
+/* Temporaries of the outputs being written, removed when ewq is interrupted (SIGINT, SIGTERM, SIGHUP), so
+ * that only SIGKILL can leave one behind. The handler reads this table, so slots change with one store. */
+#define OUT_PENDING 8
+static char *volatile out_pending[OUT_PENDING];
+
+static void out_on_signal(int sig) {
+    for (int i = 0; i < OUT_PENDING; i++)
+        if (out_pending[i]) unlink(out_pending[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
-/* Four rows against one vector: each load of x serves four rows (the prefill's inner loop). */
-#define TILE 4
-static void dot_tile(const float *const rows[TILE], const float *x, int n, float out[TILE]) {
-    float acc[TILE][4] = {{0}};
-    int i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int r = 0; r < TILE; r++)
-            for (int k = 0; k < 4; k++) acc[r][k] += rows[r][i + k] * x[i + k];
-    for (int r = 0; r < TILE; r++) {
-        float s = (acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]);
-        for (int k = i; k < n; k++) s += rows[r][k] * x[k];
-        out[r] = s;
-    }
-}
-
-/* out[t][r] = sum_c x[t][c] * W[r][c] for t < n: threads take blocks of rows; each row is dequantized
- * once and used for all n positions, so a prefill reads the weights once. */
-#define MATMUL_BLOCKS 64
-typedef struct {
-    const ewq_qmat *w;
-    const float *x;
-    float *out, *scratch;   /* scratch: MATMUL_BLOCKS x TILE rows of cols floats */
-    int n, rows_per_block;
-} matmul_job;
-
-static void matmul_block(void *ctx, int blk) {
-    const matmul_job *j = ctx;
-    const ewq_qmat *w = j->w;
-    float *buf = j->scratch + (size_t)blk * TILE * w->cols;
-    int r = blk * j->rows_per_block, r1 = r + j->rows_per_block < w->rows ? r + j->rows_per_block : w->rows;
-    for (; j->n > 1 && r + TILE <= r1; r += TILE) {
-        const float *rows[TILE];
-        float o[TILE];
-        for (int k = 0; k < TILE; k++) rows[k] = dequant_row(w, r + k, buf + (size_t)k * w->cols);
-        for (int t = 0; t < j->n; t++) {
-            dot_tile(rows, j->x + (size_t)t * w->cols, w->cols, o);
-            memcpy(j->out + (size_t)t * w->rows + r, o, sizeof o);
+static void out_track(const char *tmp, int on) {
+    static int installed;
+    if (!installed) {   /* leave a signal alone when it is ignored (nohup) */
+        installed = 1;
+        int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+        for (int i = 0; i < 3; i++) {
+            struct sigaction old, sa = {.sa_handler = out_on_signal};
+            if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL) sigaction(sigs[i], &sa, NULL);
         }
     }
-    for (; r < r1; r++) {   /* decode, and the rows a tile leaves over */
-        const float *row = dequant_row(w, r, buf);
-        for (int t = 0; t < j->n; t++) j->out[(size_t)t * w->rows + r] = dot(row, j->x + (size_t)t * w->cols, w->cols);
+    for (int i = 0; i < OUT_PENDING; i++)
+        if (on ? !out_pending[i] : out_pending[i] == tmp) { out_pending[i] = on ? (char *)tmp : NULL; return; }
+}
+
+int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err) {
+    struct stat st;   /* the rename would fail only at the end, after all the work */
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return ewq_fail(err, path, "is a folder, expected a file");
+    size_t n = strlen(path) + 32;
+    o->path = xstrdup(path);
+    o->tmp = xmalloc(n);
+    snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    out_track(o->tmp, 1);   /* before the file exists, so no signal can fall between creating and tracking */
+    /* O_NOFOLLOW: a link planted under the temporary name must not redirect the write */
+    int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
+    o->f = fd < 0 ? NULL : fdopen(fd, "wb");
+    if (!o->f) {
+        ewq_fail(err, path, "cannot create: %s", strerror(errno));
+        if (fd >= 0) close(fd), remove(o->tmp);
+        out_track(o->tmp, 0);
+        free(o->path);
+        free(o->tmp);
+        return -1;
     }
-}
-
-static void matmul(float *out, const float *x, int n, const ewq_qmat *w, float *scratch) {
-    /* small products run on the calling thread: waking the pool costs more than they do */
-    double work = (double)w->rows * w->cols * n;
-    int per = work < 65536 ? w->rows : (w->rows + MATMUL_BLOCKS - 1) / MATMUL_BLOCKS;
-    matmul_job j = {.w = w, .x = x, .out = out, .scratch = scratch, .n = n, .rows_per_block = per};
-    ewq_parallel((w->rows + per - 1) / per, matmul_block, &j);
-}
-
-static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
-    float ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    float inv = 1.0f / sqrtf(ss / (float)n + eps);
-    for (int i = 0; i < n; i++) out[i] = weight[i] * (x[i] * inv);
-}
-
-typedef struct cpu_layer {
-    float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bias[3];
-} cpu_layer;
-
-typedef struct cpu_state {
-    cpu_layer *layers;
-    float *final_norm;
-    float *rope_cos, *rope_sin;          /* [max_ctx][head_dim/2] */
-    float *kcache, *vcache;              /* [n_layers][max_ctx][kv_heads*head_dim] */
-    int cap;                             /* positions the activation buffers hold */
-    float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
-    float *scratch;                      /* matmul: MATMUL_BLOCKS x TILE rows of the widest matrix */
-} cpu_state;
-
-static float *tensor_floats(const ewq_tensor *t) {
-    if (!t) return NULL;
-    float *f = xmalloc(sizeof(float) * (size_t)t->numel);
-    raw_to_f32(t->data, t->dtype, 0, (int)t->numel, f);
-    return f;
-}
-
-/* inv_freq as transformers computes it in float32: 1 / theta^(2i/d), then llama3's per-band scaling
- * (long wavelengths divided by factor, short ones kept, the band between interpolated). */
-static void rope_inv_freq(const ewq_config *c, float *inv) {
-    int half = c->head_dim / 2;
-    for (int i = 0; i < half; i++) {
-        float expo = (float)(2 * i) / (float)c->head_dim;
-        float f = (float)(1.0 / pow(c->rope_theta, (double)expo));
-        if (c->rope_llama3) {
-            double wavelen = 2 * M_PI / f, lo = c->rope_orig_max_pos / c->rope_low_freq_factor,
-                   hi = c->rope_orig_max_pos / c->rope_high_freq_factor;
-            if (wavelen > lo) f = (float)(f / c->rope_factor);
-            else if (wavelen >= hi) {
-                double smooth = (c->rope_orig_max_pos / wavelen - c->rope_low_freq_factor) /
-                                (c->rope_high_freq_factor - c->rope_low_freq_factor);
-                f = (float)((1 - smooth) * f / c->rope_factor + smooth * f);
-            }
-        }
-        inv[i] = f;
-    }
-}
-
-void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t) {
-    int half = c->head_dim / 2;
-    float *inv = xmalloc(sizeof(float) * (size_t)half);
-    rope_inv_freq(c, inv);
-    for (int pos = 0; pos < n_pos; pos++)
-        for (int i = 0; i < half; i++) {
-            float angle = (float)pos * inv[i];   /* a float32 product, as transformers forms it */
-            cos_t[(size_t)pos * half + i] = (float)cos(angle);
-            sin_t[(size_t)pos * half + i] = (float)sin(angle);
-        }
-    free(inv);
-}
-
-static void cpu_grow(cpu_state *s, const ewq_config *c, int n) {
-    if (n <= s->cap) return;
-    size_t q = (size_t)c->n_heads * c->head_dim, kv = (size_t)c->n_kv_heads * c->head_dim, h = (size_t)c->hidden,
-           f = (size_t)c->intermediate, N = (size_t)n;
-    float **bufs[] = {&s->x, &s->xb, &s->q, &s->k, &s->v, &s->att, &s->hb, &s->hb2};
-    size_t widths[] = {h, h > q ? h : q, q, kv, kv, q, f, f};
-    for (int i = 0; i < 8; i++) *bufs[i] = xrealloc(*bufs[i], sizeof(float) * N * widths[i]);
-    s->cap = n;
-}
-
-/* RoPE, rotate-half: pairs (i, i + d/2) rotate by the angle of frequency i. */
-static void rope(float *v, int n_heads, int d, const float *cos_p, const float *sin_p) {
-    for (int h = 0; h < n_heads; h++) {
-        float *x = v + (size_t)h * d;
-        for (int i = 0; i < d / 2; i++) {
-            float a = x[i], b = x[i + d / 2];
-            x[i] = a * cos_p[i] - b * sin_p[i];
-            x[i + d / 2] = b * cos_p[i] + a * sin_p[i];
-        }
-    }
-}
-
-typedef struct {
-    const ewq_config *c;
-    const cpu_state *s;
-    int layer, pos, max_ctx;
-} attn_job;
-
-/* One query head at one position: softmax over the visible keys, then the weighted sum of values. */
-static void attend(void *ctx, int item) {
-    const attn_job *j = ctx;
-    const ewq_config *c = j->c;
-    int t = item / c->n_heads, h = item % c->n_heads, d = c->head_dim, p = j->pos + t;
-    size_t kvd = (size_t)c->n_kv_heads * d, kvh = (size_t)(h / (c->n_heads / c->n_kv_heads)) * d;
-    const float *q = j->s->q + (size_t)t * c->n_heads * d + (size_t)h * d;
-    const float *kc = j->s->kcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
-    const float *vc = j->s->vcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
-    int first = c->sliding_window && p >= c->sliding_window ? p - c->sliding_window + 1 : 0;
-    float *score = xmalloc(sizeof(float) * (size_t)(p + 1 - first)), scale = 1.0f / sqrtf((float)d), mx = -INFINITY;
-    for (int k = first; k <= p; k++) {
-        score[k - first] = dot(q, kc + (size_t)k * kvd, d) * scale;
-        mx = fmaxf(mx, score[k - first]);
-    }
-    float sum = 0, *out = j->s->att + (size_t)t * c->n_heads * d + (size_t)h * d;
-    for (int k = first; k <= p; k++) sum += score[k - first] = expf(score[k - first] - mx);
-    memset(out, 0, sizeof(float) * (size_t)d);
-    for (int k = first; k <= p; k++) {
-        float a = score[k - first] / sum;
-        const float *v = vc + (size_t)k * kvd;
-        for (int i = 0; i < d; i++) out[i] += a * v[i];
-    }
-    free(score);
-}
-
-static void cpu_attention_block(ewq_backend *b, int l, int n, int pos) {
-    const ewq_model *m = b->packed->model;
-    const ewq_config *c = &m->cfg;
-    cpu_state *s = b->state;
-    const cpu_layer *L = &s->layers[l];
-    const ewq_qmat *W = b->packed->linear + (size_t)l * EWQ_N_LINEAR;
-    int d = c->head_dim, qd = c->n_heads * d, kvd = c->n_kv_heads * d, h = c->hidden;
-    float eps = (float)c->rms_eps;
-    for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, L->attn_norm, h, eps);
-    matmul(s->q, s->xb, n, &W[EWQ_Q], s->scratch);
-    matmul(s->k, s->xb, n, &W[EWQ_K], s->scratch);
-    matmul(s->v, s->xb, n, &W[EWQ_V], s->scratch);
-    for (int t = 0; t < n; t++) {
-        float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
-        if (c->qkv_bias)
-            for (int i = 0; i < qd || i < kvd; i++) {
-                if (i < qd) q[i] += L->bias[0][i];
-                if (i < kvd) k[i] += L->bias[1][i], v[i] += L->bias[2][i];
-            }
-        if (c->qk_norm) {
-            for (int hh = 0; hh < c->n_heads; hh++) rmsnorm(q + hh * d, q + hh * d, L->q_norm, d, eps);
-            for (int hh = 0; hh < c->n_kv_heads; hh++) rmsnorm(k + hh * d, k + hh * d, L->k_norm, d, eps);
-        }
-        size_t p = (size_t)(pos + t);
-        rope(q, c->n_heads, d, s->rope_cos + p * (d / 2), s->rope_sin + p * (d / 2));
-        rope(k, c->n_kv_heads, d, s->rope_cos + p * (d / 2), s->rope_sin + p * (d / 2));
-        size_t at = ((size_t)l * b->max_ctx + p) * kvd;
-        memcpy(s->kcache + at, k, sizeof(float) * (size_t)kvd);
-        memcpy(s->vcache + at, v, sizeof(float) * (size_t)kvd);
-    }
-    attn_job j = {.c = c, .s = s, .layer = l, .pos = pos, .max_ctx = b->max_ctx};
-    ewq_parallel(n * c->n_heads, attend, &j);
-    matmul(s->xb, s->att, n, &W[EWQ_O], s->scratch);
-    for (size_t i = 0; i < (size_t)n * h; i++) s->x[i] += s->xb[i];
-}
-
-static void cpu_mlp_block(ewq_backend *b, int l, int n) {
-    const ewq_config *c = &b->packed->model->cfg;
-    cpu_state *s = b->state;
-    const ewq_qmat *W = b->packed->linear + (size_t)l * EWQ_N_LINEAR;
-    int h = c->hidden;
-    for (int t = 0; t < n; t++)
-        rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, s->layers[l].ffn_norm, h, (float)c->rms_eps);
-    matmul(s->hb, s->xb, n, &W[EWQ_GATE], s->scratch);
-    matmul(s->hb2, s->xb, n, &W[EWQ_UP], s->scratch);
-    for (size_t i = 0; i < (size_t)n * c->intermediate; i++) {
-        float g = s->hb[i];
-        s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];   /* SiLU(gate) * up */
-    }
-    matmul(s->xb, s->hb, n, &W[EWQ_DOWN], s->scratch);
-    for (size_t i = 0; i < (size_t)n * h; i++) s->x[i] += s->xb[i];
-}
-
-int ewq_forward_check(const ewq_backend *b, const int *tokens, int n, int pos, ewq_err *err) {
-    const ewq_model *m = b->packed->model;
-    if (n < 1 || pos < 0 || pos > b->max_ctx - n)
-        return ewq_fail(err, m->dir, "positions %d..%d lie outside the context of %d", pos, pos + n - 1, b->max_ctx);
-    for (int t = 0; t < n; t++)
-        if (tokens[t] < 0 || tokens[t] >= m->cfg.vocab)
-            return ewq_fail(err, m->dir, "token id %d is outside the vocabulary [0, %d)", tokens[t], m->cfg.vocab);
     return 0;
 }
 
-static int cpu_forward(ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err) {
-    const ewq_packed *P = b->packed;
-    const ewq_config *c = &P->model->cfg;
-    cpu_state *s = b->state;
-    if (ewq_forward_check(b, tokens, n, pos, err)) return -1;
-    cpu_grow(s, c, n);
-    int h = c->hidden;
-    for (int t = 0; t < n; t++) {
-        float *x = s->x + (size_t)t * h;
-        const float *row = dequant_row(&P->embed, tokens[t], x);
-        if (row != x) memcpy(x, row, sizeof(float) * (size_t)h);   /* raw F32: the row in place */
+void ewq_out_abort(ewq_outfile *o) {
+    if (o->f) fclose(o->f);
+    remove(o->tmp);
+    out_track(o->tmp, 0);
+    free(o->path);
+    free(o->tmp);
+    o->f = NULL;
+}
+
+int ewq_out_commit(ewq_outfile *o, ewq_err *err) {
+    int bad = ferror(o->f) | fflush(o->f) | fsync(fileno(o->f));
+    bad |= fclose(o->f);
+    o->f = NULL;
+    if (bad || rename(o->tmp, o->path) != 0) {
+        ewq_fail(err, o->path, "write failed: %s", strerror(errno));
+        ewq_out_abort(o);
+        return -1;
     }
-    for (int l = 0; l < c->n_layers; l++) {
-        cpu_attention_block(b, l, n, pos);
-        cpu_mlp_block(b, l, n);
-    }
-    int first = all ? 0 : n - 1;
-    for (int t = first; t < n; t++) rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, s->final_norm, h, (float)c->rms_eps);
-    matmul(logits, s->xb + (size_t)first * h, n - first, &P->lm_head, s->scratch);
+    out_track(o->tmp, 0);
+    free(o->path);
+    free(o->tmp);
     return 0;
 }
 
-static void cpu_free(ewq_backend *b) {
-    cpu_state *s = b->state;
-    if (!s) return;
-    for (int l = 0; l < b->packed->model->cfg.n_layers; l++) {
-        cpu_layer *L = &s->layers[l];
-        float *fs[] = {L->attn_norm, L->ffn_norm, L->q_norm, L->k_norm, L->bias[0], L->bias[1], L->bias[2]};
-        for (int i = 0; i < 7; i++) free(fs[i]);
+/* --- threads ---
+ * Workers sleep on a condition variable between jobs; within a job every thread, the caller included,
+ * takes indices from one atomic counter, so uneven work balances itself. */
+static struct {
+    int n;                           /* threads including the caller */
+    pthread_t *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    long job;                        /* incremented per job; workers run each job once */
+    int active;                      /* workers still inside the current job */
+    void (*fn)(void *, int);
+    void *ctx;
+    int n_items;
+    atomic_int next;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+static void pool_drain(void) {
+    for (int i; (i = atomic_fetch_add(&pool.next, 1)) < pool.n_items;) pool.fn(pool.ctx, i);
+}
+
+static void *pool_worker(void *arg) {
+    (void)arg;
+    long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&pool.mu);
+        while (pool.job == seen) pthread_cond_wait(&pool.wake, &pool.mu);
+        seen = pool.job;
+        pthread_mutex_unlock(&pool.mu);
+        pool_drain();
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.active == 0) pthread_cond_signal(&pool.done);
+        pthread_mutex_unlock(&pool.mu);
     }
-    float *fs[] = {s->final_norm, s->rope_cos, s->rope_sin, s->kcache, s->vcache, s->x, s->xb, s->q,
-                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch};
-    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
-    free(s->layers);
-    free(s);
-    b->state = NULL;
+    return NULL;
 }
 
-int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
-    const ewq_model *m = p->model;
-    const ewq_config *c = &m->cfg;
-    memset(b, 0, sizeof *b);
-    if (max_ctx < 1) return ewq_fail(err, m->dir, "context length %d must be at least 1", max_ctx);
-    pthread_once(&f16_once, f16_table_init);
-    cpu_state *s = xcalloc(1, sizeof *s);
-    s->layers = xcalloc((size_t)c->n_layers, sizeof(cpu_layer));
-    for (int l = 0; l < c->n_layers; l++) {
-        const ewq_block *B = &m->blocks[l];
-        cpu_layer *L = &s->layers[l];
-        L->attn_norm = tensor_floats(B->attn_norm), L->ffn_norm = tensor_floats(B->ffn_norm);
-        L->q_norm = tensor_floats(B->q_norm), L->k_norm = tensor_floats(B->k_norm);
-        for (int k = 0; k < 3; k++) L->bias[k] = tensor_floats(B->bias[k]);
+void ewq_threads_init(int n_threads) {
+    if (pool.n) return;
+    if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_threads < 1) n_threads = 1;
+    pool.n = n_threads;
+    pool.workers = xcalloc((size_t)n_threads, sizeof(pthread_t));
+    for (int i = 1; i < n_threads; i++)
+        if (pthread_create(&pool.workers[i], NULL, pool_worker, NULL) != 0) { pool.n = i; break; }
+}
+
+int ewq_threads(void) { return pool.n ? pool.n : 1; }
+
+void ewq_parallel(int n, void (*fn)(void *ctx, int i), void *ctx) {
+    if (!pool.n) ewq_threads_init(0);
+    if (pool.n == 1 || n <= 1) {
+        for (int i = 0; i < n; i++) fn(ctx, i);
+        return;
     }
-    s->final_norm = tensor_floats(m->final_norm);
-    int half = c->head_dim / 2;
-    s->rope_cos = xmalloc(sizeof(float) * (size_t)max_ctx * half);
-    s->rope_sin = xmalloc(sizeof(float) * (size_t)max_ctx * half);
-    ewq_rope_tables(c, max_ctx, s->rope_cos, s->rope_sin);
-    size_t kv = (size_t)c->n_layers * max_ctx * c->n_kv_heads * c->head_dim;
-    s->kcache = xcalloc(kv, sizeof(float));
-    s->vcache = xcalloc(kv, sizeof(float));
-    int widest = c->hidden;
-    if (c->intermediate > widest) widest = c->intermediate;
-    if (c->n_heads * c->head_dim > widest) widest = c->n_heads * c->head_dim;
-    s->scratch = xmalloc(sizeof(float) * MATMUL_BLOCKS * TILE * (size_t)widest);
-    b->name = "cpu";
-    b->packed = p;
-    b->max_ctx = max_ctx;
-    b->state = s;
-    b->forward = cpu_forward;
-    b->free = cpu_free;
-    return 0;
+    pthread_mutex_lock(&pool.mu);
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.n_items = n;
+    atomic_store(&pool.next, 0);
+    pool.active = pool.n - 1;
+    pool.job++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+    pool_drain();
+    pthread_mutex_lock(&pool.mu);
+    while (pool.active > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
 }
 
-/* ===================================================================================================
- * Evaluation: token files, greedy decoding, perplexity (llama.cpp's protocol), throughput
- * =================================================================================================== */
-
-int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *err) {
-    char *text;
-    size_t len;
-    if (ewq_read_file(path, 1u << 30, &text, &len, err)) return -1;
-    long cap = 1024, count = 0;
-    int *out = xmalloc(sizeof(int) * (size_t)cap);
-    for (size_t i = 0; i < len;) {
-        if (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r') { i++; continue; }
-        long v = 0;
-        size_t start = i;
-        while (i < len && text[i] >= '0' && text[i] <= '9' && v <= vocab) v = v * 10 + (text[i++] - '0');
-        int ends = i == len || text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r';
-        if (i == start || !ends || v >= vocab) {
-            free(out);
-            free(text);
-            if (i == start || !ends) return ewq_fail(err, path, "byte %zu: expected a decimal token id", start);
-            return ewq_fail(err, path, "byte %zu: token id %s%ld is outside the vocabulary [0, %d)", start,
-                            v > vocab ? ">" : "", v, vocab);
-        }
-        if (count == cap) out = xrealloc(out, sizeof(int) * (size_t)(cap *= 2));
-        out[count++] = (int)v;
-    }
-    free(text);
-    if (!count) { free(out); return ewq_fail(err, path, "holds no token ids"); }
-    *ids = out;
-    *n = count;
-    return 0;
-}
-
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
-
-static int is_eos(const ewq_config *c, int id) {
-    for (int i = 0; i < c->n_eos; i++)
-        if (c->eos_ids[i] == id) return 1;
-    return 0;
-}
-
-int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
-               ewq_err *err) {
-    const ewq_config *c = &b->packed->model->cfg;
-    float *logits = xmalloc(sizeof(float) * (size_t)c->vocab);
-    int rc = b->forward(b, prompt, n_prompt, 0, logits, 0, err), got = 0;
-    while (rc == 0 && got < n_new) {
-        int next = argmax(logits, c->vocab);
-        out[got++] = next;
-        if ((stop_at_eos && is_eos(c, next)) || got == n_new) break;
-        rc = b->forward(b, &next, 1, n_prompt + got - 1, logits, 0, err);
-    }
-    free(logits);
-    *n_out = got;
-    return rc;
-}
-
-/* log-softmax of x[0..n) into out, in double */
-static void log_softmax(const float *x, int n, double *out) {
-    double mx = x[argmax(x, n)], sum = 0;
-    for (int i = 0; i < n; i++) sum += exp((double)x[i] - mx);
-    double lse = mx + log(sum);
-    for (int i = 0; i < n; i++) out[i] = (double)x[i] - lse;
-}
-
-typedef struct { double sum, sum2; long n; } running;
-static void running_add(running *r, double x) { r->sum += x, r->sum2 += x * x, r->n++; }
-static double running_mean(const running *r) { return r->sum / (double)r->n; }
-/* standard error of the mean, as llama-perplexity computes it */
-static double running_stderr(const running *r) {
-    double m = running_mean(r), var = r->sum2 / (double)r->n - m * m;
-    return var > 0 && r->n > 1 ? sqrt(var / (double)(r->n - 1)) : 0;
-}
-
-/* Runs one chunk: the first half fills the cache, the second half returns its logits. */
-static int ppl_chunk(ewq_backend *b, const int *chunk, int ctx, float *logits, ewq_err *err) {
-    int first = ctx / 2;
-    float *last = logits;   /* the first half's last-position logits are overwritten just after */
-    if (b->forward(b, chunk, first, 0, last, 0, err)) return -1;
-    return b->forward(b, chunk + first, ctx - first, first, logits, 1, err);
-}
-
-int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, int ctx, int progress,
-                   ewq_ppl_result *r, ewq_err *err) {
-    const ewq_config *c = &b->packed->model->cfg;
-    int V = c->vocab, first = ctx / 2;
-    memset(r, 0, sizeof *r);
-    r->ctx = ctx;
-    r->chunks = (int)(n / ctx);
-    if (ctx < 4) return ewq_fail(err, b->packed->model->dir, "--ctx %d is too small (at least 4)", ctx);
-    if (r->chunks < 1)
-        return ewq_fail(err, b->packed->model->dir, "%ld tokens are fewer than one chunk of %d", n, ctx);
-    size_t rows = (size_t)(ctx - first);
-    float *logits = xmalloc(sizeof(float) * rows * V), *ref_logits = ref ? xmalloc(sizeof(float) * rows * V) : NULL;
-    double *lp = xmalloc(sizeof(double) * V), *lr = ref ? xmalloc(sizeof(double) * V) : NULL;
-    int *chunk = xmalloc(sizeof(int) * (size_t)ctx), rc = 0;
-    running nll = {0}, kl = {0};
-    long agree = 0;
-    for (int ch = 0; ch < r->chunks && rc == 0; ch++) {
-        memcpy(chunk, tokens + (size_t)ch * ctx, sizeof(int) * (size_t)ctx);
-        if (c->bos_id >= 0) chunk[0] = c->bos_id;
-        rc = ppl_chunk(b, chunk, ctx, logits, err);
-        if (rc == 0 && ref) rc = ppl_chunk(ref, chunk, ctx, ref_logits, err);
-        for (int j = first; rc == 0 && j < ctx - 1; j++) {   /* logits at j predict token j + 1 */
-            size_t row = (size_t)(j - first) * V;
-            log_softmax(logits + row, V, lp);
-            running_add(&nll, -lp[chunk[j + 1]]);
-            if (!ref) continue;
-            log_softmax(ref_logits + row, V, lr);
-            double d = 0;
-            for (int i = 0; i < V; i++) d += exp(lr[i]) * (lr[i] - lp[i]);
-            running_add(&kl, d);
-            agree += argmax(logits + row, V) == argmax(ref_logits + row, V);
-        }
-        if (progress)
-            fprintf(stderr, "\rperplexity: chunk %d/%d, running ppl %.4f", ch + 1, r->chunks, exp(running_mean(&nll)));
-    }
-    if (progress) fputc('\n', stderr);
-    r->scored = nll.n;
-    r->ppl = exp(running_mean(&nll));
-    r->ppl_stderr = running_stderr(&nll) * r->ppl;
-    if (ref && rc == 0) {
-        r->has_ref = 1;
-        r->kl = running_mean(&kl);
-        r->kl_stderr = running_stderr(&kl);
-        r->top1_agree = (double)agree / (double)kl.n;
-    }
-    free(logits), free(ref_logits), free(lp), free(lr), free(chunk);
-    return rc;
-}
-
-/* --- throughput, as llama-bench measures it --- */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* median, min and max of v[0..n) (sorted in place) */
-static void spread(double *v, int n, double *med, double *lo, double *hi) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    *med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    *lo = v[0], *hi = v[n - 1];
-}
-
-int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_result *r, ewq_err *err) {
-    int V = b->packed->model->cfg.vocab, len = p > n ? p : n, rc = 0;
-    int *ids = xmalloc(sizeof(int) * (size_t)len);
-    uint32_t seed = 12345;
-    for (int i = 0; i < len; i++) ids[i] = (int)((seed = seed * 1664525u + 1013904223u) >> 8) % V;
-    float *logits = xmalloc(sizeof(float) * (size_t)V);
-    double *pp = xmalloc(sizeof(double) * (size_t)reps), *tg = xmalloc(sizeof(double) * (size_t)reps);
-    memset(r, 0, sizeof *r);
-    r->p = p, r->n = n, r->reps = reps;
-    for (int rep = -1; rep < reps && rc == 0; rep++) {   /* rep -1: warm-up, not counted */
-        double t0 = now_s();
-        if (p > 0) rc = b->forward(b, ids, p, 0, logits, 0, err);
-        double t1 = now_s();
-        for (int i = 0; rc == 0 && i < n; i++) rc = b->forward(b, ids + i, 1, i, logits, 0, err);
-        double t2 = now_s();
-        if (rep >= 0) pp[rep] = p / (t1 - t0), tg[rep] = n / (t2 - t1);
-        if (progress) fprintf(stderr, "\rbench: %s %d/%d", rep < 0 ? "warm-up" : "run", rep + 1, reps);
-    }
-    if (progress) fputc('\n', stderr);
-    if (rc == 0 && p > 0) spread(pp, reps, &r->pp, &r->pp_min, &r->pp_max);
-    if (rc == 0 && n > 0) spread(tg, reps, &r->tg, &r->tg_min, &r->tg_max);
-    free(ids), free(logits), free(pp), free(tg);
-    return rc;
-}
-
-/* Bytes a decode step reads: every block linear, lm_head, and one embedding row. */
-size_t ewq_decode_bytes(const ewq_packed *p) {
-    size_t n = ewq_qmat_bytes(&p->lm_head) + ewq_qmat_bytes(&p->embed) / (size_t)p->embed.rows;
-    for (int i = 0; i < p->model->cfg.n_layers * EWQ_N_LINEAR; i++) n += ewq_qmat_bytes(&p->linear[i]);
-    return n;
-}
-
-typedef struct { char *dst; const char *src; size_t part; } copy_job;
-static void copy_part(void *ctx, int i) {
-    copy_job *j = ctx;
-    memcpy(j->dst + (size_t)i * j->part, j->src + (size_t)i * j->part, j->part);
-}
-
-/* Host copy bandwidth with all threads, STREAM-style: bytes read plus bytes written per second, the
- * best of 5 copies of 256 MiB. */
-double ewq_host_copy_bandwidth(void) {
-    size_t size = 256u << 20, parts = 64;
-    char *a = xmalloc(size), *b = xmalloc(size);
-    memset(a, 1, size), memset(b, 2, size);
-    copy_job j = {.dst = b, .src = a, .part = size / parts};
-    double best = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = now_s();
-        ewq_parallel((int)parts, copy_part, &j);
-        double bw = 2.0 * (double)size / (now_s() - t0);
-        if (bw > best) best = bw;
-    }
-    free(a), free(b);
-    return best;
-}
-
-/* ===================================================================================================
- * Command line (left out of the library build that the tests link against)
- * =================================================================================================== */
 #ifndef EWQ_NO_MAIN
+
+/* ===================================================================================================
+ * The study (ewq run), and running a model as the command line asks
+ * In: a model folder, a text or token file, the options below. Out: every variant (raw, uniform,
+ * EWQ at each factor, random and positional placements of the same tier counts) packed and measured
+ * on the same tokens, summarised as tables, Markdown, JSON and an SVG. Left out of the library
+ * build (EWQ_NO_MAIN): errors here end the process.
+ * =================================================================================================== */
 
 static void die(const ewq_err *e) {
     fprintf(stderr, "ewq: %s\n", e->msg);
     exit(1);
 }
 
-static void usage_error(const char *cmd, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 3), noreturn))
-#endif
-    ;
-static void usage_error(const char *cmd, const char *fmt, ...) {
-    fprintf(stderr, "ewq %s: ", cmd);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, " (see 'ewq %s --help')\n", cmd);
-    exit(2);
-}
-
-static int is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
-
-/* --- inspect --- */
-
-static const char inspect_help[] =
-    "usage: ewq inspect MODEL [--json]\n"
-    "\n"
-    "Print the configuration of a Hugging Face model folder (config.json + safetensors) as ewq reads it,\n"
-    "and every tensor with its dtype, shape and size. The folder is validated first: every tensor the\n"
-    "architecture needs must be present with the right shape.\n"
-    "\n"
-    "  --json    machine-readable output\n";
-
-static void print_shape(FILE *f, const ewq_tensor *t, const char *open, const char *close) {
-    fputs(open, f);
-    for (int i = 0; i < t->ndim; i++) fprintf(f, "%s%" PRId64, i ? ", " : "", t->shape[i]);
-    fputs(close, f);
-}
-
-static void print_config_json(FILE *f, const ewq_config *c) {
-    fprintf(f, "{\"architecture\": \"%s\", \"hidden_size\": %d, \"num_hidden_layers\": %d, "
-               "\"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"head_dim\": %d, "
-               "\"intermediate_size\": %d, \"vocab_size\": %d, \"max_position_embeddings\": %d, "
-               "\"rms_norm_eps\": %.9g, \"rope_theta\": %.17g, \"rope_scaling\": ",
-            c->arch_name, c->hidden, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->intermediate, c->vocab,
-            c->max_pos, c->rms_eps, c->rope_theta);
-    if (c->rope_llama3)
-        fprintf(f, "{\"rope_type\": \"llama3\", \"factor\": %.17g, \"low_freq_factor\": %.17g, "
-                   "\"high_freq_factor\": %.17g, \"original_max_position_embeddings\": %d}",
-                c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_orig_max_pos);
-    else
-        fputs("null", f);
-    fprintf(f, ", \"tie_word_embeddings\": %s, \"sliding_window\": %d, \"bos_token_id\": %d, \"eos_token_id\": [",
-            c->tie_embeddings ? "true" : "false", c->sliding_window, c->bos_id);
-    for (int i = 0; i < c->n_eos; i++) fprintf(f, "%s%d", i ? ", " : "", c->eos_ids[i]);
-    fputs("]}", f);
-}
-
-static int cmd_inspect(int argc, char **argv) {
-    const char *dir = NULL;
-    int json = 0;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(inspect_help, stdout); return 0; }
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (argv[i][0] == '-') usage_error("inspect", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("inspect", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("inspect", "missing MODEL folder");
-    ewq_model m;
-    ewq_err err;
-    if (ewq_model_open(&m, dir, &err)) die(&err);
-    const ewq_config *c = &m.cfg;
-    int64_t params = 0;
-    size_t bytes = 0;
-    for (int i = 0; i < m.ck.n_tensors; i++) params += m.ck.tensors[i].numel, bytes += m.ck.tensors[i].nbytes;
-
-    if (json) {
-        printf("{\"model\": ");
-        print_json_string(stdout, dir);
-        printf(", \"config\": ");
-        print_config_json(stdout, c);
-        printf(", \"files\": [");
-        for (int i = 0; i < m.ck.n_files; i++) {
-            printf("%s", i ? ", " : "");
-            print_json_string(stdout, strrchr(m.ck.files[i].path, '/') + 1);
-        }
-        printf("], \"tensors\": [");
-        for (int i = 0; i < m.ck.n_tensors; i++) {
-            const ewq_tensor *t = &m.ck.tensors[i];
-            printf("%s\n  {\"name\": ", i ? "," : "");
-            print_json_string(stdout, t->name);
-            printf(", \"dtype\": \"%s\", \"shape\": ", ewq_dtype_name(t->dtype));
-            print_shape(stdout, t, "[", "]");
-            printf(", \"bytes\": %zu, \"file\": ", t->nbytes);
-            print_json_string(stdout, strrchr(m.ck.files[t->file].path, '/') + 1);
-            printf("}");
-        }
-        printf("],\n \"total\": {\"tensors\": %d, \"parameters\": %" PRId64 ", \"bytes\": %zu}}\n", m.ck.n_tensors,
-               params, bytes);
-    } else {
-        printf("model              %s\n", dir);
-        printf("architecture       %s\n", c->arch_name);
-        printf("layers             %d\n", c->n_layers);
-        printf("hidden size        %d\n", c->hidden);
-        printf("heads              %d\n", c->n_heads);
-        printf("kv heads           %d\n", c->n_kv_heads);
-        printf("head_dim           %d\n", c->head_dim);
-        printf("intermediate size  %d\n", c->intermediate);
-        printf("vocab size         %d\n", c->vocab);
-        printf("max positions      %d\n", c->max_pos);
-        printf("rms_norm_eps       %g\n", c->rms_eps);
-        printf("rope_theta         %g\n", c->rope_theta);
-        if (c->rope_llama3)
-            printf("rope_scaling       llama3 (factor %g, low_freq_factor %g, high_freq_factor %g, original %d)\n",
-                   c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_orig_max_pos);
-        else
-            printf("rope_scaling       none\n");
-        printf("embeddings         %s\n", c->tie_embeddings ? "tied (lm_head = embed_tokens)" : "untied");
-        printf("q/k/v biases       %s\n", c->qkv_bias ? "yes" : "no");
-        printf("q/k norms          %s\n", c->qk_norm ? "yes" : "no");
-        if (c->sliding_window) printf("sliding window     %d\n", c->sliding_window);
-        printf("bos / eos          %d /", c->bos_id);
-        for (int i = 0; i < c->n_eos; i++) printf(" %d", c->eos_ids[i]);
-        printf("%s\n", c->n_eos ? "" : " none");
-        printf("files              %d\n\n", m.ck.n_files);
-        printf("%-52s %-5s %-14s %12s\n", "tensor", "dtype", "shape", "bytes");
-        for (int i = 0; i < m.ck.n_tensors; i++) {
-            const ewq_tensor *t = &m.ck.tensors[i];
-            char shape[64] = "";
-            for (int d = 0, n = 0; d < t->ndim && n < (int)sizeof shape - 24; d++)
-                n += snprintf(shape + n, sizeof shape - (size_t)n, "%s%" PRId64, d ? " x " : "", t->shape[d]);
-            printf("%-52s %-5s %-14s %12zu\n", t->name, ewq_dtype_name(t->dtype), shape, t->nbytes);
-        }
-        printf("\ntotal: %d tensors, %" PRId64 " parameters, %zu bytes (%.2f MiB)\n", m.ck.n_tensors, params, bytes,
-               bytes / 1048576.0);
-    }
-    ewq_model_close(&m);
-    return 0;
-}
-
-/* --- options shared by entropy and plan --- */
-
-static int parse_int_arg(const char *cmd, const char *opt, const char *s, long lo, long hi) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        usage_error(cmd, "%s must be an integer from %ld to %ld, got '%s'", opt, lo, hi, s);
-    return (int)v;
-}
-
-static double parse_factor(const char *cmd, const char *s) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v) || v < 0) usage_error(cmd, "--factor must be a number >= 0, got '%s'", s);
-    return v;
-}
-
-static const char *need_value(const char *cmd, int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) usage_error(cmd, "%s needs a value", argv[*i]);
-    return argv[++*i];
-}
-
-/* --- entropy --- */
-
-static const char entropy_help[] =
-    "usage: ewq entropy MODEL [--bins N] [--factor F] [--svg FILE] [--json]\n"
-    "\n"
-    "Shannon entropy of every linear weight of every transformer block (q, k, v, o, gate, up, down), from a\n"
-    "histogram of N equal-width bins over the tensor's [min, max], in bits; and of every block, the\n"
-    "parameter-weighted mean of its linear weights. The tier column applies the plan rule (see 'ewq plan').\n"
-    "\n"
-    "  --bins N      histogram bins (default 256)\n"
-    "  --factor F    rule factor for the tier column and the plot (default 0.65)\n"
-    "  --svg FILE    also write a plot of block entropy against layer index, with the mean and the\n"
-    "                threshold as lines and every block coloured by its tier\n"
-    "  --json        machine-readable output\n";
-
-static int cmd_entropy(int argc, char **argv) {
-    const char *dir = NULL, *svg = NULL;
-    int json = 0, bins = EWQ_DEFAULT_BINS;
-    double factor = EWQ_DEFAULT_FACTOR;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(entropy_help, stdout); return 0; }
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--bins")) bins = parse_int_arg("entropy", "--bins", need_value("entropy", argc, argv, &i), 2, EWQ_MAX_BINS);
-        else if (!strcmp(argv[i], "--factor")) factor = parse_factor("entropy", need_value("entropy", argc, argv, &i));
-        else if (!strcmp(argv[i], "--svg")) svg = need_value("entropy", argc, argv, &i);
-        else if (argv[i][0] == '-') usage_error("entropy", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("entropy", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("entropy", "missing MODEL folder");
-    ewq_model m;
-    ewq_plan p;
-    ewq_err err;
-    ewq_outfile o;
-    if (ewq_model_open(&m, dir, &err) || (svg && ewq_out_open(&o, svg, &err))) die(&err);
-    if (ewq_plan_make(&m, bins, 0, factor, &p, &err)) {
-        if (svg) ewq_out_abort(&o);
-        die(&err);
-    }
-    size_total linear, model;
-    plan_sizes(&m, &p.tiers, &linear, &model);
-    double total = (double)model.params;
-    if (svg) {
-        char title[512];
-        snprintf(title, sizeof title, "%s: block entropy (%d bins), factor %g", dir, bins, factor);
-        ewq_plan_svg(o.f, &p, title);
-        if (ewq_out_commit(&o, &err)) die(&err);
-    }
-    if (json) {
-        printf("{\"model\": ");
-        print_json_string(stdout, dir);
-        printf(", \"bins\": %d, \"factor\": %.17g, \"mean\": %.17g, \"std\": %.17g, \"threshold\": %.17g, \"blocks\": [",
-               bins, factor, p.rule.mean, p.rule.std, p.rule.threshold);
-        for (int l = 0; l < p.n_layers; l++)
-            printf("%s\n  {\"index\": %d, \"entropy\": %.17g, \"parameters\": %" PRId64 ", \"share\": %.17g, \"tier\": \"%s\"}",
-                   l ? "," : "", l, p.block_entropy[l], p.block_params[l], p.block_params[l] / total,
-                   ewq_tier_name(p.tiers.linear[l * EWQ_N_LINEAR]));
-        printf("],\n \"tensors\": [");
-        for (int i = 0; i < p.n_layers * EWQ_N_LINEAR; i++) {
-            const ewq_tensor *t = m.blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR];
-            printf("%s\n  {\"name\": ", i ? "," : "");
-            print_json_string(stdout, t->name);
-            printf(", \"shape\": [%" PRId64 ", %" PRId64 "], \"parameters\": %" PRId64 ", \"entropy\": %.17g}",
-                   t->shape[0], t->shape[1], t->numel, p.tensor_entropy[i]);
-        }
-        printf("]}\n");
-    } else {
-        printf("%s: entropy in bits, %d bins; block = parameter-weighted mean of its 7 linear weights\n\n", dir, bins);
-        printf("%5s %14s %14s %8s  %s\n", "block", "entropy", "parameters", "share", "tier");
-        for (int l = 0; l < p.n_layers; l++)
-            printf("%5d %14.6f %14" PRId64 " %7.2f%%  %s\n", l, p.block_entropy[l], p.block_params[l],
-                   100.0 * p.block_params[l] / total, ewq_tier_name(p.tiers.linear[l * EWQ_N_LINEAR]));
-        printf("\nmean %.6f, std %.6f (population), threshold mean - %g std = %.6f\n\n", p.rule.mean, p.rule.std, factor,
-               p.rule.threshold);
-        printf("%-48s %-13s %10s\n", "tensor", "shape", "entropy");
-        for (int i = 0; i < p.n_layers * EWQ_N_LINEAR; i++) {
-            const ewq_tensor *t = m.blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR];
-            char shape[48];
-            snprintf(shape, sizeof shape, "%" PRId64 " x %" PRId64, t->shape[0], t->shape[1]);
-            printf("%-48s %-13s %10.6f\n", t->name, shape, p.tensor_entropy[i]);
-        }
-    }
-    ewq_plan_free(&p);
-    ewq_model_close(&m);
-    return 0;
-}
-
-/* --- plan --- */
-
-static const char plan_help[] =
-    "usage: ewq plan MODEL [--factor F] [--bins N] [--granularity block|tensor] [-o FILE] [--json]\n"
-    "                      [--llama-quantize]\n"
-    "       ewq plan MODEL --check FILE\n"
-    "\n"
-    "Choose raw, int8 or int4 for every transformer block from the entropy of its weights (see 'ewq\n"
-    "entropy'): with mean and population std of the block entropies, a block at or above the mean stays\n"
-    "raw, one at or above mean - F * std becomes int8, one below becomes int4. Equal entropies (std 0) keep\n"
-    "every block raw. Embeddings and lm_head stay raw. Prints a table with the bytes the packed model will\n"
-    "take (int8: 8.25, int4: 4.5 bits per weight in groups of 64) against raw.\n"
-    "\n"
-    "  --factor F              rule factor (default 0.65)\n"
-    "  --bins N                histogram bins (default 256)\n"
-    "  --granularity tensor    rank every linear weight instead of blocks (default: block)\n"
-    "  -o FILE                 write the plan (JSON, documented in ewq.h) to FILE\n"
-    "  --json                  print the plan document instead of the table\n"
-    "  --llama-quantize        print a llama-quantize command that applies this plan to a GGUF file\n"
-    "                          converted from MODEL at its own precision (anchored --tensor-type patterns)\n"
-    "  --check FILE            read a plan and check it against MODEL: architecture, layer count,\n"
-    "                          checkpoint fingerprint, tensor names, tiers; print what it assigns\n";
-
-static void print_plan_table(const ewq_plan *p, const ewq_model *m, const char *dir) {
-    printf("%s: %s plan, %d bins, factor %g: mean %.6f, std %.6f, threshold %.6f\n\n", dir,
-           p->by_tensor ? "per-tensor" : "per-block", p->bins, p->rule.factor, p->rule.mean, p->rule.std,
-           p->rule.threshold);
-    printf("%5s %12s %14s  %s\n", "block", "entropy", "parameters", p->by_tensor ? "tiers (q k v o gate up down)" : "tier");
-    for (int l = 0; l < p->n_layers; l++) {
-        printf("%5d %12.6f %14" PRId64 " ", l, p->block_entropy[l], p->block_params[l]);
-        for (int k = 0; k < (p->by_tensor ? EWQ_N_LINEAR : 1); k++)
-            printf(" %s", ewq_tier_name(p->tiers.linear[l * EWQ_N_LINEAR + k]));
-        printf("\n");
-    }
-    int count[3] = {0};
-    for (int i = 0; i < p->n_layers * (p->by_tensor ? EWQ_N_LINEAR : 1); i++)
-        count[p->tiers.linear[i * (p->by_tensor ? 1 : EWQ_N_LINEAR)]]++;
-    size_total linear, model;
-    plan_sizes(m, &p->tiers, &linear, &model);
-    printf("\n%s: %d raw, %d int8, %d int4\n", p->by_tensor ? "tensors" : "blocks", count[0], count[1], count[2]);
-    printf("block linear weights: %" PRIu64 " -> %" PRIu64 " bytes (%.3f -> %.3f bits per weight)\n", linear.raw,
-           linear.packed, 8.0 * linear.raw / linear.params, 8.0 * linear.packed / linear.params);
-    printf("whole model:          %" PRIu64 " -> %" PRIu64 " bytes (%.3f -> %.3f bits per weight)\n", model.raw,
-           model.packed, 8.0 * model.raw / model.params, 8.0 * model.packed / model.params);
-}
-
-/* The dtype of the linear weights (the raw type for llama-quantize); mixed checkpoints are refused. */
-static int linear_dtype(const ewq_model *m, ewq_dtype *out, ewq_err *err) {
-    *out = m->blocks[0].linear[0]->dtype;
-    for (int i = 0; i < m->cfg.n_layers * EWQ_N_LINEAR; i++)
-        if (m->blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR]->dtype != *out)
-            return ewq_fail(err, m->ck.path, "linear weights mix %s and %s; a llama-quantize command needs one raw type",
-                            ewq_dtype_name(*out), ewq_dtype_name(m->blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR]->dtype));
-    return 0;
-}
-
-static void print_llama_quantize(const ewq_model *m, const ewq_assignment *a, const char *dir) {
-    ewq_dtype raw;
-    ewq_err err;
-    if (linear_dtype(m, &raw, &err)) die(&err);
-    const char *base = strrchr(dir, '/') && strrchr(dir, '/')[1] ? strrchr(dir, '/') + 1 : dir;
-    char in[512], out[512], type[8];
-    snprintf(type, sizeof type, "%s", ewq_dtype_name(raw));
-    for (char *c = type; *c; c++) *c = (char)(*c | 0x20);   /* "bf16": the name --outtype takes */
-    snprintf(in, sizeof in, "%s-%s.gguf", base, type);
-    snprintf(out, sizeof out, "%s-ewq.gguf", base);
-    printf("# %s was made with: python convert_hf_to_gguf.py %s --outtype %s --outfile %s\n", in, dir, type, in);
-    ewq_llama_quantize_command(stdout, a, raw, in, out);
-}
-
-static int cmd_plan(int argc, char **argv) {
-    const char *dir = NULL, *out = NULL, *check = NULL;
-    int json = 0, bins = EWQ_DEFAULT_BINS, by_tensor = 0, llama = 0;
-    double factor = EWQ_DEFAULT_FACTOR;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(plan_help, stdout); return 0; }
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--llama-quantize")) llama = 1;
-        else if (!strcmp(argv[i], "--bins")) bins = parse_int_arg("plan", "--bins", need_value("plan", argc, argv, &i), 2, EWQ_MAX_BINS);
-        else if (!strcmp(argv[i], "--factor")) factor = parse_factor("plan", need_value("plan", argc, argv, &i));
-        else if (!strcmp(argv[i], "-o")) out = need_value("plan", argc, argv, &i);
-        else if (!strcmp(argv[i], "--check")) check = need_value("plan", argc, argv, &i);
-        else if (!strcmp(argv[i], "--granularity")) {
-            const char *g = need_value("plan", argc, argv, &i);
-            if (strcmp(g, "block") && strcmp(g, "tensor"))
-                usage_error("plan", "--granularity must be block or tensor, got '%s'", g);
-            by_tensor = !strcmp(g, "tensor");
-        } else if (argv[i][0] == '-') usage_error("plan", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("plan", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("plan", "missing MODEL folder");
-    if (json && llama) usage_error("plan", "--json and --llama-quantize both print to stdout; choose one");
-    ewq_model m;
-    ewq_err err;
-    if (ewq_model_open(&m, dir, &err)) die(&err);
-    if (check) {
-        ewq_assignment a;
-        if (ewq_plan_load(check, &m, &a, &err)) die(&err);
-        printf("%s: a valid plan for %s\n", check, dir);
-        for (int l = 0; l < a.n_layers; l++) {
-            printf("block %3d:", l);
-            for (int k = 0; k < EWQ_N_LINEAR; k++) printf(" %s", ewq_tier_name(a.linear[l * EWQ_N_LINEAR + k]));
-            printf("\n");
-        }
-        printf("embed_tokens: %s, lm_head: %s\n", ewq_tier_name(a.embed), ewq_tier_name(a.lm_head));
-        if (llama) print_llama_quantize(&m, &a, dir);
-        ewq_assignment_free(&a);
-        ewq_model_close(&m);
-        return 0;
-    }
-    ewq_plan p;
-    ewq_outfile o;
-    if (out && ewq_out_open(&o, out, &err)) die(&err);   /* before the work: a bad path fails at once */
-    if (ewq_plan_make(&m, bins, by_tensor, factor, &p, &err)) {
-        if (out) ewq_out_abort(&o);
-        die(&err);
-    }
-    if (out) {
-        ewq_plan_print(o.f, &p, &m);
-        if (ewq_out_commit(&o, &err)) die(&err);
-        fprintf(stderr, "wrote %s\n", out);
-    }
-    if (json) ewq_plan_print(stdout, &p, &m);
-    else if (llama) print_llama_quantize(&m, &p.tiers, dir);
-    else print_plan_table(&p, &m, dir);
-    ewq_plan_free(&p);
-    ewq_model_close(&m);
-    return 0;
-}
-
-/* --- synth --- */
-
-static const char synth_help[] =
-    "usage: ewq synth CONFIG -o DIR [--seed S] [--outliers BLOCK:M[,BLOCK:M...]]\n"
-    "\n"
-    "Write a random-weight checkpoint of the shapes a Hugging Face config.json describes (CONFIG: the file\n"
-    "or its folder): DIR/model.safetensors in BF16 and a copy of the config as DIR/config.json, so that\n"
-    "analysis, speed and memory can be measured at real sizes without downloading weights. Weights are\n"
-    "approximately normal with standard deviation 0.02, norm weights 1; the values depend only on the seed.\n"
-    "\n"
-    "  -o DIR                    output folder (created if missing)\n"
-    "  --seed S                  random seed (default 1)\n"
-    "  --outliers BLOCK:M,...    plant known structure: in every linear weight of block BLOCK the first value\n"
-    "                            becomes +M and the last -M standard deviations, which lowers the block's\n"
-    "                            entropy (a larger M lowers it more)\n";
-
-static double *parse_outliers(const char *s, int n_layers) {
-    double *m = xcalloc((size_t)n_layers, sizeof(double));
-    for (const char *p = s;;) {   /* every pair complete: no empty list, no trailing comma */
-        char *end;
-        long block = strtol(p, &end, 10);
-        if (end == p || *end != ':' || block < 0 || block >= n_layers)
-            usage_error("synth", "--outliers wants BLOCK:M pairs with BLOCK from 0 to %d, got '%s'", n_layers - 1, s);
-        p = end + 1;
-        double mag = strtod(p, &end);
-        if (end == p || (*end && *end != ',') || !isfinite(mag) || mag <= 0 || mag > 1e6)
-            usage_error("synth", "--outliers magnitude must be a number in (0, 1e6], got '%s'", s);
-        m[block] = mag;
-        if (!*end) break;
-        p = end + 1;
-    }
-    return m;
-}
-
-static int cmd_synth(int argc, char **argv) {
-    const char *config = NULL, *dir = NULL, *outliers = NULL;
-    uint64_t seed = 1;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(synth_help, stdout); return 0; }
-        if (!strcmp(argv[i], "-o")) dir = need_value("synth", argc, argv, &i);
-        else if (!strcmp(argv[i], "--outliers")) outliers = need_value("synth", argc, argv, &i);
-        else if (!strcmp(argv[i], "--seed")) {
-            const char *s = need_value("synth", argc, argv, &i);
-            char *end;
-            errno = 0;
-            seed = strtoull(s, &end, 10);
-            if (errno || end == s || *end || s[0] == '-') usage_error("synth", "--seed must be an unsigned integer, got '%s'", s);
-        } else if (argv[i][0] == '-') usage_error("synth", "unknown option '%s'", argv[i]);
-        else if (config) usage_error("synth", "more than one CONFIG given");
-        else config = argv[i];
-    }
-    if (!config) usage_error("synth", "missing CONFIG (a config.json file or its folder)");
-    if (!dir) usage_error("synth", "missing -o DIR");
-    struct stat st;
-    char *cfg_path = stat(config, &st) == 0 && S_ISDIR(st.st_mode) ? path_join(config, "config.json") : xstrdup(config);
-    char *text;
-    size_t len;
-    ewq_config c;
-    ewq_err err;
-    if (ewq_read_file(cfg_path, 1 << 20, &text, &len, &err) || ewq_config_parse(&c, cfg_path, text, len, &err)) die(&err);
-    double *planted = outliers ? parse_outliers(outliers, c.n_layers) : NULL;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        ewq_fail(&err, dir, "cannot create folder: %s", strerror(errno));
-        die(&err);
-    }
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        ewq_fail(&err, dir, "is not a folder");
-        die(&err);
-    }
-    char *model_path = path_join(dir, "model.safetensors"), *out_cfg = path_join(dir, "config.json");
-    if (ewq_synth_write(&c, seed, planted, model_path, &err)) die(&err);
-    ewq_outfile o;
-    if (ewq_out_open(&o, out_cfg, &err)) die(&err);
-    fwrite(text, 1, len, o.f);
-    if (ewq_out_commit(&o, &err)) die(&err);
-    if (stat(model_path, &st) == 0)
-        printf("wrote %s (%s, %d layers, %.3f GB BF16, seed %" PRIu64 ") and %s\n", model_path, c.arch_name, c.n_layers,
-               st.st_size / 1e9, seed, out_cfg);
-    free(planted);
-    free(model_path);
-    free(out_cfg);
-    free(text);
-    free(cfg_path);
-    return 0;
-}
-
-/* --- tokenize --- */
-
-static const char tokenize_help[] =
-    "usage: ewq tokenize MODEL_OR_TOKENIZER [FILE] [--ids] [--json] [--no-bos]\n"
-    "\n"
-    "Encode a text (FILE, or standard input) with a Hugging Face tokenizer: a model folder with\n"
-    "tokenizer.json, or a tokenizer.json file. The ids are those of the `tokenizers` library; the BOS\n"
-    "token is added when the tokenizer's files ask for it.\n"
-    "Default output: one line per token with its position, id, and string as in tokenizer.json.\n"
-    "\n"
-    "  --ids      only the ids, on one line separated by spaces\n"
-    "  --json     {\"tokenizer\", \"kind\", \"bytes\", \"count\", \"ids\"}\n"
-    "  --no-bos   do not add the BOS token\n";
-
-/* Reads all of standard input. */
-static char *read_stdin(size_t *len) {
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = xmalloc(cap + 1);
-    while ((got = fread(buf + n, 1, cap - n, stdin)) > 0) {
-        n += got;
-        if (n == cap) buf = xrealloc(buf, (cap *= 2) + 1);
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
-static int cmd_tokenize(int argc, char **argv) {
-    const char *tok_path = NULL, *file = NULL;
-    int ids_only = 0, json = 0, bos = 1;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(tokenize_help, stdout); return 0; }
-        if (!strcmp(argv[i], "--ids")) ids_only = 1;
-        else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--no-bos")) bos = 0;
-        else if (argv[i][0] == '-' && argv[i][1]) usage_error("tokenize", "unknown option '%s'", argv[i]);
-        else if (!tok_path) tok_path = argv[i];
-        else if (!file) file = argv[i];
-        else usage_error("tokenize", "more than one FILE given");
-    }
-    if (!tok_path) usage_error("tokenize", "missing MODEL_OR_TOKENIZER");
-    if (ids_only && json) usage_error("tokenize", "--ids and --json exclude each other");
-    ewq_tokenizer t;
-    ewq_err err;
-    if (ewq_tokenizer_load(&t, tok_path, &err)) die(&err);
-    char *text;
-    size_t len;
-    if (file && strcmp(file, "-")) {
-        if (ewq_read_file(file, (size_t)1 << 32, &text, &len, &err)) die(&err);
-    } else {
-        text = read_stdin(&len);
-    }
-    int *ids;
-    size_t n = ewq_encode(&t, text, len, bos && t.add_bos, &ids);
-    if (json) {
-        printf("{\"tokenizer\": ");
-        print_json_string(stdout, t.path);
-        printf(", \"kind\": \"%s\", \"bytes\": %zu, \"count\": %zu, \"ids\": [",
-               t.kind == EWQ_TOK_BYTE_LEVEL ? "byte-level BPE" : "SentencePiece BPE", len, n);
-        for (size_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
-        printf("]}\n");
-    } else if (ids_only) {
-        for (size_t i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
-        printf("\n");
-    } else {
-        printf("%8s %8s  %s\n", "position", "id", "token");
-        for (size_t i = 0; i < n; i++) {
-            char *s = strndup(t.text + t.tok_off[ids[i]], t.tok_len[ids[i]]);
-            printf("%8zu %8d  ", i, ids[i]);
-            print_json_string(stdout, s);
-            printf("\n");
-            free(s);
-        }
-        printf("%zu tokens for %zu bytes\n", n, len);
-    }
-    free(ids);
-    free(text);
-    ewq_tokenizer_free(&t);
-    return 0;
-}
-
-/* --- options shared by the commands that run a model --- */
-
-#define MODEL_OPTIONS_HELP                                                                              \
-    "  --plan FILE       precision of every weight from a plan (ewq plan)\n"                            \
-    "  --uniform T       every block linear at T instead: raw (default), int8 or int4\n"                \
-    "  --embed T         the embedding at T (default raw, or the plan's)\n"                              \
-    "  --lm-head T       lm_head at T (default raw, or the plan's; with tied embeddings, the same\n"    \
-    "                    tier as --embed shares one packed copy)\n"                                       \
-    "  --group N         values per quantization group (default 64)\n"                                   \
-    "  --threads N       CPU threads (default: one per core)\n"                                         \
-    "  --backend B       cpu (default) or cuda (device 0; needs a build with nvcc and a GPU)\n"
+/* --- a model as the options ask: open, assign, pack, start a backend (ppl, generate, bench, run) --- */
 
 typedef struct {
     const char *plan;          /* --plan FILE, or NULL */
@@ -3846,30 +3333,6 @@ typedef struct {
 } model_opts;
 
 static const model_opts model_opts_default = {NULL, EWQ_RAW, -1, -1, EWQ_GROUP, 0, 0};
-
-static ewq_tier parse_tier(const char *cmd, const char *flag, const char *s) {
-    ewq_tier t;
-    if (ewq_tier_parse(s, &t)) usage_error(cmd, "%s wants raw, int8 or int4, got '%s'", flag, s);
-    return t;
-}
-
-/* Consumes argv[*i] (and its value) when it is a model option; returns 1 if it was. */
-static int model_option(const char *cmd, int argc, char **argv, int *i, model_opts *o) {
-    const char *a = argv[*i];
-    if (!strcmp(a, "--plan")) o->plan = need_value(cmd, argc, argv, i);
-    else if (!strcmp(a, "--uniform")) o->uniform = parse_tier(cmd, a, need_value(cmd, argc, argv, i));
-    else if (!strcmp(a, "--embed")) o->embed = (int)parse_tier(cmd, a, need_value(cmd, argc, argv, i));
-    else if (!strcmp(a, "--lm-head")) o->lm_head = (int)parse_tier(cmd, a, need_value(cmd, argc, argv, i));
-    else if (!strcmp(a, "--group")) o->group = parse_int_arg(cmd, a, need_value(cmd, argc, argv, i), 1, EWQ_MAX_GROUP);
-    else if (!strcmp(a, "--threads")) o->threads = parse_int_arg(cmd, a, need_value(cmd, argc, argv, i), 1, 1024);
-    else if (!strcmp(a, "--backend")) {
-        const char *v = need_value(cmd, argc, argv, i);
-        if (strcmp(v, "cpu") && strcmp(v, "cuda")) usage_error(cmd, "--backend wants cpu or cuda, got '%s'", v);
-        o->cuda = !strcmp(v, "cuda");
-    } else return 0;
-    if (o->plan && o->uniform != EWQ_RAW) usage_error(cmd, "--plan and --uniform exclude each other");
-    return 1;
-}
 
 /* The precision of every weight: the plan's or the uniform tier, then --embed / --lm-head. */
 static void make_assignment(const ewq_model *m, const model_opts *o, ewq_assignment *a) {
@@ -3934,10 +3397,6 @@ static void start_backend(ewq_backend *b, const ewq_packed *p, int max_ctx, cons
     if ((o->cuda ? ewq_cuda_init : ewq_cpu_init)(b, p, max_ctx, &err)) die(&err);
 }
 
-static void print_ids(FILE *f, const int *ids, int n, const char *sep) {
-    for (int i = 0; i < n; i++) fprintf(f, "%s%d", i ? sep : "", ids[i]);
-}
-
 /* Token ids of a text file, by the model's tokenizer (BOS first when the tokenizer asks for it). */
 static int *tokenize_file(const char *dir, const char *path, int vocab, long *n) {
     ewq_tokenizer t;
@@ -3957,357 +3416,7 @@ static int *tokenize_file(const char *dir, const char *path, int vocab, long *n)
     return ids;
 }
 
-/* --- ppl --- */
-
-static const char ppl_help[] =
-    "usage: ewq ppl MODEL (--text FILE | --tokens FILE) [--ctx 512] [--ref R] [options] [--json]\n"
-    "\n"
-    "Perplexity by llama.cpp's llama-perplexity protocol: the text is tokenized once (BOS first), the\n"
-    "ids are cut into chunks of --ctx (the remainder dropped), each chunk starts with the BOS token, and\n"
-    "the second half of each chunk is scored (positions ctx/2 .. ctx-2 predicting the next id). Prints\n"
-    "PPL with its standard error.\n"
-    "\n"
-    "  --text FILE       a text, tokenized with the model's tokenizer.json\n"
-    "  --tokens FILE     token ids instead: decimal numbers separated by whitespace\n"
-    "  --ctx N           chunk length (default 512)\n"
-    "  --ref R           also run a reference: R = raw, int8 or int4 (every block linear at that tier)\n"
-    "                    or a plan file; reports the mean KL divergence KL(ref || model) and the share of\n"
-    "                    positions whose top-1 token agrees (--embed, --lm-head and --group apply to both)\n"
-    MODEL_OPTIONS_HELP
-    "  --json            machine-readable output\n";
-
-static int cmd_ppl(int argc, char **argv) {
-    const char *dir = NULL, *tokens_path = NULL, *text_path = NULL, *ref = NULL;
-    int ctx = 512, json = 0;
-    model_opts o = model_opts_default;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(ppl_help, stdout); return 0; }
-        if (model_option("ppl", argc, argv, &i, &o)) continue;
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--tokens")) tokens_path = need_value("ppl", argc, argv, &i);
-        else if (!strcmp(argv[i], "--text")) text_path = need_value("ppl", argc, argv, &i);
-        else if (!strcmp(argv[i], "--ctx")) ctx = parse_int_arg("ppl", "--ctx", need_value("ppl", argc, argv, &i), 4, 1 << 20);
-        else if (!strcmp(argv[i], "--ref")) ref = need_value("ppl", argc, argv, &i);
-        else if (argv[i][0] == '-') usage_error("ppl", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("ppl", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("ppl", "missing MODEL folder");
-    if (!tokens_path == !text_path) usage_error("ppl", "give one of --text FILE and --tokens FILE");
-    model_opts ro = o;
-    ewq_tier ref_tier;
-    if (ref && ewq_tier_parse(ref, &ref_tier) == 0) ro.plan = NULL, ro.uniform = ref_tier;
-    else if (ref) ro.plan = ref, ro.uniform = EWQ_RAW;
-
-    ewq_model m;
-    ewq_packed p, rp;
-    ewq_backend b, rb;
-    ewq_err err;
-    char weights[512], refw[512];
-    open_model(dir, &o, &m);
-    int *ids;
-    long n;
-    if (text_path) ids = tokenize_file(dir, text_path, m.cfg.vocab, &n);
-    else if (ewq_read_tokens(tokens_path, m.cfg.vocab, &ids, &n, &err)) die(&err);
-    if (n < ctx) {
-        ewq_fail(&err, text_path ? text_path : tokens_path, "%ld tokens are fewer than one chunk of --ctx %d", n, ctx);
-        die(&err);
-    }
-    check_context(&m, ctx, "chunks of --ctx");
-    pack_model(&m, &o, &p, weights, sizeof weights);
-    start_backend(&b, &p, ctx, &o);
-    if (ref) {
-        pack_model(&m, &ro, &rp, refw, sizeof refw);
-        start_backend(&rb, &rp, ctx, &ro);
-    }
-    ewq_ppl_result r;
-    if (ewq_perplexity(&b, ref ? &rb : NULL, ids, n, ctx, 1, &r, &err)) die(&err);
-    if (json) {
-        printf("{\"model\": ");
-        print_json_string(stdout, dir);
-        printf(", \"weights\": ");
-        print_json_string(stdout, weights);
-        printf(", \"weight_bytes\": %zu, \"tokens\": %ld, \"ctx\": %d, \"chunks\": %d, \"scored\": %ld, "
-               "\"ppl\": %.17g, \"ppl_stderr\": %.17g", ewq_packed_bytes(&p), n, r.ctx, r.chunks, r.scored, r.ppl,
-               r.ppl_stderr);
-        if (r.has_ref) {
-            printf(", \"ref\": ");
-            print_json_string(stdout, refw);
-            printf(", \"kl\": %.17g, \"kl_stderr\": %.17g, \"top1_agree\": %.17g", r.kl, r.kl_stderr, r.top1_agree);
-        }
-        printf("}\n");
-    } else {
-        printf("model        %s\n", dir);
-        printf("weights      %s: %.2f MiB\n", weights, ewq_packed_bytes(&p) / 1048576.0);
-        printf("tokens       %ld; ctx %d: %d chunks, %ld positions scored\n", n, r.ctx, r.chunks, r.scored);
-        printf("perplexity   %.4f ± %.4f\n", r.ppl, r.ppl_stderr);
-        if (r.has_ref) {
-            printf("reference    %s: %.2f MiB\n", refw, ewq_packed_bytes(&rp) / 1048576.0);
-            printf("KL           %.6f ± %.6f nats (mean KL(ref || model) per position)\n", r.kl, r.kl_stderr);
-            printf("top-1 agree  %.2f%%\n", 100 * r.top1_agree);
-        }
-    }
-    if (ref) rb.free(&rb), ewq_packed_free(&rp);
-    b.free(&b);
-    free(ids);
-    ewq_packed_free(&p);
-    ewq_model_close(&m);
-    return 0;
-}
-
-/* --- generate --- */
-
-static const char generate_help[] =
-    "usage: ewq generate MODEL [--prompt TEXT | --ids \"ID ID ...\"] [-n 64] [options] [--json]\n"
-    "\n"
-    "Greedy decoding: runs the prompt, then appends the most likely next token until -n tokens are\n"
-    "generated or an end-of-sequence token appears. Prints the generated text when the model folder\n"
-    "has a tokenizer.json (the ids with --json), else the generated token ids.\n"
-    "\n"
-    "  --prompt TEXT     the prompt, tokenized with the model's tokenizer.json (BOS first when it asks)\n"
-    "  --ids LIST        the prompt as token ids, separated by spaces or commas\n"
-    "                    (default: the BOS token alone)\n"
-    "  -n N              tokens to generate (default 64)\n" MODEL_OPTIONS_HELP
-    "  --json            machine-readable output: prompt and generated ids (and text)\n";
-
-/* Parses "1 2, 3" into ids; returns the count. */
-static int parse_id_list(const char *s, int vocab, int **out) {
-    int n = 0, cap = 16, *ids = xmalloc(sizeof(int) * (size_t)cap);
-    for (const char *p = s; *p;) {
-        if (*p == ' ' || *p == ',') { p++; continue; }
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (errno || end == p || v < 0 || v >= vocab || (*end && *end != ' ' && *end != ','))
-            usage_error("generate", "--ids wants token ids in [0, %d) separated by spaces or commas, got '%s'", vocab, s);
-        if (n == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
-        ids[n++] = (int)v;
-        p = end;
-    }
-    *out = ids;
-    return n;
-}
-
-/* The text of ids[0..n), each token decoded after the one before it (prev: the token before ids[0]). */
-static char *decode_ids(const ewq_tokenizer *t, int prev, const int *ids, int n) {
-    size_t len = 0, cap = 64;
-    char *s = xmalloc(cap);
-    for (int i = 0; i < n; i++) {
-        size_t k;
-        const char *piece = ewq_decode(t, i ? ids[i - 1] : prev, ids[i], &k);
-        while (len + k + 1 > cap) s = xrealloc(s, cap *= 2);
-        memcpy(s + len, piece, k);
-        len += k;
-    }
-    s[len] = 0;
-    return s;
-}
-
-static int cmd_generate(int argc, char **argv) {
-    const char *dir = NULL, *ids_arg = NULL, *prompt_text = NULL;
-    int n_new = 64, json = 0;
-    model_opts o = model_opts_default;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(generate_help, stdout); return 0; }
-        if (model_option("generate", argc, argv, &i, &o)) continue;
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--ids")) ids_arg = need_value("generate", argc, argv, &i);
-        else if (!strcmp(argv[i], "--prompt")) prompt_text = need_value("generate", argc, argv, &i);
-        else if (!strcmp(argv[i], "-n")) n_new = parse_int_arg("generate", "-n", need_value("generate", argc, argv, &i), 1, 1 << 20);
-        else if (argv[i][0] == '-') usage_error("generate", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("generate", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("generate", "missing MODEL folder");
-    if (ids_arg && prompt_text) usage_error("generate", "--prompt and --ids exclude each other");
-    ewq_model m;
-    ewq_packed p;
-    ewq_backend b;
-    ewq_tokenizer t;
-    ewq_err err;
-    char weights[512];
-    open_model(dir, &o, &m);
-    /* the tokenizer is optional unless the prompt is text */
-    char *tok_path = path_join(dir, "tokenizer.json");
-    int have_tok = prompt_text || access(tok_path, F_OK) == 0;
-    free(tok_path);
-    if (have_tok && ewq_tokenizer_load(&t, dir, &err)) die(&err);
-    int *prompt, n_prompt;
-    if (ids_arg) n_prompt = parse_id_list(ids_arg, m.cfg.vocab, &prompt);
-    else if (prompt_text) n_prompt = (int)ewq_encode(&t, prompt_text, strlen(prompt_text), t.add_bos, &prompt);
-    else if (m.cfg.bos_id >= 0) prompt = xmalloc(sizeof(int)), prompt[0] = m.cfg.bos_id, n_prompt = 1;
-    else usage_error("generate", "the model has no BOS token: give a prompt with --prompt or --ids");
-    if (n_prompt == 0) usage_error("generate", "the prompt is empty");
-    for (int i = 0; i < n_prompt; i++)   /* --ids were checked as they were parsed: this is the tokenizer's */
-        if (prompt[i] >= m.cfg.vocab) {
-            ewq_fail(&err, t.path, "token id %d is outside the model's vocabulary of %d", prompt[i], m.cfg.vocab);
-            die(&err);
-        }
-    check_context(&m, (long)n_prompt + n_new - 1, "the prompt and -n");   /* the last token is not fed back */
-    pack_model(&m, &o, &p, weights, sizeof weights);
-    int *out = xmalloc(sizeof(int) * (size_t)n_new), n_out;
-    start_backend(&b, &p, n_prompt + n_new, &o);
-    if (ewq_greedy(&b, prompt, n_prompt, n_new, 1, out, &n_out, &err)) die(&err);
-    char *text = have_tok ? decode_ids(&t, prompt[n_prompt - 1], out, n_out) : NULL;
-    if (json) {
-        printf("{\"prompt\": [");
-        print_ids(stdout, prompt, n_prompt, ", ");
-        printf("], \"tokens\": [");
-        print_ids(stdout, out, n_out, ", ");
-        printf("]");
-        if (text) printf(", \"text\": "), print_json_string(stdout, text);
-        printf("}\n");
-    } else if (text) {
-        printf("%s\n", text);
-    } else {
-        print_ids(stdout, out, n_out, " ");
-        printf("\n");
-    }
-    b.free(&b);
-    free(prompt), free(out), free(text);
-    if (have_tok) ewq_tokenizer_free(&t);
-    ewq_packed_free(&p);
-    ewq_model_close(&m);
-    return 0;
-}
-
-/* --- bench --- */
-
-static const char bench_help[] =
-    "usage: ewq bench MODEL [-p 512] [-n 128] [-r 5] [options] [--json]\n"
-    "\n"
-    "Throughput as llama-bench measures it: pp = a prompt of -p tokens in one pass (tokens/s),\n"
-    "tg = -n tokens generated one at a time at batch 1 from an empty context (tokens/s); one warm-up,\n"
-    "then -r repetitions, reported as median and min..max. Also: the weight bytes, the bytes one\n"
-    "decode step reads and the bandwidth that achieves, as a share of the copy bandwidth (read +\n"
-    "written: the host's on all threads, or with --backend cuda the device's) measured in the same\n"
-    "run, and the peak resident memory (and with cuda, the peak device memory in use).\n"
-    "\n"
-    "  -p N              prompt tokens (default 512; 0 skips pp)\n"
-    "  -n N              generated tokens (default 128; 0 skips tg)\n"
-    "  -r N              repetitions (default 5)\n" MODEL_OPTIONS_HELP
-    "  --json            machine-readable output\n";
-
-static int cmd_bench(int argc, char **argv) {
-    const char *dir = NULL;
-    int p_len = 512, n_len = 128, reps = 5, json = 0;
-    model_opts o = model_opts_default;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(bench_help, stdout); return 0; }
-        if (model_option("bench", argc, argv, &i, &o)) continue;
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "-p")) p_len = parse_int_arg("bench", "-p", need_value("bench", argc, argv, &i), 0, 1 << 20);
-        else if (!strcmp(argv[i], "-n")) n_len = parse_int_arg("bench", "-n", need_value("bench", argc, argv, &i), 0, 1 << 20);
-        else if (!strcmp(argv[i], "-r")) reps = parse_int_arg("bench", "-r", need_value("bench", argc, argv, &i), 1, 1000);
-        else if (argv[i][0] == '-') usage_error("bench", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("bench", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("bench", "missing MODEL folder");
-    if (!p_len && !n_len) usage_error("bench", "-p and -n are both 0: nothing to measure");
-    ewq_model m;
-    ewq_packed p;
-    ewq_backend b;
-    ewq_err err;
-    char weights[512];
-    open_model(dir, &o, &m);
-    check_context(&m, p_len > n_len ? p_len : n_len, "-p and -n");
-    pack_model(&m, &o, &p, weights, sizeof weights);
-    ewq_bench_result r;
-    start_backend(&b, &p, p_len > n_len ? p_len : n_len, &o);
-    if (ewq_bench(&b, p_len, n_len, reps, 1, &r, &err)) die(&err);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);   /* before the copy-bandwidth buffers inflate it */
-    double rss_mib = ru.ru_maxrss / 1024.0;   /* ru_maxrss is in KiB on Linux */
-    /* the device: memory in use now is the run's peak (the CUDA backend allocates everything at init) */
-    size_t dev_alloc = 0, dev_used = 0;
-    char where[256];
-    if (o.cuda) {
-        ewq_cuda_describe(where, sizeof where);
-        if (ewq_cuda_memory(&b, &dev_alloc, &dev_used, &err)) die(&err);
-    } else {
-        snprintf(where, sizeof where, "%d threads", ewq_threads());
-    }
-    double copy_bw = 0, step_bytes = (double)ewq_decode_bytes(&p);
-    if (!o.cuda) copy_bw = ewq_host_copy_bandwidth();
-    else if (ewq_cuda_copy_bandwidth(&copy_bw, &err)) die(&err);
-    double decode_bw = r.tg * step_bytes;
-    if (json) {
-        printf("{\"model\": ");
-        print_json_string(stdout, dir);
-        printf(", \"backend\": \"%s\", \"threads\": %d, \"device\": ", b.name, ewq_threads());
-        print_json_string(stdout, o.cuda ? where : "host");
-        if (o.cuda) printf(", \"device_bytes_allocated\": %zu, \"device_bytes_in_use\": %zu", dev_alloc, dev_used);
-        printf(", \"weights\": ");
-        print_json_string(stdout, weights);
-        printf(", \"weight_bytes\": %zu, "
-               "\"decode_bytes_per_token\": %.0f, \"reps\": %d, \"pp\": {\"tokens\": %d, \"tok_s\": %.6g, \"min\": %.6g, "
-               "\"max\": %.6g}, \"tg\": {\"tokens\": %d, \"tok_s\": %.6g, \"min\": %.6g, \"max\": %.6g}, "
-               "\"decode_bandwidth\": %.6g, \"copy_bandwidth\": %.6g, \"peak_rss_mib\": %.1f}\n",
-               ewq_packed_bytes(&p), step_bytes, reps, p_len, r.pp, r.pp_min, r.pp_max, n_len,
-               r.tg, r.tg_min, r.tg_max, decode_bw, copy_bw, rss_mib);
-    } else {
-        printf("model              %s\n", dir);
-        printf("backend            %s, %s\n", b.name, where);
-        printf("weights            %s: %.2f MiB\n", weights, ewq_packed_bytes(&p) / 1048576.0);
-        printf("%-18s %12s %21s\n", "test", "tokens/s", "min .. max");
-        if (p_len) printf("pp%-16d %12.2f %10.2f .. %-9.2f\n", p_len, r.pp, r.pp_min, r.pp_max);
-        if (n_len) printf("tg%-16d %12.2f %10.2f .. %-9.2f\n", n_len, r.tg, r.tg_min, r.tg_max);
-        if (n_len)
-            printf("decode bandwidth   %.2f GB/s (%.2f MB per token) = %.0f%% of the %s copy bandwidth, %.2f GB/s\n",
-                   decode_bw / 1e9, step_bytes / 1e6, 100 * decode_bw / copy_bw, o.cuda ? "device" : "host",
-                   copy_bw / 1e9);
-        if (o.cuda)
-            printf("peak device memory %.1f MiB in use (ewq's allocations: %.1f MiB)\n", dev_used / 1048576.0,
-                   dev_alloc / 1048576.0);
-        printf("peak RSS           %.1f MiB\n", rss_mib);
-    }
-    b.free(&b);
-    ewq_packed_free(&p);
-    ewq_model_close(&m);
-    return 0;
-}
-
 /* --- run: the main job --- */
-
-static const char run_help[] =
-    "usage: ewq run [MODEL] [--text FILE | --tokens FILE] [--factor F | --sweep F1,F2,...] [options]\n"
-    "\n"
-    "The whole EWQ comparison in one process, on the same tokens: entropy of every block, the plan, then\n"
-    "every variant packed and measured against the raw model (the reference):\n"
-    "  raw                the checkpoint as it is\n"
-    "  int8, int4         every block linear at that tier\n"
-    "  ewq                the plan at factor F\n"
-    "  random sN          the plan's tier counts (raw / int8 / int4 blocks), placed on blocks at random\n"
-    "                     (a shuffle seeded by N = 1 .. --seeds alone: equal counts, equal placements),\n"
-    "                     summarised as mean, sd, min and max\n"
-    "  first-high         the plan's tier counts by position: raw on the first blocks, then int8, int4 last\n"
-    "  last-high          the same from the other end: raw on the last blocks, int4 on the first\n"
-    "  ends-high          raw on the blocks nearest either end (0, L-1, 1, L-2, ...), then int8, int4 in\n"
-    "                     the middle\n"
-    "For each: weight bytes, bits per block-linear weight, perplexity ± standard error (llama.cpp's\n"
-    "protocol, see 'ewq ppl'), mean KL divergence KL(raw || variant) ± standard error, top-1 agreement with\n"
-    "raw, and prompt / decode tokens/s (short runs, see 'ewq bench'). Embeddings and lm_head stay raw.\n"
-    "Variants with the same blocks are measured once. The quality numbers are deterministic: the same\n"
-    "command gives the same numbers on any thread count.\n"
-    "With no MODEL: the embedded default, data/default with data/default/sample.txt (from the repository\n"
-    "root), a small model made by this project (see data/default/README.md), with --ctx 128.\n"
-    "\n"
-    "  --text FILE        the text, tokenized with the model's tokenizer.json\n"
-    "  --tokens FILE      token ids instead: decimal numbers separated by whitespace\n"
-    "  --ctx N            perplexity chunk length (default 512)\n"
-    "  --factor F         the plan's rule factor (default 0.65)\n"
-    "  --sweep F1,F2,...  the plan at each factor, each with its controls, and the size-vs-KLD frontier\n"
-    "  --seeds N          random placements per factor (default 5)\n"
-    "  -p N, -n N, -r N   throughput: prompt and generated tokens, repetitions (default 128, 32, 3;\n"
-    "                     -p 0 -n 0 skips it)\n"
-    "  --bins N           histogram bins of the entropy (default 256)\n"
-    "  --group N          values per quantization group (default 64)\n"
-    "  --threads N        CPU threads (default: one per core)\n"
-    "  --backend B        cpu (default) or cuda (device 0; needs a build with nvcc and a GPU)\n"
-    "  --report DIR       also write DIR/report.md (the tables), DIR/report.json and DIR/entropy.svg; DIR\n"
-    "                     appears complete or not at all, replacing an earlier report there\n"
-    "  --json             machine-readable output\n";
 
 #define RUN_MAX_FACTORS 32
 static const char *const report_files[] = {"report.md", "report.json", "entropy.svg"};
@@ -4342,20 +3451,6 @@ typedef struct {
     run_variant *v;
     ewq_rule rules[RUN_MAX_FACTORS];
 } run_set;
-
-static double parse_sweep(const char *s, double *out) {   /* returns the count */
-    int n = 0;
-    for (const char *p = s;;) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || (*end && *end != ',') || !isfinite(v) || v < 0 || n == RUN_MAX_FACTORS)
-            usage_error("run", "--sweep wants up to %d numbers >= 0 separated by commas, got '%s'", RUN_MAX_FACTORS, s);
-        out[n++] = v;
-        if (!*end) break;
-        p = end + 1;
-    }
-    return n;
-}
 
 static run_variant *add_variant(run_set *s, const char *name, const char *kind, int factor, int seed) {
     if (s->n == s->cap) s->v = xrealloc(s->v, sizeof(run_variant) * (size_t)(s->cap = s->cap ? 2 * s->cap : 16));
@@ -4820,6 +3915,980 @@ static int write_report(const ewq_model *m, const run_opts *o, const run_set *s,
     return rc;
 }
 
+/* The run's token ids: the text tokenized (an empty file is refused before the tokenizer adds BOS to
+ * it), at least one chunk of --ctx. */
+static int *run_tokens(const run_opts *o, const ewq_model *m, long *n) {
+    ewq_err err;
+    int *ids;
+    struct stat st;
+    if (o->text && stat(o->text, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+        ewq_fail(&err, o->text, "is empty: there is nothing to measure");
+        die(&err);
+    }
+    if (o->text) ids = tokenize_file(o->dir, o->text, m->cfg.vocab, n);
+    else if (ewq_read_tokens(o->tokens, m->cfg.vocab, &ids, n, &err)) die(&err);
+    if (*n < o->ctx) {
+        ewq_fail(&err, o->text ? o->text : o->tokens, "%ld tokens are fewer than one chunk of --ctx %d", *n, o->ctx);
+        die(&err);
+    }
+    return ids;
+}
+
+/* ===================================================================================================
+ * Command line: the ewq commands and main
+ * In: argv. Out: the commands' output on stdout, one-line errors on stderr (exit 1, usage errors 2).
+ * =================================================================================================== */
+
+static void usage_error(const char *cmd, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3), noreturn))
+#endif
+    ;
+static void usage_error(const char *cmd, const char *fmt, ...) {
+    fprintf(stderr, "ewq %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'ewq %s --help')\n", cmd);
+    exit(2);
+}
+
+static int is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
+
+/* --- options shared by entropy and plan --- */
+
+static int parse_int_arg(const char *cmd, const char *opt, const char *s, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        usage_error(cmd, "%s must be an integer from %ld to %ld, got '%s'", opt, lo, hi, s);
+    return (int)v;
+}
+
+static double parse_factor(const char *cmd, const char *s) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v) || v < 0) usage_error(cmd, "--factor must be a number >= 0, got '%s'", s);
+    return v;
+}
+
+static const char *need_value(const char *cmd, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) usage_error(cmd, "%s needs a value", argv[*i]);
+    return argv[++*i];
+}
+
+/* --- options shared by the commands that run a model --- */
+
+#define MODEL_OPTIONS_HELP                                                                              \
+    "  --plan FILE       precision of every weight from a plan (ewq plan)\n"                            \
+    "  --uniform T       every block linear at T instead: raw (default), int8 or int4\n"                \
+    "  --embed T         the embedding at T (default raw, or the plan's)\n"                              \
+    "  --lm-head T       lm_head at T (default raw, or the plan's; with tied embeddings, the same\n"    \
+    "                    tier as --embed shares one packed copy)\n"                                       \
+    "  --group N         values per quantization group (default 64)\n"                                   \
+    "  --threads N       CPU threads (default: one per core)\n"                                         \
+    "  --backend B       cpu (default) or cuda (device 0; needs a build with nvcc and a GPU)\n"
+
+static ewq_tier parse_tier(const char *cmd, const char *flag, const char *s) {
+    ewq_tier t;
+    if (ewq_tier_parse(s, &t)) usage_error(cmd, "%s wants raw, int8 or int4, got '%s'", flag, s);
+    return t;
+}
+
+/* Consumes argv[*i] (and its value) when it is a model option; returns 1 if it was. */
+static int model_option(const char *cmd, int argc, char **argv, int *i, model_opts *o) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--plan")) o->plan = need_value(cmd, argc, argv, i);
+    else if (!strcmp(a, "--uniform")) o->uniform = parse_tier(cmd, a, need_value(cmd, argc, argv, i));
+    else if (!strcmp(a, "--embed")) o->embed = (int)parse_tier(cmd, a, need_value(cmd, argc, argv, i));
+    else if (!strcmp(a, "--lm-head")) o->lm_head = (int)parse_tier(cmd, a, need_value(cmd, argc, argv, i));
+    else if (!strcmp(a, "--group")) o->group = parse_int_arg(cmd, a, need_value(cmd, argc, argv, i), 1, EWQ_MAX_GROUP);
+    else if (!strcmp(a, "--threads")) o->threads = parse_int_arg(cmd, a, need_value(cmd, argc, argv, i), 1, 1024);
+    else if (!strcmp(a, "--backend")) {
+        const char *v = need_value(cmd, argc, argv, i);
+        if (strcmp(v, "cpu") && strcmp(v, "cuda")) usage_error(cmd, "--backend wants cpu or cuda, got '%s'", v);
+        o->cuda = !strcmp(v, "cuda");
+    } else return 0;
+    if (o->plan && o->uniform != EWQ_RAW) usage_error(cmd, "--plan and --uniform exclude each other");
+    return 1;
+}
+
+static void print_ids(FILE *f, const int *ids, int n, const char *sep) {
+    for (int i = 0; i < n; i++) fprintf(f, "%s%d", i ? sep : "", ids[i]);
+}
+
+/* --- inspect --- */
+
+static const char inspect_help[] =
+    "usage: ewq inspect MODEL [--json]\n"
+    "\n"
+    "Print the configuration of a Hugging Face model folder (config.json + safetensors) as ewq reads it,\n"
+    "and every tensor with its dtype, shape and size. The folder is validated first: every tensor the\n"
+    "architecture needs must be present with the right shape.\n"
+    "\n"
+    "  --json    machine-readable output\n";
+
+static void print_shape(FILE *f, const ewq_tensor *t, const char *open, const char *close) {
+    fputs(open, f);
+    for (int i = 0; i < t->ndim; i++) fprintf(f, "%s%" PRId64, i ? ", " : "", t->shape[i]);
+    fputs(close, f);
+}
+
+static void print_config_json(FILE *f, const ewq_config *c) {
+    fprintf(f, "{\"architecture\": \"%s\", \"hidden_size\": %d, \"num_hidden_layers\": %d, "
+               "\"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"head_dim\": %d, "
+               "\"intermediate_size\": %d, \"vocab_size\": %d, \"max_position_embeddings\": %d, "
+               "\"rms_norm_eps\": %.9g, \"rope_theta\": %.17g, \"rope_scaling\": ",
+            c->arch_name, c->hidden, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->intermediate, c->vocab,
+            c->max_pos, c->rms_eps, c->rope_theta);
+    if (c->rope_llama3)
+        fprintf(f, "{\"rope_type\": \"llama3\", \"factor\": %.17g, \"low_freq_factor\": %.17g, "
+                   "\"high_freq_factor\": %.17g, \"original_max_position_embeddings\": %d}",
+                c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_orig_max_pos);
+    else
+        fputs("null", f);
+    fprintf(f, ", \"tie_word_embeddings\": %s, \"sliding_window\": %d, \"bos_token_id\": %d, \"eos_token_id\": [",
+            c->tie_embeddings ? "true" : "false", c->sliding_window, c->bos_id);
+    for (int i = 0; i < c->n_eos; i++) fprintf(f, "%s%d", i ? ", " : "", c->eos_ids[i]);
+    fputs("]}", f);
+}
+
+static int cmd_inspect(int argc, char **argv) {
+    const char *dir = NULL;
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(inspect_help, stdout); return 0; }
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (argv[i][0] == '-') usage_error("inspect", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("inspect", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("inspect", "missing MODEL folder");
+    ewq_model m;
+    ewq_err err;
+    if (ewq_model_open(&m, dir, &err)) die(&err);
+    const ewq_config *c = &m.cfg;
+    int64_t params = 0;
+    size_t bytes = 0;
+    for (int i = 0; i < m.ck.n_tensors; i++) params += m.ck.tensors[i].numel, bytes += m.ck.tensors[i].nbytes;
+
+    if (json) {
+        printf("{\"model\": ");
+        print_json_string(stdout, dir);
+        printf(", \"config\": ");
+        print_config_json(stdout, c);
+        printf(", \"files\": [");
+        for (int i = 0; i < m.ck.n_files; i++) {
+            printf("%s", i ? ", " : "");
+            print_json_string(stdout, strrchr(m.ck.files[i].path, '/') + 1);
+        }
+        printf("], \"tensors\": [");
+        for (int i = 0; i < m.ck.n_tensors; i++) {
+            const ewq_tensor *t = &m.ck.tensors[i];
+            printf("%s\n  {\"name\": ", i ? "," : "");
+            print_json_string(stdout, t->name);
+            printf(", \"dtype\": \"%s\", \"shape\": ", ewq_dtype_name(t->dtype));
+            print_shape(stdout, t, "[", "]");
+            printf(", \"bytes\": %zu, \"file\": ", t->nbytes);
+            print_json_string(stdout, strrchr(m.ck.files[t->file].path, '/') + 1);
+            printf("}");
+        }
+        printf("],\n \"total\": {\"tensors\": %d, \"parameters\": %" PRId64 ", \"bytes\": %zu}}\n", m.ck.n_tensors,
+               params, bytes);
+    } else {
+        printf("model              %s\n", dir);
+        printf("architecture       %s\n", c->arch_name);
+        printf("layers             %d\n", c->n_layers);
+        printf("hidden size        %d\n", c->hidden);
+        printf("heads              %d\n", c->n_heads);
+        printf("kv heads           %d\n", c->n_kv_heads);
+        printf("head_dim           %d\n", c->head_dim);
+        printf("intermediate size  %d\n", c->intermediate);
+        printf("vocab size         %d\n", c->vocab);
+        printf("max positions      %d\n", c->max_pos);
+        printf("rms_norm_eps       %g\n", c->rms_eps);
+        printf("rope_theta         %g\n", c->rope_theta);
+        if (c->rope_llama3)
+            printf("rope_scaling       llama3 (factor %g, low_freq_factor %g, high_freq_factor %g, original %d)\n",
+                   c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_orig_max_pos);
+        else
+            printf("rope_scaling       none\n");
+        printf("embeddings         %s\n", c->tie_embeddings ? "tied (lm_head = embed_tokens)" : "untied");
+        printf("q/k/v biases       %s\n", c->qkv_bias ? "yes" : "no");
+        printf("q/k norms          %s\n", c->qk_norm ? "yes" : "no");
+        if (c->sliding_window) printf("sliding window     %d\n", c->sliding_window);
+        printf("bos / eos          %d /", c->bos_id);
+        for (int i = 0; i < c->n_eos; i++) printf(" %d", c->eos_ids[i]);
+        printf("%s\n", c->n_eos ? "" : " none");
+        printf("files              %d\n\n", m.ck.n_files);
+        printf("%-52s %-5s %-14s %12s\n", "tensor", "dtype", "shape", "bytes");
+        for (int i = 0; i < m.ck.n_tensors; i++) {
+            const ewq_tensor *t = &m.ck.tensors[i];
+            char shape[64] = "";
+            for (int d = 0, n = 0; d < t->ndim && n < (int)sizeof shape - 24; d++)
+                n += snprintf(shape + n, sizeof shape - (size_t)n, "%s%" PRId64, d ? " x " : "", t->shape[d]);
+            printf("%-52s %-5s %-14s %12zu\n", t->name, ewq_dtype_name(t->dtype), shape, t->nbytes);
+        }
+        printf("\ntotal: %d tensors, %" PRId64 " parameters, %zu bytes (%.2f MiB)\n", m.ck.n_tensors, params, bytes,
+               bytes / 1048576.0);
+    }
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- entropy --- */
+
+static const char entropy_help[] =
+    "usage: ewq entropy MODEL [--bins N] [--factor F] [--svg FILE] [--json]\n"
+    "\n"
+    "Shannon entropy of every linear weight of every transformer block (q, k, v, o, gate, up, down), from a\n"
+    "histogram of N equal-width bins over the tensor's [min, max], in bits; and of every block, the\n"
+    "parameter-weighted mean of its linear weights. The tier column applies the plan rule (see 'ewq plan').\n"
+    "\n"
+    "  --bins N      histogram bins (default 256)\n"
+    "  --factor F    rule factor for the tier column and the plot (default 0.65)\n"
+    "  --svg FILE    also write a plot of block entropy against layer index, with the mean and the\n"
+    "                threshold as lines and every block coloured by its tier\n"
+    "  --json        machine-readable output\n";
+
+static int cmd_entropy(int argc, char **argv) {
+    const char *dir = NULL, *svg = NULL;
+    int json = 0, bins = EWQ_DEFAULT_BINS;
+    double factor = EWQ_DEFAULT_FACTOR;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(entropy_help, stdout); return 0; }
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--bins")) bins = parse_int_arg("entropy", "--bins", need_value("entropy", argc, argv, &i), 2, EWQ_MAX_BINS);
+        else if (!strcmp(argv[i], "--factor")) factor = parse_factor("entropy", need_value("entropy", argc, argv, &i));
+        else if (!strcmp(argv[i], "--svg")) svg = need_value("entropy", argc, argv, &i);
+        else if (argv[i][0] == '-') usage_error("entropy", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("entropy", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("entropy", "missing MODEL folder");
+    ewq_model m;
+    ewq_plan p;
+    ewq_err err;
+    ewq_outfile o;
+    if (ewq_model_open(&m, dir, &err) || (svg && ewq_out_open(&o, svg, &err))) die(&err);
+    if (ewq_plan_make(&m, bins, 0, factor, &p, &err)) {
+        if (svg) ewq_out_abort(&o);
+        die(&err);
+    }
+    size_total linear, model;
+    plan_sizes(&m, &p.tiers, &linear, &model);
+    double total = (double)model.params;
+    if (svg) {
+        char title[512];
+        snprintf(title, sizeof title, "%s: block entropy (%d bins), factor %g", dir, bins, factor);
+        ewq_plan_svg(o.f, &p, title);
+        if (ewq_out_commit(&o, &err)) die(&err);
+    }
+    if (json) {
+        printf("{\"model\": ");
+        print_json_string(stdout, dir);
+        printf(", \"bins\": %d, \"factor\": %.17g, \"mean\": %.17g, \"std\": %.17g, \"threshold\": %.17g, \"blocks\": [",
+               bins, factor, p.rule.mean, p.rule.std, p.rule.threshold);
+        for (int l = 0; l < p.n_layers; l++)
+            printf("%s\n  {\"index\": %d, \"entropy\": %.17g, \"parameters\": %" PRId64 ", \"share\": %.17g, \"tier\": \"%s\"}",
+                   l ? "," : "", l, p.block_entropy[l], p.block_params[l], p.block_params[l] / total,
+                   ewq_tier_name(p.tiers.linear[l * EWQ_N_LINEAR]));
+        printf("],\n \"tensors\": [");
+        for (int i = 0; i < p.n_layers * EWQ_N_LINEAR; i++) {
+            const ewq_tensor *t = m.blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR];
+            printf("%s\n  {\"name\": ", i ? "," : "");
+            print_json_string(stdout, t->name);
+            printf(", \"shape\": [%" PRId64 ", %" PRId64 "], \"parameters\": %" PRId64 ", \"entropy\": %.17g}",
+                   t->shape[0], t->shape[1], t->numel, p.tensor_entropy[i]);
+        }
+        printf("]}\n");
+    } else {
+        printf("%s: entropy in bits, %d bins; block = parameter-weighted mean of its 7 linear weights\n\n", dir, bins);
+        printf("%5s %14s %14s %8s  %s\n", "block", "entropy", "parameters", "share", "tier");
+        for (int l = 0; l < p.n_layers; l++)
+            printf("%5d %14.6f %14" PRId64 " %7.2f%%  %s\n", l, p.block_entropy[l], p.block_params[l],
+                   100.0 * p.block_params[l] / total, ewq_tier_name(p.tiers.linear[l * EWQ_N_LINEAR]));
+        printf("\nmean %.6f, std %.6f (population), threshold mean - %g std = %.6f\n\n", p.rule.mean, p.rule.std, factor,
+               p.rule.threshold);
+        printf("%-48s %-13s %10s\n", "tensor", "shape", "entropy");
+        for (int i = 0; i < p.n_layers * EWQ_N_LINEAR; i++) {
+            const ewq_tensor *t = m.blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR];
+            char shape[48];
+            snprintf(shape, sizeof shape, "%" PRId64 " x %" PRId64, t->shape[0], t->shape[1]);
+            printf("%-48s %-13s %10.6f\n", t->name, shape, p.tensor_entropy[i]);
+        }
+    }
+    ewq_plan_free(&p);
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- plan --- */
+
+static const char plan_help[] =
+    "usage: ewq plan MODEL [--factor F] [--bins N] [--granularity block|tensor] [-o FILE] [--json]\n"
+    "                      [--llama-quantize]\n"
+    "       ewq plan MODEL --check FILE\n"
+    "\n"
+    "Choose raw, int8 or int4 for every transformer block from the entropy of its weights (see 'ewq\n"
+    "entropy'): with mean and population std of the block entropies, a block at or above the mean stays\n"
+    "raw, one at or above mean - F * std becomes int8, one below becomes int4. Equal entropies (std 0) keep\n"
+    "every block raw. Embeddings and lm_head stay raw. Prints a table with the bytes the packed model will\n"
+    "take (int8: 8.25, int4: 4.5 bits per weight in groups of 64) against raw.\n"
+    "\n"
+    "  --factor F              rule factor (default 0.65)\n"
+    "  --bins N                histogram bins (default 256)\n"
+    "  --granularity tensor    rank every linear weight instead of blocks (default: block)\n"
+    "  -o FILE                 write the plan (JSON, documented in ewq.h) to FILE\n"
+    "  --json                  print the plan document instead of the table\n"
+    "  --llama-quantize        print a llama-quantize command that applies this plan to a GGUF file\n"
+    "                          converted from MODEL at its own precision (anchored --tensor-type patterns)\n"
+    "  --check FILE            read a plan and check it against MODEL: architecture, layer count,\n"
+    "                          checkpoint fingerprint, tensor names, tiers; print what it assigns\n";
+
+static void print_plan_table(const ewq_plan *p, const ewq_model *m, const char *dir) {
+    printf("%s: %s plan, %d bins, factor %g: mean %.6f, std %.6f, threshold %.6f\n\n", dir,
+           p->by_tensor ? "per-tensor" : "per-block", p->bins, p->rule.factor, p->rule.mean, p->rule.std,
+           p->rule.threshold);
+    printf("%5s %12s %14s  %s\n", "block", "entropy", "parameters", p->by_tensor ? "tiers (q k v o gate up down)" : "tier");
+    for (int l = 0; l < p->n_layers; l++) {
+        printf("%5d %12.6f %14" PRId64 " ", l, p->block_entropy[l], p->block_params[l]);
+        for (int k = 0; k < (p->by_tensor ? EWQ_N_LINEAR : 1); k++)
+            printf(" %s", ewq_tier_name(p->tiers.linear[l * EWQ_N_LINEAR + k]));
+        printf("\n");
+    }
+    int count[3] = {0};
+    for (int i = 0; i < p->n_layers * (p->by_tensor ? EWQ_N_LINEAR : 1); i++)
+        count[p->tiers.linear[i * (p->by_tensor ? 1 : EWQ_N_LINEAR)]]++;
+    size_total linear, model;
+    plan_sizes(m, &p->tiers, &linear, &model);
+    printf("\n%s: %d raw, %d int8, %d int4\n", p->by_tensor ? "tensors" : "blocks", count[0], count[1], count[2]);
+    printf("block linear weights: %" PRIu64 " -> %" PRIu64 " bytes (%.3f -> %.3f bits per weight)\n", linear.raw,
+           linear.packed, 8.0 * linear.raw / linear.params, 8.0 * linear.packed / linear.params);
+    printf("whole model:          %" PRIu64 " -> %" PRIu64 " bytes (%.3f -> %.3f bits per weight)\n", model.raw,
+           model.packed, 8.0 * model.raw / model.params, 8.0 * model.packed / model.params);
+}
+
+/* The dtype of the linear weights (the raw type for llama-quantize); mixed checkpoints are refused. */
+static int linear_dtype(const ewq_model *m, ewq_dtype *out, ewq_err *err) {
+    *out = m->blocks[0].linear[0]->dtype;
+    for (int i = 0; i < m->cfg.n_layers * EWQ_N_LINEAR; i++)
+        if (m->blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR]->dtype != *out)
+            return ewq_fail(err, m->ck.path, "linear weights mix %s and %s; a llama-quantize command needs one raw type",
+                            ewq_dtype_name(*out), ewq_dtype_name(m->blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR]->dtype));
+    return 0;
+}
+
+static void print_llama_quantize(const ewq_model *m, const ewq_assignment *a, const char *dir) {
+    ewq_dtype raw;
+    ewq_err err;
+    if (linear_dtype(m, &raw, &err)) die(&err);
+    const char *base = strrchr(dir, '/') && strrchr(dir, '/')[1] ? strrchr(dir, '/') + 1 : dir;
+    char in[512], out[512], type[8];
+    snprintf(type, sizeof type, "%s", ewq_dtype_name(raw));
+    for (char *c = type; *c; c++) *c = (char)(*c | 0x20);   /* "bf16": the name --outtype takes */
+    snprintf(in, sizeof in, "%s-%s.gguf", base, type);
+    snprintf(out, sizeof out, "%s-ewq.gguf", base);
+    printf("# %s was made with: python convert_hf_to_gguf.py %s --outtype %s --outfile %s\n", in, dir, type, in);
+    ewq_llama_quantize_command(stdout, a, raw, in, out);
+}
+
+static int cmd_plan(int argc, char **argv) {
+    const char *dir = NULL, *out = NULL, *check = NULL;
+    int json = 0, bins = EWQ_DEFAULT_BINS, by_tensor = 0, llama = 0;
+    double factor = EWQ_DEFAULT_FACTOR;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(plan_help, stdout); return 0; }
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--llama-quantize")) llama = 1;
+        else if (!strcmp(argv[i], "--bins")) bins = parse_int_arg("plan", "--bins", need_value("plan", argc, argv, &i), 2, EWQ_MAX_BINS);
+        else if (!strcmp(argv[i], "--factor")) factor = parse_factor("plan", need_value("plan", argc, argv, &i));
+        else if (!strcmp(argv[i], "-o")) out = need_value("plan", argc, argv, &i);
+        else if (!strcmp(argv[i], "--check")) check = need_value("plan", argc, argv, &i);
+        else if (!strcmp(argv[i], "--granularity")) {
+            const char *g = need_value("plan", argc, argv, &i);
+            if (strcmp(g, "block") && strcmp(g, "tensor"))
+                usage_error("plan", "--granularity must be block or tensor, got '%s'", g);
+            by_tensor = !strcmp(g, "tensor");
+        } else if (argv[i][0] == '-') usage_error("plan", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("plan", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("plan", "missing MODEL folder");
+    if (json && llama) usage_error("plan", "--json and --llama-quantize both print to stdout; choose one");
+    ewq_model m;
+    ewq_err err;
+    if (ewq_model_open(&m, dir, &err)) die(&err);
+    if (check) {
+        ewq_assignment a;
+        if (ewq_plan_load(check, &m, &a, &err)) die(&err);
+        printf("%s: a valid plan for %s\n", check, dir);
+        for (int l = 0; l < a.n_layers; l++) {
+            printf("block %3d:", l);
+            for (int k = 0; k < EWQ_N_LINEAR; k++) printf(" %s", ewq_tier_name(a.linear[l * EWQ_N_LINEAR + k]));
+            printf("\n");
+        }
+        printf("embed_tokens: %s, lm_head: %s\n", ewq_tier_name(a.embed), ewq_tier_name(a.lm_head));
+        if (llama) print_llama_quantize(&m, &a, dir);
+        ewq_assignment_free(&a);
+        ewq_model_close(&m);
+        return 0;
+    }
+    ewq_plan p;
+    ewq_outfile o;
+    if (out && ewq_out_open(&o, out, &err)) die(&err);   /* before the work: a bad path fails at once */
+    if (ewq_plan_make(&m, bins, by_tensor, factor, &p, &err)) {
+        if (out) ewq_out_abort(&o);
+        die(&err);
+    }
+    if (out) {
+        ewq_plan_print(o.f, &p, &m);
+        if (ewq_out_commit(&o, &err)) die(&err);
+        fprintf(stderr, "wrote %s\n", out);
+    }
+    if (json) ewq_plan_print(stdout, &p, &m);
+    else if (llama) print_llama_quantize(&m, &p.tiers, dir);
+    else print_plan_table(&p, &m, dir);
+    ewq_plan_free(&p);
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- synth --- */
+
+static const char synth_help[] =
+    "usage: ewq synth CONFIG -o DIR [--seed S] [--outliers BLOCK:M[,BLOCK:M...]]\n"
+    "\n"
+    "Write a random-weight checkpoint of the shapes a Hugging Face config.json describes (CONFIG: the file\n"
+    "or its folder): DIR/model.safetensors in BF16 and a copy of the config as DIR/config.json, so that\n"
+    "analysis, speed and memory can be measured at real sizes without downloading weights. Weights are\n"
+    "approximately normal with standard deviation 0.02, norm weights 1; the values depend only on the seed.\n"
+    "\n"
+    "  -o DIR                    output folder (created if missing)\n"
+    "  --seed S                  random seed (default 1)\n"
+    "  --outliers BLOCK:M,...    plant known structure: in every linear weight of block BLOCK the first value\n"
+    "                            becomes +M and the last -M standard deviations, which lowers the block's\n"
+    "                            entropy (a larger M lowers it more)\n";
+
+static double *parse_outliers(const char *s, int n_layers) {
+    double *m = xcalloc((size_t)n_layers, sizeof(double));
+    for (const char *p = s;;) {   /* every pair complete: no empty list, no trailing comma */
+        char *end;
+        long block = strtol(p, &end, 10);
+        if (end == p || *end != ':' || block < 0 || block >= n_layers)
+            usage_error("synth", "--outliers wants BLOCK:M pairs with BLOCK from 0 to %d, got '%s'", n_layers - 1, s);
+        p = end + 1;
+        double mag = strtod(p, &end);
+        if (end == p || (*end && *end != ',') || !isfinite(mag) || mag <= 0 || mag > 1e6)
+            usage_error("synth", "--outliers magnitude must be a number in (0, 1e6], got '%s'", s);
+        m[block] = mag;
+        if (!*end) break;
+        p = end + 1;
+    }
+    return m;
+}
+
+static int cmd_synth(int argc, char **argv) {
+    const char *config = NULL, *dir = NULL, *outliers = NULL;
+    uint64_t seed = 1;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(synth_help, stdout); return 0; }
+        if (!strcmp(argv[i], "-o")) dir = need_value("synth", argc, argv, &i);
+        else if (!strcmp(argv[i], "--outliers")) outliers = need_value("synth", argc, argv, &i);
+        else if (!strcmp(argv[i], "--seed")) {
+            const char *s = need_value("synth", argc, argv, &i);
+            char *end;
+            errno = 0;
+            seed = strtoull(s, &end, 10);
+            if (errno || end == s || *end || s[0] == '-') usage_error("synth", "--seed must be an unsigned integer, got '%s'", s);
+        } else if (argv[i][0] == '-') usage_error("synth", "unknown option '%s'", argv[i]);
+        else if (config) usage_error("synth", "more than one CONFIG given");
+        else config = argv[i];
+    }
+    if (!config) usage_error("synth", "missing CONFIG (a config.json file or its folder)");
+    if (!dir) usage_error("synth", "missing -o DIR");
+    struct stat st;
+    char *cfg_path = stat(config, &st) == 0 && S_ISDIR(st.st_mode) ? path_join(config, "config.json") : xstrdup(config);
+    char *text;
+    size_t len;
+    ewq_config c;
+    ewq_err err;
+    if (ewq_read_file(cfg_path, 1 << 20, &text, &len, &err) || ewq_config_parse(&c, cfg_path, text, len, &err)) die(&err);
+    double *planted = outliers ? parse_outliers(outliers, c.n_layers) : NULL;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        ewq_fail(&err, dir, "cannot create folder: %s", strerror(errno));
+        die(&err);
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        ewq_fail(&err, dir, "is not a folder");
+        die(&err);
+    }
+    char *model_path = path_join(dir, "model.safetensors"), *out_cfg = path_join(dir, "config.json");
+    if (ewq_synth_write(&c, seed, planted, model_path, &err)) die(&err);
+    ewq_outfile o;
+    if (ewq_out_open(&o, out_cfg, &err)) die(&err);
+    fwrite(text, 1, len, o.f);
+    if (ewq_out_commit(&o, &err)) die(&err);
+    if (stat(model_path, &st) == 0)
+        printf("wrote %s (%s, %d layers, %.3f GB BF16, seed %" PRIu64 ") and %s\n", model_path, c.arch_name, c.n_layers,
+               st.st_size / 1e9, seed, out_cfg);
+    free(planted);
+    free(model_path);
+    free(out_cfg);
+    free(text);
+    free(cfg_path);
+    return 0;
+}
+
+/* --- tokenize --- */
+
+static const char tokenize_help[] =
+    "usage: ewq tokenize MODEL_OR_TOKENIZER [FILE] [--ids] [--json] [--no-bos]\n"
+    "\n"
+    "Encode a text (FILE, or standard input) with a Hugging Face tokenizer: a model folder with\n"
+    "tokenizer.json, or a tokenizer.json file. The ids are those of the `tokenizers` library; the BOS\n"
+    "token is added when the tokenizer's files ask for it.\n"
+    "Default output: one line per token with its position, id, and string as in tokenizer.json.\n"
+    "\n"
+    "  --ids      only the ids, on one line separated by spaces\n"
+    "  --json     {\"tokenizer\", \"kind\", \"bytes\", \"count\", \"ids\"}\n"
+    "  --no-bos   do not add the BOS token\n";
+
+/* Reads all of standard input. */
+static char *read_stdin(size_t *len) {
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = xmalloc(cap + 1);
+    while ((got = fread(buf + n, 1, cap - n, stdin)) > 0) {
+        n += got;
+        if (n == cap) buf = xrealloc(buf, (cap *= 2) + 1);
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static int cmd_tokenize(int argc, char **argv) {
+    const char *tok_path = NULL, *file = NULL;
+    int ids_only = 0, json = 0, bos = 1;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(tokenize_help, stdout); return 0; }
+        if (!strcmp(argv[i], "--ids")) ids_only = 1;
+        else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--no-bos")) bos = 0;
+        else if (argv[i][0] == '-' && argv[i][1]) usage_error("tokenize", "unknown option '%s'", argv[i]);
+        else if (!tok_path) tok_path = argv[i];
+        else if (!file) file = argv[i];
+        else usage_error("tokenize", "more than one FILE given");
+    }
+    if (!tok_path) usage_error("tokenize", "missing MODEL_OR_TOKENIZER");
+    if (ids_only && json) usage_error("tokenize", "--ids and --json exclude each other");
+    ewq_tokenizer t;
+    ewq_err err;
+    if (ewq_tokenizer_load(&t, tok_path, &err)) die(&err);
+    char *text;
+    size_t len;
+    if (file && strcmp(file, "-")) {
+        if (ewq_read_file(file, (size_t)1 << 32, &text, &len, &err)) die(&err);
+    } else {
+        text = read_stdin(&len);
+    }
+    int *ids;
+    size_t n = ewq_encode(&t, text, len, bos && t.add_bos, &ids);
+    if (json) {
+        printf("{\"tokenizer\": ");
+        print_json_string(stdout, t.path);
+        printf(", \"kind\": \"%s\", \"bytes\": %zu, \"count\": %zu, \"ids\": [",
+               t.kind == EWQ_TOK_BYTE_LEVEL ? "byte-level BPE" : "SentencePiece BPE", len, n);
+        for (size_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
+        printf("]}\n");
+    } else if (ids_only) {
+        for (size_t i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
+        printf("\n");
+    } else {
+        printf("%8s %8s  %s\n", "position", "id", "token");
+        for (size_t i = 0; i < n; i++) {
+            char *s = strndup(t.text + t.tok_off[ids[i]], t.tok_len[ids[i]]);
+            printf("%8zu %8d  ", i, ids[i]);
+            print_json_string(stdout, s);
+            printf("\n");
+            free(s);
+        }
+        printf("%zu tokens for %zu bytes\n", n, len);
+    }
+    free(ids);
+    free(text);
+    ewq_tokenizer_free(&t);
+    return 0;
+}
+
+/* --- ppl --- */
+
+static const char ppl_help[] =
+    "usage: ewq ppl MODEL (--text FILE | --tokens FILE) [--ctx 512] [--ref R] [options] [--json]\n"
+    "\n"
+    "Perplexity by llama.cpp's llama-perplexity protocol: the text is tokenized once (BOS first), the\n"
+    "ids are cut into chunks of --ctx (the remainder dropped), each chunk starts with the BOS token, and\n"
+    "the second half of each chunk is scored (positions ctx/2 .. ctx-2 predicting the next id). Prints\n"
+    "PPL with its standard error.\n"
+    "\n"
+    "  --text FILE       a text, tokenized with the model's tokenizer.json\n"
+    "  --tokens FILE     token ids instead: decimal numbers separated by whitespace\n"
+    "  --ctx N           chunk length (default 512)\n"
+    "  --ref R           also run a reference: R = raw, int8 or int4 (every block linear at that tier)\n"
+    "                    or a plan file; reports the mean KL divergence KL(ref || model) and the share of\n"
+    "                    positions whose top-1 token agrees (--embed, --lm-head and --group apply to both)\n"
+    MODEL_OPTIONS_HELP
+    "  --json            machine-readable output\n";
+
+static int cmd_ppl(int argc, char **argv) {
+    const char *dir = NULL, *tokens_path = NULL, *text_path = NULL, *ref = NULL;
+    int ctx = 512, json = 0;
+    model_opts o = model_opts_default;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(ppl_help, stdout); return 0; }
+        if (model_option("ppl", argc, argv, &i, &o)) continue;
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--tokens")) tokens_path = need_value("ppl", argc, argv, &i);
+        else if (!strcmp(argv[i], "--text")) text_path = need_value("ppl", argc, argv, &i);
+        else if (!strcmp(argv[i], "--ctx")) ctx = parse_int_arg("ppl", "--ctx", need_value("ppl", argc, argv, &i), 4, 1 << 20);
+        else if (!strcmp(argv[i], "--ref")) ref = need_value("ppl", argc, argv, &i);
+        else if (argv[i][0] == '-') usage_error("ppl", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("ppl", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("ppl", "missing MODEL folder");
+    if (!tokens_path == !text_path) usage_error("ppl", "give one of --text FILE and --tokens FILE");
+    model_opts ro = o;
+    ewq_tier ref_tier;
+    if (ref && ewq_tier_parse(ref, &ref_tier) == 0) ro.plan = NULL, ro.uniform = ref_tier;
+    else if (ref) ro.plan = ref, ro.uniform = EWQ_RAW;
+
+    ewq_model m;
+    ewq_packed p, rp;
+    ewq_backend b, rb;
+    ewq_err err;
+    char weights[512], refw[512];
+    open_model(dir, &o, &m);
+    int *ids;
+    long n;
+    if (text_path) ids = tokenize_file(dir, text_path, m.cfg.vocab, &n);
+    else if (ewq_read_tokens(tokens_path, m.cfg.vocab, &ids, &n, &err)) die(&err);
+    if (n < ctx) {
+        ewq_fail(&err, text_path ? text_path : tokens_path, "%ld tokens are fewer than one chunk of --ctx %d", n, ctx);
+        die(&err);
+    }
+    check_context(&m, ctx, "chunks of --ctx");
+    pack_model(&m, &o, &p, weights, sizeof weights);
+    start_backend(&b, &p, ctx, &o);
+    if (ref) {
+        pack_model(&m, &ro, &rp, refw, sizeof refw);
+        start_backend(&rb, &rp, ctx, &ro);
+    }
+    ewq_ppl_result r;
+    if (ewq_perplexity(&b, ref ? &rb : NULL, ids, n, ctx, 1, &r, &err)) die(&err);
+    if (json) {
+        printf("{\"model\": ");
+        print_json_string(stdout, dir);
+        printf(", \"weights\": ");
+        print_json_string(stdout, weights);
+        printf(", \"weight_bytes\": %zu, \"tokens\": %ld, \"ctx\": %d, \"chunks\": %d, \"scored\": %ld, "
+               "\"ppl\": %.17g, \"ppl_stderr\": %.17g", ewq_packed_bytes(&p), n, r.ctx, r.chunks, r.scored, r.ppl,
+               r.ppl_stderr);
+        if (r.has_ref) {
+            printf(", \"ref\": ");
+            print_json_string(stdout, refw);
+            printf(", \"kl\": %.17g, \"kl_stderr\": %.17g, \"top1_agree\": %.17g", r.kl, r.kl_stderr, r.top1_agree);
+        }
+        printf("}\n");
+    } else {
+        printf("model        %s\n", dir);
+        printf("weights      %s: %.2f MiB\n", weights, ewq_packed_bytes(&p) / 1048576.0);
+        printf("tokens       %ld; ctx %d: %d chunks, %ld positions scored\n", n, r.ctx, r.chunks, r.scored);
+        printf("perplexity   %.4f ± %.4f\n", r.ppl, r.ppl_stderr);
+        if (r.has_ref) {
+            printf("reference    %s: %.2f MiB\n", refw, ewq_packed_bytes(&rp) / 1048576.0);
+            printf("KL           %.6f ± %.6f nats (mean KL(ref || model) per position)\n", r.kl, r.kl_stderr);
+            printf("top-1 agree  %.2f%%\n", 100 * r.top1_agree);
+        }
+    }
+    if (ref) rb.free(&rb), ewq_packed_free(&rp);
+    b.free(&b);
+    free(ids);
+    ewq_packed_free(&p);
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- generate --- */
+
+static const char generate_help[] =
+    "usage: ewq generate MODEL [--prompt TEXT | --ids \"ID ID ...\"] [-n 64] [options] [--json]\n"
+    "\n"
+    "Greedy decoding: runs the prompt, then appends the most likely next token until -n tokens are\n"
+    "generated or an end-of-sequence token appears. Prints the generated text when the model folder\n"
+    "has a tokenizer.json (the ids with --json), else the generated token ids.\n"
+    "\n"
+    "  --prompt TEXT     the prompt, tokenized with the model's tokenizer.json (BOS first when it asks)\n"
+    "  --ids LIST        the prompt as token ids, separated by spaces or commas\n"
+    "                    (default: the BOS token alone)\n"
+    "  -n N              tokens to generate (default 64)\n" MODEL_OPTIONS_HELP
+    "  --json            machine-readable output: prompt and generated ids (and text)\n";
+
+/* Parses "1 2, 3" into ids; returns the count. */
+static int parse_id_list(const char *s, int vocab, int **out) {
+    int n = 0, cap = 16, *ids = xmalloc(sizeof(int) * (size_t)cap);
+    for (const char *p = s; *p;) {
+        if (*p == ' ' || *p == ',') { p++; continue; }
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v < 0 || v >= vocab || (*end && *end != ' ' && *end != ','))
+            usage_error("generate", "--ids wants token ids in [0, %d) separated by spaces or commas, got '%s'", vocab, s);
+        if (n == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
+        ids[n++] = (int)v;
+        p = end;
+    }
+    *out = ids;
+    return n;
+}
+
+/* The text of ids[0..n), each token decoded after the one before it (prev: the token before ids[0]). */
+static char *decode_ids(const ewq_tokenizer *t, int prev, const int *ids, int n) {
+    size_t len = 0, cap = 64;
+    char *s = xmalloc(cap);
+    for (int i = 0; i < n; i++) {
+        size_t k;
+        const char *piece = ewq_decode(t, i ? ids[i - 1] : prev, ids[i], &k);
+        while (len + k + 1 > cap) s = xrealloc(s, cap *= 2);
+        memcpy(s + len, piece, k);
+        len += k;
+    }
+    s[len] = 0;
+    return s;
+}
+
+static int cmd_generate(int argc, char **argv) {
+    const char *dir = NULL, *ids_arg = NULL, *prompt_text = NULL;
+    int n_new = 64, json = 0;
+    model_opts o = model_opts_default;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(generate_help, stdout); return 0; }
+        if (model_option("generate", argc, argv, &i, &o)) continue;
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--ids")) ids_arg = need_value("generate", argc, argv, &i);
+        else if (!strcmp(argv[i], "--prompt")) prompt_text = need_value("generate", argc, argv, &i);
+        else if (!strcmp(argv[i], "-n")) n_new = parse_int_arg("generate", "-n", need_value("generate", argc, argv, &i), 1, 1 << 20);
+        else if (argv[i][0] == '-') usage_error("generate", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("generate", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("generate", "missing MODEL folder");
+    if (ids_arg && prompt_text) usage_error("generate", "--prompt and --ids exclude each other");
+    ewq_model m;
+    ewq_packed p;
+    ewq_backend b;
+    ewq_tokenizer t;
+    ewq_err err;
+    char weights[512];
+    open_model(dir, &o, &m);
+    /* the tokenizer is optional unless the prompt is text */
+    char *tok_path = path_join(dir, "tokenizer.json");
+    int have_tok = prompt_text || access(tok_path, F_OK) == 0;
+    free(tok_path);
+    if (have_tok && ewq_tokenizer_load(&t, dir, &err)) die(&err);
+    int *prompt, n_prompt;
+    if (ids_arg) n_prompt = parse_id_list(ids_arg, m.cfg.vocab, &prompt);
+    else if (prompt_text) n_prompt = (int)ewq_encode(&t, prompt_text, strlen(prompt_text), t.add_bos, &prompt);
+    else if (m.cfg.bos_id >= 0) prompt = xmalloc(sizeof(int)), prompt[0] = m.cfg.bos_id, n_prompt = 1;
+    else usage_error("generate", "the model has no BOS token: give a prompt with --prompt or --ids");
+    if (n_prompt == 0) usage_error("generate", "the prompt is empty");
+    for (int i = 0; i < n_prompt; i++)   /* --ids were checked as they were parsed: this is the tokenizer's */
+        if (prompt[i] >= m.cfg.vocab) {
+            ewq_fail(&err, t.path, "token id %d is outside the model's vocabulary of %d", prompt[i], m.cfg.vocab);
+            die(&err);
+        }
+    check_context(&m, (long)n_prompt + n_new - 1, "the prompt and -n");   /* the last token is not fed back */
+    pack_model(&m, &o, &p, weights, sizeof weights);
+    int *out = xmalloc(sizeof(int) * (size_t)n_new), n_out;
+    start_backend(&b, &p, n_prompt + n_new, &o);
+    if (ewq_greedy(&b, prompt, n_prompt, n_new, 1, out, &n_out, &err)) die(&err);
+    char *text = have_tok ? decode_ids(&t, prompt[n_prompt - 1], out, n_out) : NULL;
+    if (json) {
+        printf("{\"prompt\": [");
+        print_ids(stdout, prompt, n_prompt, ", ");
+        printf("], \"tokens\": [");
+        print_ids(stdout, out, n_out, ", ");
+        printf("]");
+        if (text) printf(", \"text\": "), print_json_string(stdout, text);
+        printf("}\n");
+    } else if (text) {
+        printf("%s\n", text);
+    } else {
+        print_ids(stdout, out, n_out, " ");
+        printf("\n");
+    }
+    b.free(&b);
+    free(prompt), free(out), free(text);
+    if (have_tok) ewq_tokenizer_free(&t);
+    ewq_packed_free(&p);
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- bench --- */
+
+static const char bench_help[] =
+    "usage: ewq bench MODEL [-p 512] [-n 128] [-r 5] [options] [--json]\n"
+    "\n"
+    "Throughput as llama-bench measures it: pp = a prompt of -p tokens in one pass (tokens/s),\n"
+    "tg = -n tokens generated one at a time at batch 1 from an empty context (tokens/s); one warm-up,\n"
+    "then -r repetitions, reported as median and min..max. Also: the weight bytes, the bytes one\n"
+    "decode step reads and the bandwidth that achieves, as a share of the copy bandwidth (read +\n"
+    "written: the host's on all threads, or with --backend cuda the device's) measured in the same\n"
+    "run, and the peak resident memory (and with cuda, the peak device memory in use).\n"
+    "\n"
+    "  -p N              prompt tokens (default 512; 0 skips pp)\n"
+    "  -n N              generated tokens (default 128; 0 skips tg)\n"
+    "  -r N              repetitions (default 5)\n" MODEL_OPTIONS_HELP
+    "  --json            machine-readable output\n";
+
+static int cmd_bench(int argc, char **argv) {
+    const char *dir = NULL;
+    int p_len = 512, n_len = 128, reps = 5, json = 0;
+    model_opts o = model_opts_default;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(bench_help, stdout); return 0; }
+        if (model_option("bench", argc, argv, &i, &o)) continue;
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "-p")) p_len = parse_int_arg("bench", "-p", need_value("bench", argc, argv, &i), 0, 1 << 20);
+        else if (!strcmp(argv[i], "-n")) n_len = parse_int_arg("bench", "-n", need_value("bench", argc, argv, &i), 0, 1 << 20);
+        else if (!strcmp(argv[i], "-r")) reps = parse_int_arg("bench", "-r", need_value("bench", argc, argv, &i), 1, 1000);
+        else if (argv[i][0] == '-') usage_error("bench", "unknown option '%s'", argv[i]);
+        else if (dir) usage_error("bench", "more than one MODEL given");
+        else dir = argv[i];
+    }
+    if (!dir) usage_error("bench", "missing MODEL folder");
+    if (!p_len && !n_len) usage_error("bench", "-p and -n are both 0: nothing to measure");
+    ewq_model m;
+    ewq_packed p;
+    ewq_backend b;
+    ewq_err err;
+    char weights[512];
+    open_model(dir, &o, &m);
+    check_context(&m, p_len > n_len ? p_len : n_len, "-p and -n");
+    pack_model(&m, &o, &p, weights, sizeof weights);
+    ewq_bench_result r;
+    start_backend(&b, &p, p_len > n_len ? p_len : n_len, &o);
+    if (ewq_bench(&b, p_len, n_len, reps, 1, &r, &err)) die(&err);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);   /* before the copy-bandwidth buffers inflate it */
+    double rss_mib = ru.ru_maxrss / 1024.0;   /* ru_maxrss is in KiB on Linux */
+    /* the device: memory in use now is the run's peak (the CUDA backend allocates everything at init) */
+    size_t dev_alloc = 0, dev_used = 0;
+    char where[256];
+    if (o.cuda) {
+        ewq_cuda_describe(where, sizeof where);
+        if (ewq_cuda_memory(&b, &dev_alloc, &dev_used, &err)) die(&err);
+    } else {
+        snprintf(where, sizeof where, "%d threads", ewq_threads());
+    }
+    double copy_bw = 0, step_bytes = (double)ewq_decode_bytes(&p);
+    if (!o.cuda) copy_bw = ewq_host_copy_bandwidth();
+    else if (ewq_cuda_copy_bandwidth(&copy_bw, &err)) die(&err);
+    double decode_bw = r.tg * step_bytes;
+    if (json) {
+        printf("{\"model\": ");
+        print_json_string(stdout, dir);
+        printf(", \"backend\": \"%s\", \"threads\": %d, \"device\": ", b.name, ewq_threads());
+        print_json_string(stdout, o.cuda ? where : "host");
+        if (o.cuda) printf(", \"device_bytes_allocated\": %zu, \"device_bytes_in_use\": %zu", dev_alloc, dev_used);
+        printf(", \"weights\": ");
+        print_json_string(stdout, weights);
+        printf(", \"weight_bytes\": %zu, "
+               "\"decode_bytes_per_token\": %.0f, \"reps\": %d, \"pp\": {\"tokens\": %d, \"tok_s\": %.6g, \"min\": %.6g, "
+               "\"max\": %.6g}, \"tg\": {\"tokens\": %d, \"tok_s\": %.6g, \"min\": %.6g, \"max\": %.6g}, "
+               "\"decode_bandwidth\": %.6g, \"copy_bandwidth\": %.6g, \"peak_rss_mib\": %.1f}\n",
+               ewq_packed_bytes(&p), step_bytes, reps, p_len, r.pp, r.pp_min, r.pp_max, n_len,
+               r.tg, r.tg_min, r.tg_max, decode_bw, copy_bw, rss_mib);
+    } else {
+        printf("model              %s\n", dir);
+        printf("backend            %s, %s\n", b.name, where);
+        printf("weights            %s: %.2f MiB\n", weights, ewq_packed_bytes(&p) / 1048576.0);
+        printf("%-18s %12s %21s\n", "test", "tokens/s", "min .. max");
+        if (p_len) printf("pp%-16d %12.2f %10.2f .. %-9.2f\n", p_len, r.pp, r.pp_min, r.pp_max);
+        if (n_len) printf("tg%-16d %12.2f %10.2f .. %-9.2f\n", n_len, r.tg, r.tg_min, r.tg_max);
+        if (n_len)
+            printf("decode bandwidth   %.2f GB/s (%.2f MB per token) = %.0f%% of the %s copy bandwidth, %.2f GB/s\n",
+                   decode_bw / 1e9, step_bytes / 1e6, 100 * decode_bw / copy_bw, o.cuda ? "device" : "host",
+                   copy_bw / 1e9);
+        if (o.cuda)
+            printf("peak device memory %.1f MiB in use (ewq's allocations: %.1f MiB)\n", dev_used / 1048576.0,
+                   dev_alloc / 1048576.0);
+        printf("peak RSS           %.1f MiB\n", rss_mib);
+    }
+    b.free(&b);
+    ewq_packed_free(&p);
+    ewq_model_close(&m);
+    return 0;
+}
+
+/* --- run --- */
+
+static const char run_help[] =
+    "usage: ewq run [MODEL] [--text FILE | --tokens FILE] [--factor F | --sweep F1,F2,...] [options]\n"
+    "\n"
+    "The whole EWQ comparison in one process, on the same tokens: entropy of every block, the plan, then\n"
+    "every variant packed and measured against the raw model (the reference):\n"
+    "  raw                the checkpoint as it is\n"
+    "  int8, int4         every block linear at that tier\n"
+    "  ewq                the plan at factor F\n"
+    "  random sN          the plan's tier counts (raw / int8 / int4 blocks), placed on blocks at random\n"
+    "                     (a shuffle seeded by N = 1 .. --seeds alone: equal counts, equal placements),\n"
+    "                     summarised as mean, sd, min and max\n"
+    "  first-high         the plan's tier counts by position: raw on the first blocks, then int8, int4 last\n"
+    "  last-high          the same from the other end: raw on the last blocks, int4 on the first\n"
+    "  ends-high          raw on the blocks nearest either end (0, L-1, 1, L-2, ...), then int8, int4 in\n"
+    "                     the middle\n"
+    "For each: weight bytes, bits per block-linear weight, perplexity ± standard error (llama.cpp's\n"
+    "protocol, see 'ewq ppl'), mean KL divergence KL(raw || variant) ± standard error, top-1 agreement with\n"
+    "raw, and prompt / decode tokens/s (short runs, see 'ewq bench'). Embeddings and lm_head stay raw.\n"
+    "Variants with the same blocks are measured once. The quality numbers are deterministic: the same\n"
+    "command gives the same numbers on any thread count.\n"
+    "With no MODEL: the embedded default, data/default with data/default/sample.txt (from the repository\n"
+    "root), a small model made by this project (see data/default/README.md), with --ctx 128.\n"
+    "\n"
+    "  --text FILE        the text, tokenized with the model's tokenizer.json\n"
+    "  --tokens FILE      token ids instead: decimal numbers separated by whitespace\n"
+    "  --ctx N            perplexity chunk length (default 512)\n"
+    "  --factor F         the plan's rule factor (default 0.65)\n"
+    "  --sweep F1,F2,...  the plan at each factor, each with its controls, and the size-vs-KLD frontier\n"
+    "  --seeds N          random placements per factor (default 5)\n"
+    "  -p N, -n N, -r N   throughput: prompt and generated tokens, repetitions (default 128, 32, 3;\n"
+    "                     -p 0 -n 0 skips it)\n"
+    "  --bins N           histogram bins of the entropy (default 256)\n"
+    "  --group N          values per quantization group (default 64)\n"
+    "  --threads N        CPU threads (default: one per core)\n"
+    "  --backend B        cpu (default) or cuda (device 0; needs a build with nvcc and a GPU)\n"
+    "  --report DIR       also write DIR/report.md (the tables), DIR/report.json and DIR/entropy.svg; DIR\n"
+    "                     appears complete or not at all, replacing an earlier report there\n"
+    "  --json             machine-readable output\n";
+
+static double parse_sweep(const char *s, double *out) {   /* returns the count */
+    int n = 0;
+    for (const char *p = s;;) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || (*end && *end != ',') || !isfinite(v) || v < 0 || n == RUN_MAX_FACTORS)
+            usage_error("run", "--sweep wants up to %d numbers >= 0 separated by commas, got '%s'", RUN_MAX_FACTORS, s);
+        out[n++] = v;
+        if (!*end) break;
+        p = end + 1;
+    }
+    return n;
+}
+
 static void run_parse(int argc, char **argv, run_opts *o) {
     int factor_given = 0, sweep_given = 0, ctx_given = 0;
     *o = (run_opts){.mo = model_opts_default, .ctx = 512, .seeds = 5, .p = 128, .n = 32, .reps = 3,
@@ -4850,25 +4919,6 @@ static void run_parse(int argc, char **argv, run_opts *o) {
     if (!o->dir) o->dir = "data/default", o->text = "data/default/sample.txt", o->embedded = 1;
     if (o->embedded && !ctx_given) o->ctx = 128;   /* a small model: short chunks keep the demo quick */
     if (!o->text && !o->tokens) usage_error("run", "missing --text FILE (or --tokens FILE) for MODEL");
-}
-
-/* The run's token ids: the text tokenized (an empty file is refused before the tokenizer adds BOS to
- * it), at least one chunk of --ctx. */
-static int *run_tokens(const run_opts *o, const ewq_model *m, long *n) {
-    ewq_err err;
-    int *ids;
-    struct stat st;
-    if (o->text && stat(o->text, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
-        ewq_fail(&err, o->text, "is empty: there is nothing to measure");
-        die(&err);
-    }
-    if (o->text) ids = tokenize_file(o->dir, o->text, m->cfg.vocab, n);
-    else if (ewq_read_tokens(o->tokens, m->cfg.vocab, &ids, n, &err)) die(&err);
-    if (*n < o->ctx) {
-        ewq_fail(&err, o->text ? o->text : o->tokens, "%ld tokens are fewer than one chunk of --ctx %d", *n, o->ctx);
-        die(&err);
-    }
-    return ids;
 }
 
 static int cmd_run(int argc, char **argv) {

@@ -1,8 +1,9 @@
 /* ewq.h — Entropy-Weighted Quantization: the formats and interfaces shared by ewq.c and ewq_cuda.cu.
  *
- * This header is the one place where everything a port needs is defined: the error convention, the
- * checkpoint and config as ewq reads them, and (added by later sections) the plan and packed formats.
- * All multi-byte values in files are little-endian.
+ * This header is the one place where everything a port needs is defined, in the order ewq.c uses it:
+ * formats (errors, element types, tiers, packed sizes), checkpoint, config and model, synthesized
+ * checkpoints, entropy and the rule, plan, packed weights, backends, evaluation, tokenizer, and the
+ * infrastructure the sections share. All multi-byte values in files are little-endian.
  */
 #ifndef EWQ_H
 #define EWQ_H
@@ -42,6 +43,33 @@ float ewq_f16_to_f32(uint16_t h);              /* exact, including subnormals, i
 float ewq_bf16_to_f32(uint16_t h);             /* exact */
 uint16_t ewq_f32_to_f16(float f);              /* round to nearest even; overflow gives ±inf */
 uint16_t ewq_f32_to_bf16(float f);             /* round to nearest even; NaN stays NaN */
+
+/* ---------------------------------------------------------------------------------------------------
+ * Precision of each weight: what a plan (or --uniform) resolves to, and what packing consumes.
+ * raw keeps the checkpoint's values; int8 and int4 are the packed formats of SPEC §6.
+ */
+typedef enum ewq_tier { EWQ_RAW, EWQ_INT8, EWQ_INT4 } ewq_tier;
+const char *ewq_tier_name(ewq_tier t);          /* "raw", "int8", "int4" */
+int ewq_tier_parse(const char *s, ewq_tier *t); /* 0, or -1 for an unknown name */
+
+/* ---------------------------------------------------------------------------------------------------
+ * Sizes of packed weights, as the plan's summary counts them (SPEC §6). A weight [rows, cols] is packed
+ * row by row in groups of g = EWQ_GROUP values along cols; every row has ceil(cols / g) groups, the last
+ * one partial when cols is not a multiple of g (stories260K: cols 172 = 2 groups of 64 + one of 44).
+ *     raw:  rows * cols * dtype size
+ *     int8: rows * (cols + 2 * ceil(cols / g))                one byte per value, one fp16 scale per group
+ *     int4: rows * (ceil(cols / 2) + 4 * ceil(cols / g))      two values per byte, fp16 scale + fp16 min
+ * With cols a multiple of 64 that is 8.25 and 4.5 bits per weight.
+ */
+#define EWQ_GROUP 64        /* the default group size */
+#define EWQ_MAX_GROUP 256   /* groups of 1 .. 256 values */
+uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t cols);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Files: whole files read into memory (config.json, tokenizer.json, plans, token files).
+ */
+/* Reads a whole file into a NUL-terminated heap buffer (refuses directories and files over max_bytes). */
+int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ewq_err *err);
 
 /* ---------------------------------------------------------------------------------------------------
  * Checkpoint: safetensors files, memory-mapped read-only.
@@ -173,16 +201,14 @@ int ewq_model_open(ewq_model *m, const char *dir, ewq_err *err);
 void ewq_model_close(ewq_model *m);
 
 /* ---------------------------------------------------------------------------------------------------
- * Precision of each weight: what a plan (or --uniform) resolves to, and what packing consumes.
- * raw keeps the checkpoint's values; int8 and int4 are the packed formats of SPEC §6.
+ * Synthesized checkpoints (`ewq synth`): random BF16 weights of the shapes a config.json describes.
+ * Linear weights and embeddings: approximately normal, standard deviation 0.02 (the sum of the four
+ * 16-bit parts of splitmix64(key + (i + 1) * 0x9e3779b97f4a7c15), key derived from the seed and the
+ * tensor's position); biases the same; norm weights 1. outlier (NULL, or one entry per layer, 0 = none)
+ * plants +outlier[l] * 0.02 at the first and -outlier[l] * 0.02 at the last value of every linear weight
+ * of block l: the histogram range widens and the block's entropy drops, by a known direction.
  */
-typedef enum ewq_tier { EWQ_RAW, EWQ_INT8, EWQ_INT4 } ewq_tier;
-
-typedef struct ewq_assignment {
-    int n_layers;
-    ewq_tier *linear;          /* [n_layers * EWQ_N_LINEAR]: block l, linear k at l * EWQ_N_LINEAR + k */
-    ewq_tier embed, lm_head;   /* outside the blocks: raw unless asked otherwise */
-} ewq_assignment;
+int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, const char *path, ewq_err *err);
 
 /* ---------------------------------------------------------------------------------------------------
  * Entropy (SPEC §5).
@@ -230,17 +256,6 @@ typedef struct ewq_rule { double factor, mean, std, threshold; } ewq_rule;
 void ewq_apply_rule(const double *h, int n, double factor, ewq_tier *tiers, ewq_rule *out);
 
 /* ---------------------------------------------------------------------------------------------------
- * Sizes of packed weights, as the plan's summary counts them (SPEC §6). A weight [rows, cols] is packed
- * row by row in groups of g = EWQ_GROUP (64, defined with the packed formats) values along cols; every row has ceil(cols / g) groups, the last
- * one partial when cols is not a multiple of g (stories260K: cols 172 = 2 groups of 64 + one of 44).
- *     raw:  rows * cols * dtype size
- *     int8: rows * (cols + 2 * ceil(cols / g))                one byte per value, one fp16 scale per group
- *     int4: rows * (ceil(cols / 2) + 4 * ceil(cols / g))      two values per byte, fp16 scale + fp16 min
- * With cols a multiple of 64 that is 8.25 and 4.5 bits per weight.
- */
-uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t cols);
-
-/* ---------------------------------------------------------------------------------------------------
  * Checkpoint fingerprint: 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 0x100000001b3) over, for
  * every tensor of the checkpoint in byte-wise name order: the name, one 0 byte, the dtype string
  * ("BF16"), one 0 byte, ndim as u32 LE, each dimension as u64 LE, then the first min(64, nbytes) and the
@@ -250,6 +265,20 @@ uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t
  * checked on their own.
  */
 uint64_t ewq_fingerprint(const ewq_checkpoint *ck);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Assignment: the tier of every weight of a model, what a plan (or --uniform) resolves to.
+ */
+typedef struct ewq_assignment {
+    int n_layers;
+    ewq_tier *linear;          /* [n_layers * EWQ_N_LINEAR]: block l, linear k at l * EWQ_N_LINEAR + k */
+    ewq_tier embed, lm_head;   /* outside the blocks: raw unless asked otherwise */
+} ewq_assignment;
+
+/* An assignment with every block linear at `tier` and embed / lm_head as given (free with
+ * ewq_assignment_free). */
+void ewq_assignment_uniform(ewq_assignment *a, int n_layers, ewq_tier tier, ewq_tier embed, ewq_tier lm_head);
+void ewq_assignment_free(ewq_assignment *a);
 
 /* ---------------------------------------------------------------------------------------------------
  * Plan file (JSON, written by `ewq plan -o FILE`). Every field, in document order:
@@ -288,7 +317,7 @@ uint64_t ewq_fingerprint(const ewq_checkpoint *ck);
  * names and a known tier (and, in block granularity, the block's tier); embed_tokens and lm_head carry
  * known tiers (equal when the embeddings are tied). Entropies and the summary are not re-checked.
  */
-/* The result is freed with ewq_assignment_free (declared with packing below). */
+/* The result is freed with ewq_assignment_free. */
 int ewq_plan_load(const char *path, const ewq_model *m, ewq_assignment *out, ewq_err *err);
 
 /* A plan as made from a model (what the file above records). */
@@ -322,16 +351,6 @@ void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title);
  */
 void ewq_llama_quantize_command(FILE *f, const ewq_assignment *a, ewq_dtype raw, const char *in_gguf,
                                 const char *out_gguf);
-
-/* ---------------------------------------------------------------------------------------------------
- * Synthesized checkpoints (`ewq synth`): random BF16 weights of the shapes a config.json describes.
- * Linear weights and embeddings: approximately normal, standard deviation 0.02 (the sum of the four
- * 16-bit parts of splitmix64(key + (i + 1) * 0x9e3779b97f4a7c15), key derived from the seed and the
- * tensor's position); biases the same; norm weights 1. outlier (NULL, or one entry per layer, 0 = none)
- * plants +outlier[l] * 0.02 at the first and -outlier[l] * 0.02 at the last value of every linear weight
- * of block l: the histogram range widens and the block's entropy drops, by a known direction.
- */
-int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, const char *path, ewq_err *err);
 
 /* ---------------------------------------------------------------------------------------------------
  * Packed weights (SPEC §6).
@@ -373,9 +392,6 @@ int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, c
  * or minimum does not fit in fp16 (|w| beyond 65504, or 127*65504 for int8).
  * raw: the checkpoint's own tensor, read in place from the mapped file (F32, F16 or BF16).
  */
-#define EWQ_GROUP 64        /* the default group size */
-#define EWQ_MAX_GROUP 256   /* groups of 1 .. 256 values */
-
 typedef struct ewq_qmat {
     ewq_tier tier;
     int rows, cols, group;     /* group: int8/int4 only */
@@ -418,13 +434,6 @@ int ewq_pack(ewq_packed *p, const ewq_model *m, const ewq_assignment *a, int gro
 size_t ewq_packed_bytes(const ewq_packed *p);   /* all weights as stored: embed, blocks, lm_head (once if shared) */
 void ewq_packed_free(ewq_packed *p);
 
-/* An assignment with every block linear at `tier` and embed / lm_head as given (free with
- * ewq_assignment_free). */
-void ewq_assignment_uniform(ewq_assignment *a, int n_layers, ewq_tier tier, ewq_tier embed, ewq_tier lm_head);
-void ewq_assignment_free(ewq_assignment *a);
-const char *ewq_tier_name(ewq_tier t);          /* "raw", "int8", "int4" */
-int ewq_tier_parse(const char *s, ewq_tier *t); /* 0, or -1 for an unknown name */
-
 /* ---------------------------------------------------------------------------------------------------
  * Backend interface: what runs a packed model. The CPU backend is in ewq.c, the CUDA one in ewq_cuda.cu.
  *
@@ -458,6 +467,65 @@ int ewq_forward_check(const ewq_backend *b, const int *tokens, int n, int pos, e
  * per-band scaling, as transformers computes it), angle = (float)pos * inv_freq[i] (a float32 product),
  * cos_t[pos][i] = cos(angle), sin_t[pos][i] = sin(angle), each [n_pos][head_dim / 2]. */
 void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t);
+
+/* ---------------------------------------------------------------------------------------------------
+ * GPU backend (ewq_cuda.cu; a CPU-only build has a stand-in that says so).
+ */
+/* Writes a one-line description of the CUDA device ewq would use, or why there is none; 0 if usable. */
+int ewq_cuda_describe(char *buf, size_t n);
+/* The CUDA backend: the model above on device 0, every weight in its packed format, float32
+ * activations and KV cache. All device memory is allocated here (none during forward); it fails with
+ * one line: "cuda: no usable GPU (...)", "cuda: the model needs N bytes of device memory (...), but
+ * only M of T are free", or the CUDA call that failed. A CPU-only build fails with "built without CUDA". */
+int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
+/* Device memory of a CUDA backend: the bytes it allocated, and the bytes in use on the device now
+ * (the runtime's and other processes' included). Since forward allocates nothing, in_use after a run
+ * is the peak of that run. */
+int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq_err *err);
+/* Device copy bandwidth (bytes read + written per second, best of 10 copies of 512 MiB with 16-byte
+ * loads and stores): what decode bandwidth is compared with (SPEC §7). */
+int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Evaluation.
+ * A token file is decimal token ids separated by whitespace (spaces, tabs, newlines), each in
+ * [0, vocab). Perplexity follows llama.cpp's llama-perplexity: the ids are cut into n / ctx chunks of
+ * ctx (the rest dropped); each chunk's first id is replaced by the model's BOS (when it has one); the
+ * logits at positions ctx/2 .. ctx-2 are scored against the next id (ctx/2 - 1 per chunk). PPL =
+ * exp(mean NLL); its standard error is PPL * sqrt(var(NLL) / (count - 1)), var the population
+ * variance. With a reference backend: the mean KL divergence KL(ref || model) over the same positions
+ * (natural log), its standard error likewise, and the share of positions whose top-1 ids agree.
+ */
+int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *err);
+
+typedef struct ewq_ppl_result {
+    int ctx, chunks;
+    long scored;
+    double ppl, ppl_stderr;
+    int has_ref;
+    double kl, kl_stderr, top1_agree;
+} ewq_ppl_result;
+
+/* ref may be NULL. Shows progress on stderr when `progress` is set. */
+int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, int ctx, int progress,
+                   ewq_ppl_result *r, ewq_err *err);
+
+/* Greedy decoding: prompt at position 0, then up to n_new ids into out (stopping after an EOS id when
+ * stop_at_eos is set); *n_out is how many were written. Needs max_ctx >= n_prompt + n_new - 1. */
+int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
+               ewq_err *err);
+
+/* Throughput as llama-bench measures it: after one warm-up, `reps` times: a prompt of p ids in one
+ * forward call from position 0 (pp, tokens/s), then n one-token forward calls at positions 0..n-1
+ * (tg, tokens/s); median, min and max over the reps. Needs max_ctx >= max(p, n). */
+typedef struct ewq_bench_result {
+    int p, n, reps;
+    double pp, pp_min, pp_max;
+    double tg, tg_min, tg_max;
+} ewq_bench_result;
+int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_result *r, ewq_err *err);
+size_t ewq_decode_bytes(const ewq_packed *p);     /* weight bytes one decode step reads */
+double ewq_host_copy_bandwidth(void);             /* bytes/s, read + written, all threads */
 
 /* ---------------------------------------------------------------------------------------------------
  * Tokenizer: a Hugging Face tokenizer.json, encoding to exactly the ids of the `tokenizers` library.
@@ -564,70 +632,8 @@ size_t ewq_encode(const ewq_tokenizer *t, const char *text, size_t len, int add_
 const char *ewq_decode(const ewq_tokenizer *t, int prev_id, int id, size_t *len);
 
 /* ---------------------------------------------------------------------------------------------------
- * Evaluation.
- * A token file is decimal token ids separated by whitespace (spaces, tabs, newlines), each in
- * [0, vocab). Perplexity follows llama.cpp's llama-perplexity: the ids are cut into n / ctx chunks of
- * ctx (the rest dropped); each chunk's first id is replaced by the model's BOS (when it has one); the
- * logits at positions ctx/2 .. ctx-2 are scored against the next id (ctx/2 - 1 per chunk). PPL =
- * exp(mean NLL); its standard error is PPL * sqrt(var(NLL) / (count - 1)), var the population
- * variance. With a reference backend: the mean KL divergence KL(ref || model) over the same positions
- * (natural log), its standard error likewise, and the share of positions whose top-1 ids agree.
+ * Infrastructure shared by the sections of ewq.c: atomic output files and the thread pool.
  */
-int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *err);
-
-typedef struct ewq_ppl_result {
-    int ctx, chunks;
-    long scored;
-    double ppl, ppl_stderr;
-    int has_ref;
-    double kl, kl_stderr, top1_agree;
-} ewq_ppl_result;
-
-/* ref may be NULL. Shows progress on stderr when `progress` is set. */
-int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, int ctx, int progress,
-                   ewq_ppl_result *r, ewq_err *err);
-
-/* Greedy decoding: prompt at position 0, then up to n_new ids into out (stopping after an EOS id when
- * stop_at_eos is set); *n_out is how many were written. Needs max_ctx >= n_prompt + n_new - 1. */
-int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
-               ewq_err *err);
-
-/* Throughput as llama-bench measures it: after one warm-up, `reps` times: a prompt of p ids in one
- * forward call from position 0 (pp, tokens/s), then n one-token forward calls at positions 0..n-1
- * (tg, tokens/s); median, min and max over the reps. Needs max_ctx >= max(p, n). */
-typedef struct ewq_bench_result {
-    int p, n, reps;
-    double pp, pp_min, pp_max;
-    double tg, tg_min, tg_max;
-} ewq_bench_result;
-int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_result *r, ewq_err *err);
-size_t ewq_decode_bytes(const ewq_packed *p);     /* weight bytes one decode step reads */
-double ewq_host_copy_bandwidth(void);             /* bytes/s, read + written, all threads */
-
-/* ---------------------------------------------------------------------------------------------------
- * GPU backend (ewq_cuda.cu; a CPU-only build has a stand-in that says so).
- */
-/* Writes a one-line description of the CUDA device ewq would use, or why there is none; 0 if usable. */
-int ewq_cuda_describe(char *buf, size_t n);
-/* The CUDA backend: the model above on device 0, every weight in its packed format, float32
- * activations and KV cache. All device memory is allocated here (none during forward); it fails with
- * one line: "cuda: no usable GPU (...)", "cuda: the model needs N bytes of device memory (...), but
- * only M of T are free", or the CUDA call that failed. A CPU-only build fails with "built without CUDA". */
-int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
-/* Device memory of a CUDA backend: the bytes it allocated, and the bytes in use on the device now
- * (the runtime's and other processes' included). Since forward allocates nothing, in_use after a run
- * is the peak of that run. */
-int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq_err *err);
-/* Device copy bandwidth (bytes read + written per second, best of 10 copies of 512 MiB with 16-byte
- * loads and stores): what decode bandwidth is compared with (SPEC §7). */
-int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err);
-
-/* ---------------------------------------------------------------------------------------------------
- * Host utilities shared by the sections of ewq.c.
- */
-/* Reads a whole file into a NUL-terminated heap buffer (refuses directories and files over max_bytes). */
-int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ewq_err *err);
-
 /* Atomic output: write to "PATH.tmp.PID", then rename over PATH, so PATH is complete or absent (or keeps its
  * previous content), even when ewq is killed. SIGINT, SIGTERM and SIGHUP remove the temporary file on the
  * way out; only SIGKILL (or a crash of the machine) leaves "PATH.tmp.PID" behind. */
