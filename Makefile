@@ -57,7 +57,7 @@ $(BUILD)/test_fuzz_corpus: tests/fuzz/fuzz.h $(wildcard tests/fuzz/fuzz_*.c)
 $(BUILD)/test_%: tests/test_%.c $(BUILD)/lib.o | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CPPFLAGS) -I. -o $@ $< $(BUILD)/lib.o $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bench_%: tests/bench_%.c $(BUILD)/lib.o | $(BUILD)
+$(BUILD)/bench_%: tests/bench/bench_%.c $(BUILD)/lib.o | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CPPFLAGS) -I. -o $@ $< $(BUILD)/lib.o $(LDFLAGS) $(LDLIBS)
 
 $(BUILD):
@@ -89,10 +89,10 @@ fuzz: $(FUZZERS)
 
 # speed goals, measured (never asserted in tests): entropy throughput against a sequential read
 bench: $(EWQ_BIN) $(BUILD)/bench_tokenizer $(BUILD)/bench_tokenizer_speed
-	EWQ=./$(EWQ_BIN) bash tests/bench_entropy.sh
+	EWQ=./$(EWQ_BIN) bash tests/bench/bench_entropy.sh
 	$(BUILD)/bench_tokenizer
 	$(BUILD)/bench_tokenizer_speed
-	EWQ=./$(EWQ_BIN) bash tests/bench_forward.sh
+	EWQ=./$(EWQ_BIN) bash tests/bench/bench_forward.sh
 
 # GPU tests and benchmarks: a CUDA build only, never part of make test (CI has no GPU)
 ifeq ($(CUDA),1)
@@ -115,7 +115,7 @@ test-cuda-sanitize: $(BUILD)/gpu/test_cuda
 	$(SANITIZER) --tool racecheck --error-exitcode 1 ./$(BUILD)/gpu/test_cuda
 
 bench-cuda: $(EWQ_BIN)
-	EWQ=./$(EWQ_BIN) bash tests/bench_cuda.sh
+	EWQ=./$(EWQ_BIN) bash tests/bench/bench_cuda.sh
 else
 test-cuda test-cuda-sanitize bench-cuda:
 	@echo "make $@: needs a CUDA build (nvcc on the PATH, or NVCC=/path/to/nvcc)"; exit 1

@@ -222,7 +222,7 @@ int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, c
  * is undefined. -0.0 and +0.0 are the same value.
  * numpy.histogram(values.astype(float64), bins=B) puts x in bin i when edge_i <= x < edge_(i+1) with
  * edges = linspace(lo, hi, B + 1); that agrees with the formula above except when x lies within rounding
- * of an edge. tests/make_entropy_expected.py checks, for every tensor it writes, that the two agree on
+ * of an edge. tests/gen/make_entropy_expected.py checks, for every tensor it writes, that the two agree on
  * every value, so the committed expectations are numpy's and ewq's at once. Given float32 values,
  * numpy (2.4) computes the bins in float32 and moves 2 of stories260K's 226,560 linear weight values to a
  * neighbouring bin (0.0004 bits in one tensor); the same formula in float32 in C does likewise. Hence

@@ -3,7 +3,7 @@
  *     constant: 0), in F32, F16 and BF16, and the 16-bit pattern count against binning every value;
  *   - the rule on entropies whose mean and std are exact, so H = mean and H = mean - f*std are tested;
  *   - the entropy of every linear weight and block of stories260K and of the fixtures, against
- *     numpy.histogram (data/expected/entropy.json, written by tests/make_entropy_expected.py);
+ *     numpy.histogram (data/expected/entropy.json, written by tests/gen/make_entropy_expected.py);
  *   - a synthesized model with planted outliers, whose plan is known by construction;
  *   - the fingerprint against the published FNV-1a test vectors and the byte string ewq.h documents;
  *   - llama-quantize patterns, applied as POSIX extended regular-expression searches to every GGUF tensor

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The ppl, generate and bench commands on the real stories260K model: their results against the
-# transformers oracle in data/expected/stories260K.json (written by tests/make_fixtures.py), and
+# transformers oracle in data/expected/stories260K.json (written by tests/gen/make_fixtures.py), and
 # their refusals of bad input (exit 1 with one "ewq: FILE: problem" line, or 2 for usage errors).
 # Run by tests/run.sh (EWQ = the binary under test).
 set -u

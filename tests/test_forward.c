@@ -2,12 +2,12 @@
  *   - every fixture in data/fixtures/: logits for a fixed sequence (all positions, prefill and
  *     prefill-then-decode through the KV cache) against transformers in float32, raw and with the
  *     block linears replaced by this project's int8/int4 values as decoded by an independent numpy
- *     implementation of ewq.h (tests/pack_reference.py), whose packed bytes must equal ewq's
+ *     implementation of ewq.h (tests/gen/pack_reference.py), whose packed bytes must equal ewq's
  *     (FNV-1a checksums); BF16/F16 fixtures also against transformers running in their own dtype;
  *     16 greedy tokens;
  *   - the real stories260K model (../shared/assets/): 64 greedy tokens from BOS, and perplexity by
  *     llama.cpp's protocol on a TinyStories token file, raw and int4 against raw (KL, top-1).
- * All expected values were written by tests/make_fixtures.py.
+ * All expected values were written by tests/gen/make_fixtures.py.
  *
  * Tolerances, as max over positions of |Δ|₂ / |ref|₂ of the logit vectors:
  *   1e-4 against float32 transformers (raw and dequantized-weight models): both sides compute in

@@ -1,6 +1,6 @@
 /* tests/test_foundation.c — checkpoint, config and utilities against references ewq did not write:
  *   - the six real config.json files, against what transformers' AutoConfig made of them
- *     (data/expected/configs.json, written by tests/make_fixtures.py);
+ *     (data/expected/configs.json, written by tests/gen/make_fixtures.py);
  *   - every fixture in data/fixtures/, against the config and tensor list transformers and the
  *     safetensors package wrote (each fixture's expected.json);
  *   - the real stories260K checkpoint, against the facts in ../shared/assets/README.md;

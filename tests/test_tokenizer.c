@@ -1,6 +1,6 @@
 /* tests/test_tokenizer.c — ewq's tokenizer against the Hugging Face `tokenizers` library.
  *
- * Expected ids are in data/expected/tokenizer/, written by tests/make_tokenizer_expected.py: for each of
+ * Expected ids are in data/expected/tokenizer/, written by tests/gen/make_tokenizer_expected.py: for each of
  * the four real tokenizers in ../shared/assets (llama3, qwen3, llama2-spm, stories260K), the ids of the
  * WikiText-2 test file, the TinyStories file, tests/tokenizer_stress.txt, five adversarial texts and
  * "Hello world" with the post-processor's special tokens. The .ids files are records of LEB128 varints:
@@ -87,7 +87,7 @@ static void compare_ids(const char *name, const int *got, size_t n_got, const in
           k < n_got ? got[k] : -1, k < n_want ? want[k] : -1);
 }
 
-/* The five adversarial texts of tests/make_tokenizer_expected.py. */
+/* The five adversarial texts of tests/gen/make_tokenizer_expected.py. */
 static char *adversarial(int which, size_t *len) {
     char *s = malloc(20010 * 2 + 16);
     size_t n = 0;

@@ -1,5 +1,5 @@
 /* fuzz_safetensors: arbitrary bytes as the model.safetensors of a model folder whose config.json is valid
- * (the tiny one-block Llama of tests/make_bad_inputs.py, whose checkpoint is the main seed), opened with
+ * (the tiny one-block Llama of tests/gen/make_bad_inputs.py, whose checkpoint is the main seed), opened with
  * ewq_checkpoint_open, then ewq_model_open exactly as `ewq inspect` opens it.
  * Checks: a refusal is one line naming a file of the folder; an accepted model has every tensor inside the
  * data buffer of its file, aligned to its element size, with nbytes = numel * element size, no two tensors

@@ -3,7 +3,7 @@
 Face `tokenizers` library encodes them, into data/expected/tokenizer/. Developer tool (needs `tokenizers`
 and `sentencepiece`, see tests/requirements-dev.txt); run from the repository root:
 
-    /opt/oracle/bin/python tests/make_tokenizer_expected.py
+    python3 tests/gen/make_tokenizer_expected.py
 
 For each tokenizer (llama3, qwen3, llama2-spm, stories260K) and each input it writes NAME.INPUT.ids:
 a sequence of records, each a LEB128 varint count n followed by n LEB128 varint ids (LEB128: 7 bits per
@@ -20,7 +20,7 @@ All other ids are from encode(text, add_special_tokens=False).
 For the byte-level tokenizers, NAME.stress.decoded holds decode(stress ids, skip_special_tokens=False).
 For the two SentencePiece models it also encodes with the `sentencepiece` package on tokenizer.model and
 writes the comparison of the two references to references.txt, with the cases of data/expected/nfc.txt
-(from the UCD, see tests/make_unicode_tables.py) on which the library's NFC normalizer disagrees.
+(from the UCD, see tests/gen/make_unicode_tables.py) on which the library's NFC normalizer disagrees.
 It also writes tests/template_tokenizer.json and tests/metaspace_*_tokenizer.json with their expected ids
 (see write_template_tokenizer and write_metaspace_tokenizers), and
 tests/nfc_tokenizer.json: a byte-level tokenizer with Qwen's pattern,

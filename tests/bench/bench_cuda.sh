@@ -5,7 +5,7 @@
 # Each run is `ewq bench --backend cuda -p 512 -n 128 -r 5`: pp and tg tokens/s, weight bytes, peak
 # device memory, and decode bandwidth as a share of the device copy bandwidth measured in the same run.
 # The whole log goes to data/results/bench-cuda-DATE.log (stdout shows it too).
-# Usage: EWQ=./ewq bash tests/bench_cuda.sh     SHAPES="Llama-3.2-1B" limits the shapes; EWQ_ASSETS
+# Usage: EWQ=./ewq bash tests/bench/bench_cuda.sh     SHAPES="Llama-3.2-1B" limits the shapes; EWQ_ASSETS
 # names the assets folder (default ../shared/assets: a GPU machine that gets only the repo needs a copy)
 set -eu
 EWQ=${EWQ:-./ewq}

@@ -3,7 +3,7 @@
 
 Developer tool, run by hand (never in CI); its outputs are committed.
 
-    /opt/oracle/bin/python tests/make_fixtures.py        # from the repository root
+    python3 tests/gen/make_fixtures.py        # from the repository root
 
 Needs torch, transformers and safetensors. The committed files were produced by the versions
 recorded in data/fixtures/VERSIONS.txt (written by this script): torch 2.15.0+cu132,
@@ -24,7 +24,7 @@ Writes:
                               raw      the checkpoint run by transformers in float32, eager
                               native   (BF16/F16 fixtures) transformers in the checkpoint's dtype
                               int8, int4  the float32 model whose block linears hold the values of
-                                       ewq's packed format, decoded by tests/pack_reference.py (an
+                                       ewq's packed format, decoded by tests/gen/pack_reference.py (an
                                        independent numpy implementation of ewq.h's layout; the
                                        FNV-1a checksums of its bytes are in "packed")
                               int4-all (two fixtures) embed_tokens and lm_head packed too
@@ -58,9 +58,9 @@ from transformers import (AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaFo
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pack_reference  # noqa: E402  (tests/pack_reference.py)
+import pack_reference  # noqa: E402  (tests/gen/pack_reference.py)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "data" / "fixtures"
 EXPECTED = REPO / "data" / "expected"
 REAL_CONFIGS = REPO.parent / "shared" / "assets" / "configs"
@@ -288,7 +288,7 @@ def linear_modules(model):
 
 def quantized_model(folder, tier, outside=False):
     """The float32 model with its block linears (and, if `outside`, embed_tokens and lm_head) replaced
-    by their ewq-packed values, decoded by tests/pack_reference.py (groups of 64, int4 range shrink
+    by their ewq-packed values, decoded by tests/gen/pack_reference.py (groups of 64, int4 range shrink
     on). Also returns, per packed tensor, FNV-1a checksums of the bytes ewq must produce."""
     model = load_f32(folder)
     sums = {}

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # make bench: CPU prefill (pp) and decode (tg) throughput by the llama-bench protocol (`ewq bench`), for
 #   - the real stories260K at raw, int8 and int4 blocks, and llama.cpp on its GGUF twin (F32) through
-#     llama-cpp-python (tests/bench_llamacpp.py), same thread count, same token ids, same protocol;
+#     llama-cpp-python (tests/bench/bench_llamacpp.py), same thread count, same token ids, same protocol;
 #   - a synthesized Qwen2.5-0.5B-shaped checkpoint (ewq synth: 0.99 GB BF16, written once under /tmp,
 #     never into the repository) at raw, int8 and int4 blocks, with shorter runs (-p 64 -n 16 -r 3):
 #     a 512-token prefill of a 0.5B model takes about a minute on two shared cores.
-# Usage: EWQ=./ewq bash tests/bench_forward.sh   (PY overrides the Python that has llama_cpp)
+# Usage: EWQ=./ewq bash tests/bench/bench_forward.sh   (PY overrides the Python that has llama_cpp)
 set -eu
 EWQ=${EWQ:-./ewq}
-PY=${PY:-/opt/oracle/bin/python}
+PY=${PY:-python3}
 S=../shared/assets/stories260K
 config=../shared/assets/configs/Qwen2.5-0.5B-Instruct/config.json
 qwen=${EWQ_BENCH_QWEN:-/tmp/ewq-bench-qwen05b}
@@ -34,7 +34,7 @@ for t in raw int8 int4; do
     row "ewq cpu, $t blocks" "$out"
     [ $t = raw ] && ewq_raw=$out
 done
-if lc=$("$PY" tests/bench_llamacpp.py $S/stories260K.gguf -p 512 -n 128 -r 5 -t "$threads" 2>/dev/null); then
+if lc=$("$PY" tests/bench/bench_llamacpp.py $S/stories260K.gguf -p 512 -n 128 -r 5 -t "$threads" 2>/dev/null); then
     row "llama.cpp, F32 GGUF" "$lc"
     awk -v ep="$(echo "$ewq_raw" | field pp)" -v lp="$(echo "$lc" | field pp)" \
         -v et="$(echo "$ewq_raw" | field tg)" -v lt="$(echo "$lc" | field tg)" \

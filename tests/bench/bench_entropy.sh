@@ -2,7 +2,7 @@
 # make bench: entropy throughput on a synthesized Llama-3.2-1B-shaped checkpoint (2.47 GB BF16, written
 # once under /tmp, never into the repository) against a plain sequential read of the same file, both with
 # the page cache warm, in one run. Median of 5 runs each.
-# Usage: EWQ=./ewq bash tests/bench_entropy.sh   (EWQ_BENCH_DIR overrides the checkpoint folder)
+# Usage: EWQ=./ewq bash tests/bench/bench_entropy.sh   (EWQ_BENCH_DIR overrides the checkpoint folder)
 set -eu
 EWQ=${EWQ:-./ewq}
 config=../shared/assets/configs/Llama-3.2-1B/config.json

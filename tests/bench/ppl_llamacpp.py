@@ -2,7 +2,7 @@
 """Perplexity of a GGUF model computed by llama.cpp, with llama-perplexity's protocol, for comparison
 with `ewq ppl` on the same text (developer tool, run by hand; needs llama-cpp-python):
 
-    /opt/oracle/bin/python tests/ppl_llamacpp.py ../shared/assets/stories260K/stories260K.gguf \
+    python3 tests/bench/ppl_llamacpp.py ../shared/assets/stories260K/stories260K.gguf \
         ../shared/assets/text/tinystories_validation_100.txt --ctx 256
 
 The protocol is the one of llama.cpp's tools/perplexity: tokenize the whole file once with the model's

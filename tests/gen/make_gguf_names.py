@@ -5,7 +5,7 @@ Hugging Face name that gguf.TensorNameMap maps to it for the seven linear weight
 embedding and lm_head, or "-". tests/test_entropy.c applies ewq's --tensor-type patterns to this list as
 llama-quantize would (a regular-expression search) and checks each matches exactly the intended names.
 
-Usage (from the repository root): /opt/oracle/bin/python tests/make_gguf_names.py
+Usage (from the repository root): python3 tests/gen/make_gguf_names.py
 """
 import os
 
@@ -13,7 +13,7 @@ import gguf
 from importlib.metadata import version
 
 BLOCKS = 36
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LINEAR = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
           "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
 

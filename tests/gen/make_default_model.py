@@ -3,7 +3,7 @@
 
 Developer tool, run by hand (never in CI); its output is committed.
 
-    /opt/oracle/bin/python tests/make_default_model.py      # from the repository root
+    python3 tests/gen/make_default_model.py      # from the repository root
 
 data/default/tokenizer.json: a character-level SentencePiece-style BPE without merges (the layout that
 transformers writes for Llama-2 in legacy mode): <unk> <s> </s>, the 256 byte-fallback tokens <0x00>..<0xFF>,

@@ -1,6 +1,6 @@
 """An independent numpy implementation of ewq's packed formats, written from ewq.h alone.
 
-Developer tool (used by tests/make_fixtures.py, never at run time). Every step follows the
+Developer tool (used by tests/gen/make_fixtures.py, never at run time). Every step follows the
 "Packed weights" section of ewq.h in float32 arithmetic, so that the bytes it produces must equal
 ewq's own: q, scale and min arrays, and the dequantized weights a Hugging Face model is then run
 with. Vectorized across rows; within a group, squared errors are summed column by column in double,

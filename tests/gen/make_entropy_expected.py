@@ -10,7 +10,7 @@ own edges (linspace). For every tensor this script also evaluates ewq.h's formul
 anything if a single value lands in a different bin, so the committed numbers are numpy's and match the
 documented formula exactly.
 
-Usage (from the repository root): /opt/oracle/bin/python tests/make_entropy_expected.py
+Usage (from the repository root): python3 tests/gen/make_entropy_expected.py
 """
 import json
 import os
@@ -19,7 +19,7 @@ import sys
 import numpy as np
 from safetensors.torch import load_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LINEAR = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
           "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
 

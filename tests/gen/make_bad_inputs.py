@@ -2,7 +2,7 @@
 """Writes tests/bad/: one broken model folder per input class that ewq must refuse cleanly.
 
 Developer tool, run by hand from the repository root (Python standard library only):
-    python3 tests/make_bad_inputs.py
+    python3 tests/gen/make_bad_inputs.py
 Each case folder holds the (broken) model files and `expect`: a string that ewq's one-line error must
 contain. tests/test_bad_inputs.sh runs `ewq inspect` on every case. A tiny valid model (hidden 8, one
 block) is the starting point, so every case differs from a working folder by exactly one defect.
@@ -12,7 +12,7 @@ import os
 import shutil
 import struct
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bad")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bad")
 
 CONFIG = {
     "architectures": ["LlamaForCausalLM"], "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,

@@ -1,4 +1,4 @@
-/* tests/bench_tokenizer.c — make bench: encoding time on adversarial texts, to show that no input makes
+/* tests/bench/bench_tokenizer.c — make bench: encoding time on adversarial texts, to show that no input makes
  * the tokenizer quadratic (issue: "no quadratic blow-ups on adversarial tokenizer input"). For each
  * tokenizer of ../shared/assets and each text class below, the text is encoded at 64 KiB and at 512 KiB
  * (CPU time, best of 3 each): linear work grows 8 times, quadratic work 64 times. A long word is merged

@@ -6,7 +6,7 @@ warm-up, `reps` times: pp = a prompt of P tokens evaluated in one batch from an 
 (tokens/s), then tg = N tokens evaluated one at a time (tokens/s); prints one JSON line with the
 median, min and max of each, as `ewq bench --json` does.
 
-    /opt/oracle/bin/python tests/bench_llamacpp.py MODEL.gguf [-p 512] [-n 128] [-r 5] [-t THREADS]
+    python3 tests/bench/bench_llamacpp.py MODEL.gguf [-p 512] [-n 128] [-r 5] [-t THREADS]
 """
 
 import argparse

@@ -1,4 +1,4 @@
-/* tests/bench_tokenizer_speed.c — tokenization speed (make bench): each tokenizer in ../shared/assets
+/* tests/bench/bench_tokenizer_speed.c — tokenization speed (make bench): each tokenizer in ../shared/assets
  * encodes the WikiText-2 test file on one core; the best of 5 runs is reported, in MB/s (10^6 bytes of
  * input per second) and tokens/s, with the load time of tokenizer.json and the decode speed. Times are the
  * process's CPU time (encoding is single-threaded), so a busy shared machine slows them less. */
