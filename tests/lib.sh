@@ -1,8 +1,8 @@
-# tests/lib.sh — sourced by the tests/test_*.sh scripts: the binary under test, a temporary folder, and the
+# tests/lib.sh — sourced by every tests/test_*.sh script: the binary under test, a temporary folder, and the
 # checks of ewq's error contract. Each check prints a PASS or FAIL line for tests/run.sh.
 EWQ=${EWQ:-./ewq}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT   # chmod: some tests make files unreadable
 
 # Runs COMMAND... with empty stdin; prints why it breaks the contract "exit STATUS, exactly one line on
 # stderr containing TEXT, nothing on stdout", or nothing when it keeps it. Leaves $tmp/out and $tmp/err.
@@ -19,7 +19,9 @@ contract_violation() {   # status, text, command...
     fi
 }
 
-report() { if [ -z "$2" ]; then echo "PASS $1"; else echo "FAIL $1: $2"; fi; }
+report() { if [ -z "$2" ]; then echo "PASS $1"; else echo "FAIL $1: $2"; fi; }   # name, why it failed or ""
+
+check() { if [ "$2" = 0 ]; then report "$1" ""; else report "$1" "$3"; fi; }   # name, status, why if not 0
 
 expect_exit() {   # name, status, text the single stderr line must contain, command...
     local name=$1

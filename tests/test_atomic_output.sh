@@ -7,9 +7,7 @@
 # finishes before it can be caught writing is retried, then reported as SKIP. The library-level version
 # of this test is tests/test_atomic_output.c.
 set -u
-EWQ=${EWQ:-./ewq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 # large enough that writing it takes a while: 8 blocks, 41.7 M parameters, 83 MB in BF16
 cat >"$tmp/config.json" <<'JSON'
 {"architectures": ["LlamaForCausalLM"], "hidden_size": 512, "intermediate_size": 1376, "num_hidden_layers": 8,

@@ -10,11 +10,10 @@
 # template is reported as SKIP, so a new command cannot silently escape the matrix. Flag values, single
 # input files (plans, tokenizers, texts, configs) and outputs have their own classes further down.
 set -u
-EWQ=$(realpath "${EWQ:-./ewq}")
+. "$(dirname "$0")/lib.sh"
+EWQ=$(realpath "$EWQ")
 root=$(pwd)
-tmp=$(mktemp -d)
-logs=$(mktemp -d)
-trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp" "$logs"' EXIT
+logs=$tmp   # the checks' out and err files (lib.sh's contract_violation writes there too)
 chmod 755 "$tmp"   # the unreadable-file cases may run as another user (see below)
 work=$tmp/work
 mkdir "$work"
@@ -34,29 +33,25 @@ declare -A MODEL_CMDS=(
     [run]="run MODEL --tokens $root/data/expected/tinystories-6144.tokens -p 0 -n 0"
 )
 
-snapshot() { find "$tmp" -mindepth 1 2>/dev/null | sort; }
+snapshot() { find "$tmp" -mindepth 1 ! -path "$logs/out" ! -path "$logs/err" 2>/dev/null | sort; }
+in_work() { (cd "$work" && timeout 20 "${as[@]}" "$@"); }
 
-# refuse NAME STATUS NEEDLE WANT ARGS...: ewq ARGS... must exit with STATUS, one line on stderr containing
-# both NEEDLE (the file or flag) and WANT (the problem), nothing on stdout, no new files.
+# refuse NAME STATUS NEEDLE WANT ARGS...: ewq ARGS... must exit with STATUS, one line on stderr starting
+# with "ewq" and containing both NEEDLE (the file or flag) and WANT (the problem), nothing on stdout, no
+# new files.
 refuse() {
     local name=$1 status=$2 needle=$3 want=$4
     shift 4
-    local before after rc lines
+    local before why
     before=$(snapshot)
-    (cd "$work" && timeout 20 "${as[@]}" "$EWQ" "$@" >"$logs/out" 2>"$logs/err")
-    rc=$?
-    after=$(snapshot)
-    lines=$(wc -l <"$logs/err")
-    if [ $rc -eq 124 ]; then echo "FAIL $name: still running after 20 s (ewq $*)"
-    elif [ $rc -ne "$status" ]; then echo "FAIL $name: exit status $rc, expected $status: $(head -c 300 "$logs/err")"
-    elif [ "$lines" -ne 1 ]; then echo "FAIL $name: $lines lines on stderr, expected 1: $(head -c 300 "$logs/err")"
-    elif [ -s "$logs/out" ]; then echo "FAIL $name: printed to stdout: $(head -c 200 "$logs/out")"
-    elif ! grep -q '^ewq' "$logs/err"; then echo "FAIL $name: message does not start with 'ewq': $(cat "$logs/err")"
-    elif ! grep -qF -- "$needle" "$logs/err"; then echo "FAIL $name: message lacks '$needle': $(cat "$logs/err")"
-    elif ! grep -qF -- "$want" "$logs/err"; then echo "FAIL $name: message lacks '$want': $(cat "$logs/err")"
-    elif [ "$before" != "$after" ]; then echo "FAIL $name: files changed: $(diff <(echo "$before") <(echo "$after"))"
-    else echo "PASS $name"
+    why=$(contract_violation "$status" "$needle" in_work "$EWQ" "$@")
+    case $why in "exit status 124,"*) why="still running after 20 s (ewq $*)" ;; esac
+    if [ -n "$why" ]; then :
+    elif ! grep -q '^ewq' "$logs/err"; then why="message does not start with 'ewq': $(cat "$logs/err")"
+    elif ! grep -qF -- "$want" "$logs/err"; then why="message lacks '$want': $(cat "$logs/err")"
+    elif [ "$before" != "$(snapshot)" ]; then why="files changed: $(diff <(echo "$before") <(snapshot))"
     fi
+    report "$name" "$why"
 }
 
 # --- every command: --help and an unknown option ---

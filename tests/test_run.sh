@@ -7,10 +7,7 @@
 # data/default/model.safetensors is what its documented `ewq synth` command writes.
 # Bad input to `run` is in tests/test_cli_matrix.sh. Run by tests/run.sh (EWQ = the binary under test).
 set -u
-EWQ=${EWQ:-./ewq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-check() { if [ "$2" = 0 ]; then echo "PASS $1"; else echo "FAIL $1: $3"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 # --- the README's first command, as it is (about 13 s of CPU time; several minutes under make asan, which
 # runs the same checks on a shorter text below) ---
