@@ -196,6 +196,13 @@ int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, e
     return 0;
 }
 
+/* Monotonic wall-clock time in seconds: progress and timings. */
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 /* Maps a whole regular file read-only. */
 static int map_file(const char *path, ewq_mapped_file *mf, ewq_err *err) {
     int fd = open(path, O_RDONLY | O_NONBLOCK);
@@ -856,7 +863,8 @@ int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, c
     const int64_t chunk = (int64_t)SYNTH_PIECE * 64;
     uint16_t *buf = xmalloc(sizeof(uint16_t) * (size_t)chunk);
     uint64_t total = t[n - 1].offset + (uint64_t)synth_numel(&t[n - 1]) * 2, done = 0;
-    int progress = isatty(2);
+    ewq_progress bar;
+    ewq_progress_start(&bar, "synth", "GB", total / 1e9, 1);
     for (int i = 0; i < n && !ferror(o.f); i++) {
         synth_chunk sc = {&t[i], mix64(seed ^ mix64((uint64_t)i + 1)), 0, buf, 0, 0};
         if (outlier && t[i].block >= 0) sc.outlier = (float)(outlier[t[i].block] * 0.02);
@@ -865,10 +873,10 @@ int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, c
             ewq_parallel((int)((sc.n + SYNTH_PIECE - 1) / SYNTH_PIECE), synth_piece, &sc);
             fwrite(buf, sizeof(uint16_t), (size_t)sc.n, o.f);
             done += (uint64_t)sc.n * 2;
-            if (progress) fprintf(stderr, "\rsynth: %3d%%", (int)(done * 100 / total));
+            ewq_progress_update(&bar, done / 1e9, NULL);
         }
     }
-    if (progress) fputc('\n', stderr);
+    ewq_progress_end(&bar, ferror(o.f) ? -1 : total / 1e9, "written");
     free(buf);
     free(header);
     free(t);
@@ -992,32 +1000,24 @@ typedef struct {
     pthread_mutex_t mu;
     atomic_llong bytes_done;
     long long bytes_total;
-    int progress;                  /* stderr is a terminal */
+    ewq_progress bar;              /* updated under mu */
 } entropy_job;
 
 static void entropy_one(void *ctx, int i) {
     entropy_job *j = ctx;
     const ewq_tensor *t = j->items[i].t;
     ewq_err err;
-    if (ewq_tensor_entropy(t, j->bins, &j->out[j->items[i].slot], &err) != 0) {
-        pthread_mutex_lock(&j->mu);
-        if (!j->failed) j->failed = 1, j->err = err;
-        pthread_mutex_unlock(&j->mu);
-    }
-    long long n = (long long)t->nbytes, before = atomic_fetch_add(&j->bytes_done, n);
-    if (j->progress && (before + n) * 20 / j->bytes_total != before * 20 / j->bytes_total)
-        fprintf(stderr, "\rentropy: %3lld%%", (before + n) * 100 / j->bytes_total);
+    int rc = ewq_tensor_entropy(t, j->bins, &j->out[j->items[i].slot], &err);
+    long long done = atomic_fetch_add(&j->bytes_done, (long long)t->nbytes) + (long long)t->nbytes;
+    pthread_mutex_lock(&j->mu);
+    if (rc && !j->failed) j->failed = 1, j->err = err;
+    ewq_progress_update(&j->bar, done / 1e9, NULL);
+    pthread_mutex_unlock(&j->mu);
 }
 
 static int cmp_bigger_first(const void *a, const void *b) {
     size_t x = ((const entropy_item *)a)->t->nbytes, y = ((const entropy_item *)b)->t->nbytes;
     return (x < y) - (x > y);
-}
-
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* CPU time of the process, user + system, all threads: on a shared machine it tells apart slow work
@@ -1032,23 +1032,26 @@ static double cpu_seconds(void) {
  * stderr: bytes, time and throughput (what `make bench` reads). */
 static int model_entropy(const ewq_model *m, int bins, double *h, ewq_err *err) {
     int n = m->cfg.n_layers * EWQ_N_LINEAR;
-    entropy_job j = {.items = xmalloc(sizeof(entropy_item) * (size_t)n), .out = h, .bins = bins,
-                     .progress = isatty(2)};
+    entropy_job j = {.items = xmalloc(sizeof(entropy_item) * (size_t)n), .out = h, .bins = bins};
     pthread_mutex_init(&j.mu, NULL);
     for (int i = 0; i < n; i++) {
         j.items[i] = (entropy_item){m->blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR], i};
         j.bytes_total += (long long)j.items[i].t->nbytes;
     }
     qsort(j.items, (size_t)n, sizeof(entropy_item), cmp_bigger_first);
-    double t0 = seconds_now(), c0 = cpu_seconds();
+    double c0 = cpu_seconds();
+    ewq_progress_start(&j.bar, "entropy", "GB", j.bytes_total / 1e9, 1);
     ewq_parallel(n, entropy_one, &j);
-    double dt = seconds_now() - t0, cpu = cpu_seconds() - c0;
-    if (j.progress) fputc('\n', stderr);
+    double cpu = cpu_seconds() - c0;
     pthread_mutex_destroy(&j.mu);
     free(j.items);
-    if (j.failed) return ewq_fail(err, m->ck.path, "tensor %s", j.err.msg);
-    fprintf(stderr, "entropy: %d tensors, %.3f GB in %.3f s (%.2f GB/s, %d threads, %.3f s of CPU time)\n", n,
-            j.bytes_total / 1e9, dt, dt > 0 ? j.bytes_total / 1e9 / dt : 0.0, ewq_threads(), cpu);
+    if (j.failed) {
+        ewq_progress_end(&j.bar, -1, NULL);
+        return ewq_fail(err, m->ck.path, "tensor %s", j.err.msg);
+    }
+    char note[96];
+    snprintf(note, sizeof note, "%d tensors, %d threads, %.3f s of CPU time", n, ewq_threads(), cpu);
+    ewq_progress_end(&j.bar, j.bytes_total / 1e9, note);
     return 0;
 }
 
@@ -1676,20 +1679,23 @@ int ewq_pack(ewq_packed *p, const ewq_model *m, const ewq_assignment *a, int gro
     p->model = m;
     p->group = group;
     p->linear = xcalloc((size_t)m->cfg.n_layers * EWQ_N_LINEAR, sizeof(ewq_qmat));
+    ewq_progress bar;
+    ewq_progress_start(&bar, "packing", "blocks", m->cfg.n_layers, progress);
     if (pack_tensor(&p->embed, m->embed, a->embed, group, shrink, err)) goto fail;
     for (int l = 0; l < m->cfg.n_layers; l++) {
         for (int k = 0; k < EWQ_N_LINEAR; k++) {
             int i = l * EWQ_N_LINEAR + k;
             if (pack_tensor(&p->linear[i], m->blocks[l].linear[k], a->linear[i], group, shrink, err)) goto fail;
         }
-        if (progress) fprintf(stderr, "\rpacking: block %d/%d", l + 1, m->cfg.n_layers);
+        ewq_progress_update(&bar, l + 1, NULL);
     }
-    if (progress) fputc('\n', stderr);
+    ewq_progress_end(&bar, -1, NULL);
     p->lm_head_shared = m->cfg.tie_embeddings && a->lm_head == a->embed;
     if (p->lm_head_shared) p->lm_head = p->embed;
     else if (pack_tensor(&p->lm_head, m->lm_head, a->lm_head, group, shrink, err)) goto fail;
     return 0;
 fail:
+    ewq_progress_end(&bar, -1, NULL);
     ewq_packed_free(p);
     return -1;
 }
@@ -2105,20 +2111,100 @@ static int is_eos(const ewq_config *c, int id) {
     return 0;
 }
 
-int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
-               ewq_err *err) {
+/* --- sampling --- */
+
+static uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+void ewq_sampler_init(ewq_sampler *s, double temp, int top_k, double top_p, double min_p, uint64_t seed) {
+    *s = (ewq_sampler){.temp = temp, .top_k = top_k, .top_p = top_p, .min_p = min_p, .rng = splitmix64(seed)};
+    if (!s->rng) s->rng = 1;
+}
+
+double ewq_random(uint64_t *state) {
+    uint64_t x = *state;
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    *state = x;
+    return (double)((x * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;   /* 2^53 */
+}
+
+typedef struct { int id; float logit; } candidate;
+
+/* a before b: higher logit, then lower id */
+static int cand_before(const candidate *a, const candidate *b) {
+    return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
+}
+static int cmp_cand(const void *a, const void *b) { return cand_before(b, a) - cand_before(a, b); }
+
+/* The k best of logits[0..n) in order into c; returns how many (min(k, n)). */
+static int best_candidates(const float *logits, int n, int k, candidate *c) {
+    if (k <= 0 || k >= n || k > 256) {   /* a full sort; else insertion into the k best, O(n) when k is small */
+        for (int i = 0; i < n; i++) c[i] = (candidate){i, logits[i]};
+        qsort(c, (size_t)n, sizeof *c, cmp_cand);
+        return k <= 0 || k > n ? n : k;
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        candidate x = {i, logits[i]};
+        if (m == k && !cand_before(&x, &c[k - 1])) continue;
+        int j = m < k ? m++ : k - 1;
+        for (; j > 0 && cand_before(&x, &c[j - 1]); j--) c[j] = c[j - 1];
+        c[j] = x;
+    }
+    return m;
+}
+
+int ewq_sample(ewq_sampler *s, const float *logits, int n) {
+    if (!s || s->temp <= 0) return argmax(logits, n);
+    candidate *c = xmalloc(sizeof *c * (size_t)n);
+    double *p = xmalloc(sizeof *p * (size_t)n);
+    int m = best_candidates(logits, n, s->top_k, c);
+    double sum = 0;
+    for (int i = 0; i < m; i++) sum += p[i] = exp((double)c[i].logit - (double)c[0].logit);
+    if (s->top_p < 1) {
+        double cum = 0;
+        for (int i = 0; i < m; i++)
+            if ((cum += p[i] / sum) >= s->top_p) { m = i + 1; break; }
+    }
+    while (m > 1 && p[m - 1] < s->min_p * p[0]) m--;   /* p[0] is the largest: p_i / p_max = p[i] / p[0] */
+    sum = 0;
+    for (int i = 0; i < m; i++) sum += p[i] = exp(((double)c[i].logit - (double)c[0].logit) / s->temp);
+    double u = ewq_random(&s->rng) * sum, cum = 0;
+    int id = c[m - 1].id;
+    for (int i = 0; i < m; i++)
+        if ((cum += p[i]) > u) { id = c[i].id; break; }
+    free(c), free(p);
+    return id;
+}
+
+int ewq_generate(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, ewq_sampler *s,
+                 void (*on_token)(void *ctx, int id), void *ctx, int *out, int *n_out, double seconds[2],
+                 ewq_err *err) {
     const ewq_config *c = &b->packed->model->cfg;
     float *logits = xmalloc(sizeof(float) * (size_t)c->vocab);
+    double t0 = seconds_now();
     int rc = b->forward(b, prompt, n_prompt, 0, logits, 0, err), got = 0;
+    double t1 = seconds_now();
     while (rc == 0 && got < n_new) {
-        int next = argmax(logits, c->vocab);
+        int next = ewq_sample(s, logits, c->vocab);
         out[got++] = next;
+        if (on_token) on_token(ctx, next);
         if ((stop_at_eos && is_eos(c, next)) || got == n_new) break;
         rc = b->forward(b, &next, 1, n_prompt + got - 1, logits, 0, err);
     }
     free(logits);
     *n_out = got;
+    if (seconds) seconds[0] = t1 - t0, seconds[1] = seconds_now() - t1;
     return rc;
+}
+
+int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
+               ewq_err *err) {
+    return ewq_generate(b, prompt, n_prompt, n_new, stop_at_eos, NULL, NULL, NULL, out, n_out, NULL, err);
 }
 
 /* log-softmax of x[0..n) into out, in double */
@@ -2162,6 +2248,9 @@ int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, 
     int *chunk = xmalloc(sizeof(int) * (size_t)ctx), rc = 0;
     running nll = {0}, kl = {0};
     long agree = 0;
+    ewq_progress bar;
+    char note[64] = "";
+    ewq_progress_start(&bar, "perplexity", "tokens", (double)r->chunks * ctx, progress);
     for (int ch = 0; ch < r->chunks && rc == 0; ch++) {
         memcpy(chunk, tokens + (size_t)ch * ctx, sizeof(int) * (size_t)ctx);
         if (c->bos_id >= 0) chunk[0] = c->bos_id;
@@ -2178,10 +2267,10 @@ int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, 
             running_add(&kl, d);
             agree += argmax(logits + row, V) == argmax(ref_logits + row, V);
         }
-        if (progress)
-            fprintf(stderr, "\rperplexity: chunk %d/%d, running ppl %.4f", ch + 1, r->chunks, exp(running_mean(&nll)));
+        snprintf(note, sizeof note, "chunk %d/%d, ppl %.4f", ch + 1, r->chunks, exp(running_mean(&nll)));
+        ewq_progress_update(&bar, (double)(ch + 1) * ctx, note);
     }
-    if (progress) fputc('\n', stderr);
+    ewq_progress_end(&bar, rc ? -1 : (double)r->chunks * ctx, note);
     r->scored = nll.n;
     r->ppl = exp(running_mean(&nll));
     r->ppl_stderr = running_stderr(&nll) * r->ppl;
@@ -2196,12 +2285,6 @@ int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, 
 }
 
 /* --- throughput, as llama-bench measures it --- */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -2224,16 +2307,18 @@ int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_re
     double *pp = xmalloc(sizeof(double) * (size_t)reps), *tg = xmalloc(sizeof(double) * (size_t)reps);
     memset(r, 0, sizeof *r);
     r->p = p, r->n = n, r->reps = reps;
+    ewq_progress bar;
+    ewq_progress_start(&bar, "bench", "runs", reps + 1, progress);
     for (int rep = -1; rep < reps && rc == 0; rep++) {   /* rep -1: warm-up, not counted */
-        double t0 = now_s();
+        double t0 = seconds_now();
         if (p > 0) rc = b->forward(b, ids, p, 0, logits, 0, err);
-        double t1 = now_s();
+        double t1 = seconds_now();
         for (int i = 0; rc == 0 && i < n; i++) rc = b->forward(b, ids + i, 1, i, logits, 0, err);
-        double t2 = now_s();
+        double t2 = seconds_now();
         if (rep >= 0) pp[rep] = p / (t1 - t0), tg[rep] = n / (t2 - t1);
-        if (progress) fprintf(stderr, "\rbench: %s %d/%d", rep < 0 ? "warm-up" : "run", rep + 1, reps);
+        ewq_progress_update(&bar, rep + 2, rep < 0 ? "warm-up" : NULL);
     }
-    if (progress) fputc('\n', stderr);
+    ewq_progress_end(&bar, rc ? -1 : reps + 1, "the first a warm-up");
     if (rc == 0 && p > 0) spread(pp, reps, &r->pp, &r->pp_min, &r->pp_max);
     if (rc == 0 && n > 0) spread(tg, reps, &r->tg, &r->tg_min, &r->tg_max);
     free(ids), free(logits), free(pp), free(tg);
@@ -2262,9 +2347,9 @@ double ewq_host_copy_bandwidth(void) {
     copy_job j = {.dst = b, .src = a, .part = size / parts};
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = now_s();
+        double t0 = seconds_now();
         ewq_parallel((int)parts, copy_part, &j);
-        double bw = 2.0 * (double)size / (now_s() - t0);
+        double bw = 2.0 * (double)size / (seconds_now() - t0);
         if (bw > best) best = bw;
     }
     free(a), free(b);
@@ -3160,6 +3245,112 @@ void ewq_tokenizer_free(ewq_tokenizer *t) {
     memset(t, 0, sizeof *t);
 }
 
+/* --- chat templates --- */
+
+/* The literal text after "<|im_start|>system" and a newline (written "\n" in a Jinja string or as a real
+ * newline) up to "<|im_end|>", when nothing in between comes from a variable: the system message a ChatML
+ * template adds by itself. NULL when there is none. */
+static char *chatml_default_system(const char *tmpl) {
+    static const char head[] = "<|im_start|>system";
+    for (const char *p = strstr(tmpl, head); p; p = strstr(p + 1, head)) {
+        const char *q = p + sizeof head - 1;
+        if (*q == '\n') q++;
+        else if (q[0] == '\\' && q[1] == 'n') q += 2;
+        else continue;
+        const char *end = strstr(q, "<|im_end|>");
+        if (!end || end == q || strcspn(q, "'\"{}") < (size_t)(end - q)) continue;
+        char *sys = xmalloc((size_t)(end - q) + 1), *w = sys;
+        for (; q < end; q++) {
+            if (q[0] == '\\' && q[1] == 'n') *w++ = '\n', q++;
+            else *w++ = *q;
+        }
+        *w = 0;
+        return sys;
+    }
+    return NULL;
+}
+
+int ewq_chat_detect(ewq_chat *c, const char *tmpl, const char *bos, const char *path, ewq_err *err) {
+    memset(c, 0, sizeof *c);
+    if (strstr(tmpl, "<|start_header_id|>") && strstr(tmpl, "<|end_header_id|>") && strstr(tmpl, "<|eot_id|>")) {
+        if (strstr(tmpl, "<|start_header_id|>system"))
+            return ewq_fail(err, path, "the chat template writes its own system header (Llama-3.1 and later: dates, "
+                                       "tools): not supported, only Llama-3's plain header form and ChatML");
+        c->kind = EWQ_CHAT_LLAMA3;
+        c->trim = strstr(tmpl, "| trim") || strstr(tmpl, "|trim");
+        c->bos = xstrdup(strstr(tmpl, "bos_token") && bos ? bos : "");
+        return 0;
+    }
+    if (strstr(tmpl, "<|im_start|>") && strstr(tmpl, "<|im_end|>")) {
+        c->kind = EWQ_CHAT_CHATML;
+        c->system = chatml_default_system(tmpl);
+        return 0;
+    }
+    return ewq_fail(err, path, "the chat template is neither ChatML (<|im_start|>) nor Llama-3's header form: not "
+                               "supported");
+}
+
+int ewq_chat_load(ewq_chat *c, const ewq_tokenizer *t, ewq_err *err) {
+    const char *slash = strrchr(t->path, '/');
+    char *dir = slash ? strndup(t->path, (size_t)(slash - t->path)) : xstrdup(".");
+    char *path = path_join(dir, "chat_template.jinja"), *tmpl = NULL;
+    char *bos = t->bos_id >= 0 ? strndup(t->text + t->tok_off[t->bos_id], t->tok_len[t->bos_id]) : NULL;
+    size_t len;
+    int rc;
+    if (access(path, F_OK) == 0) {   /* newer transformers save the template on its own */
+        rc = ewq_read_file(path, 1 << 20, &tmpl, &len, err);
+    } else {
+        json_doc doc;
+        free(path);
+        path = path_join(dir, "tokenizer_config.json");
+        rc = access(path, F_OK) ? ewq_fail(err, path, "not found: the tokenizer has no chat template")
+                                : tok_read_config(t->path, &doc, err);
+        if (rc == 0) {
+            const json_value *v = json_get(doc.root, "chat_template");
+            for (uint32_t i = 0; json_is(v, JSON_ARRAY) && i < v->len; i++)   /* [{"name", "template"}]: "default" */
+                if (json_str_is(json_get(&v->kids[i], "name"), "default")) v = json_get(&v->kids[i], "template");
+            if (json_is(v, JSON_STRING)) tmpl = xstrdup(v->str);
+            else rc = ewq_fail(err, path, "has no chat_template (nor is there a chat_template.jinja)");
+            json_free(&doc);
+        }
+    }
+    if (rc == 0) rc = ewq_chat_detect(c, tmpl, bos, path, err);
+    free(tmpl), free(path), free(dir), free(bos);
+    return rc;
+}
+
+static void bytebuf_str(bytebuf *b, const char *s) { bytebuf_put(b, s, strlen(s)); }
+
+char *ewq_chat_render(const ewq_chat *c, const char *message) {
+    bytebuf b = {0};
+    size_t len = strlen(message);
+    if (c->kind == EWQ_CHAT_LLAMA3) {
+        static const char ws[] = " \t\n\r\v\f";   /* Jinja's trim is Python's str.strip() */
+        while (c->trim && len && strchr(ws, message[0])) message++, len--;
+        while (c->trim && len && strchr(ws, message[len - 1])) len--;
+        bytebuf_str(&b, c->bos);
+        bytebuf_str(&b, "<|start_header_id|>user<|end_header_id|>\n\n");
+        bytebuf_put(&b, message, len);
+        bytebuf_str(&b, "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+    } else {
+        if (c->system) {
+            bytebuf_str(&b, "<|im_start|>system\n");
+            bytebuf_str(&b, c->system);
+            bytebuf_str(&b, "<|im_end|>\n");
+        }
+        bytebuf_str(&b, "<|im_start|>user\n");
+        bytebuf_put(&b, message, len);
+        bytebuf_str(&b, "<|im_end|>\n<|im_start|>assistant\n");
+    }
+    bytebuf_put(&b, "", 1);
+    return b.p;
+}
+
+void ewq_chat_free(ewq_chat *c) {
+    free(c->system), free(c->bos);
+    memset(c, 0, sizeof *c);
+}
+
 /* ===================================================================================================
  * Infrastructure: atomic output files, the thread pool
  * Used by the sections above through ewq.h: outputs appear complete or not at all, and work is
@@ -3236,6 +3427,37 @@ int ewq_out_commit(ewq_outfile *o, ewq_err *err) {
     free(o->path);
     free(o->tmp);
     return 0;
+}
+
+/* --- progress --- */
+
+void ewq_progress_start(ewq_progress *p, const char *what, const char *unit, double total, int show) {
+    *p = (ewq_progress){.what = what, .unit = unit, .total = total, .t0 = seconds_now(), .shown = -1,
+                        .show = show, .tty = show && isatty(STDERR_FILENO)};
+}
+
+/* whole counts as integers, fractions (gigabytes) with three decimals; rates of 100 and more as integers */
+static int progress_decimals(double x) { return x == floor(x) ? 0 : 3; }
+static int rate_decimals(double r) { return r >= 100 ? 0 : 2; }
+
+void ewq_progress_update(ewq_progress *p, double done, const char *note) {
+    if (!p->tty) return;
+    double now = seconds_now(), dt = now - p->t0, rate = dt > 0 ? done / dt : 0;
+    if (p->shown >= 0 && now - p->shown < 0.1 && done < p->total) return;
+    p->shown = now;
+    fprintf(stderr, "\r\033[K%s: %.*f/%.*f %s", p->what, progress_decimals(done), done, progress_decimals(p->total),
+            p->total, p->unit);
+    if (rate > 0) fprintf(stderr, ", %.*f %s/s, ETA %.0f s", rate_decimals(rate), rate, p->unit, (p->total - done) / rate);
+    if (note && *note) fprintf(stderr, ", %s", note);
+}
+
+void ewq_progress_end(ewq_progress *p, double done, const char *note) {
+    if (p->tty) fputs("\r\033[K", stderr);
+    if (!p->show || done < 0) return;
+    double dt = seconds_now() - p->t0;
+    double rate = dt > 0 ? done / dt : 0;
+    fprintf(stderr, "%s: %.*f %s in %.3f s (%.*f %s/s)%s%s\n", p->what, progress_decimals(done), done, p->unit, dt,
+            rate_decimals(rate), rate, p->unit, note && *note ? ", " : "", note ? note : "");
 }
 
 /* --- threads ---

@@ -510,8 +510,42 @@ typedef struct ewq_ppl_result {
 int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, int ctx, int progress,
                    ewq_ppl_result *r, ewq_err *err);
 
-/* Greedy decoding: prompt at position 0, then up to n_new ids into out (stopping after an EOS id when
- * stop_at_eos is set); *n_out is how many were written. Needs max_ctx >= n_prompt + n_new - 1. */
+/* Choosing the next token from logits (ewq generate --temp, --top-k, --top-p, --min-p, --seed).
+ * Temperature 0 is greedy decoding: the argmax (the lowest id among equal maxima), no random number
+ * drawn. Otherwise the filters run in llama.cpp's order, so that they see the model's own
+ * probabilities and the temperature only reshapes what they kept:
+ *   1. candidates: every id, by logit from the highest (equal logits: the lower id first);
+ *   2. top-k: the first k candidates (k = 0: all);
+ *   3. p_i = softmax of the candidates' logits (in double);
+ *   4. top-p: the shortest prefix whose p_i sum to >= top_p (1: all);
+ *   5. min-p: the candidates with p_i >= min_p * p_max (0: all; the first is always kept);
+ *   6. temperature: q_i = exp((logit_i - logit_max) / temp) over what is left;
+ *   7. draw: u = the next random number times sum(q); the first candidate whose running sum of q_i
+ *      exceeds u (the last one if rounding leaves none).
+ * Random numbers: xorshift64* (Vigna, 2016), one per sampled token: the state x (never 0) steps
+ * x ^= x >> 12, x ^= x << 25, x ^= x >> 27, and the number is ((x * 0x2545F4914F6CDD1D) >> 11) / 2^53, in
+ * [0, 1). The state starts as splitmix64(seed) (1 if that is 0): splitmix64(z) = z += 0x9E3779B97F4A7C15,
+ * z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9, z = (z ^ z >> 27) * 0x94D049BB133111EB, z ^ z >> 31. So a seed
+ * gives the same ids whenever the logits are the same: on every run and, for the CPU backend, on every
+ * thread count (its sums do not depend on how work is split). */
+typedef struct ewq_sampler {
+    double temp;               /* 0: greedy */
+    int top_k;                 /* 0: off */
+    double top_p, min_p;       /* 1 and 0: off */
+    uint64_t rng;              /* the xorshift64* state */
+} ewq_sampler;
+void ewq_sampler_init(ewq_sampler *s, double temp, int top_k, double top_p, double min_p, uint64_t seed);
+double ewq_random(uint64_t *state);                          /* the next number in [0, 1) */
+int ewq_sample(ewq_sampler *s, const float *logits, int n);  /* s NULL: greedy */
+
+/* Generation: the prompt at position 0, then up to n_new ids chosen by s (NULL: greedy) into out,
+ * on_token(ctx, id) called with each as soon as it is chosen (when not NULL), stopping after an EOS id
+ * when stop_at_eos is set; *n_out is how many were written. seconds (may be NULL) gets the time of the
+ * prompt's forward pass and the time from then to the last id. Needs max_ctx >= n_prompt + n_new - 1. */
+int ewq_generate(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, ewq_sampler *s,
+                 void (*on_token)(void *ctx, int id), void *ctx, int *out, int *n_out, double seconds[2],
+                 ewq_err *err);
+/* ewq_generate, greedy, without a callback. */
 int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
                ewq_err *err);
 
@@ -631,6 +665,36 @@ size_t ewq_encode(const ewq_tokenizer *t, const char *text, size_t len, int add_
  * an id outside the vocabulary gives "". The pointer stays valid until ewq_tokenizer_free. */
 const char *ewq_decode(const ewq_tokenizer *t, int prev_id, int id, size_t *len);
 
+/* Chat templates (ewq generate --chat). ewq does not run Jinja: it recognises two common forms in the
+ * tokenizer's chat template (chat_template.jinja next to tokenizer.json, else tokenizer_config.json's
+ * "chat_template", or its entry named "default" when that is a list) and writes one user message the way
+ * the template does with add_generation_prompt:
+ *   ChatML (has <|im_start|> and <|im_end|>): [<|im_start|>system\nSYSTEM<|im_end|>\n]
+ *       <|im_start|>user\nMESSAGE<|im_end|>\n<|im_start|>assistant\n
+ *     where SYSTEM is the system message the template writes by itself when the conversation has none: the
+ *     literal text after "<|im_start|>system" and a newline up to "<|im_end|>" (SmolLM2, Qwen2.5), absent
+ *     when no such literal exists (Qwen3).
+ *   Llama-3 (has <|start_header_id|>, <|end_header_id|>, <|eot_id|>, and no system header of its own):
+ *       [BOS]<|start_header_id|>user<|end_header_id|>\n\nMESSAGE<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n
+ *     with BOS's text when the template writes bos_token, MESSAGE stripped of surrounding whitespace when it
+ *     applies "| trim".
+ * Anything else, Llama-3.1's template (it writes a system header with dates) included, is refused with one
+ * line naming the template's file. The text is encoded without adding BOS: the special tokens in it are cut
+ * out as added tokens (step 2 above), as transformers' apply_chat_template does. */
+enum { EWQ_CHAT_CHATML = 1, EWQ_CHAT_LLAMA3 };
+typedef struct ewq_chat {
+    int kind;                  /* EWQ_CHAT_* */
+    char *system;              /* ChatML: the template's own system message, or NULL */
+    char *bos;                 /* Llama-3: what goes first ("" or BOS's text) */
+    int trim;                  /* Llama-3: the message is stripped */
+} ewq_chat;
+/* Recognises the template text tmpl (bos: the BOS token's text, or NULL; path: named in errors). */
+int ewq_chat_detect(ewq_chat *c, const char *tmpl, const char *bos, const char *path, ewq_err *err);
+/* Finds and recognises the chat template of a loaded tokenizer. */
+int ewq_chat_load(ewq_chat *c, const ewq_tokenizer *t, ewq_err *err);
+char *ewq_chat_render(const ewq_chat *c, const char *message);   /* malloc'ed, NUL-terminated */
+void ewq_chat_free(ewq_chat *c);
+
 /* ---------------------------------------------------------------------------------------------------
  * Infrastructure shared by the sections of ewq.c: atomic output files and the thread pool.
  */
@@ -641,6 +705,19 @@ typedef struct ewq_outfile { FILE *f; char *path, *tmp; } ewq_outfile;
 int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err);
 int ewq_out_commit(ewq_outfile *o, ewq_err *err);   /* flush, fsync, close, rename */
 void ewq_out_abort(ewq_outfile *o);                /* close and remove the temporary file */
+
+/* Progress of long work on stderr. Only when stderr is a terminal (never into a log or a pipe), at most
+ * ten times a second, one line rewritten in place: "WHAT: DONE/TOTAL UNIT, RATE UNIT/s, ETA S s, NOTE".
+ * ewq_progress_end clears that line and, whether stderr is a terminal or not, prints the plain summary
+ * "WHAT: DONE UNIT in S s (RATE UNIT/s), NOTE". With show = 0 nothing at all is printed. */
+typedef struct ewq_progress {
+    const char *what, *unit;
+    double total, t0, shown;   /* shown: when the line was last written, -1 before */
+    int show, tty;
+} ewq_progress;
+void ewq_progress_start(ewq_progress *p, const char *what, const char *unit, double total, int show);
+void ewq_progress_update(ewq_progress *p, double done, const char *note);   /* note may be NULL */
+void ewq_progress_end(ewq_progress *p, double done, const char *note);
 
 /* A persistent pool of worker threads: ewq_parallel(n, fn, ctx) calls fn(ctx, i) for i in [0, n) on
  * all threads and returns when every call has finished. Calls must not nest. */

@@ -24,7 +24,7 @@ read_rate() {
     t1=$(date +%s.%N)
     awk -v b="$bytes" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.3f\n", b / 1e9 / (z - a)}'
 }
-# ewq prints "entropy: N tensors, X GB in T s (R GB/s, K threads, C s of CPU time)" on stderr
+# ewq prints "entropy: X GB in T s (R GB/s), N tensors, K threads, C s of CPU time" on stderr
 for i in 1 2 3 4 5; do "$EWQ" entropy "$dir" 2>&1 >/dev/null | grep '^entropy: '; done >"${TMPDIR:-/tmp}/ewq-bench.$$"
 reads=$(for i in 1 2 3 4 5; do read_rate; done | median)
 ents=$(sed 's/.*(\([0-9.]*\) GB\/s.*/\1/' "${TMPDIR:-/tmp}/ewq-bench.$$" | median)
