@@ -4,7 +4,7 @@
  *     within 5 standard errors; temperature 0 is the argmax and draws nothing; a seed repeats its draws;
  *   - the random numbers: in [0, 1), mean and variance of a uniform within 5 standard errors;
  *   - chat templates: ewq_chat_render and ewq_encode against transformers' apply_chat_template text and
- *     ids on real templates (data/expected/chat.json, written by tests/make_chat_expected.py), and the
+ *     ids on real templates (data/expected/chat.json, written by tests/gen/make_chat_expected.py), and the
  *     refusal of templates ewq does not recognise.
  * The CLI's streaming, seeds across runs and thread counts, and greedy output are in tests/test_generate.sh. */
 #define _GNU_SOURCE
