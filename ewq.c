@@ -1721,78 +1721,6 @@ void ewq_packed_free(ewq_packed *p) {
  * keeping its KV cache. A CPU-only build also gets the CUDA stand-in that says it is not there.
  * =================================================================================================== */
 
-/* Eight partial sums, so the compiler can use vector registers without reassociating a single sum. */
-static float dot(const float *a, const float *b, int n) {
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = 0;
-    for (int k = 0; k < 8; k++) s += acc[k];
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-/* Four rows against one vector: each load of x serves four rows (the prefill's inner loop). */
-#define TILE 4
-static void dot_tile(const float *const rows[TILE], const float *x, int n, float out[TILE]) {
-    float acc[TILE][4] = {{0}};
-    int i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int r = 0; r < TILE; r++)
-            for (int k = 0; k < 4; k++) acc[r][k] += rows[r][i + k] * x[i + k];
-    for (int r = 0; r < TILE; r++) {
-        float s = (acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]);
-        for (int k = i; k < n; k++) s += rows[r][k] * x[k];
-        out[r] = s;
-    }
-}
-
-/* out[t][r] = sum_c x[t][c] * W[r][c] for t < n: threads take blocks of rows; each row is dequantized
- * once and used for all n positions, so a prefill reads the weights once. */
-#define MATMUL_BLOCKS 64
-typedef struct {
-    const ewq_qmat *w;
-    const float *x;
-    float *out, *scratch;   /* scratch: MATMUL_BLOCKS x TILE rows of cols floats */
-    int n, rows_per_block;
-} matmul_job;
-
-static void matmul_block(void *ctx, int blk) {
-    const matmul_job *j = ctx;
-    const ewq_qmat *w = j->w;
-    float *buf = j->scratch + (size_t)blk * TILE * w->cols;
-    int r = blk * j->rows_per_block, r1 = r + j->rows_per_block < w->rows ? r + j->rows_per_block : w->rows;
-    for (; j->n > 1 && r + TILE <= r1; r += TILE) {
-        const float *rows[TILE];
-        float o[TILE];
-        for (int k = 0; k < TILE; k++) rows[k] = dequant_row(w, r + k, buf + (size_t)k * w->cols);
-        for (int t = 0; t < j->n; t++) {
-            dot_tile(rows, j->x + (size_t)t * w->cols, w->cols, o);
-            memcpy(j->out + (size_t)t * w->rows + r, o, sizeof o);
-        }
-    }
-    for (; r < r1; r++) {   /* decode, and the rows a tile leaves over */
-        const float *row = dequant_row(w, r, buf);
-        for (int t = 0; t < j->n; t++) j->out[(size_t)t * w->rows + r] = dot(row, j->x + (size_t)t * w->cols, w->cols);
-    }
-}
-
-static void matmul(float *out, const float *x, int n, const ewq_qmat *w, float *scratch) {
-    /* small products run on the calling thread: waking the pool costs more than they do */
-    double work = (double)w->rows * w->cols * n;
-    int per = work < 65536 ? w->rows : (w->rows + MATMUL_BLOCKS - 1) / MATMUL_BLOCKS;
-    matmul_job j = {.w = w, .x = x, .out = out, .scratch = scratch, .n = n, .rows_per_block = per};
-    ewq_parallel((w->rows + per - 1) / per, matmul_block, &j);
-}
-
-static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
-    float ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    float inv = 1.0f / sqrtf(ss / (float)n + eps);
-    for (int i = 0; i < n; i++) out[i] = weight[i] * (x[i] * inv);
-}
-
 typedef struct cpu_layer {
     float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bias[3];
 } cpu_layer;
@@ -1805,7 +1733,377 @@ typedef struct cpu_state {
     int cap;                             /* positions the activation buffers hold */
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
     float *scratch;                      /* matmul: MATMUL_BLOCKS x TILE rows of the widest matrix */
+    float *matvec_aux;                   /* matvec_prepare's sums of x: 8 floats per group of the widest */
 } cpu_state;
+
+/* Eight partial sums, so the compiler can use vector registers without reassociating a single sum. */
+static float dot(const float *a, const float *b, int n) {
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float s = 0;
+    for (int k = 0; k < 8; k++) s += acc[k];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* --- matrix kernels ---
+ * Two implementations of the same three kernels: plain C (any CPU; the compiler vectorizes what it can)
+ * and AVX2 + FMA + F16C, chosen at run time when the CPU has them (EWQ_CPU=plain in the environment, or
+ * building with -DEWQ_PLAIN, forces the plain one). The two round differently (FMA, the order of the
+ * partial sums), both well inside the tolerances against transformers; within one implementation every
+ * output element is summed in a fixed order, so the thread count never changes a result.
+ *   matvec     decode: out[r - r0] = W[r] . x for rows [r0, r1), the weights streamed once, dequantized
+ *              in registers (aux: what matvec_prepare computed from x; row: room for one row of floats)
+ *   tile       prefill: TILE rows of W from row r, dequantized into buf[TILE][cols] (zeros past the end)
+ *   tile_dot   prefill: out[t*ostride + i] = buf[i] . x[t] for i < nr rows and t < np <= TILE_POS
+ *              positions, all TILE x np sums in registers at once */
+#define TILE 4            /* weight rows per prefill tile */
+#define TILE_POS 3        /* positions per register block of the prefill */
+#define POS_BLOCK 128     /* positions whose activations stay in L2 while the tiles of a row block pass */
+typedef struct {
+    const char *name;
+    void (*matvec_prepare)(const ewq_qmat *w, const float *x, float *aux);
+    void (*matvec)(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out, float *row);
+    void (*tile)(const ewq_qmat *w, int r, int nr, float *buf);
+    void (*tile_dot)(const float *buf, int cols, const float *x, int np, float *out, int ostride, int nr);
+} cpu_kernels;
+
+static void plain_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out, float *row) {
+    (void)aux;
+    for (int r = r0; r < r1; r++) out[r - r0] = dot(dequant_row(w, r, row), x, w->cols);
+}
+
+static void plain_tile(const ewq_qmat *w, int r, int nr, float *buf) {
+    for (int k = 0; k < TILE; k++) {
+        float *dst = buf + (size_t)k * w->cols;
+        const float *row = k < nr ? dequant_row(w, r + k, dst) : NULL;
+        if (!row) memset(dst, 0, sizeof(float) * (size_t)w->cols);
+        else if (row != dst) memcpy(dst, row, sizeof(float) * (size_t)w->cols);   /* raw F32: the row in place */
+    }
+}
+
+static void plain_tile_dot(const float *buf, int cols, const float *x, int np, float *out, int ostride, int nr) {
+    float acc[TILE][TILE_POS][8] = {{{0}}};
+    int c = 0;
+    for (; c + 8 <= cols; c += 8)
+        for (int i = 0; i < TILE; i++)
+            for (int t = 0; t < np; t++)
+                for (int k = 0; k < 8; k++) acc[i][t][k] += buf[(size_t)i * cols + c + k] * x[(size_t)t * cols + c + k];
+    for (int i = 0; i < nr; i++)
+        for (int t = 0; t < np; t++) {
+            float s = 0;
+            for (int k = 0; k < 8; k++) s += acc[i][t][k];
+            for (int j = c; j < cols; j++) s += buf[(size_t)i * cols + j] * x[(size_t)t * cols + j];
+            out[(size_t)t * ostride + i] = s;
+        }
+}
+
+static const cpu_kernels plain_kernels = {"plain C", NULL, plain_matvec, plain_tile, plain_tile_dot};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(EWQ_PLAIN)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+/* loops over rows and positions of a register block: unrolled, so the accumulators live in registers */
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* The sum of the eight lanes, always in the same order. */
+AVX2_INLINE float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* Eight raw weights from element i on, as floats (F16 by F16C, BF16 by a shift). */
+AVX2_INLINE __m256 load_raw8(const void *p, ewq_dtype t, size_t i) {
+    if (t == EWQ_F32) return _mm256_loadu_ps((const float *)p + i);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
+    if (t == EWQ_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* Eight int8 values as floats. */
+AVX2_INLINE __m256 load_i8(const int8_t *q) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
+}
+
+/* Sixteen int4 values (8 bytes, the low nibble first) as floats, in column order: lo[0..8), hi[8..16). */
+AVX2_INLINE void load_i4x16(const uint8_t *q, __m256 *lo, __m256 *hi) {
+    __m128i b = _mm_loadl_epi64((const __m128i *)q), m = _mm_set1_epi8(15);
+    __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(b, m), _mm_and_si128(_mm_srli_epi16(b, 4), m));
+    *lo = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(nib));
+    *hi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(nib, 8)));
+}
+
+/* Raw rows: nr (constant) rows at once, one accumulator each, every load of x shared by the rows. */
+AVX2_INLINE void raw_rows(const ewq_qmat *w, ewq_dtype t, int r, int nr, const float *x, float *out) {
+    int cols = w->cols, c = 0;
+    __m256 acc[TILE];
+    UNROLL
+    for (int k = 0; k < nr; k++) acc[k] = _mm256_setzero_ps();
+    for (; c + 8 <= cols; c += 8) {
+        __m256 xv = _mm256_loadu_ps(x + c);
+        UNROLL
+        for (int k = 0; k < nr; k++)
+            acc[k] = _mm256_fmadd_ps(load_raw8(w->raw, t, (size_t)(r + k) * cols + c), xv, acc[k]);
+    }
+    UNROLL
+    for (int k = 0; k < nr; k++) {
+        float s = hsum8(acc[k]), tail[8];
+        dequant_span(w, r + k, c, cols - c, tail);
+        for (int j = c; j < cols; j++) s += tail[j - c] * x[j];
+        out[k] = s;
+    }
+}
+
+/* int8 rows: per group, the lanes of s * sum(q * x), each group's sum of q * x formed before its scale. */
+AVX2_INLINE void int8_rows(const ewq_qmat *w, int r, int nr, const float *x, float *out) {
+    int cols = w->cols, g = w->group, ng = ewq_groups_per_row(cols, g);
+    __m256 acc[TILE];
+    float tail[TILE] = {0};
+    UNROLL
+    for (int k = 0; k < nr; k++) acc[k] = _mm256_setzero_ps();
+    for (int gi = 0; gi < ng; gi++) {
+        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, i = 0;
+        __m256 gacc[TILE];
+        UNROLL
+        for (int k = 0; k < nr; k++) gacc[k] = _mm256_setzero_ps();
+        for (; i + 8 <= n; i += 8) {
+            __m256 xv = _mm256_loadu_ps(x + c0 + i);
+            UNROLL
+            for (int k = 0; k < nr; k++)
+                gacc[k] = _mm256_fmadd_ps(load_i8((const int8_t *)w->q + (size_t)(r + k) * cols + c0 + i), xv, gacc[k]);
+        }
+        UNROLL
+        for (int k = 0; k < nr; k++) {
+            size_t row = (size_t)(r + k) * cols;
+            float s = f16_table[w->scale[(size_t)(r + k) * ng + gi]], ts = 0;
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(s), gacc[k], acc[k]);
+            for (int j = i; j < n; j++) ts += (float)((const int8_t *)w->q)[row + c0 + j] * x[c0 + j];
+            tail[k] += s * ts;
+        }
+    }
+    UNROLL
+    for (int k = 0; k < nr; k++) out[k] = hsum8(acc[k]) + tail[k];
+}
+
+/* int4, for even group sizes (each group starts on a byte): the value of a column is m + s*q, so a
+ * group's share of the dot product is s * sum(q * x) + m * sum(x); sum(x) over the group's vectorized
+ * columns, lane by lane, comes from int4_prepare (aux: 8 floats per group), once per product. */
+AVX2 static void int4_prepare(const ewq_qmat *w, const float *x, float *aux) {
+    int cols = w->cols, g = w->group, ng = ewq_groups_per_row(cols, g);
+    for (int gi = 0; gi < ng; gi++) {
+        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g;
+        __m256 s = _mm256_setzero_ps();
+        for (int i = 0; i + 16 <= n; i += 16)
+            s = _mm256_add_ps(s, _mm256_add_ps(_mm256_loadu_ps(x + c0 + i), _mm256_loadu_ps(x + c0 + i + 8)));
+        _mm256_storeu_ps(aux + (size_t)gi * 8, s);
+    }
+}
+
+AVX2_INLINE void int4_rows(const ewq_qmat *w, int r, int nr, const float *x, const float *xsum, float *out) {
+    int cols = w->cols, g = w->group, ng = ewq_groups_per_row(cols, g);
+    size_t row_bytes = ((size_t)cols + 1) / 2;
+    __m256 acc[TILE];
+    float tail[TILE] = {0};
+    UNROLL
+    for (int k = 0; k < nr; k++) acc[k] = _mm256_setzero_ps();
+    for (int gi = 0; gi < ng; gi++) {
+        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, i = 0;
+        __m256 gacc[TILE];
+        UNROLL
+        for (int k = 0; k < nr; k++) gacc[k] = _mm256_setzero_ps();
+        for (; i + 16 <= n; i += 16) {
+            __m256 x0 = _mm256_loadu_ps(x + c0 + i), x1 = _mm256_loadu_ps(x + c0 + i + 8), lo, hi;
+            UNROLL
+            for (int k = 0; k < nr; k++) {
+                load_i4x16((const uint8_t *)w->q + (size_t)(r + k) * row_bytes + (c0 + i) / 2, &lo, &hi);
+                gacc[k] = _mm256_fmadd_ps(hi, x1, _mm256_fmadd_ps(lo, x0, gacc[k]));
+            }
+        }
+        __m256 xs = _mm256_loadu_ps(xsum + (size_t)gi * 8);
+        UNROLL
+        for (int k = 0; k < nr; k++) {
+            size_t gk = (size_t)(r + k) * ng + gi;
+            float s = f16_table[w->scale[gk]], m = f16_table[w->min[gk]], vals[16];
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(m), xs, _mm256_fmadd_ps(_mm256_set1_ps(s), gacc[k], acc[k]));
+            if (i == n) continue;
+            dequant_span(w, r + k, c0 + i, n - i, vals);
+            for (int j = i; j < n; j++) tail[k] += vals[j - i] * x[c0 + j];
+        }
+    }
+    UNROLL
+    for (int k = 0; k < nr; k++) out[k] = hsum8(acc[k]) + tail[k];
+}
+
+/* Rows [r0, r1) TILE at a time (the leftover one by one), with the format a constant in each copy. */
+#define ROWS_BY_TILE(call_nr)                                          \
+    do {                                                               \
+        int r = r0;                                                    \
+        for (; r + TILE <= r1; r += TILE) { const int nr = TILE; call_nr; } \
+        for (; r < r1; r++) { const int nr = 1; call_nr; }             \
+    } while (0)
+
+AVX2 static void avx2_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out,
+                             float *row) {
+    if (w->tier == EWQ_INT4 && w->group % 2) { plain_matvec(w, r0, r1, x, aux, out, row); return; }
+    if (w->tier == EWQ_INT8) ROWS_BY_TILE(int8_rows(w, r, nr, x, out + r - r0));
+    else if (w->tier == EWQ_INT4) ROWS_BY_TILE(int4_rows(w, r, nr, x, aux, out + r - r0));
+    else if (w->dtype == EWQ_F16) ROWS_BY_TILE(raw_rows(w, EWQ_F16, r, nr, x, out + r - r0));
+    else if (w->dtype == EWQ_BF16) ROWS_BY_TILE(raw_rows(w, EWQ_BF16, r, nr, x, out + r - r0));
+    else ROWS_BY_TILE(raw_rows(w, EWQ_F32, r, nr, x, out + r - r0));
+}
+
+AVX2 static void avx2_matvec_prepare(const ewq_qmat *w, const float *x, float *aux) {
+    if (w->tier == EWQ_INT4 && w->group % 2 == 0) int4_prepare(w, x, aux);
+}
+
+/* One row dequantized into dst: the same values as dequant_row (s*q; m + s*q rounded as a product,
+ * then a sum), eight or sixteen at a time. */
+AVX2 static void avx2_row(const ewq_qmat *w, int r, float *dst) {
+    int cols = w->cols, c = 0;
+    if (w->tier == EWQ_RAW) {
+        if (w->dtype == EWQ_F16) for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(dst + c, load_raw8(w->raw, EWQ_F16, (size_t)r * cols + c));
+        else if (w->dtype == EWQ_BF16) for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(dst + c, load_raw8(w->raw, EWQ_BF16, (size_t)r * cols + c));
+        else for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(dst + c, load_raw8(w->raw, EWQ_F32, (size_t)r * cols + c));
+        dequant_span(w, r, c, cols - c, dst + c);
+        return;
+    }
+    int g = w->group, ng = ewq_groups_per_row(cols, g);
+    for (int gi = 0; gi < ng; gi++) {
+        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, i = 0;
+        __m256 s = _mm256_set1_ps(f16_table[w->scale[(size_t)r * ng + gi]]);
+        if (w->tier == EWQ_INT8) {
+            for (; i + 8 <= n; i += 8)
+                _mm256_storeu_ps(dst + c0 + i, _mm256_mul_ps(s, load_i8((const int8_t *)w->q + (size_t)r * cols + c0 + i)));
+        } else if (g % 2 == 0) {
+            __m256 m = _mm256_set1_ps(f16_table[w->min[(size_t)r * ng + gi]]), lo, hi;
+            for (; i + 16 <= n; i += 16) {
+                load_i4x16((const uint8_t *)w->q + (size_t)r * (((size_t)cols + 1) / 2) + (c0 + i) / 2, &lo, &hi);
+                _mm256_storeu_ps(dst + c0 + i, _mm256_add_ps(m, _mm256_mul_ps(s, lo)));
+                _mm256_storeu_ps(dst + c0 + i + 8, _mm256_add_ps(m, _mm256_mul_ps(s, hi)));
+            }
+        }
+        dequant_span(w, r, c0 + i, n - i, dst + c0 + i);
+    }
+}
+
+AVX2 static void avx2_tile(const ewq_qmat *w, int r, int nr, float *buf) {
+    UNROLL
+    for (int k = 0; k < TILE; k++) {
+        float *dst = buf + (size_t)k * w->cols;
+        if (k < nr) avx2_row(w, r + k, dst);
+        else memset(dst, 0, sizeof(float) * (size_t)w->cols);
+    }
+}
+
+/* TILE rows x np (constant) positions: TILE*np accumulators, each weight load used np times. */
+AVX2_INLINE void tile_dot_np(const float *buf, int cols, const float *x, int np, float *out, int ostride, int nr) {
+    __m256 acc[TILE][TILE_POS];
+    UNROLL
+    for (int i = 0; i < TILE; i++)
+        UNROLL
+        for (int t = 0; t < np; t++) acc[i][t] = _mm256_setzero_ps();
+    int c = 0;
+    for (; c + 8 <= cols; c += 8) {
+        __m256 xv[TILE_POS];
+        UNROLL
+        for (int t = 0; t < np; t++) xv[t] = _mm256_loadu_ps(x + (size_t)t * cols + c);
+        UNROLL
+        for (int i = 0; i < TILE; i++) {
+            __m256 wv = _mm256_loadu_ps(buf + (size_t)i * cols + c);
+            UNROLL
+            for (int t = 0; t < np; t++) acc[i][t] = _mm256_fmadd_ps(wv, xv[t], acc[i][t]);
+        }
+    }
+    UNROLL
+    for (int i = 0; i < nr; i++)
+        UNROLL
+        for (int t = 0; t < np; t++) {
+            float s = hsum8(acc[i][t]);
+            for (int j = c; j < cols; j++) s += buf[(size_t)i * cols + j] * x[(size_t)t * cols + j];
+            out[(size_t)t * ostride + i] = s;
+        }
+}
+
+AVX2 static void avx2_tile_dot(const float *buf, int cols, const float *x, int np, float *out, int ostride, int nr) {
+    if (np == 3) tile_dot_np(buf, cols, x, 3, out, ostride, nr);
+    else if (np == 2) tile_dot_np(buf, cols, x, 2, out, ostride, nr);
+    else tile_dot_np(buf, cols, x, 1, out, ostride, nr);
+}
+
+static const cpu_kernels avx2_kernels = {"AVX2+FMA+F16C", avx2_matvec_prepare, avx2_matvec, avx2_tile, avx2_tile_dot};
+#endif
+
+static const cpu_kernels *kernels = &plain_kernels;
+static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
+
+static void choose_kernels(void) {
+    pthread_once(&f16_once, f16_table_init);
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(EWQ_PLAIN)
+    const char *force = getenv("EWQ_CPU");
+    __builtin_cpu_init();
+    if (!(force && !strcmp(force, "plain")) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c"))
+        kernels = &avx2_kernels;
+#endif
+}
+
+const char *ewq_cpu_kernels(void) {
+    pthread_once(&kernels_once, choose_kernels);
+    return kernels->name;
+}
+
+/* out[t][r] = sum_c x[t][c] * W[r][c] for t < n: threads take blocks of rows (whole tiles). A decode
+ * (n = 1) streams each row once; a prefill dequantizes a tile of TILE rows once per POS_BLOCK positions
+ * and sweeps those positions TILE_POS at a time. */
+#define MATMUL_BLOCKS 64
+typedef struct {
+    const ewq_qmat *w;
+    const float *x, *aux;
+    float *out, *scratch;   /* scratch: MATMUL_BLOCKS tiles of TILE x cols floats */
+    int n, rows_per_block;
+} matmul_job;
+
+static void matmul_block(void *ctx, int blk) {
+    const matmul_job *j = ctx;
+    const ewq_qmat *w = j->w;
+    int r0 = blk * j->rows_per_block, r1 = r0 + j->rows_per_block < w->rows ? r0 + j->rows_per_block : w->rows;
+    float *buf = j->scratch + (size_t)blk * TILE * w->cols;
+    if (j->n == 1) {
+        kernels->matvec(w, r0, r1, j->x, j->aux, j->out + r0, buf);
+        return;
+    }
+    for (int p0 = 0; p0 < j->n; p0 += POS_BLOCK) {
+        int p1 = p0 + POS_BLOCK < j->n ? p0 + POS_BLOCK : j->n;
+        for (int r = r0; r < r1; r += TILE) {
+            int nr = r1 - r < TILE ? r1 - r : TILE;
+            kernels->tile(w, r, nr, buf);
+            for (int t = p0; t < p1; t += TILE_POS)
+                kernels->tile_dot(buf, w->cols, j->x + (size_t)t * w->cols, p1 - t < TILE_POS ? p1 - t : TILE_POS,
+                                  j->out + (size_t)t * w->rows + r, w->rows, nr);
+        }
+    }
+}
+
+static void matmul(float *out, const float *x, int n, const ewq_qmat *w, cpu_state *s) {
+    /* small products run on the calling thread: waking the pool costs more than they do */
+    double work = (double)w->rows * w->cols * n;
+    int per = work < 65536 ? w->rows : (w->rows + MATMUL_BLOCKS - 1) / MATMUL_BLOCKS;
+    per = (per + TILE - 1) / TILE * TILE;
+    matmul_job j = {.w = w, .x = x, .out = out, .scratch = s->scratch, .n = n, .rows_per_block = per};
+    if (n == 1 && kernels->matvec_prepare) kernels->matvec_prepare(w, x, s->matvec_aux), j.aux = s->matvec_aux;
+    ewq_parallel((w->rows + per - 1) / per, matmul_block, &j);
+}
+
+static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
+    float ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    float inv = 1.0f / sqrtf(ss / (float)n + eps);
+    for (int i = 0; i < n; i++) out[i] = weight[i] * (x[i] * inv);
+}
 
 static float *tensor_floats(const ewq_tensor *t) {
     if (!t) return NULL;
@@ -1911,9 +2209,9 @@ static void cpu_attention_block(ewq_backend *b, int l, int n, int pos) {
     int d = c->head_dim, qd = c->n_heads * d, kvd = c->n_kv_heads * d, h = c->hidden;
     float eps = (float)c->rms_eps;
     for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, L->attn_norm, h, eps);
-    matmul(s->q, s->xb, n, &W[EWQ_Q], s->scratch);
-    matmul(s->k, s->xb, n, &W[EWQ_K], s->scratch);
-    matmul(s->v, s->xb, n, &W[EWQ_V], s->scratch);
+    matmul(s->q, s->xb, n, &W[EWQ_Q], s);
+    matmul(s->k, s->xb, n, &W[EWQ_K], s);
+    matmul(s->v, s->xb, n, &W[EWQ_V], s);
     for (int t = 0; t < n; t++) {
         float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
         if (c->qkv_bias)
@@ -1934,7 +2232,7 @@ static void cpu_attention_block(ewq_backend *b, int l, int n, int pos) {
     }
     attn_job j = {.c = c, .s = s, .layer = l, .pos = pos, .max_ctx = b->max_ctx};
     ewq_parallel(n * c->n_heads, attend, &j);
-    matmul(s->xb, s->att, n, &W[EWQ_O], s->scratch);
+    matmul(s->xb, s->att, n, &W[EWQ_O], s);
     for (size_t i = 0; i < (size_t)n * h; i++) s->x[i] += s->xb[i];
 }
 
@@ -1945,13 +2243,13 @@ static void cpu_mlp_block(ewq_backend *b, int l, int n) {
     int h = c->hidden;
     for (int t = 0; t < n; t++)
         rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, s->layers[l].ffn_norm, h, (float)c->rms_eps);
-    matmul(s->hb, s->xb, n, &W[EWQ_GATE], s->scratch);
-    matmul(s->hb2, s->xb, n, &W[EWQ_UP], s->scratch);
+    matmul(s->hb, s->xb, n, &W[EWQ_GATE], s);
+    matmul(s->hb2, s->xb, n, &W[EWQ_UP], s);
     for (size_t i = 0; i < (size_t)n * c->intermediate; i++) {
         float g = s->hb[i];
         s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];   /* SiLU(gate) * up */
     }
-    matmul(s->xb, s->hb, n, &W[EWQ_DOWN], s->scratch);
+    matmul(s->xb, s->hb, n, &W[EWQ_DOWN], s);
     for (size_t i = 0; i < (size_t)n * h; i++) s->x[i] += s->xb[i];
 }
 
@@ -1983,7 +2281,7 @@ static int cpu_forward(ewq_backend *b, const int *tokens, int n, int pos, float 
     }
     int first = all ? 0 : n - 1;
     for (int t = first; t < n; t++) rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, s->final_norm, h, (float)c->rms_eps);
-    matmul(logits, s->xb + (size_t)first * h, n - first, &P->lm_head, s->scratch);
+    matmul(logits, s->xb + (size_t)first * h, n - first, &P->lm_head, s);
     return 0;
 }
 
@@ -1996,7 +2294,7 @@ static void cpu_free(ewq_backend *b) {
         for (int i = 0; i < 7; i++) free(fs[i]);
     }
     float *fs[] = {s->final_norm, s->rope_cos, s->rope_sin, s->kcache, s->vcache, s->x, s->xb, s->q,
-                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch};
+                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch, s->matvec_aux};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
     free(s->layers);
     free(s);
@@ -2008,7 +2306,7 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
     const ewq_config *c = &m->cfg;
     memset(b, 0, sizeof *b);
     if (max_ctx < 1) return ewq_fail(err, m->dir, "context length %d must be at least 1", max_ctx);
-    pthread_once(&f16_once, f16_table_init);
+    pthread_once(&kernels_once, choose_kernels);
     cpu_state *s = xcalloc(1, sizeof *s);
     s->layers = xcalloc((size_t)c->n_layers, sizeof(cpu_layer));
     for (int l = 0; l < c->n_layers; l++) {
@@ -2030,6 +2328,7 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
     if (c->intermediate > widest) widest = c->intermediate;
     if (c->n_heads * c->head_dim > widest) widest = c->n_heads * c->head_dim;
     s->scratch = xmalloc(sizeof(float) * MATMUL_BLOCKS * TILE * (size_t)widest);
+    s->matvec_aux = xmalloc(sizeof(float) * 8 * (size_t)widest);
     b->name = "cpu";
     b->packed = p;
     b->max_ctx = max_ctx;
@@ -5237,7 +5536,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         char cuda[256];
         ewq_cuda_describe(cuda, sizeof cuda);
-        printf("ewq %s\nCUDA: %s\n", EWQ_VERSION, cuda);
+        printf("ewq %s\nCPU: %s kernels\nCUDA: %s\n", EWQ_VERSION, ewq_cpu_kernels(), cuda);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

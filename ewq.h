@@ -459,6 +459,9 @@ typedef struct ewq_backend {
 } ewq_backend;
 
 int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
+/* The CPU backend's matrix kernels in use: "AVX2+FMA+F16C" where the CPU has them, else "plain C"
+ * (EWQ_CPU=plain in the environment forces plain C). */
+const char *ewq_cpu_kernels(void);
 /* The checks every backend's forward makes first: 0 < n, 0 <= pos, pos + n <= max_ctx, every token in
  * [0, vocab). Returns 0, or -1 with err naming the model folder. */
 int ewq_forward_check(const ewq_backend *b, const int *tokens, int n, int pos, ewq_err *err);

@@ -26,6 +26,8 @@ run_one() {   # name, command...
 for t in "$build"/test_*; do
     [ -x "$t" ] && [ -f "$t" ] && case "$t" in *.d) ;; *) run_one "$(basename "$t")" "$t" ;; esac
 done
+# the forward tests once more on the plain C kernels, the path of every CPU without AVX2/FMA/F16C
+[ -x "$build/test_forward" ] && run_one "test_forward (EWQ_CPU=plain)" env EWQ_CPU=plain "$build/test_forward"
 for s in tests/test_*.sh; do
     [ -f "$s" ] && run_one "$(basename "$s")" bash "$s"
 done

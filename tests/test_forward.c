@@ -343,6 +343,11 @@ static void test_stories(void) {
 
 int main(void) {
     ewq_threads_init(2);
+    /* tests/run.sh runs this program twice: on the kernels the CPU chooses, then with EWQ_CPU=plain */
+    const char *force = getenv("EWQ_CPU"), *kernels = ewq_cpu_kernels();
+    printf("# CPU kernels: %s\n", kernels);
+    if (force && !strcmp(force, "plain"))
+        check(!strcmp(kernels, "plain C"), "cpu/EWQ_CPU=plain-forces-plain-C", "kernels in use: %s", kernels);
     test_fixtures();
     test_stories();
     return 0;
