@@ -2871,7 +2871,7 @@ static const char *nfc(const char *s, size_t n, intbuf *cps, bytebuf *out, size_
     return out->p;
 }
 
-/* --- pre-tokenizer: the Llama-3 / Qwen split pattern, by hand --- */
+/* --- pre-tokenizer: the Llama-3, Qwen and GPT-2 split patterns, by hand --- */
 
 static uint32_t char_at(const char *s, size_t n, size_t i, size_t *len) {
     uint32_t cp;
@@ -2879,24 +2879,41 @@ static uint32_t char_at(const char *s, size_t n, size_t i, size_t *len) {
     return cp;
 }
 
-/* Length of a contraction suffix after an apostrophe, case-insensitively s t re ve m ll d, else 0.
- * Oniguruma folds U+017F (long s, UTF-8 C5 BF) to s, so it counts as one. */
-static size_t contraction(const char *s, size_t n) {
-    int a = n > 0 ? s[0] | 0x20 : 0, b = n > 1 ? s[1] | 0x20 : 0;
+/* Length of a contraction suffix after an apostrophe, s t re ve m ll d, else 0. Case-insensitively
+ * (Llama-3, Qwen), Oniguruma also folds U+017F (long s, UTF-8 C5 BF) to s, so it counts as one. */
+static size_t contraction(const char *s, size_t n, int any_case) {
+    int fold = any_case ? 0x20 : 0;
+    int a = n > 0 ? s[0] | fold : 0, b = n > 1 ? s[1] | fold : 0;
     if (a == 's' || a == 't' || a == 'm' || a == 'd') return 1;
     if ((a == 'r' || a == 'v') && b == 'e') return 2;
     if (a == 'l' && b == 'l') return 2;
-    if (n > 1 && (uint8_t)s[0] == 0xc5 && (uint8_t)s[1] == 0xbf) return 2;
+    if (any_case && n > 1 && (uint8_t)s[0] == 0xc5 && (uint8_t)s[1] == 0xbf) return 2;
     return 0;
 }
 
-/* End of the piece that starts at byte i of s[0..n) (valid UTF-8): alternatives a-g of ewq.h. */
+/* The whitespace run at byte i: with crlf, up to and including its last CR or LF when it has one (e);
+ * else the run less its last character when a non-whitespace character follows, if that leaves at least
+ * one character (f); else the whole run (g). */
+static size_t whitespace_piece(const char *s, size_t n, size_t i, int crlf) {
+    size_t end = i, last = i, after_crlf = 0, k;
+    while (end < n && (uni_flags(char_at(s, n, end, &k)) & UNI_WS)) {
+        if (crlf && (s[end] == '\r' || s[end] == '\n')) after_crlf = end + 1;
+        last = end;
+        end += k;
+    }
+    if (after_crlf) return after_crlf;
+    if (end < n && last > i) return last;
+    return end;
+}
+
+/* End of the piece that starts at byte i of s[0..n) (valid UTF-8) under Llama-3's pattern (max_digits
+ * 3) or Qwen's (1): alternatives a-g of ewq.h. */
 static size_t pretok_piece(const char *s, size_t n, size_t i, int max_digits) {
     size_t k, k2;
     uint32_t c = char_at(s, n, i, &k);
     int f = uni_flags(c);
     if (c == '\'' && i + 1 < n) {                                                 /* a */
-        size_t m = contraction(s + i + 1, n - i - 1);
+        size_t m = contraction(s + i + 1, n - i - 1, 1);
         if (m) return i + 1 + m;
     }
     size_t letters = (size_t)-1;                                                  /* b */
@@ -2919,19 +2936,52 @@ static size_t pretok_piece(const char *s, size_t n, size_t i, int max_digits) {
         while (j < n && (s[j] == '\r' || s[j] == '\n')) j++;
         return j;
     }
-    /* c is whitespace: e, f, g */
-    size_t end = i, last = i, after_crlf = 0;
-    while (end < n && (uni_flags(char_at(s, n, end, &k2)) & UNI_WS)) {
-        if (s[end] == '\r' || s[end] == '\n') after_crlf = end + 1;
-        last = end;
-        end += k2;
+    return whitespace_piece(s, n, i, 1);                                          /* e, f, g */
+}
+
+/* The class of a character for GPT-2's pattern: letter, number, whitespace, or none of them (0). */
+static int gpt2_class(uint32_t c) {
+    int f = uni_flags(c);
+    return f & UNI_L ? UNI_L : f & UNI_N ? UNI_N : f & UNI_WS ? UNI_WS : 0;
+}
+
+/* The same under GPT-2's pattern: alternatives A-E of ewq.h. */
+static size_t pretok_piece_gpt2(const char *s, size_t n, size_t i) {
+    size_t k;
+    uint32_t c = char_at(s, n, i, &k);
+    if (c == '\'' && i + 1 < n) {                                                 /* A */
+        size_t m = contraction(s + i + 1, n - i - 1, 0);
+        if (m) return i + 1 + m;
     }
-    if (after_crlf) return after_crlf;
-    if (end < n && last > i) return last;
-    return end;
+    size_t j = c == ' ' && i + 1 < n ? i + 1 : i;                                 /* B, C, D */
+    int cls = gpt2_class(char_at(s, n, j, &k));
+    if (cls != UNI_WS) {
+        while (j < n && gpt2_class(char_at(s, n, j, &k)) == cls) j += k;
+        return j;
+    }
+    return whitespace_piece(s, n, i, 0);                                          /* E */
+}
+
+/* End of the part that starts at byte i under the Digits pre-tokenizer: one number (each), a run of
+ * numbers, or a run of other characters. */
+static size_t digits_part(const char *s, size_t n, size_t i, int each) {
+    size_t k;
+    int number = uni_flags(char_at(s, n, i, &k)) & UNI_N;
+    if (number && each) return i + k;
+    size_t j = i + k;
+    while (j < n && (uni_flags(char_at(s, n, j, &k)) & UNI_N) == number) j += k;
+    return j;
 }
 
 /* --- vocabulary and merges --- */
+
+/* GPT-2's byte-to-unicode map: printable Latin-1 bytes are themselves, the 68 others U+0100 onwards. */
+static uint32_t byte_to_cp(int b) {
+    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174) return (uint32_t)b;
+    int k = 0;
+    for (int x = 0; x < b; x++) k += !((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174);
+    return 256u + (uint32_t)k;
+}
 
 static uint32_t hash_bytes(const char *s, size_t n) {   /* FNV-1a */
     uint32_t h = 2166136261u;
@@ -3067,19 +3117,27 @@ static void bpe_merge(const ewq_tokenizer *t, encoder *e) {
     for (int i = 0; i >= 0; i = e->sym[i].next) intbuf_push(&e->out, e->sym[i].id);
 }
 
-/* Byte level: one pre-tokenized piece. */
+/* Byte level: one pre-tokenized piece. A byte whose character is not in the vocabulary (SmolLM2 lacks
+ * 21 of them) is unk, else nothing: its neighbours become adjacent, as in the `tokenizers` library. */
 static void encode_byte_level_piece(const ewq_tokenizer *t, encoder *e, const char *s, size_t n) {
     if (t->ignore_merges) {
         e->word.n = 0;
         for (size_t i = 0; i < n; i++) {
-            size_t id = (size_t)t->byte_id[(uint8_t)s[i]];
-            bytebuf_put(&e->word, t->text + t->tok_off[id], t->tok_len[id]);
+            int id = t->byte_id[(uint8_t)s[i]];
+            char c[4];
+            if (id >= 0) bytebuf_put(&e->word, t->text + t->tok_off[id], t->tok_len[id]);
+            else bytebuf_put(&e->word, c, utf8_encode(byte_to_cp((uint8_t)s[i]), c));
         }
         int id = vocab_find(t, e->word.p, e->word.n);
         if (id >= 0) { intbuf_push(&e->out, id); return; }
     }
     e->n_sym = 0;
-    for (size_t i = 0; i < n; i++) sym_push(e, t->byte_id[(uint8_t)s[i]]);
+    int last_unk = 0;
+    for (size_t i = 0; i < n; i++) {
+        int id = t->byte_id[(uint8_t)s[i]];
+        if (id >= 0) sym_push(e, id), last_unk = 0;
+        else sym_push_unknown(t, e, s + i, 1, &last_unk);
+    }
     bpe_merge(t, e);
 }
 
@@ -3114,9 +3172,13 @@ static void encode_segment(const ewq_tokenizer *t, encoder *e, const char *s, si
     if (!n) return;
     if (t->kind == EWQ_TOK_SENTENCEPIECE) { encode_sentencepiece_segment(t, e, s, n, first); return; }
     if (t->nfc) s = nfc(s, n, &e->cps, &e->norm, &n);
-    for (size_t i = 0, end; i < n; i = end) {
-        end = pretok_piece(s, n, i, t->max_digits);
-        encode_byte_level_piece(t, e, s + i, end - i);
+    for (size_t part = 0, part_end; part < n; part = part_end) {   /* Digits parts, else the whole segment */
+        part_end = t->digits == EWQ_DIGITS_NONE ? n : digits_part(s, n, part, t->digits == EWQ_DIGITS_EACH);
+        for (size_t i = part, end; i < part_end; i = end) {
+            end = t->pattern == EWQ_PATTERN_GPT2 ? pretok_piece_gpt2(s, part_end, i)
+                                                 : pretok_piece(s, part_end, i, t->pattern == EWQ_PATTERN_LLAMA3 ? 3 : 1);
+            encode_byte_level_piece(t, e, s + i, end - i);
+        }
     }
 }
 
@@ -3178,14 +3240,6 @@ static int json_is(const json_value *v, json_type type) { return v && v->type ==
 static int json_str_is(const json_value *v, const char *s) { return json_is(v, JSON_STRING) && !strcmp(v->str, s); }
 static int json_flag(const json_value *obj, const char *key) { return json_is(json_get(obj, key), JSON_TRUE); }
 
-/* GPT-2's byte-to-unicode map: printable Latin-1 bytes are themselves, the 68 others U+0100 onwards. */
-static uint32_t byte_to_cp(int b) {
-    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174) return (uint32_t)b;
-    int k = 0;
-    for (int x = 0; x < b; x++) k += !((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174);
-    return 256u + (uint32_t)k;
-}
-
 /* Recognises the normalizer, pre_tokenizer and model options (see ewq.h). */
 static int tok_read_kind(ewq_tokenizer *t, const json_value *root, const char *path, ewq_err *err) {
     const json_value *norm = json_get(root, "normalizer"), *pre = json_get(root, "pre_tokenizer");
@@ -3202,17 +3256,27 @@ static int tok_read_kind(ewq_tokenizer *t, const json_value *root, const char *p
     t->byte_fallback = json_flag(model, "byte_fallback");
     t->fuse_unk = json_flag(model, "fuse_unk");
 
-    const json_value *seq = json_get(pre, "pretokenizers");
-    if (json_str_is(json_get(pre, "type"), "Sequence") && json_is(seq, JSON_ARRAY) && seq->len == 2) {
-        const json_value *split = &seq->kids[0], *bl = &seq->kids[1];
-        const json_value *re = json_get(json_get(split, "pattern"), "Regex");
-        if (!json_str_is(json_get(split, "type"), "Split") || !json_str_is(json_get(split, "behavior"), "Isolated") ||
-            json_flag(split, "invert") || !json_str_is(json_get(bl, "type"), "ByteLevel") ||
-            json_flag(bl, "use_regex") || json_flag(bl, "add_prefix_space"))
-            return ewq_fail(err, path, "pre_tokenizer is not Split(Regex, Isolated) + ByteLevel(use_regex false)");
-        if (json_str_is(re, pattern_llama3)) t->max_digits = 3;
-        else if (json_str_is(re, pattern_qwen)) t->max_digits = 1;
-        else return ewq_fail(err, path, "pre_tokenizer split pattern is neither Llama-3's nor Qwen's");
+    const json_value *seq = json_get(pre, "pretokenizers"), *last = pre, *first = NULL;
+    if (json_str_is(json_get(pre, "type"), "Sequence") && json_is(seq, JSON_ARRAY) && (seq->len == 1 || seq->len == 2))
+        last = &seq->kids[seq->len - 1], first = seq->len == 2 ? &seq->kids[0] : NULL;
+    if (json_str_is(json_get(last, "type"), "ByteLevel")) {
+        const json_value *use_regex = json_get(last, "use_regex");   /* the library's default is true */
+        if (json_flag(last, "add_prefix_space"))
+            return ewq_fail(err, path, "ByteLevel pre_tokenizer with add_prefix_space true is not supported");
+        if (!use_regex || json_is(use_regex, JSON_TRUE)) {
+            t->pattern = EWQ_PATTERN_GPT2;
+            if (first && !json_str_is(json_get(first, "type"), "Digits"))
+                return ewq_fail(err, path, "pre_tokenizer: only Digits may come before ByteLevel(use_regex true)");
+            if (first) t->digits = json_flag(first, "individual_digits") ? EWQ_DIGITS_EACH : EWQ_DIGITS_RUNS;
+        } else {
+            const json_value *re = json_get(json_get(first, "pattern"), "Regex");
+            if (!json_str_is(json_get(first, "type"), "Split") || !json_str_is(json_get(first, "behavior"), "Isolated") ||
+                json_flag(first, "invert"))
+                return ewq_fail(err, path, "pre_tokenizer is not Split(Regex, Isolated) + ByteLevel(use_regex false)");
+            if (json_str_is(re, pattern_llama3)) t->pattern = EWQ_PATTERN_LLAMA3;
+            else if (json_str_is(re, pattern_qwen)) t->pattern = EWQ_PATTERN_QWEN;
+            else return ewq_fail(err, path, "pre_tokenizer split pattern is neither Llama-3's nor Qwen's");
+        }
         if (json_is(norm, JSON_OBJECT) && json_str_is(json_get(norm, "type"), "NFC")) t->nfc = 1;
         else if (norm && !json_is(norm, JSON_NULL))
             return ewq_fail(err, path, "normalizer of a byte-level tokenizer must be null or NFC");
@@ -3242,7 +3306,7 @@ static int tok_read_kind(ewq_tokenizer *t, const json_value *root, const char *p
         t->kind = EWQ_TOK_SENTENCEPIECE;
         return 0;
     }
-    return ewq_fail(err, path, "unsupported normalizer/pre_tokenizer: ewq knows byte-level BPE (Llama-3, Qwen) and "
+    return ewq_fail(err, path, "unsupported normalizer/pre_tokenizer: ewq knows byte-level BPE (Llama-3, Qwen, GPT-2) and "
                     "SentencePiece-style BPE (Llama-2, Mistral: legacy Prepend/Replace normalizer or Metaspace)");
 }
 
@@ -3366,8 +3430,8 @@ static int tok_build_tables(ewq_tokenizer *t, bytebuf *text, const char *path, e
         size_t n = t->kind == EWQ_TOK_BYTE_LEVEL ? utf8_encode(byte_to_cp(b), s)
                                                   : (size_t)snprintf(s, sizeof s, "<0x%02X>", b);
         t->byte_id[b] = vocab_find(t, s, n);
-        if (t->kind == EWQ_TOK_BYTE_LEVEL && t->byte_id[b] < 0)
-            return ewq_fail(err, path, "model.vocab lacks the byte-level token for byte 0x%02x", b);
+        if (t->kind == EWQ_TOK_BYTE_LEVEL && t->byte_id[b] < 0 && t->byte_fallback)   /* its <0xNN> is not read */
+            return ewq_fail(err, path, "model.vocab lacks the byte-level token for byte 0x%02x (with byte_fallback)", b);
     }
     for (int c = 0; c < 128; c++) {
         char ch = (char)c;

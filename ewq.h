@@ -568,10 +568,15 @@ double ewq_host_copy_bandwidth(void);             /* bytes/s, read + written, al
  * Tokenizer: a Hugging Face tokenizer.json, encoding to exactly the ids of the `tokenizers` library.
  *
  * Two kinds are recognised from the file's normalizer and pre_tokenizer (anything else is refused):
- *   EWQ_TOK_BYTE_LEVEL (Llama-3, Qwen2/2.5/3): normalizer null or NFC; pre_tokenizer a Sequence of
- *     Split(Regex P, Isolated) and ByteLevel(use_regex false), P being one of the two patterns
+ *   EWQ_TOK_BYTE_LEVEL: normalizer null or NFC, and a pre_tokenizer that is either
+ *     - (Llama-3, Qwen2/2.5/3) a Sequence of Split(Regex P, Isolated) and ByteLevel(use_regex false), P
+ *       being one of the two patterns
  *       (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
- *     (Llama-3) or the same with \p{N} in place of \p{N}{1,3} (Qwen).
+ *       (Llama-3) or the same with \p{N} in place of \p{N}{1,3} (Qwen); or
+ *     - (GPT-2, SmolLM2, StarCoder) ByteLevel(use_regex true), which splits by GPT-2's pattern
+ *       's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ *       alone, or in a Sequence after Digits(individual_digits true or false).
+ *     ByteLevel's add_prefix_space must be false.
  *   EWQ_TOK_SENTENCEPIECE (Llama-2, Mistral, stories260K, as transformers converts SentencePiece models):
  *     in legacy mode normalizer Sequence[Prepend "▁", Replace " " -> "▁"] and no pre_tokenizer; else no
  *     normalizer and pre_tokenizer Metaspace(replacement "▁", split false, prepend_scheme "always",
@@ -590,9 +595,9 @@ double ewq_host_copy_bandwidth(void);             /* bytes/s, read + written, al
  *     space becomes "▁" (U+2581), and "▁" is prepended: legacy, always; Metaspace "always", unless the
  *     segment starts with a space or "▁"; "first", the same but only for a segment that starts the text
  *     (no added token before it); "never", not.
- *  4. Pre-tokenizer (byte-level only), the regex P written by hand. At each position the alternatives
- *     are tried in order and the first that matches is the piece (leftmost-first, as Oniguruma does);
- *     every character is covered by some alternative, so pieces tile the segment:
+ *  4. Pre-tokenizer (byte-level only), the split pattern written by hand. At each position the
+ *     alternatives are tried in order and the first that matches is the piece (leftmost-first, as
+ *     Oniguruma does); every character is covered by some alternative, so pieces tile the segment. P:
  *       a. an apostrophe and, case-insensitively, s t re ve m ll d ("ſ" U+017F folds to s)
  *       b. one optional character that is not CR, LF, a letter or a number, then a run of letters
  *       c. a run of 1 to 3 numbers (Llama-3), or exactly one number (Qwen)
@@ -602,6 +607,15 @@ double ewq_host_copy_bandwidth(void);             /* bytes/s, read + written, al
  *       f. a whitespace run, less its last character when a non-whitespace character follows, if that
  *          leaves at least one character
  *       g. a whitespace run
+ *     GPT-2's pattern, in the same way:
+ *       A. an apostrophe and s t re ve m ll d (case-sensitive)
+ *       B. an optional space (U+0020), then a run of letters
+ *       C. an optional space, then a run of numbers
+ *       D. an optional space, then a run of characters that are neither whitespace, letters nor numbers
+ *       E. f or g above
+ *     With Digits before it, the segment is first cut into parts, numbers and runs of other characters
+ *     (each number alone with individual_digits, else runs of numbers), and the pattern applies to each
+ *     part on its own (so "(?!\S)" sees the end of the part).
  *     Letters are general category L*, numbers N*, whitespace the White_Space property: Unicode tables
  *     generated from the UCD (data/unicode_tables.h, see its UNI_VERSION).
  *  5. Model (BPE). Byte level: each UTF-8 byte of the piece is one initial symbol, the token of its
@@ -631,6 +645,8 @@ double ewq_host_copy_bandwidth(void);             /* bytes/s, read + written, al
  * their content.
  */
 enum { EWQ_TOK_BYTE_LEVEL, EWQ_TOK_SENTENCEPIECE };
+enum { EWQ_PATTERN_LLAMA3, EWQ_PATTERN_QWEN, EWQ_PATTERN_GPT2 };               /* byte-level split */
+enum { EWQ_DIGITS_NONE, EWQ_DIGITS_EACH, EWQ_DIGITS_RUNS };                     /* Digits pre-tokenizer */
 enum { EWQ_PREPEND_LEGACY, EWQ_PREPEND_ALWAYS, EWQ_PREPEND_FIRST, EWQ_PREPEND_NEVER };   /* SentencePiece "▁" */
 
 typedef struct ewq_tok_hash { uint32_t *slots; uint32_t mask; } ewq_tok_hash;   /* internal */
@@ -641,7 +657,8 @@ typedef struct ewq_tokenizer {
     int n_vocab;               /* ids are 0 .. n_vocab-1: the model vocabulary and the added tokens */
     int bos_id, eos_id;        /* -1 when none */
     int add_bos;               /* the files ask for BOS at the start of a text */
-    int max_digits;            /* byte level: numbers per piece, 3 (Llama-3) or 1 (Qwen) */
+    int pattern;               /* byte level: EWQ_PATTERN_*, the split pattern */
+    int digits;                /* byte level: EWQ_DIGITS_*, a Digits pre-tokenizer before the pattern */
     int nfc, ignore_merges, byte_fallback, unk_id, fuse_unk;
     int split_words;           /* SentencePiece: no token has "▁" after another character (see ewq.c) */
     int prepend;               /* SentencePiece: EWQ_PREPEND_*, when "▁" is prepended to a segment */

@@ -1,7 +1,7 @@
 /* tests/test_tokenizer.c — ewq's tokenizer against the Hugging Face `tokenizers` library.
  *
  * Expected ids are in data/expected/tokenizer/, written by tests/gen/make_tokenizer_expected.py: for each of
- * the four real tokenizers in ../shared/assets (llama3, qwen3, llama2-spm, stories260K), the ids of the
+ * the five real tokenizers in ../shared/assets (llama3, qwen3, llama2-spm, stories260K, smollm2), the ids of the
  * WikiText-2 test file, the TinyStories file, tests/tokenizer_stress.txt, five adversarial texts and
  * "Hello world" with the post-processor's special tokens. The .ids files are records of LEB128 varints:
  * a count n, then n ids (see that script). Decoding is checked by reproducing the wiki and TinyStories
@@ -22,6 +22,7 @@ static const struct { const char *name, *path; int byte_level; } tokenizers[] = 
     {"qwen3", ASSETS "tokenizers/qwen3", 1},
     {"llama2-spm", ASSETS "tokenizers/llama2-spm", 0},
     {"stories260K", ASSETS "stories260K", 0},
+    {"smollm2", ASSETS "smollm2-135m", 1},
 };
 static const struct { const char *name, *path; } inputs[] = {
     {"wiki", ASSETS "text/wiki.test.raw"},
@@ -224,33 +225,51 @@ static void test_template(void) {
     ewq_tokenizer_free(&t);
 }
 
-/* SentencePiece tokenizers with a Metaspace pre-tokenizer (prepend_scheme "first" and "always"): the
- * stress and TinyStories files against the ids of the `tokenizers` library. */
-static void test_metaspace(const char *scheme) {
-    char name[128], path[256];
+/* A small tokenizer of tests/ (tests/NAME_tokenizer.json, expected ids data/expected/tokenizer/NAME-with-
+ * dashes.INPUT.ids): the stress and TinyStories files against the ids of the `tokenizers` library, and with
+ * `adversarial` also the five adversarial texts. SentencePiece with a Metaspace pre-tokenizer
+ * (prepend_scheme "first" and "always"); GPT-2-style byte level after Digits (individual or runs). */
+static void test_small(const char *name, int adversarial_too) {
+    char test[128], path[256], file[64];
     ewq_tokenizer t;
     ewq_err err;
-    snprintf(path, sizeof path, "tests/metaspace_%s_tokenizer.json", scheme);
-    snprintf(name, sizeof name, "tokenizer_metaspace_%s_load", scheme);
-    if (!check(ewq_tokenizer_load(&t, path, &err) == 0, name, "%s", err.msg)) return;
+    records want;
+    snprintf(file, sizeof file, "%s", name);
+    for (char *c = file; *c; c++) *c = *c == '_' ? '-' : *c;
+    snprintf(path, sizeof path, "tests/%s_tokenizer.json", name);
+    snprintf(test, sizeof test, "tokenizer_%s_load", name);
+    if (!check(ewq_tokenizer_load(&t, path, &err) == 0, test, "%s", err.msg)) return;
     for (size_t ii = 1; ii < sizeof inputs / sizeof inputs[0]; ii++) {   /* tinystories, stress */
-        records want;
         char *text;
         size_t len;
-        snprintf(name, sizeof name, "tokenizer_metaspace_%s_%s", scheme, inputs[ii].name);
-        snprintf(path, sizeof path, EXPECTED "metaspace-%s.%s.ids", scheme, inputs[ii].name);
-        if (ewq_read_file(inputs[ii].path, 64u << 20, &text, &len, &err)) { test_skip(name, err.msg); continue; }
+        snprintf(test, sizeof test, "tokenizer_%s_%s", name, inputs[ii].name);
+        snprintf(path, sizeof path, EXPECTED "%s.%s.ids", file, inputs[ii].name);
+        if (ewq_read_file(inputs[ii].path, 64u << 20, &text, &len, &err)) { test_skip(test, err.msg); continue; }
         if (read_records(path, &want) || want.n_records != 1) {
-            check(0, name, "cannot read %s", path);
+            check(0, test, "cannot read %s", path);
         } else {
             int *ids;
             size_t n = ewq_encode(&t, text, len, 0, &ids);
-            compare_ids(name, ids, n, want.ids[0], want.len[0]);
+            compare_ids(test, ids, n, want.ids[0], want.len[0]);
             free(ids);
         }
         free_records(&want);
         free(text);
     }
+    snprintf(path, sizeof path, EXPECTED "%s.adversarial.ids", file);
+    snprintf(test, sizeof test, "tokenizer_%s_adversarial", name);
+    if (adversarial_too && check(read_records(path, &want) == 0 && want.n_records == 5, test, "cannot read %s", path))
+        for (int k = 0; k < 5; k++) {
+            size_t len;
+            int *ids;
+            char *text = adversarial(k, &len);
+            size_t n = ewq_encode(&t, text, len, 0, &ids);
+            snprintf(test, sizeof test, "tokenizer_%s_adversarial_%d", name, k);
+            compare_ids(test, ids, n, want.ids[k], want.len[k]);
+            free(ids);
+            free(text);
+        }
+    if (adversarial_too) free_records(&want);
     ewq_tokenizer_free(&t);
 }
 
@@ -300,7 +319,9 @@ int main(void) {
     }
     test_nfc();
     test_template();
-    test_metaspace("first");
-    test_metaspace("always");
+    test_small("metaspace_first", 0);
+    test_small("metaspace_always", 0);
+    test_small("digits_each", 1);
+    test_small("digits_runs", 1);
     return 0;
 }

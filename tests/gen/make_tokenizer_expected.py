@@ -5,7 +5,7 @@ and `sentencepiece`, see tests/requirements-dev.txt); run from the repository ro
 
     python3 tests/gen/make_tokenizer_expected.py
 
-For each tokenizer (llama3, qwen3, llama2-spm, stories260K) and each input it writes NAME.INPUT.ids:
+For each tokenizer (llama3, qwen3, llama2-spm, stories260K, smollm2) and each input it writes NAME.INPUT.ids:
 a sequence of records, each a LEB128 varint count n followed by n LEB128 varint ids (LEB128: 7 bits per
 byte, least significant first, high bit set on every byte but the last).
 Inputs, read as bytes and decoded with errors="replace" (the tokenizers library takes str only; ewq
@@ -21,8 +21,8 @@ For the byte-level tokenizers, NAME.stress.decoded holds decode(stress ids, skip
 For the two SentencePiece models it also encodes with the `sentencepiece` package on tokenizer.model and
 writes the comparison of the two references to references.txt, with the cases of data/expected/nfc.txt
 (from the UCD, see tests/gen/make_unicode_tables.py) on which the library's NFC normalizer disagrees.
-It also writes tests/template_tokenizer.json and tests/metaspace_*_tokenizer.json with their expected ids
-(see write_template_tokenizer and write_metaspace_tokenizers), and
+It also writes tests/template_tokenizer.json, tests/metaspace_*_tokenizer.json and tests/digits_*_tokenizer.json
+with their expected ids (see write_template_tokenizer, write_metaspace_tokenizers and write_digits_tokenizers), and
 tests/nfc_tokenizer.json: a byte-level tokenizer with Qwen's pattern,
 NFC, and no merges, with which test_tokenizer.c reads ewq's NFC back through encode and decode.
 """
@@ -42,6 +42,7 @@ TOKENIZERS = {
     "qwen3": os.path.join(ASSETS, "tokenizers", "qwen3"),
     "llama2-spm": os.path.join(ASSETS, "tokenizers", "llama2-spm"),
     "stories260K": os.path.join(ASSETS, "stories260K"),
+    "smollm2": os.path.join(ASSETS, "smollm2-135m"),
 }
 INPUTS = {
     "wiki": os.path.join(ASSETS, "text", "wiki.test.raw"),
@@ -161,6 +162,39 @@ def write_metaspace_tokenizers():
                           [tok.encode(text, add_special_tokens=False).ids])
 
 
+def write_digits_tokenizers():
+    """tests/digits_{each,runs}_tokenizer.json: GPT-2-style byte-level BPE after a Digits pre-tokenizer
+    (individual_digits true and false), as the SmolLM2 and StarCoder files on the Hub have it: the 256 byte
+    tokens, the tokens of SmolLM2's first 1000 merges, and merges of digits with digits and with a leading
+    space (Ġ), which only a piece holding several digits, or a space and a digit, can use; so the ids tell
+    apart where Digits cut the text. Records NAME.{stress,tinystories,adversarial}.ids for each."""
+    smol = json.load(open(os.path.join(TOKENIZERS["smollm2"], "tokenizer.json"), encoding="utf-8"))
+    vocab = {byte_to_unicode(b): b for b in range(256)}
+    merges = [m.split(" ") if isinstance(m, str) else m for m in smol["model"]["merges"][:1000]]
+    digits = [str(d) for d in range(10)]
+    merges += [["\u0120", d] for d in digits] + [[a, b] for a in digits for b in digits]
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    texts = {name: open(INPUTS[name], "rb").read().decode("utf-8", "replace") for name in ("stress", "tinystories")}
+    texts["adversarial"] = adversarial_texts()
+    for name, each in (("each", True), ("runs", False)):
+        doc = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+               "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                   {"type": "Digits", "individual_digits": each},
+                   {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]},
+               "post_processor": None, "decoder": smol["decoder"],
+               "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                         "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                         "ignore_merges": False, "vocab": vocab, "merges": merges}}
+        path = os.path.join("tests", f"digits_{name}_tokenizer.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, ensure_ascii=False)
+        tok = Tokenizer.from_file(path)
+        for iname, text in texts.items():
+            records = [tok.encode(t, add_special_tokens=False).ids for t in (text if isinstance(text, list) else [text])]
+            write_records(os.path.join(OUT, f"digits-{name}.{iname}.ids"), records)
+
+
 def nfc_report():
     """Where the library's NFC normalizer differs from the UCD's NormalizationTest cases."""
     nfc = normalizers.NFC()
@@ -183,6 +217,7 @@ def main():
     write_nfc_tokenizer()
     write_template_tokenizer()
     write_metaspace_tokenizers()
+    write_digits_tokenizers()
     texts = {name: open(p, "rb").read().decode("utf-8", "replace") for name, p in INPUTS.items()}
     report = [f"tokenizers {tokenizers.__version__}, sentencepiece {spm.__version__}",
               "HF tokenizers (tokenizer.json) vs sentencepiece (tokenizer.model), encode without BOS:"]
