@@ -54,18 +54,20 @@
  * bfloat16 conversion, tier names, and the packed size of a weight at each tier (ewq.h: formats).
  * =================================================================================================== */
 
+static void escape_message(char *out, size_t cap, const char *s);
+
 int ewq_fail(ewq_err *e, const char *file, const char *fmt, ...) {
     if (!file) file = "ewq";
     size_t len = strlen(file);   /* a very long name is cut in the middle, so the problem still fits */
-    int n = len <= 400 ? snprintf(e->msg, sizeof e->msg, "%s: ", file)
-                       : snprintf(e->msg, sizeof e->msg, "%.200s...%s: ", file, file + len - 200);
-    if (n < 0 || (size_t)n >= sizeof e->msg) n = 0;
+    char raw[sizeof e->msg];
+    int n = len <= 400 ? snprintf(raw, sizeof raw, "%s: ", file)
+                       : snprintf(raw, sizeof raw, "%.200s...%s: ", file, file + len - 200);
+    if (n < 0 || (size_t)n >= sizeof raw) n = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg + n, sizeof e->msg - (size_t)n, fmt, ap);
+    vsnprintf(raw + n, sizeof raw - (size_t)n, fmt, ap);
     va_end(ap);
-    for (char *p = e->msg; *p; p++)   /* the message is one line, whatever the input contained */
-        if (*p == '\n' || *p == '\r') *p = ' ';
+    escape_message(e->msg, sizeof e->msg, raw);   /* one line, whatever the input contained */
     return -1;
 }
 
@@ -95,6 +97,99 @@ static char *path_join(const char *dir, const char *name) {
     p[a] = '/';
     memcpy(p + a + 1, name, b + 1);
     return p;
+}
+
+/* Decodes one character of s[0..n), n >= 1, and returns its length. An ill-formed sequence gives
+ * U+FFFD and the length of its maximal subpart (Unicode §3.9, Table 3-7), as Python's "replace" does. */
+static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp) {
+    uint8_t b = s[0], lo = 0x80, hi = 0xbf;   /* lo, hi: the allowed range of the second byte */
+    int need;
+    if (b < 0x80) { *cp = b; return 1; }
+    if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b >= 0xe0 && b <= 0xef) need = 2, lo = b == 0xe0 ? 0xa0 : 0x80, hi = b == 0xed ? 0x9f : 0xbf;
+    else if (b >= 0xf0 && b <= 0xf4) need = 3, lo = b == 0xf0 ? 0x90 : 0x80, hi = b == 0xf4 ? 0x8f : 0xbf;
+    else { *cp = 0xfffd; return 1; }
+    uint32_t c = b & (0x3fu >> need);
+    for (int i = 1; i <= need; i++) {
+        if ((size_t)i >= n || s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf)) {
+            *cp = 0xfffd;
+            return (size_t)i;
+        }
+        c = c << 6 | (s[i] & 0x3fu);
+    }
+    *cp = c;
+    return (size_t)need + 1;
+}
+
+/* The length of the well-formed UTF-8 character at s (setting *cp), or 0 when s starts an ill-formed
+ * sequence (U+FFFD is well-formed only as the bytes EF BF BD). */
+static size_t utf8_valid(const uint8_t *s, size_t n, uint32_t *cp) {
+    size_t k = utf8_decode(s, n, cp);
+    return *cp != 0xfffd || k == 3 ? k : 0;
+}
+
+/* Text from files (config values, dtype strings, tensor names, paths inside plans) is quoted in messages,
+ * JSON and SVG. Every writer of such text goes through one of the three below, so no byte of a file can
+ * reach a terminal as a control sequence, or make a JSON or SVG document ill-formed.
+ * Messages: C0 controls, DEL, C1 controls (U+0080..U+009F, which some terminals obey as escapes) and the
+ * bytes of ill-formed UTF-8 become \xNN; the result is cut at a character boundary to fit cap bytes. */
+static void escape_message(char *out, size_t cap, const char *s) {
+    size_t o = 0, n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = utf8_valid((const uint8_t *)s + i, n - i, &cp), raw = k ? k : 1;
+        int hide = !k || cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
+        if (o + (hide ? 4 * raw : raw) + 1 > cap) break;
+        for (size_t j = 0; j < raw; j++)
+            if (hide) o += (size_t)snprintf(out + o, cap - o, "\\x%02x", (uint8_t)s[i + j]);
+            else out[o++] = s[i + j];
+        i += raw;
+    }
+    out[o] = 0;
+}
+
+/* JSON strings: valid UTF-8 (ill-formed sequences become U+FFFD, one per maximal subpart), with quote,
+ * backslash and every control character escaped. */
+static void print_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (size_t i = 0, n = strlen(s); i < n;) {
+        uint32_t cp;
+        size_t k = utf8_decode((const uint8_t *)s + i, n - i, &cp);
+        if (cp == '"' || cp == '\\') fprintf(f, "\\%c", (char)cp);
+        else if (cp == '\n') fputs("\\n", f);
+        else if (cp == '\t') fputs("\\t", f);
+        else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) fprintf(f, "\\u%04x", (unsigned)cp);
+        else if (cp == 0xfffd) fputs("\xef\xbf\xbd", f);
+        else fwrite(s + i, 1, k, f);
+        i += k;
+    }
+    fputc('"', f);
+}
+
+/* XML text and attribute values: valid UTF-8, markup characters as entities, and U+FFFD for what XML 1.0
+ * cannot hold (ill-formed UTF-8, C0 controls other than tab, newline and carriage return) or should not
+ * (DEL, C1 controls). */
+static void print_xml_text(FILE *f, const char *s) {
+    for (size_t i = 0, n = strlen(s); i < n;) {
+        uint32_t cp;
+        size_t k = utf8_decode((const uint8_t *)s + i, n - i, &cp);
+        if (cp == '<') fputs("&lt;", f);
+        else if (cp == '>') fputs("&gt;", f);
+        else if (cp == '&') fputs("&amp;", f);
+        else if (cp == '"') fputs("&quot;", f);
+        else if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7f && cp < 0xa0) || cp == 0xfffd)
+            fputs("\xef\xbf\xbd", f);
+        else fwrite(s + i, 1, k, f);
+        i += k;
+    }
+}
+
+/* Every JSON number that becomes an integer goes through here: the literal must be an integer (no
+ * fraction, no exponent) in [lo, hi]. A double is never converted, so no value is out of range for C. */
+static int json_int_in(const json_value *v, int64_t lo, int64_t hi, int64_t *out) {
+    if (!v || v->type != JSON_NUMBER || !v->is_int || v->i < lo || v->i > hi) return -1;
+    *out = v->i;
+    return 0;
 }
 
 /* --- half precision --- */
@@ -233,12 +328,6 @@ static int parse_dtype(const char *s, ewq_dtype *t) {
     return 0;
 }
 
-/* A non-negative JSON integer that fits in int64. */
-static int json_nonneg_int(const json_value *v, int64_t *out) {
-    if (!v || v->type != JSON_NUMBER || !v->is_int || v->i < 0) return -1;
-    *out = v->i;
-    return 0;
-}
 
 static int cmp_tensor_name(const void *a, const void *b) {
     return strcmp(((const ewq_tensor *)a)->name, ((const ewq_tensor *)b)->name);
@@ -273,7 +362,7 @@ static int parse_tensor_entry(const json_value *e, const char *path, const char 
     t->ndim = (int)sh->len;
     for (uint32_t i = 0; i < sh->len; i++) {
         int64_t d;
-        if (json_nonneg_int(&sh->kids[i], &d) != 0)
+        if (json_int_in(&sh->kids[i], 0, INT64_MAX, &d) != 0)
             return ewq_fail(err, path, "tensor '%s': shape[%u] is not a non-negative integer", name, i);
         if (d != 0 && numel > INT64_MAX / (int64_t)esize / d)
             return ewq_fail(err, path, "tensor '%s': shape overflows 64 bits", name);
@@ -283,7 +372,7 @@ static int parse_tensor_entry(const json_value *e, const char *path, const char 
     if (!off || off->type != JSON_ARRAY || off->len != 2)
         return ewq_fail(err, path, "tensor '%s': data_offsets is not an array of two integers", name);
     int64_t b, en;
-    if (json_nonneg_int(&off->kids[0], &b) != 0 || json_nonneg_int(&off->kids[1], &en) != 0)
+    if (json_int_in(&off->kids[0], 0, INT64_MAX, &b) != 0 || json_int_in(&off->kids[1], 0, INT64_MAX, &en) != 0)
         return ewq_fail(err, path, "tensor '%s': data_offsets are not non-negative integers", name);
     if (b > en || (uint64_t)en > data_size)
         return ewq_fail(err, path, "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] lie outside the %" PRIu64
@@ -485,9 +574,10 @@ static int cfg_int(const json_value *root, const char *key, int required, int df
         *out = dflt;
         return 0;
     }
-    if (v->type != JSON_NUMBER || !v->is_int || v->i <= 0 || v->i > CFG_MAX_DIM)
+    int64_t i;
+    if (json_int_in(v, 1, CFG_MAX_DIM, &i))
         return ewq_fail(err, path, "\"%s\" must be an integer from 1 to %d", key, CFG_MAX_DIM);
-    *out = (int)v->i;
+    *out = (int)i;
     return 0;
 }
 
@@ -516,9 +606,10 @@ static int cfg_bool(const json_value *root, const char *key, int dflt, int *out,
 /* A token id: absent or null gives -1. */
 static int cfg_token(const json_value *v, int vocab, int *out, const char *path, const char *key, ewq_err *err) {
     if (!v || v->type == JSON_NULL) { *out = -1; return 0; }
-    if (v->type != JSON_NUMBER || !v->is_int || v->i < 0 || v->i >= vocab)
+    int64_t i;
+    if (json_int_in(v, 0, vocab - 1, &i))
         return ewq_fail(err, path, "\"%s\" must be a token id below vocab_size %d", key, vocab);
-    *out = (int)v->i;
+    *out = (int)i;
     return 0;
 }
 
@@ -549,6 +640,25 @@ static int parse_rope(ewq_config *c, const json_value *root, const char *path, e
         return ewq_fail(err, path, "rope_scaling original_max_position_embeddings must be an integer");
     c->rope_orig_max_pos = (int)orig;
     return 0;
+}
+
+static void rope_inv_freq(const ewq_config *c, float *inv);   /* with the forward pass */
+
+/* Every angle the RoPE tables hold (position * frequency, in float32, positions up to max_position_embeddings
+ * or CFG_MAX_DIM) must be finite: a rope_theta near 0 or a tiny llama3 factor would make them inf and every
+ * result NaN. */
+static int rope_check(const ewq_config *c, const char *path, ewq_err *err) {
+    float *inv = xmalloc(sizeof(float) * (size_t)(c->head_dim / 2));
+    rope_inv_freq(c, inv);
+    float max_pos = (float)(c->max_pos ? c->max_pos : CFG_MAX_DIM);
+    int bad = -1;
+    for (int i = 0; i < c->head_dim / 2 && bad < 0; i++)
+        if (!isfinite(inv[i]) || !isfinite(max_pos * inv[i])) bad = i;
+    float f = bad >= 0 ? inv[bad] : 0;
+    free(inv);
+    if (bad < 0) return 0;
+    return ewq_fail(err, path, "rope_theta %g%s gives RoPE frequency %d of %g: the rotation angles are not finite",
+                    c->rope_theta, c->rope_llama3 ? " with the llama3 rope_scaling" : "", bad, f);
 }
 
 static const struct { const char *name; ewq_arch arch; } archs[] = {
@@ -626,6 +736,7 @@ int ewq_config_parse(ewq_config *c, const char *path, const char *text, size_t l
         if (cfg_bool(root, "use_sliding_window", 0, &use_window, path, err)) goto out;
     if (use_window && cfg_int(root, "sliding_window", 0, 0, &c->sliding_window, path, err)) goto out;
 
+    if (rope_check(c, path, err)) goto out;
     if (cfg_token(json_get(root, "bos_token_id"), c->vocab, &c->bos_id, path, "bos_token_id", err)) goto out;
     const json_value *eos = json_get(root, "eos_token_id");
     if (eos && eos->type == JSON_ARRAY) {
@@ -1171,18 +1282,6 @@ static void plan_sizes(const ewq_model *m, const ewq_assignment *a, size_total *
     }
 }
 
-static void print_json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void print_size_json(FILE *f, const char *key, const size_total *s) {
     fprintf(f, "    \"%s\": {\"parameters\": %" PRId64 ", \"raw_bytes\": %" PRIu64 ", \"packed_bytes\": %" PRIu64
                ", \"raw_bits_per_weight\": %.17g, \"packed_bits_per_weight\": %.17g}",
@@ -1260,7 +1359,8 @@ static int read_plan_blocks(const json_value *blocks, const ewq_model *m, int by
         const json_value *ts = member(b, "tensors", JSON_ARRAY);
         char where[64];
         snprintf(where, sizeof where, "block %d", l);
-        if (b->type != JSON_OBJECT || !idx || !idx->is_int || idx->i != l)
+        int64_t index;
+        if (b->type != JSON_OBJECT || json_int_in(idx, l, l, &index))
             return ewq_fail(err, path, "blocks[%d] is not an object with \"index\": %d", l, l);
         if (!ts || ts->len != EWQ_N_LINEAR)
             return ewq_fail(err, path, "block %d: \"tensors\" must list its %d linear weights", l, EWQ_N_LINEAR);
@@ -1285,7 +1385,8 @@ static int read_plan_blocks(const json_value *blocks, const ewq_model *m, int by
 static int check_plan(const json_value *root, const ewq_model *m, ewq_assignment *a, const char *path, ewq_err *err) {
     const json_value *fmt = member(root, "format", JSON_STRING), *ver = member(root, "version", JSON_NUMBER);
     if (!fmt || strcmp(fmt->str, "ewq-plan")) return ewq_fail(err, path, "not an ewq plan (no \"format\": \"ewq-plan\")");
-    if (!ver || !ver->is_int || ver->i != 1) return ewq_fail(err, path, "plan format version is not 1");
+    int64_t version, n_layers;
+    if (json_int_in(ver, 1, 1, &version)) return ewq_fail(err, path, "plan format version is not 1");
     const json_value *model = member(root, "model", JSON_OBJECT), *method = member(root, "method", JSON_OBJECT);
     if (!model || !method) return ewq_fail(err, path, "missing \"%s\" object", model ? "method" : "model");
     const json_value *arch = member(model, "architecture", JSON_STRING), *layers = member(model, "layers", JSON_NUMBER);
@@ -1294,9 +1395,10 @@ static int check_plan(const json_value *root, const ewq_model *m, ewq_assignment
     if (!arch || strcmp(arch->str, m->cfg.arch_name))
         return ewq_fail(err, path, "plan is for a %s model (%s), but %s is %s", arch ? arch->str : "(missing)",
                         made_for, m->dir, m->cfg.arch_name);
-    if (!layers || !layers->is_int || layers->i != m->cfg.n_layers)
-        return ewq_fail(err, path, "plan has %lld layers (%s), but %s has %d", layers ? (long long)layers->f : -1LL,
-                        made_for, m->dir, m->cfg.n_layers);
+    if (!layers) return ewq_fail(err, path, "missing model.layers (an integer)");
+    if (json_int_in(layers, m->cfg.n_layers, m->cfg.n_layers, &n_layers))
+        return ewq_fail(err, path, "plan has %.17g layers (%s), but %s has %d", layers->f, made_for, m->dir,
+                        m->cfg.n_layers);
     char want_fp[17];
     snprintf(want_fp, sizeof want_fp, "%016" PRIx64, ewq_fingerprint(&m->ck));
     if (!fp || strcmp(fp->str, want_fp))
@@ -1386,16 +1488,6 @@ void ewq_llama_quantize_command(FILE *f, const ewq_assignment *a, ewq_dtype raw,
 /* --- SVG: block entropy against layer index --- */
 
 static const char *const tier_colors[] = {"#2f9e44", "#1971c2", "#e8590c"};   /* raw, int8, int4 */
-
-static void print_xml_text(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else if (*s == '"') fputs("&quot;", f);
-        else fputc(*s, f);
-    }
-}
 
 void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title) {   /* block granularity */
     const double W = 760, H = 400, left = 60, right = 20, top = 40, bottom = 50;
@@ -1670,12 +1762,87 @@ static int pack_tensor(ewq_qmat *m, const ewq_tensor *t, ewq_tier tier, int grou
     return rc;
 }
 
+/* --- finite weights ---
+ * The forward pass reads raw tensors in place, and one NaN or infinity there makes every later result NaN.
+ * So ewq_pack scans every tensor the forward pass reads at the raw tier (int8 and int4 packing refuse such
+ * values on their own): an exponent field of all ones, on all threads, in pieces of FINITE_PIECE values.
+ * This costs one read of the raw weights (see ewq.h for the measured time). */
+#define FINITE_PIECE (1 << 20)
+typedef struct { const ewq_tensor *const *t; const int64_t *first; int64_t *bad; } finite_job;
+
+static int64_t first_nonfinite(const ewq_tensor *t, int64_t begin, int64_t end) {
+    const int64_t step = 4096;   /* a branch-free OR over each stretch, a second look only where it hit */
+    for (int64_t s = begin; s < end; s += step) {
+        int64_t e = s + step < end ? s + step : end;
+        unsigned hit = 0;
+        if (t->dtype == EWQ_F32) {
+            const uint32_t *v = t->data;
+            for (int64_t i = s; i < e; i++) hit |= (v[i] & 0x7f800000u) == 0x7f800000u;
+            if (hit)
+                for (int64_t i = s; i < e; i++)
+                    if ((v[i] & 0x7f800000u) == 0x7f800000u) return i;
+        } else {
+            const uint16_t *v = t->data, ones = t->dtype == EWQ_BF16 ? 0x7f80 : 0x7c00;
+            for (int64_t i = s; i < e; i++) hit |= (v[i] & ones) == ones;
+            if (hit)
+                for (int64_t i = s; i < e; i++)
+                    if ((v[i] & ones) == ones) return i;
+        }
+    }
+    return -1;
+}
+
+static void finite_piece(void *ctx, int i) {   /* piece i of the tensor whose pieces start at first[k] */
+    const finite_job *j = ctx;
+    int k = 0;
+    while (j->first[k + 1] <= i) k++;
+    int64_t begin = (int64_t)(i - j->first[k]) * FINITE_PIECE, end = begin + FINITE_PIECE;
+    j->bad[i] = first_nonfinite(j->t[k], begin, end < j->t[k]->numel ? end : j->t[k]->numel);
+}
+
+static int check_finite(const ewq_model *m, const ewq_assignment *a, ewq_err *err) {
+    const ewq_config *c = &m->cfg;
+    size_t cap = 3 + (size_t)c->n_layers * (EWQ_N_LINEAR + 7), n = 0;
+    const ewq_tensor **t = xmalloc(sizeof *t * cap);
+    if (a->embed == EWQ_RAW) t[n++] = m->embed;
+    if (a->lm_head == EWQ_RAW && !(m->lm_head == m->embed && a->embed == EWQ_RAW)) t[n++] = m->lm_head;
+    t[n++] = m->final_norm;
+    for (int l = 0; l < c->n_layers; l++) {
+        const ewq_block *b = &m->blocks[l];
+        const ewq_tensor *small[] = {b->attn_norm, b->ffn_norm, b->q_norm, b->k_norm, b->bias[0], b->bias[1], b->bias[2]};
+        for (size_t i = 0; i < sizeof small / sizeof *small; i++)
+            if (small[i]) t[n++] = small[i];
+        for (int k = 0; k < EWQ_N_LINEAR; k++)
+            if (a->linear[l * EWQ_N_LINEAR + k] == EWQ_RAW) t[n++] = b->linear[k];
+    }
+    int64_t *first = xmalloc(sizeof(int64_t) * (n + 1));
+    first[0] = 0;
+    for (size_t k = 0; k < n; k++) first[k + 1] = first[k] + (t[k]->numel + FINITE_PIECE - 1) / FINITE_PIECE;
+    int64_t *bad = xmalloc(sizeof(int64_t) * (size_t)(first[n] ? first[n] : 1));
+    finite_job j = {t, first, bad};
+    ewq_parallel((int)first[n], finite_piece, &j);
+    int rc = 0;
+    for (size_t k = 0; k < n && !rc; k++)
+        for (int64_t i = first[k]; i < first[k + 1] && !rc; i++)
+            if (bad[i] >= 0) {
+                float x = t[k]->dtype == EWQ_F32 ? ((const float *)t[k]->data)[bad[i]]
+                          : t[k]->dtype == EWQ_BF16 ? ewq_bf16_to_f32(((const uint16_t *)t[k]->data)[bad[i]])
+                                                    : ewq_f16_to_f32(((const uint16_t *)t[k]->data)[bad[i]]);
+                rc = ewq_fail(err, m->ck.files[t[k]->file].path, "tensor '%s' holds %s at element %" PRId64
+                              " (the forward pass needs finite weights)", t[k]->name, isnan(x) ? "NaN" : "an infinity",
+                              bad[i]);
+            }
+    free(t), free(first), free(bad);
+    return rc;
+}
+
 int ewq_pack(ewq_packed *p, const ewq_model *m, const ewq_assignment *a, int group, int shrink, int progress,
              ewq_err *err) {
     memset(p, 0, sizeof *p);
     if (a->n_layers != m->cfg.n_layers)
         return ewq_fail(err, m->dir, "the precision assignment has %d blocks but the model has %d", a->n_layers,
                         m->cfg.n_layers);
+    if (check_finite(m, a, err)) return -1;
     p->model = m;
     p->group = group;
     p->linear = xcalloc((size_t)m->cfg.n_layers * EWQ_N_LINEAR, sizeof(ewq_qmat));
@@ -2480,6 +2647,15 @@ int ewq_sample(ewq_sampler *s, const float *logits, int n) {
     return id;
 }
 
+/* Logits that overflowed (weights that are finite but huge) must not be reported as a token or a perplexity. */
+static int finite_logits(const ewq_backend *b, const float *x, int n, int pos, ewq_err *err) {
+    for (int i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return ewq_fail(err, b->packed->model->dir, "the logits at position %d are not finite (token %d: %g)", pos,
+                            i, x[i]);
+    return 0;
+}
+
 int ewq_generate(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, ewq_sampler *s,
                  void (*on_token)(void *ctx, int id), void *ctx, int *out, int *n_out, double seconds[2],
                  ewq_err *err) {
@@ -2489,6 +2665,7 @@ int ewq_generate(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int
     int rc = b->forward(b, prompt, n_prompt, 0, logits, 0, err), got = 0;
     double t1 = seconds_now();
     while (rc == 0 && got < n_new) {
+        if ((rc = finite_logits(b, logits, c->vocab, n_prompt + got - 1, err))) break;
         int next = ewq_sample(s, logits, c->vocab);
         out[got++] = next;
         if (on_token) on_token(ctx, next);
@@ -2557,6 +2734,8 @@ int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, 
         if (rc == 0 && ref) rc = ppl_chunk(ref, chunk, ctx, ref_logits, err);
         for (int j = first; rc == 0 && j < ctx - 1; j++) {   /* logits at j predict token j + 1 */
             size_t row = (size_t)(j - first) * V;
+            if ((rc = finite_logits(b, logits + row, V, j, err)) || (ref && (rc = finite_logits(ref, ref_logits + row, V, j, err))))
+                break;
             log_softmax(logits + row, V, lp);
             running_add(&nll, -lp[chunk[j + 1]]);
             if (!ref) continue;
@@ -2573,6 +2752,9 @@ int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, 
     r->scored = nll.n;
     r->ppl = exp(running_mean(&nll));
     r->ppl_stderr = running_stderr(&nll) * r->ppl;
+    if (rc == 0 && !(isfinite(r->ppl) && isfinite(r->ppl_stderr)))
+        rc = ewq_fail(err, b->packed->model->dir, "perplexity overflows: the mean negative log-likelihood is %g nats",
+                      running_mean(&nll));
     if (ref && rc == 0) {
         r->has_ref = 1;
         r->kl = running_mean(&kl);
@@ -2668,28 +2850,6 @@ static int uni_flags(uint32_t cp) {
 }
 static int uni_ccc(uint32_t cp) {
     return cp < 0x110000 ? uni_ccc_blocks[uni_ccc_index[cp / UNI_BLOCK]][cp % UNI_BLOCK] : 0;
-}
-
-/* Decodes one character of s[0..n), n >= 1, and returns its length. An ill-formed sequence gives
- * U+FFFD and the length of its maximal subpart (Unicode §3.9, Table 3-7), as Python's "replace" does. */
-static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp) {
-    uint8_t b = s[0], lo = 0x80, hi = 0xbf;   /* lo, hi: the allowed range of the second byte */
-    int need;
-    if (b < 0x80) { *cp = b; return 1; }
-    if (b >= 0xc2 && b <= 0xdf) need = 1;
-    else if (b >= 0xe0 && b <= 0xef) need = 2, lo = b == 0xe0 ? 0xa0 : 0x80, hi = b == 0xed ? 0x9f : 0xbf;
-    else if (b >= 0xf0 && b <= 0xf4) need = 3, lo = b == 0xf0 ? 0x90 : 0x80, hi = b == 0xf4 ? 0x8f : 0xbf;
-    else { *cp = 0xfffd; return 1; }
-    uint32_t c = b & (0x3fu >> need);
-    for (int i = 1; i <= need; i++) {
-        if ((size_t)i >= n || s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf)) {
-            *cp = 0xfffd;
-            return (size_t)i;
-        }
-        c = c << 6 | (s[i] & 0x3fu);
-    }
-    *cp = c;
-    return (size_t)need + 1;
 }
 
 static size_t utf8_encode(uint32_t cp, char *out) {
@@ -3746,9 +3906,35 @@ static void out_track(const char *tmp, int on) {
         if (on ? !out_pending[i] : out_pending[i] == tmp) { out_pending[i] = on ? (char *)tmp : NULL; return; }
 }
 
+/* A target that is not a regular file (a terminal, /dev/null, a FIFO) is written in place: a rename would
+ * replace the device or pipe with a regular file. Standard output under another name (/dev/stdout) is
+ * written through stdout itself, so it stays in order with what ewq prints there. */
+static int is_stdout(const struct stat *st) {
+    struct stat so;
+    return fstat(STDOUT_FILENO, &so) == 0 && so.st_dev == st->st_dev && so.st_ino == st->st_ino;
+}
+
 int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err) {
     struct stat st;   /* the rename would fail only at the end, after all the work */
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return ewq_fail(err, path, "is a folder, expected a file");
+    memset(o, 0, sizeof *o);
+    int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) return ewq_fail(err, path, "is a folder, expected a file");
+    if (exists && is_stdout(&st)) {
+        o->f = stdout;
+        o->path = xstrdup(path);
+        return 0;
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
+        int fd = open(path, O_WRONLY | O_NOCTTY);
+        o->f = fd < 0 ? NULL : fdopen(fd, "wb");
+        if (!o->f) {
+            ewq_fail(err, path, "cannot write: %s", strerror(errno));
+            if (fd >= 0) close(fd);
+            return -1;
+        }
+        o->path = xstrdup(path);
+        return 0;
+    }
     size_t n = strlen(path) + 32;
     o->path = xstrdup(path);
     o->tmp = xmalloc(n);
@@ -3769,24 +3955,26 @@ int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err) {
 }
 
 void ewq_out_abort(ewq_outfile *o) {
-    if (o->f) fclose(o->f);
-    remove(o->tmp);
-    out_track(o->tmp, 0);
+    if (o->f && o->f != stdout) fclose(o->f);
+    if (o->tmp) remove(o->tmp), out_track(o->tmp, 0);
     free(o->path);
     free(o->tmp);
     o->f = NULL;
 }
 
 int ewq_out_commit(ewq_outfile *o, ewq_err *err) {
-    int bad = ferror(o->f) | fflush(o->f) | fsync(fileno(o->f));
-    bad |= fclose(o->f);
+    /* fsync only a temporary: devices and pipes may refuse it, and there is no rename to order it after */
+    int e = fflush(o->f) != 0 || (o->tmp && fsync(fileno(o->f)) != 0) ? errno : 0;
+    if (!e && ferror(o->f)) e = -1;   /* an earlier write failed; its errno is gone */
+    if (o->f != stdout && fclose(o->f) != 0 && !e) e = errno;
     o->f = NULL;
-    if (bad || rename(o->tmp, o->path) != 0) {
-        ewq_fail(err, o->path, "write failed: %s", strerror(errno));
+    if (!e && o->tmp && rename(o->tmp, o->path) != 0) e = errno;
+    if (e) {
+        ewq_fail(err, o->path, "write failed%s%s", e > 0 ? ": " : "", e > 0 ? strerror(e) : "");
         ewq_out_abort(o);
         return -1;
     }
-    out_track(o->tmp, 0);
+    if (o->tmp) out_track(o->tmp, 0);
     free(o->path);
     free(o->tmp);
     return 0;
@@ -4530,12 +4718,13 @@ static void usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 static void usage_error(const char *cmd, const char *fmt, ...) {
-    fprintf(stderr, "ewq %s: ", cmd);
+    char raw[1024], line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see 'ewq %s --help')\n", cmd);
+    escape_message(line, sizeof line, raw);   /* the values quoted come from the command line */
+    fprintf(stderr, "ewq %s: %s (see 'ewq %s --help')\n", cmd, line, cmd);
     exit(2);
 }
 
@@ -4931,7 +5120,9 @@ static int cmd_plan(int argc, char **argv) {
     if (out) {
         ewq_plan_print(o.f, &p, &m);
         if (ewq_out_commit(&o, &err)) die(&err);
-        fprintf(stderr, "wrote %s\n", out);
+        ewq_err note;   /* not an error: the same escaping for a line that quotes a path */
+        ewq_fail(&note, "wrote", "%s", out);
+        fprintf(stderr, "%s\n", note.msg);
     }
     if (json) ewq_plan_print(stdout, &p, &m);
     else if (llama) print_llama_quantize(&m, &p.tiers, dir);
@@ -5592,20 +5783,30 @@ static const struct { const char *name; int (*run)(int, char **); } commands[] =
     {"run", cmd_run},
 };
 
+/* Results that could not be written (a full disk, /dev/full, a closed terminal) are a failure, not exit 0. */
+static int finish_stdout(int rc) {
+    int e = fflush(stdout) != 0 ? errno : ferror(stdout) ? -1 : 0;
+    if (!e) return rc;
+    fprintf(stderr, "ewq: standard output: write failed%s%s\n", e > 0 ? ": " : "", e > 0 ? strerror(e) : "");
+    return 1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || is_help(argv[1])) {
         fputs(main_help, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? 2 : finish_stdout(0);
     }
     if (!strcmp(argv[1], "--version")) {
         char cuda[256];
         ewq_cuda_describe(cuda, sizeof cuda);
         printf("ewq %s\nCPU: %s kernels\nCUDA: %s\n", EWQ_VERSION, ewq_cpu_kernels(), cuda);
-        return 0;
+        return finish_stdout(0);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "ewq: unknown command '%s' (see 'ewq --help')\n", argv[1]);
+        if (!strcmp(argv[1], commands[i].name)) return finish_stdout(commands[i].run(argc - 2, argv + 2));
+    ewq_err err;
+    ewq_fail(&err, "ewq", "unknown command '%s' (see 'ewq --help')", argv[1]);
+    fprintf(stderr, "%s\n", err.msg);
     return 2;
 }
 #endif

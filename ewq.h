@@ -720,7 +720,11 @@ void ewq_chat_free(ewq_chat *c);
  */
 /* Atomic output: write to "PATH.tmp.PID", then rename over PATH, so PATH is complete or absent (or keeps its
  * previous content), even when ewq is killed. SIGINT, SIGTERM and SIGHUP remove the temporary file on the
- * way out; only SIGKILL (or a crash of the machine) leaves "PATH.tmp.PID" behind. */
+ * way out; only SIGKILL (or a crash of the machine) leaves "PATH.tmp.PID" behind.
+ * A PATH that exists and is not a regular file (a character device such as /dev/null or a terminal, a
+ * FIFO), or that is standard output under another name (/dev/stdout, /proc/self/fd/1), is written in
+ * place instead (tmp is NULL): renaming over it would replace the device with a regular file. Commit
+ * reports every write error (a full disk, /dev/full) as "PATH: write failed: reason". */
 typedef struct ewq_outfile { FILE *f; char *path, *tmp; } ewq_outfile;
 int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err);
 int ewq_out_commit(ewq_outfile *o, ewq_err *err);   /* flush, fsync, close, rename */

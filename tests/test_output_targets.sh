@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Every output target keeps the contract: regular files appear complete or not at all (the temporary-and-
+# rename path), special files (character devices, FIFOs, standard output under another name) are written in
+# place and stay what they were, and every write error (a full device) is one line and exit 1, for files
+# given with a flag and for standard output alike. Devices are private copies made with mknod in a
+# temporary folder (never the real /dev); without the right to mknod those cases are skipped. Run by
+# tests/run.sh.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+good=data/fixtures/llama2-f32
+tok=tests/fuzz/corpus/tokenizer/sentencepiece.json
+
+# After the work, the only line on stderr that starts with "ewq" is the last one and names FILE and TEXT
+# (progress and timing lines may come before it); exit 1, nothing on stdout.
+expect_late_refusal() {   # name, text, file, command...
+    local name=$1 text=$2 file=$3
+    shift 3
+    "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+    local rc=$? last
+    last=$(tail -n 1 "$tmp/err")
+    if [ $rc -ne 1 ]; then report "$name" "exit status $rc, expected 1 ($(head -c 300 "$tmp/err"))"
+    elif [ "$(grep -c '^ewq' "$tmp/err")" -ne 1 ]; then report "$name" "not one 'ewq' line on stderr: $(cat "$tmp/err")"
+    elif [ "${last#ewq: $file}" = "$last" ]; then report "$name" "last line does not start with 'ewq: $file': $last"
+    elif [ "${last#*"$text"}" = "$last" ]; then report "$name" "message lacks '$text': $last"
+    elif [ -s "$tmp/out" ]; then report "$name" "printed to stdout: $(head -c 200 "$tmp/out")"
+    else report "$name" ""
+    fi
+}
+
+is_char_device() { [ -c "$1" ] && [ ! -L "$1" ]; }
+
+if mknod "$tmp/null" c 1 3 2>/dev/null && mknod "$tmp/full" c 1 7 2>/dev/null; then
+    # /dev/null: written in place, stays a device, exit 0
+    for c in "plan $good -o" "entropy $good --svg"; do
+        read -ra args <<<"$c"
+        name=output/${args[0]}-to-null
+        if "$EWQ" "${args[@]}" "$tmp/null" >/dev/null 2>"$tmp/err" && is_char_device "$tmp/null"; then
+            report "$name" ""
+        else
+            report "$name" "exit $?, $(ls -l "$tmp/null") $(cat "$tmp/err")"
+        fi
+        expect_late_refusal "output/${args[0]}-to-full" "write failed: No space left on device" "$tmp/full" \
+            "$EWQ" "${args[@]}" "$tmp/full"
+        is_char_device "$tmp/full" || report "output/${args[0]}-full-stays-a-device" "$(ls -l "$tmp/full")"
+    done
+    ls "$tmp" | grep -q '\.tmp\.' && report output/no-temporaries "left $(ls "$tmp")"
+
+    # standard output on a full device: every command that prints results
+    printf 'Hello world\n' >"$tmp/hello.txt"
+    for c in "inspect $good --json" "inspect $good" "plan $good --json" "plan $good --llama-quantize" "plan $good" \
+        "entropy $good --json" "tokenize $tok $tmp/hello.txt" "generate $good -n 2 --ids 1" \
+        "--version" "--help" \
+        "plan --help"; do
+        read -ra args <<<"$c"
+        label=${c//$good/MODEL}
+        label=${label//$tok/TOKENIZER}
+        label=${label//$tmp\//}
+        expect_late_refusal "output/stdout-full/${label// /_}" "write failed: No space left on device" "standard output" \
+            bash -c '"$@" >"'"$tmp/full"'"' _ "$EWQ" "${args[@]}"
+    done
+    seq 0 99 | awk '{printf "%d ", $1 % 256}' >"$tmp/ids.tokens"
+    expect_late_refusal output/stdout-full/ppl "write failed" "standard output" \
+        bash -c '"$@" >"'"$tmp/full"'"' _ "$EWQ" ppl "$good" --tokens "$tmp/ids.tokens" --ctx 16
+    is_char_device "$tmp/full" || report output/stdout-full-stays-a-device "$(ls -l "$tmp/full")"
+else
+    echo "SKIP output/devices: mknod is not permitted here (needs root or CAP_MKNOD)"
+fi
+
+# standard output under another name (a private link to /proc/self/fd/1): the SVG goes through stdout, in
+# order with the table, and the link stays a link
+ln -s /proc/self/fd/1 "$tmp/stdout"
+"$EWQ" entropy "$good" --svg "$tmp/stdout" >"$tmp/both.txt" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ] && [ -L "$tmp/stdout" ] && head -n 1 "$tmp/both.txt" | grep -q '^<svg' &&
+    grep -q '^</svg>' "$tmp/both.txt" && grep -q 'entropy in bits' "$tmp/both.txt"; then
+    report output/svg-to-stdout-file ""
+else
+    report output/svg-to-stdout-file "exit $rc, $(ls -l "$tmp/stdout"), $(head -c 200 "$tmp/both.txt") $(cat "$tmp/err")"
+fi
+"$EWQ" entropy "$good" --svg "$tmp/stdout" 2>"$tmp/err" | grep -c '</svg>' >"$tmp/count"
+[ "$(cat "$tmp/count")" = 1 ] && [ -L "$tmp/stdout" ] && report output/svg-to-stdout-pipe "" ||
+    report output/svg-to-stdout-pipe "$(cat "$tmp/count" "$tmp/err")"
+
+# a FIFO: written in place for the reader at the other end, and still a FIFO afterwards
+mkfifo "$tmp/fifo"
+timeout 20 cat "$tmp/fifo" >"$tmp/from-fifo" &
+reader=$!
+timeout 20 "$EWQ" plan "$good" -o "$tmp/fifo" >/dev/null 2>"$tmp/err"
+rc=$?
+wait $reader
+if [ $rc -eq 0 ] && [ -p "$tmp/fifo" ] && grep -q '"format": "ewq-plan"' "$tmp/from-fifo"; then
+    report output/plan-to-fifo ""
+else
+    report output/plan-to-fifo "exit $rc, $(ls -l "$tmp/fifo") $(cat "$tmp/err")"
+fi
