@@ -4105,8 +4105,6 @@ typedef struct {
     int cuda;                  /* --backend cuda */
 } model_opts;
 
-static const model_opts model_opts_default = {NULL, EWQ_RAW, -1, -1, EWQ_GROUP, 0, 0};
-
 /* The precision of every weight: the plan's or the uniform tier, then --embed / --lm-head. */
 static void make_assignment(const ewq_model *m, const model_opts *o, ewq_assignment *a) {
     ewq_err err;
@@ -4707,6 +4705,58 @@ static int *run_tokens(const run_opts *o, const ewq_model *m, long *n) {
     return ids;
 }
 
+/* The study: the plan, every variant measured, then the tables (and the report). */
+static int run_study(const run_opts *o) {
+    ewq_model m;
+    ewq_plan plan;
+    ewq_err err;
+    long n;
+    if (o->report && report_check(o->report, &err)) die(&err);
+    open_model(o->dir, &o->mo, &m);
+    int *ids = run_tokens(o, &m, &n);
+    check_context(&m, o->ctx, "chunks of --ctx");
+    check_context(&m, o->p > o->n ? o->p : o->n, "-p and -n");
+    if (ewq_plan_make(&m, o->bins, 0, o->factors[0], &plan, &err)) die(&err);
+    run_set s = {.n_layers = m.cfg.n_layers};
+    ewq_tier *tiers[3];
+    static const char *const uniform[] = {"raw", "int8", "int4"};
+    for (int t = 0; t < 3; t++) {
+        tiers[t] = add_variant(&s, uniform[t], t ? "uniform" : "reference", -1, 0)->blocks;
+        for (int l = 0; l < s.n_layers; l++) tiers[t][l] = (ewq_tier)t;
+        count_tiers(&s.v[s.n - 1], s.n_layers);
+    }
+    for (int fi = 0; fi < o->n_factors; fi++) add_plan_variants(&s, &plan, o, fi);
+    measure_all(&m, o, ids, n, &s);
+    const char *note = o->embedded
+                           ? "Note: data/default has random weights (ewq synth) and its text is not what they were "
+                             "trained on: perplexity says nothing about language here; KLD and top-1 only measure "
+                             "how far each variant moves the raw model's outputs."
+                           : NULL;
+    if (o->report && write_report(&m, o, &s, &plan, n, note, &err)) die(&err);
+    if (o->json) {
+        print_run_json(stdout, &m, o, &s, &plan, n);
+    } else {
+        print_header(stdout, &m, o, &s, n, "");
+        if (note) printf("%s\n", note);
+        printf("\n");
+        table_out t = {stdout, 0};
+        print_tables(&t, &s, o);
+        printf("\nEWQ against random placement with the same tier counts:\n");
+        print_verdict(stdout, &s, o, "  ");
+        if (o->n_factors > 1) {
+            printf("\nsize against KLD, distinct block assignments (frontier: no variant as small or smaller has a lower KLD):\n");
+            print_frontier(&t, &s, o);
+        }
+        if (o->report) printf("\nreport: %s/report.md\n", o->report);
+    }
+    for (int i = 0; i < s.n; i++) free(s.v[i].blocks);
+    free(s.v);
+    free(ids);
+    ewq_plan_free(&plan);
+    ewq_model_close(&m);
+    return 0;
+}
+
 /* ===================================================================================================
  * Command line: the ewq commands and main
  * In: argv. Out: the commands' output on stdout, one-line errors on stderr (exit 1, usage errors 2).
@@ -4728,65 +4778,233 @@ static void usage_error(const char *cmd, const char *fmt, ...) {
     exit(2);
 }
 
-static int is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
+/* Results that could not be written (a full disk, /dev/full, a closed terminal) are a failure, not exit 0. */
+static int finish_stdout(int rc) {
+    int e = fflush(stdout) != 0 ? errno : ferror(stdout) ? -1 : 0;
+    if (!e) return rc;
+    fprintf(stderr, "ewq: standard output: write failed%s%s\n", e > 0 ? ": " : "", e > 0 ? strerror(e) : "");
+    return 1;
+}
 
-/* --- options shared by entropy and plan --- */
+/* --- options: declared once, in the table of commands at the end of this section ---
+ * The parser, `ewq CMD --help` and tests/test_cli_matrix.sh (which reads --help) all work from that table:
+ * an option's name, kind, range, default and help line are written nowhere else. */
 
-static int parse_int_arg(const char *cmd, const char *opt, const char *s, long lo, long hi) {
+typedef enum {
+    OPT_FLAG,                  /* no value */
+    OPT_INT,                   /* an integer in [lo, hi] */
+    OPT_NUM,                   /* a finite number >= lo */
+    OPT_U64,                   /* an unsigned 64-bit integer */
+    OPT_TEXT,                  /* any string: a file, a folder, a list parsed by the command */
+    OPT_CHOICE,                /* one of the words in .arg, "a|b|c"; read as its index */
+    OPT_NUMS,                  /* numbers >= lo separated by commas, at most hi of them */
+} opt_type;
+
+typedef struct {
+    const char *name;          /* "--ctx"; a one-letter name (-o, -p, -n, -r) where that is the convention */
+    opt_type type;
+    const char *arg;           /* the value's name in --help ("N", "FILE"); OPT_CHOICE: the words */
+    double lo, hi;
+    const char *dflt;          /* the default as it would be typed, or NULL */
+    const char *help;          /* one line; --help adds the range and the default */
+    const char *excludes;      /* an option that cannot be given together with this one, or NULL */
+} opt;
+
+#define MAX_OPTS 32            /* options of one command, at most */
+#define STR(x) STR_(x)
+#define STR_(x) #x
+
+typedef struct args args;
+typedef struct {
+    const char *name;
+    const char *operands[2];   /* the operands' names: "MODEL", or "MODEL_OR_TOKENIZER" and "FILE" */
+    const char *missing;       /* the error when no operand is given; NULL: the operands are optional */
+    const char *usage;         /* after "usage: ewq NAME" */
+    const char *summary;       /* one line for `ewq --help` */
+    const char *about;
+    const opt *opts;           /* ends with {0} */
+    int (*run)(const args *a);
+} command;
+
+struct args {                  /* a parsed command line: values as typed, checked against their option */
+    const command *cmd;
+    int argc;
+    char **argv;               /* what follows the command's name */
+    const char *val[MAX_OPTS]; /* by option index in cmd->opts; "" for a flag */
+    const char *operand[2];
+    int n_operands;
+};
+
+static int opt_index(const command *c, const char *name) {
+    for (int k = 0; c->opts[k].name; k++)
+        if (!strcmp(c->opts[k].name, name)) return k;
+    return -1;
+}
+
+/* The index of word in "a|b|c", or -1. */
+static int choice_index(const char *words, const char *word) {
+    size_t n = strlen(word);
+    for (int i = 0; *words; i++) {
+        size_t len = strcspn(words, "|");
+        if (len == n && !strncmp(words, word, n)) return i;
+        words += len + (words[len] == '|');
+    }
+    return -1;
+}
+
+/* Checks one value against its option; a usage error names the option and the value. */
+static void check_value(const char *cmd, const opt *o, const char *v) {
     char *end;
     errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        usage_error(cmd, "%s must be an integer from %ld to %ld, got '%s'", opt, lo, hi, s);
-    return (int)v;
+    if (o->type == OPT_INT) {
+        long x = strtol(v, &end, 10);
+        if (errno || end == v || *end || x < o->lo || x > o->hi)
+            usage_error(cmd, "%s must be an integer from %.0f to %.0f, got '%s'", o->name, o->lo, o->hi, v);
+    } else if (o->type == OPT_NUM) {
+        double x = strtod(v, &end);
+        if (end == v || *end || !isfinite(x) || x < o->lo)
+            usage_error(cmd, "%s must be a number >= %g, got '%s'", o->name, o->lo, v);
+    } else if (o->type == OPT_U64) {
+        strtoull(v, &end, 10);
+        if (errno || end == v || *end || v[0] == '-')
+            usage_error(cmd, "%s must be an unsigned integer, got '%s'", o->name, v);
+    } else if (o->type == OPT_CHOICE && choice_index(o->arg, v) < 0) {
+        char words[128] = "";   /* "a|b|c" as "a, b or c" */
+        for (const char *w = o->arg; *w; w += strcspn(w, "|") + (w[strcspn(w, "|")] == '|')) {
+            size_t len = strcspn(w, "|"), used = strlen(words);
+            snprintf(words + used, sizeof words - used, "%s%.*s", !used ? "" : w[len] ? ", " : " or ", (int)len, w);
+        }
+        usage_error(cmd, "%s wants %s, got '%s'", o->name, words, v);
+    } else if (o->type == OPT_NUMS) {
+        int n = 0;
+        for (const char *p = v;; p = end + 1) {
+            double x = strtod(p, &end);
+            if (end == p || (*end && *end != ',') || !isfinite(x) || x < o->lo || ++n > o->hi)
+                usage_error(cmd, "%s wants up to %.0f numbers >= %g separated by commas, got '%s'", o->name, o->hi,
+                            o->lo, v);
+            if (!*end) break;
+        }
+    }
 }
 
-static double parse_factor(const char *cmd, const char *s) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v) || v < 0) usage_error(cmd, "--factor must be a number >= 0, got '%s'", s);
-    return v;
+/* Parses argv (what follows the command's name) into a; --help prints the help and exits. Usage errors
+ * exit with status 2, naming the option or operand. */
+static void print_help(const command *c);
+static void parse_args(const command *c, int argc, char **argv, args *a) {
+    *a = (args){.cmd = c, .argc = argc, .argv = argv};
+    for (int k = 0; c->opts[k].name; k++)   /* a table longer than a->val is a bug in ewq */
+        if (k == MAX_OPTS) fprintf(stderr, "ewq %s: more than MAX_OPTS options\n", c->name), abort();
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) print_help(c), exit(finish_stdout(0));
+        if (s[0] != '-' || !s[1]) {   /* an operand; "-" is one (standard input) */
+            if (a->n_operands == 2 || !c->operands[a->n_operands])
+                usage_error(c->name, "more than one %s given", c->operands[a->n_operands - 1]);
+            a->operand[a->n_operands++] = s;
+            continue;
+        }
+        int k = opt_index(c, s);
+        if (k < 0) usage_error(c->name, "unknown option '%s'", s);
+        const opt *o = &c->opts[k];
+        if (o->type != OPT_FLAG && i + 1 == argc) usage_error(c->name, "%s needs a value", s);
+        if (o->type != OPT_FLAG) check_value(c->name, o, argv[++i]);
+        a->val[k] = o->type == OPT_FLAG ? "" : argv[i];
+    }
+    for (const opt *o = c->opts; o->name; o++)
+        if (a->val[o - c->opts] && o->excludes && a->val[opt_index(c, o->excludes)])
+            usage_error(c->name, "%s and %s exclude each other", o->name, o->excludes);
+    if (!a->n_operands && c->missing) usage_error(c->name, "%s", c->missing);
 }
 
-static const char *need_value(const char *cmd, int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) usage_error(cmd, "%s needs a value", argv[*i]);
-    return argv[++*i];
+/* Prints text from column col (where the cursor is), wrapped at 104 columns, later lines at indent. */
+static void print_wrapped(const char *text, int col, int indent) {
+    for (size_t len; *text; text += len + strspn(text + len, " ")) {
+        len = strcspn(text, " ");
+        if (col > indent && col + 1 + (int)len > 104) col = printf("\n%*s", indent, "") - 1;
+        else if (col > indent) col += printf(" ");
+        col += printf("%.*s", (int)len, text);
+    }
+    putchar('\n');
+}
+
+/* `ewq CMD --help`: usage, what the command does, then one line per option with its range and default. */
+static void print_help(const command *c) {
+    printf("usage: ewq %s %s\n\n%s\n", c->name, c->usage, c->about);
+    int width = 0;
+    for (const opt *o = c->opts; o->name; o++) {
+        int w = (int)strlen(o->name) + (o->type == OPT_FLAG ? 0 : 1 + (int)strlen(o->arg));
+        width = w > width ? w : width;
+    }
+    printf("\noptions:\n");
+    for (const opt *o = c->opts; o->name; o++) {
+        char text[512], *p = text, *end = text + sizeof text;
+        p += snprintf(p, (size_t)(end - p), "%s (", o->help);
+        if (o->type == OPT_INT) p += snprintf(p, (size_t)(end - p), "from %.0f to %.0f; ", o->lo, o->hi);
+        if (o->type == OPT_NUM) p += snprintf(p, (size_t)(end - p), ">= %g; ", o->lo);
+        if (o->type == OPT_U64) p += snprintf(p, (size_t)(end - p), "an unsigned integer; ");
+        if (o->type == OPT_NUMS) p += snprintf(p, (size_t)(end - p), "up to %.0f numbers >= %g; ", o->hi, o->lo);
+        if (o->dflt) p += snprintf(p, (size_t)(end - p), "default %s; ", o->dflt);
+        if (o->excludes) p += snprintf(p, (size_t)(end - p), "not with %s; ", o->excludes);
+        if (p[-1] == '(') p[-2] = 0;   /* nothing to add */
+        else strcpy(p - 2, ")");
+        int w = printf("  %s%s%s", o->name, o->type == OPT_FLAG ? "" : " ", o->type == OPT_FLAG ? "" : o->arg);
+        printf("%*s", width + 4 - w, "");
+        print_wrapped(text, width + 4, width + 4);
+    }
+}
+
+/* The value of option `name` of a's command: as given, else its default, else NULL. A name that is not
+ * in the command's table is a bug in ewq, and stops it. */
+static const char *arg_text(const args *a, const char *name) {
+    int k = opt_index(a->cmd, name);
+    if (k < 0) fprintf(stderr, "ewq: 'ewq %s' has no option %s\n", a->cmd->name, name), abort();
+    return a->val[k] ? a->val[k] : a->cmd->opts[k].dflt;
+}
+static int arg_given(const args *a, const char *name) { return arg_text(a, name) && a->val[opt_index(a->cmd, name)]; }
+static long arg_int(const args *a, const char *name) {
+    const char *v = arg_text(a, name);
+    return v ? strtol(v, NULL, 10) : 0;
+}
+static double arg_num(const args *a, const char *name) {
+    const char *v = arg_text(a, name);
+    return v ? strtod(v, NULL) : 0;
+}
+static int arg_choice(const args *a, const char *name) {   /* the index of the word, or -1 */
+    const char *v = arg_text(a, name);
+    return v ? choice_index(a->cmd->opts[opt_index(a->cmd, name)].arg, v) : -1;
+}
+static int arg_nums(const args *a, const char *name, double *out) {   /* returns the count */
+    const char *v = arg_text(a, name);
+    int n = 0;
+    for (char *end; v && *v; v = *end ? end + 1 : end) out[n++] = strtod(v, &end);
+    return n;
 }
 
 /* --- options shared by the commands that run a model --- */
 
-#define MODEL_OPTIONS_HELP                                                                              \
-    "  --plan FILE       precision of every weight from a plan (ewq plan)\n"                            \
-    "  --uniform T       every block linear at T instead: raw (default), int8 or int4\n"                \
-    "  --embed T         the embedding at T (default raw, or the plan's)\n"                              \
-    "  --lm-head T       lm_head at T (default raw, or the plan's; with tied embeddings, the same\n"    \
-    "                    tier as --embed shares one packed copy)\n"                                       \
-    "  --group N         values per quantization group (default 64)\n"                                   \
-    "  --threads N       CPU threads (default: one per core)\n"                                         \
-    "  --backend B       cpu (default) or cuda (device 0; needs a build with nvcc and a GPU)\n"
+#define TIERS "raw|int8|int4"
+#define WEIGHT_OPTIONS                                                                                        \
+    {"--plan", OPT_TEXT, "FILE", 0, 0, NULL, "precision of every weight from a plan made by ewq plan", "--uniform"}, \
+    {"--uniform", OPT_CHOICE, TIERS, 0, 0, "raw", "every block linear at this tier instead", NULL},               \
+    {"--embed", OPT_CHOICE, TIERS, 0, 0, NULL, "the embedding's tier (raw, or the plan's)", NULL},                  \
+    {"--lm-head", OPT_CHOICE, TIERS, 0, 0, NULL,                                                                 \
+     "lm_head's tier (raw, or the plan's); with tied embeddings, the same tier as --embed shares one packed copy", \
+     NULL}
+#define MACHINE_OPTIONS                                                                                       \
+    {"--group", OPT_INT, "N", 1, EWQ_MAX_GROUP, STR(EWQ_GROUP), "values per quantization group", NULL},          \
+    {"--threads", OPT_INT, "N", 1, 1024, NULL, "CPU threads, one per core when not given", NULL},                  \
+    {"--backend", OPT_CHOICE, "cpu|cuda", 0, 0, "cpu", "cuda: device 0, with a build by nvcc and a GPU", NULL}
 
-static ewq_tier parse_tier(const char *cmd, const char *flag, const char *s) {
-    ewq_tier t;
-    if (ewq_tier_parse(s, &t)) usage_error(cmd, "%s wants raw, int8 or int4, got '%s'", flag, s);
-    return t;
-}
-
-/* Consumes argv[*i] (and its value) when it is a model option; returns 1 if it was. */
-static int model_option(const char *cmd, int argc, char **argv, int *i, model_opts *o) {
-    const char *a = argv[*i];
-    if (!strcmp(a, "--plan")) o->plan = need_value(cmd, argc, argv, i);
-    else if (!strcmp(a, "--uniform")) o->uniform = parse_tier(cmd, a, need_value(cmd, argc, argv, i));
-    else if (!strcmp(a, "--embed")) o->embed = (int)parse_tier(cmd, a, need_value(cmd, argc, argv, i));
-    else if (!strcmp(a, "--lm-head")) o->lm_head = (int)parse_tier(cmd, a, need_value(cmd, argc, argv, i));
-    else if (!strcmp(a, "--group")) o->group = parse_int_arg(cmd, a, need_value(cmd, argc, argv, i), 1, EWQ_MAX_GROUP);
-    else if (!strcmp(a, "--threads")) o->threads = parse_int_arg(cmd, a, need_value(cmd, argc, argv, i), 1, 1024);
-    else if (!strcmp(a, "--backend")) {
-        const char *v = need_value(cmd, argc, argv, i);
-        if (strcmp(v, "cpu") && strcmp(v, "cuda")) usage_error(cmd, "--backend wants cpu or cuda, got '%s'", v);
-        o->cuda = !strcmp(v, "cuda");
-    } else return 0;
-    if (o->plan && o->uniform != EWQ_RAW) usage_error(cmd, "--plan and --uniform exclude each other");
-    return 1;
+/* The model options as the study and the model commands take them (run has only the machine list). */
+static model_opts model_args(const args *a) {
+    int weights = opt_index(a->cmd, "--plan") >= 0;
+    return (model_opts){.plan = weights ? arg_text(a, "--plan") : NULL,
+                        .uniform = weights ? (ewq_tier)arg_choice(a, "--uniform") : EWQ_RAW,
+                        .embed = weights ? arg_choice(a, "--embed") : -1,
+                        .lm_head = weights ? arg_choice(a, "--lm-head") : -1,
+                        .group = (int)arg_int(a, "--group"),
+                        .threads = (int)arg_int(a, "--threads"),
+                        .cuda = arg_choice(a, "--backend") == 1};
 }
 
 static void print_ids(FILE *f, const int *ids, int n, const char *sep) {
@@ -4794,15 +5012,6 @@ static void print_ids(FILE *f, const int *ids, int n, const char *sep) {
 }
 
 /* --- inspect --- */
-
-static const char inspect_help[] =
-    "usage: ewq inspect MODEL [--json]\n"
-    "\n"
-    "Print the configuration of a Hugging Face model folder (config.json + safetensors) as ewq reads it,\n"
-    "and every tensor with its dtype, shape and size. The folder is validated first: every tensor the\n"
-    "architecture needs must be present with the right shape.\n"
-    "\n"
-    "  --json    machine-readable output\n";
 
 static void print_shape(FILE *f, const ewq_tensor *t, const char *open, const char *close) {
     fputs(open, f);
@@ -4829,17 +5038,9 @@ static void print_config_json(FILE *f, const ewq_config *c) {
     fputs("]}", f);
 }
 
-static int cmd_inspect(int argc, char **argv) {
-    const char *dir = NULL;
-    int json = 0;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(inspect_help, stdout); return 0; }
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (argv[i][0] == '-') usage_error("inspect", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("inspect", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("inspect", "missing MODEL folder");
+static int cmd_inspect(const args *a) {
+    const char *dir = a->operand[0];
+    int json = arg_given(a, "--json");
     ewq_model m;
     ewq_err err;
     if (ewq_model_open(&m, dir, &err)) die(&err);
@@ -4914,34 +5115,10 @@ static int cmd_inspect(int argc, char **argv) {
 
 /* --- entropy --- */
 
-static const char entropy_help[] =
-    "usage: ewq entropy MODEL [--bins N] [--factor F] [--svg FILE] [--json]\n"
-    "\n"
-    "Shannon entropy of every linear weight of every transformer block (q, k, v, o, gate, up, down), from a\n"
-    "histogram of N equal-width bins over the tensor's [min, max], in bits; and of every block, the\n"
-    "parameter-weighted mean of its linear weights. The tier column applies the plan rule (see 'ewq plan').\n"
-    "\n"
-    "  --bins N      histogram bins (default 256)\n"
-    "  --factor F    rule factor for the tier column and the plot (default 0.65)\n"
-    "  --svg FILE    also write a plot of block entropy against layer index, with the mean and the\n"
-    "                threshold as lines and every block coloured by its tier\n"
-    "  --json        machine-readable output\n";
-
-static int cmd_entropy(int argc, char **argv) {
-    const char *dir = NULL, *svg = NULL;
-    int json = 0, bins = EWQ_DEFAULT_BINS;
-    double factor = EWQ_DEFAULT_FACTOR;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(entropy_help, stdout); return 0; }
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--bins")) bins = parse_int_arg("entropy", "--bins", need_value("entropy", argc, argv, &i), 2, EWQ_MAX_BINS);
-        else if (!strcmp(argv[i], "--factor")) factor = parse_factor("entropy", need_value("entropy", argc, argv, &i));
-        else if (!strcmp(argv[i], "--svg")) svg = need_value("entropy", argc, argv, &i);
-        else if (argv[i][0] == '-') usage_error("entropy", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("entropy", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("entropy", "missing MODEL folder");
+static int cmd_entropy(const args *a) {
+    const char *dir = a->operand[0], *svg = arg_text(a, "--svg");
+    int json = arg_given(a, "--json"), bins = (int)arg_int(a, "--bins");
+    double factor = arg_num(a, "--factor");
     ewq_model m;
     ewq_plan p;
     ewq_err err;
@@ -5001,27 +5178,6 @@ static int cmd_entropy(int argc, char **argv) {
 
 /* --- plan --- */
 
-static const char plan_help[] =
-    "usage: ewq plan MODEL [--factor F] [--bins N] [--granularity block|tensor] [-o FILE] [--json]\n"
-    "                      [--llama-quantize]\n"
-    "       ewq plan MODEL --check FILE\n"
-    "\n"
-    "Choose raw, int8 or int4 for every transformer block from the entropy of its weights (see 'ewq\n"
-    "entropy'): with mean and population std of the block entropies, a block at or above the mean stays\n"
-    "raw, one at or above mean - F * std becomes int8, one below becomes int4. Equal entropies (std 0) keep\n"
-    "every block raw. Embeddings and lm_head stay raw. Prints a table with the bytes the packed model will\n"
-    "take (int8: 8.25, int4: 4.5 bits per weight in groups of 64) against raw.\n"
-    "\n"
-    "  --factor F              rule factor (default 0.65)\n"
-    "  --bins N                histogram bins (default 256)\n"
-    "  --granularity tensor    rank every linear weight instead of blocks (default: block)\n"
-    "  -o FILE                 write the plan (JSON, documented in ewq.h) to FILE\n"
-    "  --json                  print the plan document instead of the table\n"
-    "  --llama-quantize        print a llama-quantize command that applies this plan to a GGUF file\n"
-    "                          converted from MODEL at its own precision (anchored --tensor-type patterns)\n"
-    "  --check FILE            read a plan and check it against MODEL: architecture, layer count,\n"
-    "                          checkpoint fingerprint, tensor names, tiers; print what it assigns\n";
-
 static void print_plan_table(const ewq_plan *p, const ewq_model *m, const char *dir) {
     printf("%s: %s plan, %d bins, factor %g: mean %.6f, std %.6f, threshold %.6f\n\n", dir,
            p->by_tensor ? "per-tensor" : "per-block", p->bins, p->rule.factor, p->rule.mean, p->rule.std,
@@ -5069,29 +5225,11 @@ static void print_llama_quantize(const ewq_model *m, const ewq_assignment *a, co
     ewq_llama_quantize_command(stdout, a, raw, in, out);
 }
 
-static int cmd_plan(int argc, char **argv) {
-    const char *dir = NULL, *out = NULL, *check = NULL;
-    int json = 0, bins = EWQ_DEFAULT_BINS, by_tensor = 0, llama = 0;
-    double factor = EWQ_DEFAULT_FACTOR;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(plan_help, stdout); return 0; }
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--llama-quantize")) llama = 1;
-        else if (!strcmp(argv[i], "--bins")) bins = parse_int_arg("plan", "--bins", need_value("plan", argc, argv, &i), 2, EWQ_MAX_BINS);
-        else if (!strcmp(argv[i], "--factor")) factor = parse_factor("plan", need_value("plan", argc, argv, &i));
-        else if (!strcmp(argv[i], "-o")) out = need_value("plan", argc, argv, &i);
-        else if (!strcmp(argv[i], "--check")) check = need_value("plan", argc, argv, &i);
-        else if (!strcmp(argv[i], "--granularity")) {
-            const char *g = need_value("plan", argc, argv, &i);
-            if (strcmp(g, "block") && strcmp(g, "tensor"))
-                usage_error("plan", "--granularity must be block or tensor, got '%s'", g);
-            by_tensor = !strcmp(g, "tensor");
-        } else if (argv[i][0] == '-') usage_error("plan", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("plan", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("plan", "missing MODEL folder");
-    if (json && llama) usage_error("plan", "--json and --llama-quantize both print to stdout; choose one");
+static int cmd_plan(const args *a) {
+    const char *dir = a->operand[0], *out = arg_text(a, "-o"), *check = arg_text(a, "--check");
+    int json = arg_given(a, "--json"), llama = arg_given(a, "--llama-quantize"), bins = (int)arg_int(a, "--bins");
+    int by_tensor = arg_choice(a, "--granularity") == 1;
+    double factor = arg_num(a, "--factor");
     ewq_model m;
     ewq_err err;
     if (ewq_model_open(&m, dir, &err)) die(&err);
@@ -5134,20 +5272,6 @@ static int cmd_plan(int argc, char **argv) {
 
 /* --- synth --- */
 
-static const char synth_help[] =
-    "usage: ewq synth CONFIG -o DIR [--seed S] [--outliers BLOCK:M[,BLOCK:M...]]\n"
-    "\n"
-    "Write a random-weight checkpoint of the shapes a Hugging Face config.json describes (CONFIG: the file\n"
-    "or its folder): DIR/model.safetensors in BF16 and a copy of the config as DIR/config.json, so that\n"
-    "analysis, speed and memory can be measured at real sizes without downloading weights. Weights are\n"
-    "approximately normal with standard deviation 0.02, norm weights 1; the values depend only on the seed.\n"
-    "\n"
-    "  -o DIR                    output folder (created if missing)\n"
-    "  --seed S                  random seed (default 1)\n"
-    "  --outliers BLOCK:M,...    plant known structure: in every linear weight of block BLOCK the first value\n"
-    "                            becomes +M and the last -M standard deviations, which lowers the block's\n"
-    "                            entropy (a larger M lowers it more)\n";
-
 static double *parse_outliers(const char *s, int n_layers) {
     double *m = xcalloc((size_t)n_layers, sizeof(double));
     for (const char *p = s;;) {   /* every pair complete: no empty list, no trailing comma */
@@ -5166,24 +5290,9 @@ static double *parse_outliers(const char *s, int n_layers) {
     return m;
 }
 
-static int cmd_synth(int argc, char **argv) {
-    const char *config = NULL, *dir = NULL, *outliers = NULL;
-    uint64_t seed = 1;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(synth_help, stdout); return 0; }
-        if (!strcmp(argv[i], "-o")) dir = need_value("synth", argc, argv, &i);
-        else if (!strcmp(argv[i], "--outliers")) outliers = need_value("synth", argc, argv, &i);
-        else if (!strcmp(argv[i], "--seed")) {
-            const char *s = need_value("synth", argc, argv, &i);
-            char *end;
-            errno = 0;
-            seed = strtoull(s, &end, 10);
-            if (errno || end == s || *end || s[0] == '-') usage_error("synth", "--seed must be an unsigned integer, got '%s'", s);
-        } else if (argv[i][0] == '-') usage_error("synth", "unknown option '%s'", argv[i]);
-        else if (config) usage_error("synth", "more than one CONFIG given");
-        else config = argv[i];
-    }
-    if (!config) usage_error("synth", "missing CONFIG (a config.json file or its folder)");
+static int cmd_synth(const args *a) {
+    const char *config = a->operand[0], *dir = arg_text(a, "-o"), *outliers = arg_text(a, "--outliers");
+    uint64_t seed = strtoull(arg_text(a, "--seed"), NULL, 10);
     if (!dir) usage_error("synth", "missing -o DIR");
     struct stat st;
     char *cfg_path = stat(config, &st) == 0 && S_ISDIR(st.st_mode) ? path_join(config, "config.json") : xstrdup(config);
@@ -5220,18 +5329,6 @@ static int cmd_synth(int argc, char **argv) {
 
 /* --- tokenize --- */
 
-static const char tokenize_help[] =
-    "usage: ewq tokenize MODEL_OR_TOKENIZER [FILE] [--ids] [--json] [--no-bos]\n"
-    "\n"
-    "Encode a text (FILE, or standard input) with a Hugging Face tokenizer: a model folder with\n"
-    "tokenizer.json, or a tokenizer.json file. The ids are those of the `tokenizers` library; the BOS\n"
-    "token is added when the tokenizer's files ask for it.\n"
-    "Default output: one line per token with its position, id, and string as in tokenizer.json.\n"
-    "\n"
-    "  --ids      only the ids, on one line separated by spaces\n"
-    "  --json     {\"tokenizer\", \"kind\", \"bytes\", \"count\", \"ids\"}\n"
-    "  --no-bos   do not add the BOS token\n";
-
 /* Reads all of standard input. */
 static char *read_stdin(size_t *len) {
     size_t cap = 1 << 16, n = 0, got;
@@ -5245,21 +5342,9 @@ static char *read_stdin(size_t *len) {
     return buf;
 }
 
-static int cmd_tokenize(int argc, char **argv) {
-    const char *tok_path = NULL, *file = NULL;
-    int ids_only = 0, json = 0, bos = 1;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(tokenize_help, stdout); return 0; }
-        if (!strcmp(argv[i], "--ids")) ids_only = 1;
-        else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--no-bos")) bos = 0;
-        else if (argv[i][0] == '-' && argv[i][1]) usage_error("tokenize", "unknown option '%s'", argv[i]);
-        else if (!tok_path) tok_path = argv[i];
-        else if (!file) file = argv[i];
-        else usage_error("tokenize", "more than one FILE given");
-    }
-    if (!tok_path) usage_error("tokenize", "missing MODEL_OR_TOKENIZER");
-    if (ids_only && json) usage_error("tokenize", "--ids and --json exclude each other");
+static int cmd_tokenize(const args *a) {
+    const char *tok_path = a->operand[0], *file = a->operand[1];
+    int ids_only = arg_given(a, "--ids"), json = arg_given(a, "--json"), bos = !arg_given(a, "--no-bos");
     ewq_tokenizer t;
     ewq_err err;
     if (ewq_tokenizer_load(&t, tok_path, &err)) die(&err);
@@ -5301,40 +5386,11 @@ static int cmd_tokenize(int argc, char **argv) {
 
 /* --- ppl --- */
 
-static const char ppl_help[] =
-    "usage: ewq ppl MODEL (--text FILE | --tokens FILE) [--ctx 512] [--ref R] [options] [--json]\n"
-    "\n"
-    "Perplexity by llama.cpp's llama-perplexity protocol: the text is tokenized once (BOS first), the\n"
-    "ids are cut into chunks of --ctx (the remainder dropped), each chunk starts with the BOS token, and\n"
-    "the second half of each chunk is scored (positions ctx/2 .. ctx-2 predicting the next id). Prints\n"
-    "PPL with its standard error.\n"
-    "\n"
-    "  --text FILE       a text, tokenized with the model's tokenizer.json\n"
-    "  --tokens FILE     token ids instead: decimal numbers separated by whitespace\n"
-    "  --ctx N           chunk length (default 512)\n"
-    "  --ref R           also run a reference: R = raw, int8 or int4 (every block linear at that tier)\n"
-    "                    or a plan file; reports the mean KL divergence KL(ref || model) and the share of\n"
-    "                    positions whose top-1 token agrees (--embed, --lm-head and --group apply to both)\n"
-    MODEL_OPTIONS_HELP
-    "  --json            machine-readable output\n";
-
-static int cmd_ppl(int argc, char **argv) {
-    const char *dir = NULL, *tokens_path = NULL, *text_path = NULL, *ref = NULL;
-    int ctx = 512, json = 0;
-    model_opts o = model_opts_default;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(ppl_help, stdout); return 0; }
-        if (model_option("ppl", argc, argv, &i, &o)) continue;
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--tokens")) tokens_path = need_value("ppl", argc, argv, &i);
-        else if (!strcmp(argv[i], "--text")) text_path = need_value("ppl", argc, argv, &i);
-        else if (!strcmp(argv[i], "--ctx")) ctx = parse_int_arg("ppl", "--ctx", need_value("ppl", argc, argv, &i), 4, 1 << 20);
-        else if (!strcmp(argv[i], "--ref")) ref = need_value("ppl", argc, argv, &i);
-        else if (argv[i][0] == '-') usage_error("ppl", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("ppl", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("ppl", "missing MODEL folder");
+static int cmd_ppl(const args *a) {
+    const char *dir = a->operand[0], *tokens_path = arg_text(a, "--tokens"), *text_path = arg_text(a, "--text");
+    const char *ref = arg_text(a, "--ref");
+    int ctx = (int)arg_int(a, "--ctx"), json = arg_given(a, "--json");
+    model_opts o = model_args(a);
     if (!tokens_path == !text_path) usage_error("ppl", "give one of --text FILE and --tokens FILE");
     model_opts ro = o;
     ewq_tier ref_tier;
@@ -5399,19 +5455,6 @@ static int cmd_ppl(int argc, char **argv) {
 
 /* --- generate --- */
 
-static const char generate_help[] =
-    "usage: ewq generate MODEL [--prompt TEXT | --ids \"ID ID ...\"] [-n 64] [options] [--json]\n"
-    "\n"
-    "Greedy decoding: runs the prompt, then appends the most likely next token until -n tokens are\n"
-    "generated or an end-of-sequence token appears. Prints the generated text when the model folder\n"
-    "has a tokenizer.json (the ids with --json), else the generated token ids.\n"
-    "\n"
-    "  --prompt TEXT     the prompt, tokenized with the model's tokenizer.json (BOS first when it asks)\n"
-    "  --ids LIST        the prompt as token ids, separated by spaces or commas\n"
-    "                    (default: the BOS token alone)\n"
-    "  -n N              tokens to generate (default 64)\n" MODEL_OPTIONS_HELP
-    "  --json            machine-readable output: prompt and generated ids (and text)\n";
-
 /* Parses "1 2, 3" into ids; returns the count. */
 static int parse_id_list(const char *s, int vocab, int **out) {
     int n = 0, cap = 16, *ids = xmalloc(sizeof(int) * (size_t)cap);
@@ -5445,23 +5488,10 @@ static char *decode_ids(const ewq_tokenizer *t, int prev, const int *ids, int n)
     return s;
 }
 
-static int cmd_generate(int argc, char **argv) {
-    const char *dir = NULL, *ids_arg = NULL, *prompt_text = NULL;
-    int n_new = 64, json = 0;
-    model_opts o = model_opts_default;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(generate_help, stdout); return 0; }
-        if (model_option("generate", argc, argv, &i, &o)) continue;
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--ids")) ids_arg = need_value("generate", argc, argv, &i);
-        else if (!strcmp(argv[i], "--prompt")) prompt_text = need_value("generate", argc, argv, &i);
-        else if (!strcmp(argv[i], "-n")) n_new = parse_int_arg("generate", "-n", need_value("generate", argc, argv, &i), 1, 1 << 20);
-        else if (argv[i][0] == '-') usage_error("generate", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("generate", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("generate", "missing MODEL folder");
-    if (ids_arg && prompt_text) usage_error("generate", "--prompt and --ids exclude each other");
+static int cmd_generate(const args *a) {
+    const char *dir = a->operand[0], *ids_arg = arg_text(a, "--ids"), *prompt_text = arg_text(a, "--prompt");
+    int n_new = (int)arg_int(a, "-n"), json = arg_given(a, "--json");
+    model_opts o = model_args(a);
     ewq_model m;
     ewq_packed p;
     ewq_backend b;
@@ -5515,37 +5545,11 @@ static int cmd_generate(int argc, char **argv) {
 
 /* --- bench --- */
 
-static const char bench_help[] =
-    "usage: ewq bench MODEL [-p 512] [-n 128] [-r 5] [options] [--json]\n"
-    "\n"
-    "Throughput as llama-bench measures it: pp = a prompt of -p tokens in one pass (tokens/s),\n"
-    "tg = -n tokens generated one at a time at batch 1 from an empty context (tokens/s); one warm-up,\n"
-    "then -r repetitions, reported as median and min..max. Also: the weight bytes, the bytes one\n"
-    "decode step reads and the bandwidth that achieves, as a share of the copy bandwidth (read +\n"
-    "written: the host's on all threads, or with --backend cuda the device's) measured in the same\n"
-    "run, and the peak resident memory (and with cuda, the peak device memory in use).\n"
-    "\n"
-    "  -p N              prompt tokens (default 512; 0 skips pp)\n"
-    "  -n N              generated tokens (default 128; 0 skips tg)\n"
-    "  -r N              repetitions (default 5)\n" MODEL_OPTIONS_HELP
-    "  --json            machine-readable output\n";
-
-static int cmd_bench(int argc, char **argv) {
-    const char *dir = NULL;
-    int p_len = 512, n_len = 128, reps = 5, json = 0;
-    model_opts o = model_opts_default;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) { fputs(bench_help, stdout); return 0; }
-        if (model_option("bench", argc, argv, &i, &o)) continue;
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "-p")) p_len = parse_int_arg("bench", "-p", need_value("bench", argc, argv, &i), 0, 1 << 20);
-        else if (!strcmp(argv[i], "-n")) n_len = parse_int_arg("bench", "-n", need_value("bench", argc, argv, &i), 0, 1 << 20);
-        else if (!strcmp(argv[i], "-r")) reps = parse_int_arg("bench", "-r", need_value("bench", argc, argv, &i), 1, 1000);
-        else if (argv[i][0] == '-') usage_error("bench", "unknown option '%s'", argv[i]);
-        else if (dir) usage_error("bench", "more than one MODEL given");
-        else dir = argv[i];
-    }
-    if (!dir) usage_error("bench", "missing MODEL folder");
+static int cmd_bench(const args *a) {
+    const char *dir = a->operand[0];
+    int p_len = (int)arg_int(a, "-p"), n_len = (int)arg_int(a, "-n"), reps = (int)arg_int(a, "-r");
+    int json = arg_given(a, "--json");
+    model_opts o = model_args(a);
     if (!p_len && !n_len) usage_error("bench", "-p and -n are both 0: nothing to measure");
     ewq_model m;
     ewq_packed p;
@@ -5612,188 +5616,233 @@ static int cmd_bench(int argc, char **argv) {
 
 /* --- run --- */
 
-static const char run_help[] =
-    "usage: ewq run [MODEL] [--text FILE | --tokens FILE] [--factor F | --sweep F1,F2,...] [options]\n"
-    "\n"
-    "The whole EWQ comparison in one process, on the same tokens: entropy of every block, the plan, then\n"
-    "every variant packed and measured against the raw model (the reference):\n"
-    "  raw                the checkpoint as it is\n"
-    "  int8, int4         every block linear at that tier\n"
-    "  ewq                the plan at factor F\n"
-    "  random sN          the plan's tier counts (raw / int8 / int4 blocks), placed on blocks at random\n"
-    "                     (a shuffle seeded by N = 1 .. --seeds alone: equal counts, equal placements),\n"
-    "                     summarised as mean, sd, min and max\n"
-    "  first-high         the plan's tier counts by position: raw on the first blocks, then int8, int4 last\n"
-    "  last-high          the same from the other end: raw on the last blocks, int4 on the first\n"
-    "  ends-high          raw on the blocks nearest either end (0, L-1, 1, L-2, ...), then int8, int4 in\n"
-    "                     the middle\n"
-    "For each: weight bytes, bits per block-linear weight, perplexity ± standard error (llama.cpp's\n"
-    "protocol, see 'ewq ppl'), mean KL divergence KL(raw || variant) ± standard error, top-1 agreement with\n"
-    "raw, and prompt / decode tokens/s (short runs, see 'ewq bench'). Embeddings and lm_head stay raw.\n"
-    "Variants with the same blocks are measured once. The quality numbers are deterministic: the same\n"
-    "command gives the same numbers on any thread count.\n"
-    "With no MODEL: the embedded default, data/default with data/default/sample.txt (from the repository\n"
-    "root), a small model made by this project (see data/default/README.md), with --ctx 128.\n"
-    "\n"
-    "  --text FILE        the text, tokenized with the model's tokenizer.json\n"
-    "  --tokens FILE      token ids instead: decimal numbers separated by whitespace\n"
-    "  --ctx N            perplexity chunk length (default 512)\n"
-    "  --factor F         the plan's rule factor (default 0.65)\n"
-    "  --sweep F1,F2,...  the plan at each factor, each with its controls, and the size-vs-KLD frontier\n"
-    "  --seeds N          random placements per factor (default 5)\n"
-    "  -p N, -n N, -r N   throughput: prompt and generated tokens, repetitions (default 128, 32, 3;\n"
-    "                     -p 0 -n 0 skips it)\n"
-    "  --bins N           histogram bins of the entropy (default 256)\n"
-    "  --group N          values per quantization group (default 64)\n"
-    "  --threads N        CPU threads (default: one per core)\n"
-    "  --backend B        cpu (default) or cuda (device 0; needs a build with nvcc and a GPU)\n"
-    "  --report DIR       also write DIR/report.md (the tables), DIR/report.json and DIR/entropy.svg; DIR\n"
-    "                     appears complete or not at all, replacing an earlier report there\n"
-    "  --json             machine-readable output\n";
-
-static double parse_sweep(const char *s, double *out) {   /* returns the count */
-    int n = 0;
-    for (const char *p = s;;) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || (*end && *end != ',') || !isfinite(v) || v < 0 || n == RUN_MAX_FACTORS)
-            usage_error("run", "--sweep wants up to %d numbers >= 0 separated by commas, got '%s'", RUN_MAX_FACTORS, s);
-        out[n++] = v;
-        if (!*end) break;
-        p = end + 1;
-    }
-    return n;
-}
-
-static void run_parse(int argc, char **argv, run_opts *o) {
-    int factor_given = 0, sweep_given = 0, ctx_given = 0;
-    *o = (run_opts){.mo = model_opts_default, .ctx = 512, .seeds = 5, .p = 128, .n = 32, .reps = 3,
-                    .bins = EWQ_DEFAULT_BINS, .n_factors = 1, .factors = {EWQ_DEFAULT_FACTOR}, .argc = argc, .argv = argv};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (is_help(a)) { fputs(run_help, stdout); exit(0); }
-        if (!strcmp(a, "--json")) o->json = 1;
-        else if (!strcmp(a, "--text")) o->text = need_value("run", argc, argv, &i);
-        else if (!strcmp(a, "--tokens")) o->tokens = need_value("run", argc, argv, &i);
-        else if (!strcmp(a, "--report")) o->report = need_value("run", argc, argv, &i);
-        else if (!strcmp(a, "--ctx")) o->ctx = parse_int_arg("run", a, need_value("run", argc, argv, &i), 4, 1 << 20), ctx_given = 1;
-        else if (!strcmp(a, "--seeds")) o->seeds = parse_int_arg("run", a, need_value("run", argc, argv, &i), 2, 1000);
-        else if (!strcmp(a, "-p")) o->p = parse_int_arg("run", a, need_value("run", argc, argv, &i), 0, 1 << 20);
-        else if (!strcmp(a, "-n")) o->n = parse_int_arg("run", a, need_value("run", argc, argv, &i), 0, 1 << 20);
-        else if (!strcmp(a, "-r")) o->reps = parse_int_arg("run", a, need_value("run", argc, argv, &i), 1, 1000);
-        else if (!strcmp(a, "--bins")) o->bins = parse_int_arg("run", a, need_value("run", argc, argv, &i), 2, EWQ_MAX_BINS);
-        else if (!strcmp(a, "--group") || !strcmp(a, "--threads") || !strcmp(a, "--backend")) model_option("run", argc, argv, &i, &o->mo);
-        else if (!strcmp(a, "--factor")) o->factors[0] = parse_factor("run", need_value("run", argc, argv, &i)), factor_given = 1;
-        else if (!strcmp(a, "--sweep")) o->n_factors = parse_sweep(need_value("run", argc, argv, &i), o->factors), sweep_given = 1;
-        else if (a[0] == '-') usage_error("run", "unknown option '%s'", a);
-        else if (o->dir) usage_error("run", "more than one MODEL given");
-        else o->dir = a;
-    }
-    if (factor_given && sweep_given) usage_error("run", "--factor and --sweep exclude each other");
-    if (o->text && o->tokens) usage_error("run", "--text and --tokens exclude each other");
-    if (!o->dir && (o->text || o->tokens)) usage_error("run", "--text or --tokens needs a MODEL");
-    if (!o->dir) o->dir = "data/default", o->text = "data/default/sample.txt", o->embedded = 1;
-    if (o->embedded && !ctx_given) o->ctx = 128;   /* a small model: short chunks keep the demo quick */
-    if (!o->text && !o->tokens) usage_error("run", "missing --text FILE (or --tokens FILE) for MODEL");
-}
-
-static int cmd_run(int argc, char **argv) {
-    run_opts o;
-    ewq_model m;
-    ewq_plan plan;
-    ewq_err err;
-    long n;
-    run_parse(argc, argv, &o);
-    if (o.report && report_check(o.report, &err)) die(&err);
-    open_model(o.dir, &o.mo, &m);
-    int *ids = run_tokens(&o, &m, &n);
-    check_context(&m, o.ctx, "chunks of --ctx");
-    check_context(&m, o.p > o.n ? o.p : o.n, "-p and -n");
-    if (ewq_plan_make(&m, o.bins, 0, o.factors[0], &plan, &err)) die(&err);
-    run_set s = {.n_layers = m.cfg.n_layers};
-    ewq_tier *tiers[3];
-    static const char *const uniform[] = {"raw", "int8", "int4"};
-    for (int t = 0; t < 3; t++) {
-        tiers[t] = add_variant(&s, uniform[t], t ? "uniform" : "reference", -1, 0)->blocks;
-        for (int l = 0; l < s.n_layers; l++) tiers[t][l] = (ewq_tier)t;
-        count_tiers(&s.v[s.n - 1], s.n_layers);
-    }
-    for (int fi = 0; fi < o.n_factors; fi++) add_plan_variants(&s, &plan, &o, fi);
-    measure_all(&m, &o, ids, n, &s);
-    const char *note = o.embedded
-                           ? "Note: data/default has random weights (ewq synth) and its text is not what they were "
-                             "trained on: perplexity says nothing about language here; KLD and top-1 only measure "
-                             "how far each variant moves the raw model's outputs."
-                           : NULL;
-    if (o.report && write_report(&m, &o, &s, &plan, n, note, &err)) die(&err);
-    if (o.json) {
-        print_run_json(stdout, &m, &o, &s, &plan, n);
-    } else {
-        print_header(stdout, &m, &o, &s, n, "");
-        if (note) printf("%s\n", note);
-        printf("\n");
-        table_out t = {stdout, 0};
-        print_tables(&t, &s, &o);
-        printf("\nEWQ against random placement with the same tier counts:\n");
-        print_verdict(stdout, &s, &o, "  ");
-        if (o.n_factors > 1) {
-            printf("\nsize against KLD, distinct block assignments (frontier: no variant as small or smaller has a lower KLD):\n");
-            print_frontier(&t, &s, &o);
-        }
-        if (o.report) printf("\nreport: %s/report.md\n", o.report);
-    }
-    for (int i = 0; i < s.n; i++) free(s.v[i].blocks);
-    free(s.v);
-    free(ids);
-    ewq_plan_free(&plan);
-    ewq_model_close(&m);
-    return 0;
+static int cmd_run(const args *a) {
+    run_opts o = {.dir = a->operand[0], .text = arg_text(a, "--text"), .tokens = arg_text(a, "--tokens"),
+                  .report = arg_text(a, "--report"), .mo = model_args(a), .ctx = (int)arg_int(a, "--ctx"),
+                  .seeds = (int)arg_int(a, "--seeds"), .p = (int)arg_int(a, "-p"), .n = (int)arg_int(a, "-n"),
+                  .reps = (int)arg_int(a, "-r"), .bins = (int)arg_int(a, "--bins"), .json = arg_given(a, "--json"),
+                  .n_factors = 1, .factors = {arg_num(a, "--factor")}, .argc = a->argc, .argv = a->argv};
+    if (arg_given(a, "--sweep")) o.n_factors = arg_nums(a, "--sweep", o.factors);
+    if (!o.dir && (o.text || o.tokens)) usage_error("run", "--text or --tokens needs a MODEL");
+    if (!o.dir) o.dir = "data/default", o.text = "data/default/sample.txt", o.embedded = 1;
+    if (o.embedded && !arg_given(a, "--ctx")) o.ctx = 128;   /* a small model: short chunks keep the demo quick */
+    if (!o.text && !o.tokens) usage_error("run", "missing --text FILE (or --tokens FILE) for MODEL");
+    return run_study(&o);
 }
 
 /* --- main --- */
 
-static const char main_help[] =
-    "usage: ewq COMMAND [ARGS]   (ewq COMMAND --help for each)\n"
-    "\n"
-    "Entropy-Weighted Quantization for Llama and Qwen models. MODEL is a Hugging Face model folder\n"
-    "(config.json + model.safetensors or a sharded model.safetensors.index.json).\n"
-    "\n"
-    "commands:\n"
-    "  inspect MODEL     configuration and tensors of a checkpoint\n"
-    "  entropy MODEL     entropy of every block and linear weight (+ an SVG plot)\n"
-    "  plan MODEL        choose raw / int8 / int4 per block; write the plan; llama-quantize command\n"
-    "  synth CONFIG      write a random-weight checkpoint of the shapes a config.json describes\n"
-    "  tokenize MODEL    token ids of a text (MODEL may also be a tokenizer.json)\n"
-    "  ppl MODEL         perplexity (llama.cpp protocol); KL divergence and top-1 agreement vs a reference\n"
-    "  generate MODEL    greedy decoding from a prompt\n"
-    "  bench MODEL       prefill and decode throughput (llama-bench protocol)\n"
-    "  run [MODEL]       the main job: raw, uniform, EWQ and controls with the same tier counts, compared\n"
-    "\n"
-    "  --version         version and build\n";
-
-static const struct { const char *name; int (*run)(int, char **); } commands[] = {
-    {"inspect", cmd_inspect},
-    {"entropy", cmd_entropy},
-    {"plan", cmd_plan},
-    {"synth", cmd_synth},
-    {"tokenize", cmd_tokenize},
-    {"ppl", cmd_ppl},
-    {"generate", cmd_generate},
-    {"bench", cmd_bench},
-    {"run", cmd_run},
+/* --- every command and its options ---
+ * Adding an option is one line in its command's list below, read in the command with the arg_* getter
+ * of its type: the parser, `ewq CMD --help` and tests/test_cli_matrix.sh take it from here. */
+static const command commands[] = {
+    {
+        "inspect", {"MODEL"}, "missing MODEL folder", "MODEL [--json]", "configuration and tensors of a checkpoint",
+        "Print the configuration of a Hugging Face model folder (config.json + safetensors) as ewq reads it,\n"
+        "and every tensor with its dtype, shape and size. The folder is validated first: every tensor the\n"
+        "architecture needs must be present with the right shape.",
+        (const opt[]){
+            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output", NULL},
+            {0},
+        },
+        cmd_inspect,
+    },
+    {
+        "entropy", {"MODEL"}, "missing MODEL folder", "MODEL [options]",
+        "entropy of every block and linear weight (+ an SVG plot)",
+        "Shannon entropy of every linear weight of every transformer block (q, k, v, o, gate, up, down), from a\n"
+        "histogram of N equal-width bins over the tensor's [min, max], in bits; and of every block, the\n"
+        "parameter-weighted mean of its linear weights. The tier column applies the plan rule (see 'ewq plan').",
+        (const opt[]){
+            {"--bins", OPT_INT, "N", 2, EWQ_MAX_BINS, STR(EWQ_DEFAULT_BINS), "histogram bins", NULL},
+            {"--factor", OPT_NUM, "F", 0, 0, STR(EWQ_DEFAULT_FACTOR), "rule factor for the tier column and the plot", NULL},
+            {"--svg", OPT_TEXT, "FILE", 0, 0, NULL,
+             "also write a plot of block entropy against layer index, with the mean and the threshold as lines and "
+             "every block coloured by its tier", NULL},
+            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output", NULL},
+            {0},
+        },
+        cmd_entropy,
+    },
+    {
+        "plan", {"MODEL"}, "missing MODEL folder", "MODEL [options]\n       ewq plan MODEL --check FILE",
+        "choose raw / int8 / int4 per block; write the plan; llama-quantize command",
+        "Choose raw, int8 or int4 for every transformer block from the entropy of its weights (see 'ewq\n"
+        "entropy'): with mean and population std of the block entropies, a block at or above the mean stays\n"
+        "raw, one at or above mean - F * std becomes int8, one below becomes int4. Equal entropies (std 0) keep\n"
+        "every block raw. Embeddings and lm_head stay raw. Prints a table with the bytes the packed model will\n"
+        "take (int8: 8.25, int4: 4.5 bits per weight in groups of 64) against raw.",
+        (const opt[]){
+            {"--factor", OPT_NUM, "F", 0, 0, STR(EWQ_DEFAULT_FACTOR), "rule factor", NULL},
+            {"--bins", OPT_INT, "N", 2, EWQ_MAX_BINS, STR(EWQ_DEFAULT_BINS), "histogram bins", NULL},
+            {"--granularity", OPT_CHOICE, "block|tensor", 0, 0, "block", "what the rule ranks: blocks, or every linear weight",
+             NULL},
+            {"-o", OPT_TEXT, "FILE", 0, 0, NULL, "write the plan (JSON, documented in ewq.h) to FILE", NULL},
+            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "print the plan document instead of the table", "--llama-quantize"},
+            {"--llama-quantize", OPT_FLAG, NULL, 0, 0, NULL,
+             "print a llama-quantize command that applies this plan to a GGUF file converted from MODEL at its own "
+             "precision (anchored --tensor-type patterns)", NULL},
+            {"--check", OPT_TEXT, "FILE", 0, 0, NULL,
+             "read a plan and check it against MODEL: architecture, layer count, checkpoint fingerprint, tensor names, "
+             "tiers; print what it assigns", NULL},
+            {0},
+        },
+        cmd_plan,
+    },
+    {
+        "synth", {"CONFIG"}, "missing CONFIG (a config.json file or its folder)", "CONFIG -o DIR [options]",
+        "write a random-weight checkpoint of the shapes a config.json describes",
+        "Write a random-weight checkpoint of the shapes a Hugging Face config.json describes (CONFIG: the file\n"
+        "or its folder): DIR/model.safetensors in BF16 and a copy of the config as DIR/config.json, so that\n"
+        "analysis, speed and memory can be measured at real sizes without downloading weights. Weights are\n"
+        "approximately normal with standard deviation 0.02, norm weights 1; the values depend only on the seed.",
+        (const opt[]){
+            {"-o", OPT_TEXT, "DIR", 0, 0, NULL, "output folder (created if missing)", NULL},
+            {"--seed", OPT_U64, "S", 0, 0, "1", "random seed", NULL},
+            {"--outliers", OPT_TEXT, "BLOCK:M,...", 0, 0, NULL,
+             "plant known structure: in every linear weight of block BLOCK the first value becomes +M and the last -M "
+             "standard deviations, which lowers the block's entropy (a larger M lowers it more)", NULL},
+            {0},
+        },
+        cmd_synth,
+    },
+    {
+        "tokenize", {"MODEL_OR_TOKENIZER", "FILE"}, "missing MODEL_OR_TOKENIZER", "MODEL_OR_TOKENIZER [FILE] [options]",
+        "token ids of a text (MODEL may also be a tokenizer.json)",
+        "Encode a text (FILE, or standard input) with a Hugging Face tokenizer: a model folder with\n"
+        "tokenizer.json, or a tokenizer.json file. The ids are those of the `tokenizers` library; the BOS\n"
+        "token is added when the tokenizer's files ask for it.\n"
+        "Default output: one line per token with its position, id, and string as in tokenizer.json.",
+        (const opt[]){
+            {"--ids", OPT_FLAG, NULL, 0, 0, NULL, "only the ids, on one line separated by spaces", "--json"},
+            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "{\"tokenizer\", \"kind\", \"bytes\", \"count\", \"ids\"}", NULL},
+            {"--no-bos", OPT_FLAG, NULL, 0, 0, NULL, "do not add the BOS token", NULL},
+            {0},
+        },
+        cmd_tokenize,
+    },
+    {
+        "ppl", {"MODEL"}, "missing MODEL folder", "MODEL (--text FILE | --tokens FILE) [options]",
+        "perplexity (llama.cpp protocol); KL divergence and top-1 agreement vs a reference",
+        "Perplexity by llama.cpp's llama-perplexity protocol: the text is tokenized once (BOS first), the\n"
+        "ids are cut into chunks of --ctx (the remainder dropped), each chunk starts with the BOS token, and\n"
+        "the second half of each chunk is scored (positions ctx/2 .. ctx-2 predicting the next id). Prints\n"
+        "PPL with its standard error.",
+        (const opt[]){
+            {"--text", OPT_TEXT, "FILE", 0, 0, NULL, "a text, tokenized with the model's tokenizer.json", NULL},
+            {"--tokens", OPT_TEXT, "FILE", 0, 0, NULL, "token ids instead: decimal numbers separated by whitespace", NULL},
+            {"--ctx", OPT_INT, "N", 4, 1 << 20, "512", "chunk length", NULL},
+            {"--ref", OPT_TEXT, "R", 0, 0, NULL,
+             "also run a reference: R = raw, int8 or int4 (every block linear at that tier) or a plan file; reports the "
+             "mean KL divergence KL(ref || model) and the share of positions whose top-1 token agrees (--embed, "
+             "--lm-head and --group apply to both)", NULL},
+            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output", NULL},
+            WEIGHT_OPTIONS,
+            MACHINE_OPTIONS,
+            {0},
+        },
+        cmd_ppl,
+    },
+    {
+        "generate", {"MODEL"}, "missing MODEL folder", "MODEL [--prompt TEXT | --ids LIST] [options]",
+        "greedy decoding from a prompt",
+        "Greedy decoding: runs the prompt, then appends the most likely next token until -n tokens are\n"
+        "generated or an end-of-sequence token appears. Prints the generated text when the model folder\n"
+        "has a tokenizer.json (the ids with --json), else the generated token ids. Without a prompt: the\n"
+        "BOS token alone.",
+        (const opt[]){
+            {"--prompt", OPT_TEXT, "TEXT", 0, 0, NULL, "the prompt, tokenized with the model's tokenizer.json, BOS first "
+             "when it asks", "--ids"},
+            {"--ids", OPT_TEXT, "LIST", 0, 0, NULL, "the prompt as token ids, separated by spaces or commas", NULL},
+            {"-n", OPT_INT, "N", 1, 1 << 20, "64", "tokens to generate", NULL},
+            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output: prompt and generated ids (and text)", NULL},
+            WEIGHT_OPTIONS,
+            MACHINE_OPTIONS,
+            {0},
+        },
+        cmd_generate,
+    },
+    {
+        "bench", {"MODEL"}, "missing MODEL folder", "MODEL [options]", "prefill and decode throughput (llama-bench protocol)",
+        "Throughput as llama-bench measures it: pp = a prompt of -p tokens in one pass (tokens/s),\n"
+        "tg = -n tokens generated one at a time at batch 1 from an empty context (tokens/s); one warm-up,\n"
+        "then -r repetitions, reported as median and min..max. Also: the weight bytes, the bytes one\n"
+        "decode step reads and the bandwidth that achieves, as a share of the copy bandwidth (read +\n"
+        "written: the host's on all threads, or with --backend cuda the device's) measured in the same\n"
+        "run, and the peak resident memory (and with cuda, the peak device memory in use).",
+        (const opt[]){
+            {"-p", OPT_INT, "N", 0, 1 << 20, "512", "prompt tokens, 0 skips pp", NULL},
+            {"-n", OPT_INT, "N", 0, 1 << 20, "128", "generated tokens, 0 skips tg", NULL},
+            {"-r", OPT_INT, "N", 1, 1000, "5", "repetitions", NULL},
+            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output", NULL},
+            WEIGHT_OPTIONS,
+            MACHINE_OPTIONS,
+            {0},
+        },
+        cmd_bench,
+    },
+    {
+        "run", {"MODEL"}, NULL, "[MODEL] [--text FILE | --tokens FILE] [--factor F | --sweep F1,F2,...] [options]",
+        "the main job: raw, uniform, EWQ and controls with the same tier counts, compared",
+        "The whole EWQ comparison in one process, on the same tokens: entropy of every block, the plan, then\n"
+        "every variant packed and measured against the raw model (the reference):\n"
+        "  raw                the checkpoint as it is\n"
+        "  int8, int4         every block linear at that tier\n"
+        "  ewq                the plan at factor F\n"
+        "  random sN          the plan's tier counts (raw / int8 / int4 blocks), placed on blocks at random\n"
+        "                     (a shuffle seeded by N = 1 .. --seeds alone: equal counts, equal placements),\n"
+        "                     summarised as mean, sd, min and max\n"
+        "  first-high         the plan's tier counts by position: raw on the first blocks, then int8, int4 last\n"
+        "  last-high          the same from the other end: raw on the last blocks, int4 on the first\n"
+        "  ends-high          raw on the blocks nearest either end (0, L-1, 1, L-2, ...), then int8, int4 in\n"
+        "                     the middle\n"
+        "For each: weight bytes, bits per block-linear weight, perplexity ± standard error (llama.cpp's\n"
+        "protocol, see 'ewq ppl'), mean KL divergence KL(raw || variant) ± standard error, top-1 agreement with\n"
+        "raw, and prompt / decode tokens/s (short runs, see 'ewq bench'). Embeddings and lm_head stay raw.\n"
+        "Variants with the same blocks are measured once. The quality numbers are deterministic: the same\n"
+        "command gives the same numbers on any thread count.\n"
+        "With no MODEL: the embedded default, data/default with data/default/sample.txt (from the repository\n"
+        "root), a small model made by this project (see data/default/README.md), with --ctx 128.",
+        (const opt[]){
+            {"--text", OPT_TEXT, "FILE", 0, 0, NULL, "the text, tokenized with the model's tokenizer.json", "--tokens"},
+            {"--tokens", OPT_TEXT, "FILE", 0, 0, NULL, "token ids instead: decimal numbers separated by whitespace", NULL},
+            {"--ctx", OPT_INT, "N", 4, 1 << 20, "512", "perplexity chunk length", NULL},
+            {"--factor", OPT_NUM, "F", 0, 0, STR(EWQ_DEFAULT_FACTOR), "the plan's rule factor", "--sweep"},
+            {"--sweep", OPT_NUMS, "F1,F2,...", 0, RUN_MAX_FACTORS, NULL,
+             "the plan at each factor, each with its controls, and the size-vs-KLD frontier", NULL},
+            {"--seeds", OPT_INT, "N", 2, 1000, "5", "random placements per factor", NULL},
+            {"-p", OPT_INT, "N", 0, 1 << 20, "128", "throughput: prompt tokens; -p 0 -n 0 skips the throughput runs", NULL},
+            {"-n", OPT_INT, "N", 0, 1 << 20, "32", "throughput: generated tokens", NULL},
+            {"-r", OPT_INT, "N", 1, 1000, "3", "throughput: repetitions", NULL},
+            {"--bins", OPT_INT, "N", 2, EWQ_MAX_BINS, STR(EWQ_DEFAULT_BINS), "histogram bins of the entropy", NULL},
+            {"--report", OPT_TEXT, "DIR", 0, 0, NULL,
+             "also write DIR/report.md (the tables), DIR/report.json and DIR/entropy.svg; DIR appears complete or not "
+             "at all, replacing an earlier report there", NULL},
+            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output", NULL},
+            MACHINE_OPTIONS,
+            {0},
+        },
+        cmd_run,
+    },
 };
+#define N_COMMANDS (int)(sizeof commands / sizeof *commands)
 
-/* Results that could not be written (a full disk, /dev/full, a closed terminal) are a failure, not exit 0. */
-static int finish_stdout(int rc) {
-    int e = fflush(stdout) != 0 ? errno : ferror(stdout) ? -1 : 0;
-    if (!e) return rc;
-    fprintf(stderr, "ewq: standard output: write failed%s%s\n", e > 0 ? ": " : "", e > 0 ? strerror(e) : "");
-    return 1;
+static void print_commands(FILE *f) {
+    fprintf(f, "usage: ewq COMMAND [ARGS]   (ewq COMMAND --help for each)\n\n"
+               "Entropy-Weighted Quantization for Llama and Qwen models. MODEL is a Hugging Face model folder\n"
+               "(config.json + model.safetensors or a sharded model.safetensors.index.json).\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) {
+        const command *c = &commands[i];
+        char name[64];
+        snprintf(name, sizeof name, "%s %s%s%s", c->name, c->missing ? "" : "[", c->operands[0], c->missing ? "" : "]");
+        fprintf(f, "  %-28s %s\n", name, c->summary);
+    }
+    fprintf(f, "\n  %-28s %s\n", "--version", "version and build");
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || is_help(argv[1])) {
-        fputs(main_help, argc < 2 ? stderr : stdout);
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        print_commands(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : finish_stdout(0);
     }
     if (!strcmp(argv[1], "--version")) {
@@ -5802,8 +5851,12 @@ int main(int argc, char **argv) {
         printf("ewq %s\nCPU: %s kernels\nCUDA: %s\n", EWQ_VERSION, ewq_cpu_kernels(), cuda);
         return finish_stdout(0);
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return finish_stdout(commands[i].run(argc - 2, argv + 2));
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) {
+            args a;
+            parse_args(&commands[i], argc - 2, argv + 2, &a);
+            return finish_stdout(commands[i].run(&a));
+        }
     ewq_err err;
     ewq_fail(&err, "ewq", "unknown command '%s' (see 'ewq --help')", argv[1]);
     fprintf(stderr, "%s\n", err.msg);

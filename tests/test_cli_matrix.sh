@@ -68,6 +68,72 @@ for cmd in $commands; do
 done
 refuse cli/unknown-command 2 "frobnicate" "unknown command" frobnicate
 
+# --- every option of every command, as `ewq CMD --help` lists it: help, parser and this matrix read the
+# same option tables in ewq.c. Each option must be accepted (the unknown option after it is the one
+# refused); one that takes a value must refuse a missing value and, by the kind its help line states
+# (a range, a lower bound, a list, a choice of words), values outside it; an option that excludes another
+# must refuse the two together.
+options_of() {   # CMD: one line per option, FLAG US ARG US HELP (US: \x1f; wrapped help lines joined)
+    "$EWQ" "$1" --help | awk '/^options:$/ { on = 1; next }
+        on && /^  -/ { if (o) print o; f = $1; a = ""; t = substr($0, 3 + length(f))
+                       if (t ~ /^ [^ ]/) { a = substr(t, 2); sub(/ .*/, "", a); t = substr(t, 2 + length(a)) }
+                       sub(/^ +/, "", t); o = f "\037" a "\037" t; next }
+        on && /^   / { t = $0; sub(/^ +/, "", t); o = o " " t }
+        END { if (o) print o }'
+}
+valid_value() {   # ARG HELP: a value the option accepts
+    if [[ $2 =~ \(from\ (-?[0-9]+)\ to ]] || [[ $2 =~ numbers\ \>=\ ([0-9.]+) ]] || [[ $2 =~ \(\>=\ ([0-9.]+) ]]; then
+        echo "${BASH_REMATCH[1]}"
+    elif [[ $1 == *"|"* ]]; then echo "${1%%|*}"
+    elif [[ $2 == *"an unsigned integer"* ]]; then echo 1
+    else echo x
+    fi
+}
+n_options=0
+for cmd in $commands; do
+    declare -A value=()
+    mapfile -t opts < <(options_of "$cmd")
+    [ ${#opts[@]} -gt 0 ] || echo "FAIL cli/$cmd/options: 'ewq $cmd --help' lists no options"
+    for o in "${opts[@]}"; do
+        IFS=$'\x1f' read -r flag arg help <<<"$o"
+        value[$flag]=$( [ -n "$arg" ] && valid_value "$arg" "$help")
+    done
+    for o in "${opts[@]}"; do
+        IFS=$'\x1f' read -r flag arg help <<<"$o"
+        n_options=$((n_options + 1))
+        name=cli/$cmd/$flag
+        given=("$flag")
+        [ -n "$arg" ] && given+=("${value[$flag]}")
+        refuse "$name/accepted" 2 "--no-such-option" "unknown option" "$cmd" "${given[@]}" --no-such-option
+        if [[ $help =~ not\ with\ (-[-a-z0-9]+) ]]; then
+            other=${BASH_REMATCH[1]}
+            [ -n "${value[$other]+set}" ] || echo "FAIL $name/excludes: $other is not an option of '$cmd'"
+            refuse "$name/with-$other" 2 "$flag and $other" "exclude each other" "$cmd" "${given[@]}" "$other" \
+                ${value[$other]:+"${value[$other]}"}
+        fi
+        [ -z "$arg" ] && continue
+        refuse "$name/missing-value" 2 "$flag" "needs a value" "$cmd" "$flag"
+        bad=() want=
+        if [[ $help =~ \(from\ (-?[0-9]+)\ to\ ([0-9]+) ]]; then
+            lo=${BASH_REMATCH[1]} hi=${BASH_REMATCH[2]}
+            bad=(abc 1.5 "" $((lo - 1)) $((hi + 1)) 99999999999999999999) want="must be an integer from $lo to $hi"
+        elif [[ $help =~ up\ to\ ([0-9]+)\ numbers\ \>=\ ([0-9.]+) ]]; then
+            bad=(abc "" 1,,2 1, -1 nan "$(seq -s, 0 "${BASH_REMATCH[1]}")") want="wants up to ${BASH_REMATCH[1]} numbers"
+        elif [[ $help =~ \(\>=\ ([0-9.]+) ]]; then
+            bad=(abc "" nan inf 1e999 0.5x -1) want="must be a number >= ${BASH_REMATCH[1]}"
+        elif [[ $help == *"an unsigned integer"* ]]; then
+            bad=(abc "" -1 1.5 99999999999999999999999) want="must be an unsigned integer"
+        elif [[ $arg == *"|"* ]]; then
+            bad=(none-of-these "" "${arg^^}") want="$flag wants ${arg%%|*}"
+        fi
+        for i in "${!bad[@]}"; do
+            refuse "$name/bad-$i" 2 "$flag" "$want" "$cmd" "$flag" "${bad[$i]}"
+        done
+    done
+    unset value
+done
+[ $n_options -ge 60 ] || echo "FAIL cli/options: only $n_options options found in the commands' --help"
+
 # --- flags of each command ---
 good=$root/data/fixtures/llama2-f32
 for cmd in inspect entropy plan; do
@@ -85,24 +151,12 @@ bad_values() {
     done
     refuse "cli/$cmd/$flag-missing-value" 2 "$flag" "needs a value" $cmd "${pre[@]}" "$flag"
 }
-pre=("$good")
-for cmd in entropy plan; do
-    bad_values $cmd --factor "must be a number" abc -1 nan inf 1e999 "" 0.5x
-    bad_values $cmd --bins "must be an integer" 0 1 -3 1.5 99999999999 abc "" 65537
-done
-bad_values plan --granularity "must be block or tensor" layer "" BLOCK
 pre=("$root/data/default" --text "$root/data/default/sample.txt")
-bad_values run --factor "must be a number" abc -1 nan inf 1e999 "" 0.5x
 bad_values run --sweep "--sweep wants" "" 0.5, ,0.5 a,b 0.5,-1 "0.5;1" nan 1,,2 \
     0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32
-bad_values run --ctx "must be an integer" 0 3 abc ""
-bad_values run --seeds "must be an integer" 0 1 x
-bad_values run --backend "wants cpu or cuda" gpu ""
-refuse cli/run/factor-and-sweep 2 "--factor and --sweep" "exclude each other" run "${pre[@]}" --factor 1 --sweep 1,2
 refuse cli/run/missing-text 2 "run" "missing --text" run "$good"
 refuse cli/run/text-without-model 2 "run" "needs a MODEL" run --text data/default/sample.txt
 pre=("$good" -o "$tmp/never")
-bad_values synth --seed "must be an unsigned integer" abc -1 1.5 99999999999999999999999 ""
 bad_values synth --outliers "--outliers" x 2:1 0:-1 0:nan 0:1e7 "0:1," : ""
 # counts checked against the model: llama2-f32 has max_position_embeddings 256
 seq 0 1999 | awk '{printf "%d ", $1 % 256}' >"$tmp/2000.tokens"

@@ -45,7 +45,7 @@ expect_exit plan/malformed-json 1 "$tmp/truncated.json: byte" "$EWQ" plan "$mode
 expect_exit plan/missing-file 1 "$tmp/none.json: No such file" "$EWQ" plan "$model" --check "$tmp/none.json"
 expect_exit plan/bad-factor 2 "--factor must be a number" "$EWQ" plan "$model" --factor abc
 expect_exit plan/bad-bins 2 "--bins must be an integer" "$EWQ" plan "$model" --bins 1
-expect_exit plan/bad-granularity 2 "--granularity must be block or tensor" "$EWQ" plan "$model" --granularity layer
+expect_exit plan/bad-granularity 2 "--granularity wants block or tensor" "$EWQ" plan "$model" --granularity layer
 expect_exit plan/unwritable-output 1 "$tmp/nowhere/p.json: cannot create" "$EWQ" plan "$model" -o "$tmp/nowhere/p.json"
 # synth: every architecture's fixture config gives a checkpoint ewq loads; the seed alone decides the bytes
 for arch in llama3 qwen2 qwen3; do
