@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes data/expected/entropy.json: the entropy of every linear weight and every block of the real
 stories260K checkpoint and of every fixture in data/fixtures/, computed independently of ewq with
-numpy.histogram (SPEC section 5: equal-width bins over [min, max], H = -sum p log2 p over non-empty bins;
+numpy.histogram (ewq.h, "Entropy": equal-width bins over [min, max], H = -sum p log2 p over non-empty bins;
 block = parameter-weighted mean of q, k, v, o, gate, up, down).
 
 Weights are read with the safetensors package (torch for BF16), as float32, then passed to numpy.histogram

@@ -394,7 +394,7 @@ PPL_CTX = (512, 128)
 
 
 def ppl_protocol(model, tokens, ctx, bos, ref=None):
-    """llama.cpp's llama-perplexity protocol (SPEC §7): chunks of ctx tokens (remainder dropped),
+    """llama.cpp's llama-perplexity protocol (ewq.h, "Evaluation"): chunks of ctx tokens (remainder dropped),
     BOS as each chunk's first token, logits at positions ctx/2 .. ctx-2 scored against the next
     token. Returns perplexity, its standard error (as llama.cpp prints it) and, with a reference
     model, the mean KL divergence KL(ref || model) and the share of positions where the top-1
