@@ -4,7 +4,7 @@ apply_chat_template renders it (add_generation_prompt=True) and as the tokenizer
 (add_special_tokens=False), for tests/test_generate.c to compare ewq_chat_render and ewq_encode with.
 Developer tool (needs `transformers` with `jinja2`); run from the repository root:
 
-    /work/venv/bin/python tests/gen/make_chat_expected.py
+    python3 tests/gen/make_chat_expected.py
 
 Templates: the Llama-3 and Qwen3 tokenizer_config.json files and SmolLM2's chat_template.jinja in
 ../shared/assets, and one ChatML template written here whose default system message is a Jinja string with
