@@ -1899,6 +1899,7 @@ typedef struct cpu_state {
     float *kcache, *vcache;              /* [n_layers][max_ctx][kv_heads*head_dim] */
     int cap;                             /* positions the activation buffers hold */
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
+    float *scores;                       /* attention: max_ctx per thread of the pool (ewq_worker) */
     float *scratch;                      /* matmul: MATMUL_BLOCKS x TILE rows of the widest matrix */
     float *matvec_aux;                   /* matvec_prepare's sums of x: 8 floats per group of the widest */
 } cpu_state;
@@ -2351,7 +2352,7 @@ static void attend(void *ctx, int item) {
     const float *kc = j->s->kcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
     const float *vc = j->s->vcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
     int first = c->sliding_window && p >= c->sliding_window ? p - c->sliding_window + 1 : 0;
-    float *score = xmalloc(sizeof(float) * (size_t)(p + 1 - first)), scale = 1.0f / sqrtf((float)d), mx = -INFINITY;
+    float *score = j->s->scores + (size_t)ewq_worker() * j->max_ctx, scale = 1.0f / sqrtf((float)d), mx = -INFINITY;
     for (int k = first; k <= p; k++) {
         score[k - first] = dot(q, kc + (size_t)k * kvd, d) * scale;
         mx = fmaxf(mx, score[k - first]);
@@ -2364,7 +2365,6 @@ static void attend(void *ctx, int item) {
         const float *v = vc + (size_t)k * kvd;
         for (int i = 0; i < d; i++) out[i] += a * v[i];
     }
-    free(score);
 }
 
 static void cpu_attention_block(ewq_backend *b, int l, int n, int pos) {
@@ -2461,7 +2461,7 @@ static void cpu_free(ewq_backend *b) {
         for (int i = 0; i < 7; i++) free(fs[i]);
     }
     float *fs[] = {s->final_norm, s->rope_cos, s->rope_sin, s->kcache, s->vcache, s->x, s->xb, s->q,
-                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch, s->matvec_aux};
+                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch, s->matvec_aux, s->scores};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
     free(s->layers);
     free(s);
@@ -2496,6 +2496,8 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
     if (c->n_heads * c->head_dim > widest) widest = c->n_heads * c->head_dim;
     s->scratch = xmalloc(sizeof(float) * MATMUL_BLOCKS * TILE * (size_t)widest);
     s->matvec_aux = xmalloc(sizeof(float) * 8 * (size_t)widest);
+    ewq_threads_init(0);   /* fixes the pool's size (if not set yet) before sizing per-thread scratch */
+    s->scores = xmalloc(sizeof(float) * (size_t)ewq_threads() * max_ctx);
     b->name = "cpu";
     b->packed = p;
     b->max_ctx = max_ctx;
@@ -4031,8 +4033,12 @@ static void pool_drain(void) {
     for (int i; (i = atomic_fetch_add(&pool.next, 1)) < pool.n_items;) pool.fn(pool.ctx, i);
 }
 
+static _Thread_local int worker_index;   /* 0: the caller of ewq_parallel; 1..n-1: the workers */
+
+int ewq_worker(void) { return worker_index; }
+
 static void *pool_worker(void *arg) {
-    (void)arg;
+    worker_index = (int)(intptr_t)arg;
     long seen = 0;
     for (;;) {
         pthread_mutex_lock(&pool.mu);
@@ -4054,7 +4060,7 @@ void ewq_threads_init(int n_threads) {
     pool.n = n_threads;
     pool.workers = xcalloc((size_t)n_threads, sizeof(pthread_t));
     for (int i = 1; i < n_threads; i++)
-        if (pthread_create(&pool.workers[i], NULL, pool_worker, NULL) != 0) { pool.n = i; break; }
+        if (pthread_create(&pool.workers[i], NULL, pool_worker, (void *)(intptr_t)i) != 0) { pool.n = i; break; }
 }
 
 int ewq_threads(void) { return pool.n ? pool.n : 1; }
@@ -5606,7 +5612,7 @@ static int cmd_bench(const args *a) {
         if (o.cuda)
             printf("peak device memory %.1f MiB in use (ewq's allocations: %.1f MiB)\n", dev_used / 1048576.0,
                    dev_alloc / 1048576.0);
-        printf("peak RSS           %.1f MiB\n", rss_mib);
+        printf("peak RSS           %.1f MiB (the model run: getrusage before the copy test allocates its 512 MiB)\n", rss_mib);
     }
     b.free(&b);
     ewq_packed_free(&p);

@@ -748,6 +748,7 @@ void ewq_progress_end(ewq_progress *p, double done, const char *note);
 void ewq_threads_init(int n_threads);               /* 0: one per core */
 int ewq_threads(void);
 void ewq_parallel(int n, void (*fn)(void *ctx, int i), void *ctx);
+int ewq_worker(void);   /* inside fn: the thread running it, in [0, ewq_threads()), for per-thread scratch */
 
 #ifdef __cplusplus
 }
