@@ -13,6 +13,7 @@
  *   CPU forward        the reference backend: float32 activations, KV cache, prefill and decode
  *   evaluation         token files, greedy decoding, perplexity and KL divergence, throughput
  *   tokenizer          tokenizer.json: byte-level BPE (Llama-3, Qwen), SentencePiece-style BPE (Llama-2)
+ *   export             the packed model as a GGUF file for llama.cpp
  *   infrastructure     atomic output files, the thread pool
  *   study              `ewq run`: every variant measured on the same tokens, and its reports
  *   command line       the ewq commands and main (left out of the library build: EWQ_NO_MAIN)
@@ -3528,7 +3529,7 @@ static int tok_read_vocab(ewq_tokenizer *t, const json_value *root, bytebuf *tex
         const json_value *a = &added->kids[i], *content = json_get(a, "content");
         int id = (int)json_get(a, "id")->i;
         if (t->added[id]) return ewq_fail(err, path, "added_tokens: id %d appears twice", id);
-        t->added[id] = 1;
+        t->added[id] = json_flag(a, "special") ? 2 : 1;
         t->added_ids[t->n_added++] = id;
         t->tok_off[id] = (uint32_t)text->n;
         t->tok_len[id] = content->len;
@@ -3687,6 +3688,7 @@ static int tok_read_specials(ewq_tokenizer *t, const json_value *root, const jso
     if (cfg) {
         if (t->bos_id < 0) t->bos_id = tok_named(t, json_get(cfg, "bos_token"));
         t->eos_id = tok_named(t, json_get(cfg, "eos_token"));
+        t->pad_id = tok_named(t, json_get(cfg, "pad_token"));
         if (json_flag(cfg, "add_bos_token") && t->bos_id >= 0) t->add_bos = 1;
     }
     return 0;
@@ -3716,7 +3718,7 @@ static int tok_read_config(const char *json_path, json_doc *doc, ewq_err *err) {
 
 int ewq_tokenizer_load(ewq_tokenizer *t, const char *path, ewq_err *err) {
     memset(t, 0, sizeof *t);
-    t->bos_id = t->eos_id = t->unk_id = -1;
+    t->bos_id = t->eos_id = t->pad_id = t->unk_id = -1;
     struct stat st;
     if (stat(path, &st) != 0) return ewq_fail(err, path, "%s", strerror(errno));
     t->path = S_ISDIR(st.st_mode) ? path_join(path, "tokenizer.json") : xstrdup(path);
@@ -3874,6 +3876,376 @@ char *ewq_chat_render(const ewq_chat *c, const char *message) {
 void ewq_chat_free(ewq_chat *c) {
     free(c->system), free(c->bos);
     memset(c, 0, sizeof *c);
+}
+
+/* ===================================================================================================
+ * Export: the packed model as a GGUF v3 file for llama.cpp (format in ewq.h)
+ * In: an ewq_packed and its ewq_tokenizer. Out: the GGUF bytes, every quantized value as ewq packed it
+ * (Q8_0 / Q4_1 blocks built from ewq's scales, minimums and codes), names and metadata as llama.cpp's
+ * converter writes them.
+ * =================================================================================================== */
+
+enum { GGUF_U32 = 4, GGUF_I32 = 5, GGUF_F32 = 6, GGUF_BOOL = 7, GGUF_STRING = 8, GGUF_ARRAY = 9 };
+enum { GGML_F32 = 0, GGML_F16 = 1, GGML_Q4_1 = 3, GGML_Q8_0 = 8, GGML_BF16 = 30 };
+enum { TOKEN_NORMAL = 1, TOKEN_UNKNOWN = 2, TOKEN_CONTROL = 3, TOKEN_USER_DEFINED = 4, TOKEN_UNUSED = 5,
+       TOKEN_BYTE = 6 };
+#define GGUF_ALIGN 32
+#define GGUF_BLOCK 32   /* values per Q8_0 / Q4_1 block */
+
+int ewq_gguf_convertible(const ewq_qmat *m) {
+    return m->tier != EWQ_RAW && m->cols % GGUF_BLOCK == 0 && m->group % GGUF_BLOCK == 0;
+}
+
+void ewq_gguf_row(const ewq_qmat *m, int r, uint8_t *out) {
+    int ng = ewq_groups_per_row(m->cols, m->group);
+    for (int c0 = 0; c0 < m->cols; c0 += GGUF_BLOCK) {
+        size_t gi = (size_t)r * ng + c0 / m->group;
+        memcpy(out, &m->scale[gi], 2);
+        if (m->tier == EWQ_INT8) {
+            memcpy(out + 2, (const int8_t *)m->q + (size_t)r * m->cols + c0, GGUF_BLOCK);
+            out += 2 + GGUF_BLOCK;
+        } else {   /* ewq: column c in byte c/2, low nibble when even; Q4_1: j and j+16 share byte j */
+            const uint8_t *q = (const uint8_t *)m->q + (size_t)r * int4_row_bytes(m->cols) + c0 / 2;
+            memcpy(out + 2, &m->min[gi], 2);
+            for (int j = 0; j < GGUF_BLOCK / 2; j++) {
+                uint8_t lo = q[j / 2] >> (j % 2 * 4) & 15, hi = q[(j + 16) / 2] >> (j % 2 * 4) & 15;
+                out[4 + j] = (uint8_t)(lo | hi << 4);
+            }
+            out += 4 + GGUF_BLOCK / 2;
+        }
+    }
+}
+
+/* Bytes go to f, or, with f NULL, are only counted: the same code sizes the header and then writes it. */
+typedef struct { FILE *f; uint64_t bytes, n_kv; } gguf_out;
+
+static void gguf_put(gguf_out *o, const void *p, size_t n) {
+    if (o->f) fwrite(p, 1, n, o->f);
+    o->bytes += n;
+}
+static void gguf_u32(gguf_out *o, uint32_t v) {
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    gguf_put(o, b, 4);
+}
+static void gguf_u64(gguf_out *o, uint64_t v) {
+    gguf_u32(o, (uint32_t)v);
+    gguf_u32(o, (uint32_t)(v >> 32));
+}
+static void gguf_f32(gguf_out *o, float v) { gguf_u32(o, bits_from_f32(v)); }
+static void gguf_str(gguf_out *o, const char *s, size_t n) {
+    gguf_u64(o, n);
+    gguf_put(o, s, n);
+}
+static void gguf_key(gguf_out *o, const char *arch, const char *key, uint32_t type) {
+    char k[128];
+    snprintf(k, sizeof k, "%s%s", arch ? arch : "", key);
+    gguf_str(o, k, strlen(k));
+    gguf_u32(o, type);
+    o->n_kv++;
+}
+static void kv_u32(gguf_out *o, const char *arch, const char *key, uint32_t v) {
+    gguf_key(o, arch, key, GGUF_U32);
+    gguf_u32(o, v);
+}
+static void kv_f32(gguf_out *o, const char *arch, const char *key, float v) {
+    gguf_key(o, arch, key, GGUF_F32);
+    gguf_f32(o, v);
+}
+static void kv_str(gguf_out *o, const char *key, const char *s) {
+    gguf_key(o, NULL, key, GGUF_STRING);
+    gguf_str(o, s, strlen(s));
+}
+static void kv_bool(gguf_out *o, const char *key, int v) {
+    gguf_key(o, NULL, key, GGUF_BOOL);
+    gguf_put(o, &(uint8_t){(uint8_t)!!v}, 1);
+}
+static void kv_array(gguf_out *o, const char *key, uint32_t type, uint64_t n) {
+    gguf_key(o, NULL, key, GGUF_ARRAY);
+    gguf_u32(o, type);
+    gguf_u64(o, n);
+}
+
+/* One tensor of the file: a matrix (packed or raw, rows optionally permuted per head), or a vector
+ * written as F32 (a checkpoint tensor, or values computed here). */
+typedef struct {
+    char name[64];
+    int type, ndim;
+    int64_t rows, cols;        /* ne[1], ne[0]; a vector has rows 1 */
+    ewq_qmat w;                /* matrices (a view: never freed here) */
+    int heads;                 /* > 0: GGUF row order is llama.cpp's interleaved RoPE order over `heads` heads */
+    const ewq_tensor *vec;     /* vectors from the checkpoint */
+    const float *values;       /* vectors computed here (rope_freqs) */
+    uint64_t offset, bytes;
+} gguf_tensor;
+
+typedef struct {
+    gguf_tensor *t;
+    int n;
+} gguf_list;
+
+static int ggml_raw_type(ewq_dtype d) { return d == EWQ_F32 ? GGML_F32 : d == EWQ_F16 ? GGML_F16 : GGML_BF16; }
+
+static gguf_tensor *gguf_add(gguf_list *l, const char *name, int block) {
+    gguf_tensor *t = &l->t[l->n++];
+    memset(t, 0, sizeof *t);
+    if (block >= 0) snprintf(t->name, sizeof t->name, "blk.%d.%s", block, name);
+    else snprintf(t->name, sizeof t->name, "%s", name);
+    return t;
+}
+
+/* A weight matrix: Q8_0 / Q4_1 when its groups tile into 32-value blocks, else the checkpoint's raw
+ * tensor (with a note naming it). */
+static void gguf_add_matrix(gguf_list *l, const char *name, int block, const ewq_qmat *w, const ewq_tensor *src,
+                            int heads, FILE *notes) {
+    gguf_tensor *t = gguf_add(l, name, block);
+    t->ndim = 2, t->rows = w->rows, t->cols = w->cols, t->heads = heads, t->w = *w;
+    if (w->tier != EWQ_RAW && !ewq_gguf_convertible(w)) {
+        if (notes)
+            fprintf(notes, "ewq: note: %s: %d columns in groups of %d do not tile into Q8_0/Q4_1's blocks of 32; "
+                    "written raw (%s) instead of %s\n", src->name, w->cols, w->group, ewq_dtype_name(src->dtype),
+                    ewq_tier_name(w->tier));
+        ewq_qmat_raw(&t->w, src);
+    }
+    t->type = t->w.tier == EWQ_INT8 ? GGML_Q8_0 : t->w.tier == EWQ_INT4 ? GGML_Q4_1 : ggml_raw_type(t->w.dtype);
+    size_t blocks = (size_t)t->rows * (size_t)(t->cols / GGUF_BLOCK);
+    t->bytes = t->type == GGML_Q8_0 ? blocks * (2 + GGUF_BLOCK) : t->type == GGML_Q4_1 ? blocks * (4 + GGUF_BLOCK / 2)
+             : (size_t)t->rows * t->cols * ewq_dtype_size(t->w.dtype);
+}
+
+static void gguf_add_vector(gguf_list *l, const char *name, int block, const ewq_tensor *v, const float *values,
+                            int64_t n) {
+    gguf_tensor *t = gguf_add(l, name, block);
+    t->ndim = 1, t->rows = 1, t->cols = v ? v->numel : n, t->type = GGML_F32, t->vec = v, t->values = values;
+    t->bytes = (uint64_t)t->cols * 4;
+}
+
+/* HF row of GGUF row i: HF orders each head's rows [first halves of the rotated pairs, second halves]
+ * (rotate-half RoPE); llama.cpp's llama architecture rotates adjacent pairs, so its converter
+ * interleaves them: GGUF row 2j + k of a head is HF row k * head_dim/2 + j. */
+static int gguf_source_row(const gguf_tensor *t, int i) {
+    if (!t->heads) return i;
+    int hd = (int)t->rows / t->heads, r = i % hd;
+    return i - r + (r % 2) * (hd / 2) + r / 2;
+}
+
+static void gguf_write_tensor(gguf_out *o, const gguf_tensor *t, uint8_t *row_buf, float *f_buf) {
+    if (t->ndim == 1) {
+        if (t->vec) raw_to_f32(t->vec->data, t->vec->dtype, 0, (int)t->cols, f_buf);
+        else memcpy(f_buf, t->values, sizeof(float) * (size_t)t->cols);
+        for (int64_t i = 0; i < t->cols; i++) gguf_f32(o, f_buf[i]);
+        return;
+    }
+    size_t row_bytes = (size_t)(t->bytes / (uint64_t)t->rows);
+    for (int i = 0; i < t->rows; i++) {
+        int r = gguf_source_row(t, i);
+        if (t->w.tier == EWQ_RAW) gguf_put(o, (const uint8_t *)t->w.raw + (size_t)r * row_bytes, row_bytes);
+        else ewq_gguf_row(&t->w, r, row_buf), gguf_put(o, row_buf, row_bytes);
+    }
+}
+
+static const char *gguf_arch(ewq_arch a) {
+    return a == EWQ_ARCH_QWEN2 ? "qwen2" : a == EWQ_ARCH_QWEN3 ? "qwen3" : "llama";
+}
+
+/* The tensors in the order llama.cpp's converter writes them. */
+static void gguf_tensors(gguf_list *l, const ewq_packed *p, const float *rope_factors, FILE *notes) {
+    const ewq_model *m = p->model;
+    const ewq_config *c = &m->cfg;
+    int permute = c->arch == EWQ_ARCH_LLAMA || c->arch == EWQ_ARCH_MISTRAL;
+    gguf_add_matrix(l, "token_embd.weight", -1, &p->embed, m->embed, 0, notes);
+    if (rope_factors) gguf_add_vector(l, "rope_freqs.weight", -1, NULL, rope_factors, c->head_dim / 2);
+    static const char *const bias_names[3] = {"attn_q.bias", "attn_k.bias", "attn_v.bias"};
+    for (int b = 0; b < c->n_layers; b++) {
+        const ewq_block *blk = &m->blocks[b];
+        gguf_add_vector(l, "attn_norm.weight", b, blk->attn_norm, NULL, 0);
+        for (int k = 0; k < EWQ_N_LINEAR; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s.weight", gguf_linear_names[k]);
+            int heads = !permute ? 0 : k == EWQ_Q ? c->n_heads : k == EWQ_K ? c->n_kv_heads : 0;
+            gguf_add_matrix(l, name, b, &p->linear[b * EWQ_N_LINEAR + k], blk->linear[k], heads, notes);
+            if (k <= EWQ_V && blk->bias[k]) gguf_add_vector(l, bias_names[k], b, blk->bias[k], NULL, 0);
+            if (k == EWQ_K && blk->q_norm) {
+                gguf_add_vector(l, "attn_q_norm.weight", b, blk->q_norm, NULL, 0);
+                gguf_add_vector(l, "attn_k_norm.weight", b, blk->k_norm, NULL, 0);
+            }
+        }
+        gguf_add_vector(l, "ffn_norm.weight", b, blk->ffn_norm, NULL, 0);
+    }
+    gguf_add_vector(l, "output_norm.weight", -1, m->final_norm, NULL, 0);
+    if (!p->lm_head_shared) gguf_add_matrix(l, "output.weight", -1, &p->lm_head, m->lm_head, 0, notes);
+}
+
+/* The token type llama.cpp's converter gives id: added tokens are control (special) or user-defined. */
+static int gguf_token_type(const ewq_tokenizer *t, int id) {
+    if (id >= t->n_vocab || (!t->tok_len[id] && !t->added[id])) return TOKEN_UNUSED;
+    if (t->kind == EWQ_TOK_SENTENCEPIECE && id == t->unk_id) return TOKEN_UNKNOWN;
+    if (t->added[id]) return t->added[id] == 2 ? TOKEN_CONTROL : TOKEN_USER_DEFINED;
+    if (t->kind == EWQ_TOK_SENTENCEPIECE) {
+        const char *s = t->text + t->tok_off[id];
+        if (t->byte_fallback && t->tok_len[id] == 6 && !memcmp(s, "<0x", 3) && s[5] == '>') return TOKEN_BYTE;
+    }
+    return TOKEN_NORMAL;
+}
+
+typedef struct { uint32_t rank; int left, right, result; } gguf_merge;
+static int cmp_merge_rank(const void *a, const void *b) {
+    const gguf_merge *x = a, *y = b;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* The tokenizer's merges, in rank order (the hash table holds each pair once, the later duplicate). */
+static gguf_merge *gguf_merges(const ewq_tokenizer *t, int *n) {
+    gguf_merge *list = xmalloc(sizeof *list * ((size_t)t->merge_mask + 1));
+    *n = 0;
+    for (uint32_t i = 0; i <= t->merge_mask; i++)
+        if (t->merge_keys[i]) {
+            uint64_t k = t->merge_keys[i] - 1;
+            list[(*n)++] = (gguf_merge){t->merge_rank[i], (int)(k >> 32), (int)(uint32_t)k, (int)t->merge_id[i]};
+        }
+    qsort(list, (size_t)*n, sizeof *list, cmp_merge_rank);
+    return list;
+}
+
+static void gguf_token_string(gguf_out *o, const ewq_tokenizer *t, int id) {
+    if (gguf_token_type(t, id) == TOKEN_UNUSED) {
+        char pad[32];
+        gguf_str(o, pad, (size_t)snprintf(pad, sizeof pad, "[PAD%d]", id));
+    } else {
+        gguf_str(o, t->text + t->tok_off[id], t->tok_len[id]);
+    }
+}
+
+static void gguf_metadata(gguf_out *o, const ewq_packed *p, const ewq_tokenizer *t, const gguf_merge *merges,
+                          int n_merges) {
+    const ewq_config *c = &p->model->cfg;
+    char arch[16];
+    snprintf(arch, sizeof arch, "%s.", gguf_arch(c->arch));
+    kv_str(o, "general.architecture", gguf_arch(c->arch));
+    kv_u32(o, arch, "context_length", (uint32_t)c->max_pos);
+    kv_u32(o, arch, "embedding_length", (uint32_t)c->hidden);
+    kv_u32(o, arch, "block_count", (uint32_t)c->n_layers);
+    kv_u32(o, arch, "feed_forward_length", (uint32_t)c->intermediate);
+    kv_u32(o, arch, "attention.head_count", (uint32_t)c->n_heads);
+    kv_u32(o, arch, "attention.head_count_kv", (uint32_t)c->n_kv_heads);
+    kv_u32(o, arch, "attention.key_length", (uint32_t)c->head_dim);
+    kv_u32(o, arch, "attention.value_length", (uint32_t)c->head_dim);
+    kv_u32(o, arch, "rope.dimension_count", (uint32_t)c->head_dim);
+    kv_f32(o, arch, "rope.freq_base", (float)c->rope_theta);
+    kv_f32(o, arch, "attention.layer_norm_rms_epsilon", (float)c->rms_eps);
+    kv_u32(o, arch, "vocab_size", (uint32_t)c->vocab);
+
+    int spm = t->kind == EWQ_TOK_SENTENCEPIECE;
+    kv_str(o, "tokenizer.ggml.model", spm ? "llama" : "gpt2");
+    if (!spm) kv_str(o, "tokenizer.ggml.pre", t->max_digits == 3 ? "llama-bpe" : "qwen2");
+    kv_array(o, "tokenizer.ggml.tokens", GGUF_STRING, (uint64_t)c->vocab);
+    for (int id = 0; id < c->vocab; id++) gguf_token_string(o, t, id);
+    kv_array(o, "tokenizer.ggml.token_type", GGUF_I32, (uint64_t)c->vocab);
+    for (int id = 0; id < c->vocab; id++) gguf_u32(o, (uint32_t)gguf_token_type(t, id));
+    if (spm) {   /* llama.cpp merges SentencePiece pieces by score: a token scores minus its first merge's rank */
+        float *score = xcalloc((size_t)c->vocab, sizeof(float));
+        for (int i = n_merges - 1; i >= 0; i--) score[merges[i].result] = -(float)merges[i].rank;
+        kv_array(o, "tokenizer.ggml.scores", GGUF_F32, (uint64_t)c->vocab);
+        for (int id = 0; id < c->vocab; id++) gguf_f32(o, score[id]);
+        free(score);
+    } else {
+        kv_array(o, "tokenizer.ggml.merges", GGUF_STRING, (uint64_t)n_merges);
+        for (int i = 0; i < n_merges; i++) {
+            const gguf_merge *mg = &merges[i];
+            uint32_t la = t->tok_len[mg->left], lb = t->tok_len[mg->right];
+            gguf_u64(o, (uint64_t)la + 1 + lb);
+            gguf_put(o, t->text + t->tok_off[mg->left], la);
+            gguf_put(o, " ", 1);
+            gguf_put(o, t->text + t->tok_off[mg->right], lb);
+        }
+    }
+    int bos = t->bos_id >= 0 ? t->bos_id : c->bos_id, eos = t->eos_id >= 0 ? t->eos_id : c->n_eos ? c->eos_ids[0] : -1;
+    if (bos >= 0) kv_u32(o, NULL, "tokenizer.ggml.bos_token_id", (uint32_t)bos);
+    if (eos >= 0) kv_u32(o, NULL, "tokenizer.ggml.eos_token_id", (uint32_t)eos);
+    if (t->unk_id >= 0) kv_u32(o, NULL, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk_id);
+    if (t->pad_id >= 0) kv_u32(o, NULL, "tokenizer.ggml.padding_token_id", (uint32_t)t->pad_id);
+    kv_bool(o, "tokenizer.ggml.add_bos_token", t->add_bos);
+    if (spm) kv_bool(o, "tokenizer.ggml.add_space_prefix", t->prepend != EWQ_PREPEND_NEVER);
+}
+
+/* What llama.cpp cannot represent as ewq computes it: refused, one line each. */
+static int gguf_check(const ewq_packed *p, const ewq_tokenizer *t, ewq_err *err) {
+    const ewq_config *c = &p->model->cfg;
+    char *cfg = path_join(p->model->dir, "config.json");
+    int rc = 0;
+    if (t->n_vocab > c->vocab)
+        rc = ewq_fail(err, t->path, "has %d tokens but the model's vocab_size is %d", t->n_vocab, c->vocab);
+    else if (!c->max_pos)
+        rc = ewq_fail(err, cfg, "no max_position_embeddings: GGUF needs the context length");
+    for (int i = 0; i < t->n_vocab && !rc; i++)   /* a merge is written "a b": no token may hold a space */
+        if (t->kind == EWQ_TOK_BYTE_LEVEL && !t->added[i] && memchr(t->text + t->tok_off[i], ' ', t->tok_len[i]))
+            rc = ewq_fail(err, t->path, "token %d contains a space, which GGUF's \"a b\" merges cannot hold", i);
+    free(cfg);
+    return rc;
+}
+
+int ewq_gguf_write(FILE *f, const ewq_packed *p, const ewq_tokenizer *t, FILE *notes, ewq_err *err) {
+    const ewq_model *m = p->model;
+    const ewq_config *c = &m->cfg;
+    if (gguf_check(p, t, err)) return -1;
+    if (c->sliding_window && notes)
+        fprintf(notes, "ewq: note: %s/config.json: sliding_window %d, which llama.cpp's %s architecture does not "
+                "apply: the two agree on contexts up to %d positions\n", m->dir, c->sliding_window,
+                gguf_arch(c->arch), c->sliding_window);
+    float *rope_factors = NULL;
+    if (c->rope_llama3) {   /* llama.cpp divides each frequency by its factor; ewq's are already divided */
+        int half = c->head_dim / 2;
+        float *scaled = xmalloc(sizeof(float) * (size_t)half);
+        rope_factors = xmalloc(sizeof(float) * (size_t)half);
+        ewq_config plain = *c;
+        plain.rope_llama3 = 0;
+        rope_inv_freq(&plain, rope_factors);
+        rope_inv_freq(c, scaled);
+        for (int i = 0; i < half; i++) rope_factors[i] /= scaled[i];
+        free(scaled);
+    }
+    gguf_list l = {xcalloc((size_t)c->n_layers * 16 + 8, sizeof(gguf_tensor)), 0};
+    gguf_tensors(&l, p, rope_factors, notes);
+    int n_merges;
+    gguf_merge *merges = gguf_merges(t, &n_merges);
+
+    gguf_out count = {0};
+    gguf_metadata(&count, p, t, merges, n_merges);
+    uint64_t offset = 0, max_row = 0;
+    for (int i = 0; i < l.n; i++) {
+        gguf_tensor *g = &l.t[i];
+        g->offset = offset;
+        offset += (g->bytes + GGUF_ALIGN - 1) / GGUF_ALIGN * GGUF_ALIGN;
+        uint64_t row = g->ndim == 1 ? (uint64_t)g->cols * 4 : g->bytes / (uint64_t)g->rows;
+        if (row > max_row) max_row = row;
+    }
+
+    gguf_out o = {f, 0, 0};
+    gguf_put(&o, "GGUF", 4);
+    gguf_u32(&o, 3);
+    gguf_u64(&o, (uint64_t)l.n);
+    gguf_u64(&o, count.n_kv);
+    gguf_metadata(&o, p, t, merges, n_merges);
+    for (int i = 0; i < l.n; i++) {
+        const gguf_tensor *g = &l.t[i];
+        gguf_str(&o, g->name, strlen(g->name));
+        gguf_u32(&o, (uint32_t)g->ndim);
+        gguf_u64(&o, (uint64_t)g->cols);
+        if (g->ndim == 2) gguf_u64(&o, (uint64_t)g->rows);
+        gguf_u32(&o, (uint32_t)g->type);
+        gguf_u64(&o, g->offset);
+    }
+    static const uint8_t zeros[GGUF_ALIGN];
+    gguf_put(&o, zeros, (size_t)(-o.bytes % GGUF_ALIGN));
+    uint8_t *row_buf = xmalloc((size_t)max_row);
+    for (int i = 0; i < l.n; i++) {
+        gguf_write_tensor(&o, &l.t[i], row_buf, (float *)row_buf);
+        gguf_put(&o, zeros, (size_t)(-l.t[i].bytes % GGUF_ALIGN));
+    }
+    free(row_buf);
+    free(merges);
+    free(l.t);
+    free(rope_factors);
+    return 0;
 }
 
 /* ===================================================================================================
@@ -5010,7 +5382,7 @@ static model_opts model_args(const args *a) {
                         .lm_head = weights ? arg_choice(a, "--lm-head") : -1,
                         .group = (int)arg_int(a, "--group"),
                         .threads = (int)arg_int(a, "--threads"),
-                        .cuda = arg_choice(a, "--backend") == 1};
+                        .cuda = opt_index(a->cmd, "--backend") >= 0 && arg_choice(a, "--backend") == 1};
 }
 
 static void print_ids(FILE *f, const int *ids, int n, const char *sep) {
@@ -5620,6 +5992,39 @@ static int cmd_bench(const args *a) {
     return 0;
 }
 
+/* --- export --- */
+
+static int cmd_export(const args *a) {
+    const char *dir = a->operand[0], *gguf = arg_text(a, "--gguf");
+    model_opts o = model_args(a);
+    if (!gguf) usage_error("export", "missing --gguf OUT.gguf");
+    if (o.group % 32) usage_error("export", "--group %d: GGUF's Q8_0 and Q4_1 hold groups of multiples of 32", o.group);
+    ewq_model m;
+    ewq_tokenizer t;
+    ewq_assignment asg;
+    ewq_packed p;
+    ewq_outfile out;
+    ewq_err err;
+    char weights[512];
+    open_model(dir, &o, &m);
+    if (ewq_tokenizer_load(&t, dir, &err)) die(&err);
+    make_assignment(&m, &o, &asg);
+    describe_weights(weights, sizeof weights, &o, &asg);
+    if (ewq_out_open(&out, gguf, &err)) die(&err);   /* before the packing: a bad path fails at once */
+    if (ewq_pack(&p, &m, &asg, o.group, 1, isatty(STDERR_FILENO), &err) ||
+        ewq_gguf_write(out.f, &p, &t, stderr, &err)) {
+        ewq_out_abort(&out);
+        die(&err);
+    }
+    if (ewq_out_commit(&out, &err)) die(&err);
+    fprintf(stderr, "wrote %s (%s)\n", gguf, weights);
+    ewq_packed_free(&p);
+    ewq_assignment_free(&asg);
+    ewq_tokenizer_free(&t);
+    ewq_model_close(&m);
+    return 0;
+}
+
 /* --- run --- */
 
 static int cmd_run(const args *a) {
@@ -5786,6 +6191,26 @@ static const command commands[] = {
             {0},
         },
         cmd_bench,
+    },
+    {
+        "export", {"MODEL"}, "missing MODEL folder", "MODEL [--plan FILE | --uniform T] [options] --gguf OUT.gguf",
+        "the packed model as a GGUF file for llama.cpp",
+        "Write the packed model as a GGUF file for llama.cpp: the weights llama.cpp reads are the values ewq\n"
+        "measured (int8 as Q8_0, int4 as Q4_1, raw in the checkpoint's dtype), with llama.cpp's tensor names,\n"
+        "architecture metadata and the tokenizer from MODEL/tokenizer.json. A quantized weight whose row width\n"
+        "is not a multiple of 32 has no exact GGUF type: it is written raw, and a note on stderr names it.\n"
+        "The file is written under a temporary name and renamed when complete. Examples:\n"
+        "  ewq plan MODEL -o plan.json && ewq export MODEL --plan plan.json --gguf model-ewq.gguf\n"
+        "  ewq export MODEL --uniform int8 --gguf model-q8_0.gguf",
+        (const opt[]){
+            {"--gguf", OPT_TEXT, "OUT.gguf", 0, 0, NULL, "the file to write", NULL},
+            WEIGHT_OPTIONS,
+            {"--group", OPT_INT, "N", 32, EWQ_MAX_GROUP, STR(EWQ_GROUP), "values per quantization group, a multiple of 32",
+             NULL},
+            {"--threads", OPT_INT, "N", 1, 1024, NULL, "CPU threads for packing, one per core when not given", NULL},
+            {0},
+        },
+        cmd_export,
     },
     {
         "run", {"MODEL"}, NULL, "[MODEL] [--text FILE | --tokens FILE] [--factor F | --sweep F1,F2,...] [options]",

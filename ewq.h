@@ -631,8 +631,8 @@ double ewq_host_copy_bandwidth(void);             /* bytes/s, read + written, al
  *     over a linked list of symbols makes this O(n log n) in the word length.
  *  6. With add_bos, bos_id goes first.
  * bos_id and add_bos come from the post_processor (TemplateProcessing whose "single" template starts
- * with a special token) or tokenizer_config.json (bos_token, add_bos_token); eos_id from
- * tokenizer_config.json's eos_token.
+ * with a special token) or tokenizer_config.json (bos_token, add_bos_token); eos_id and pad_id from
+ * tokenizer_config.json's eos_token and pad_token.
  *
  * Decoding is per token and streaming-safe: ewq_decode gives the bytes of one token, and concatenating
  * them reproduces the text (a multi-byte character split over several tokens is completed by the
@@ -655,7 +655,7 @@ typedef struct ewq_tokenizer {
     char *path;                /* the tokenizer.json read */
     int kind;                  /* EWQ_TOK_BYTE_LEVEL or EWQ_TOK_SENTENCEPIECE */
     int n_vocab;               /* ids are 0 .. n_vocab-1: the model vocabulary and the added tokens */
-    int bos_id, eos_id;        /* -1 when none */
+    int bos_id, eos_id, pad_id;   /* -1 when none */
     int add_bos;               /* the files ask for BOS at the start of a text */
     int pattern;               /* byte level: EWQ_PATTERN_*, the split pattern */
     int digits;                /* byte level: EWQ_DIGITS_*, a Digits pre-tokenizer before the pattern */
@@ -665,7 +665,7 @@ typedef struct ewq_tokenizer {
     /* internals */
     char *text;                /* token strings as in the file, then decoded bytes, back to back */
     uint32_t *tok_off, *tok_len, *dec_off, *dec_len;   /* [n_vocab] offsets into text */
-    uint8_t *added;            /* [n_vocab] 1 for added tokens */
+    uint8_t *added;            /* [n_vocab] 1 for added tokens, 2 for added special tokens */
     int n_added, *added_ids;   /* added tokens, sorted by length, longest first */
     ewq_tok_hash vocab;        /* token string -> id */
     uint64_t *merge_keys;      /* open addressing: (left << 32 | right) + 1, 0 = empty */
@@ -714,6 +714,85 @@ int ewq_chat_detect(ewq_chat *c, const char *tmpl, const char *bos, const char *
 int ewq_chat_load(ewq_chat *c, const ewq_tokenizer *t, ewq_err *err);
 char *ewq_chat_render(const ewq_chat *c, const char *message);   /* malloc'ed, NUL-terminated */
 void ewq_chat_free(ewq_chat *c);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Export: a packed model as a GGUF file (version 3, llama.cpp's format), so that llama.cpp runs the
+ * model ewq measured, value for value.
+ *
+ * Layout (integers little-endian; a string is a u64 byte count and the UTF-8 bytes, no NUL):
+ *   "GGUF" | u32 version = 3 | u64 tensor count | u64 key/value count
+ *   key/values: string key | u32 value type | value. Types used: 4 u32, 5 i32, 6 f32, 7 bool (one byte,
+ *     0 or 1), 8 string, 9 array (u32 element type | u64 count | the elements)
+ *   tensor infos: string name | u32 n_dims | u64 ne[0] .. ne[n_dims - 1] | u32 ggml type | u64 offset.
+ *     ne[0] is the contiguous dimension (a matrix [rows, cols] has ne = cols, rows); the offset counts
+ *     from the start of the data section and is a multiple of 32
+ *   zero bytes up to a multiple of 32 (GGUF's default alignment; general.alignment is not written)
+ *   data section: each tensor's bytes at its offset, then zero bytes up to a multiple of 32.
+ *
+ * Key/values, in this order; {a} is the architecture: "llama" (Llama, Mistral), "qwen2" or "qwen3".
+ *   general.architecture                       string {a}
+ *   {a}.context_length                         u32 max_position_embeddings (required: refused without)
+ *   {a}.embedding_length, {a}.block_count, {a}.feed_forward_length, {a}.attention.head_count,
+ *   {a}.attention.head_count_kv                u32 hidden, layers, intermediate, heads, KV heads
+ *   {a}.attention.key_length, {a}.attention.value_length, {a}.rope.dimension_count   u32 head_dim
+ *   {a}.rope.freq_base                         f32 rope_theta
+ *   {a}.attention.layer_norm_rms_epsilon       f32 rms_norm_eps
+ *   {a}.vocab_size                             u32 vocab_size
+ *   tokenizer.ggml.model                       string "llama" (SentencePiece) or "gpt2" (byte level)
+ *   tokenizer.ggml.pre                         string, byte level only: "llama-bpe" (Llama-3's split
+ *                                              pattern) or "qwen2" (Qwen's): llama.cpp's names for them
+ *   tokenizer.ggml.tokens                      [string] vocab_size entries: each id's string as
+ *                                              tokenizer.json writes it (an added token: its content);
+ *                                              ids without a token are "[PADn]", n the id
+ *   tokenizer.ggml.token_type                  [i32] vocab_size entries: 1 normal, 2 unknown (the unk
+ *                                              token, SentencePiece), 3 control (added, special), 4 user
+ *                                              defined (added, not special), 5 unused (no token),
+ *                                              6 byte (<0xNN> with byte fallback, SentencePiece)
+ *   tokenizer.ggml.scores                      [f32] SentencePiece only: minus the rank of the first
+ *                                              merge that yields the token, 0 when none does (llama.cpp
+ *                                              merges the highest score first where BPE merges the
+ *                                              lowest rank, so the order is the same)
+ *   tokenizer.ggml.merges                      [string] byte level only: "left right", in rank order
+ *   tokenizer.ggml.bos_token_id, .eos_token_id, .unknown_token_id, .padding_token_id   u32, each only when
+ *                                              known (BOS and EOS from the tokenizer, else config.json)
+ *   tokenizer.ggml.add_bos_token               bool
+ *   tokenizer.ggml.add_space_prefix            bool, SentencePiece only: prepend scheme not "never"
+ *
+ * Tensors, in this order (llama.cpp's names; N = block index):
+ *   token_embd.weight
+ *   rope_freqs.weight          llama3 RoPE scaling only: F32 [head_dim / 2], the factor llama.cpp divides
+ *                              each frequency by (ewq's unscaled inv_freq over its scaled one)
+ *   per block: blk.N.attn_norm.weight, blk.N.attn_q.weight (+ blk.N.attn_q.bias, Qwen2),
+ *     blk.N.attn_k.weight (+ .bias), Qwen3: blk.N.attn_q_norm.weight and blk.N.attn_k_norm.weight,
+ *     blk.N.attn_v.weight (+ .bias), blk.N.attn_output.weight, blk.N.ffn_gate.weight,
+ *     blk.N.ffn_up.weight, blk.N.ffn_down.weight, blk.N.ffn_norm.weight
+ *   output_norm.weight
+ *   output.weight              omitted when lm_head shares the embedding's packed copy (llama.cpp then
+ *                              reads token_embd)
+ * Vectors (norms, biases, rope_freqs) are F32 (type 0) with one dimension. A matrix is written per its
+ * tier:
+ *   raw   the checkpoint's dtype: F32 (0), F16 (1) or BF16 (30), its bytes unchanged
+ *   int8  Q8_0 (8): per 32 values of a row, fp16 d then 32 int8 qs; value j = d * qs[j]. d is the scale
+ *         of the ewq group that holds those columns, qs are ewq's codes
+ *   int4  Q4_1 (3): per 32 values of a row, fp16 d, fp16 m, 16 bytes qs; value j (0..15) =
+ *         d * (qs[j] & 15) + m and value j + 16 = d * (qs[j] >> 4) + m. d and m are the ewq group's scale
+ *         and minimum, the nibbles ewq's codes regrouped (ewq pairs columns 2i, 2i+1 in a byte)
+ * so every value llama.cpp reads is the value ewq computes with. That needs a group size and a row width
+ * that are multiples of 32 (no block of 32 spans two groups): a quantized weight where they are not is
+ * written raw instead, and a note on `notes` names it.
+ * Llama and Mistral: q_proj and k_proj rows are reordered within each head to llama.cpp's RoPE on
+ * adjacent pairs (the permutation its converter applies): GGUF row 2j + k of a head is HF row
+ * k * head_dim/2 + j. llama.cpp runs Qwen2 and Qwen3 with rotate-half RoPE: rows unchanged.
+ * Refused, with one line: a tokenizer with more ids than vocab_size, no max_position_embeddings, a
+ * byte-level token that holds a space (its merges could not be written).
+ */
+/* Writes the GGUF of p, with t's vocabulary, to f (the caller owns f and makes the write atomic). Notes
+ * go to `notes` (may be NULL). Returns 0, or -1 with err set before anything is written. */
+int ewq_gguf_write(FILE *f, const ewq_packed *p, const ewq_tokenizer *t, FILE *notes, ewq_err *err);
+/* 1 when m (int8 or int4) converts exactly: columns and group size multiples of 32. */
+int ewq_gguf_convertible(const ewq_qmat *m);
+/* Row r of a convertible m as GGUF blocks: cols/32 Q8_0 (34 bytes each) or Q4_1 (20 bytes each). */
+void ewq_gguf_row(const ewq_qmat *m, int r, uint8_t *out);
 
 /* ---------------------------------------------------------------------------------------------------
  * Infrastructure shared by the sections of ewq.c: atomic output files and the thread pool.
