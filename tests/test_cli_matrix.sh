@@ -30,6 +30,7 @@ declare -A MODEL_CMDS=(
     [ppl]="ppl MODEL --tokens $root/data/expected/tinystories-6144.tokens"
     [generate]="generate MODEL -n 1"
     [bench]="bench MODEL -p 1 -n 1 -r 1"
+    [export]="export MODEL --gguf $tmp/never.gguf"
     [run]="run MODEL --tokens $root/data/expected/tinystories-6144.tokens -p 0 -n 0"
 )
 
@@ -325,16 +326,20 @@ refuse cli/synth/folder-without-config 1 "$f/empty-folder/config.json" "No such 
 
 # outputs: a folder where the file goes, a missing parent folder, a folder this user cannot write to
 mkdir "$f/readonly" && chmod 555 "$f/readonly"
-for out in plan entropy; do
-    flag=-o && [ $out = entropy ] && flag=--svg
-    refuse cli/$out/output-is-folder 1 "$f/folder" "is a folder, expected a file" $out "$good" $flag "$f/folder"
+with_tokenizer=$tmp/with-tokenizer   # export also reads a tokenizer.json
+mkdir "$with_tokenizer" && cp "$good"/config.json "$good"/model.safetensors "$root"/tests/export/spm/* "$with_tokenizer/"
+for out in plan entropy export; do
+    flag=-o model=$good
+    [ $out = entropy ] && flag=--svg
+    [ $out = export ] && flag=--gguf model=$with_tokenizer
+    refuse cli/$out/output-is-folder 1 "$f/folder" "is a folder, expected a file" $out "$model" $flag "$f/folder"
     refuse cli/$out/output-parent-missing 1 "$f/nowhere/out" "No such file or directory" \
-        $out "$good" $flag "$f/nowhere/out"
+        $out "$model" $flag "$f/nowhere/out"
     if [ "$(id -u)" != 0 ]; then
-        refuse cli/$out/output-not-writable 1 "$f/readonly/out" "Permission denied" $out "$good" $flag "$f/readonly/out"
+        refuse cli/$out/output-not-writable 1 "$f/readonly/out" "Permission denied" $out "$model" $flag "$f/readonly/out"
     elif [ "$privileged" = unprivileged ]; then
         as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-        refuse cli/$out/output-not-writable 1 "$f/readonly/out" "Permission denied" $out "$good" $flag "$f/readonly/out"
+        refuse cli/$out/output-not-writable 1 "$f/readonly/out" "Permission denied" $out "$model" $flag "$f/readonly/out"
         as=()
     else
         echo "SKIP cli/$out/output-not-writable: $privileged"
