@@ -4075,6 +4075,13 @@ static void gguf_tensors(gguf_list *l, const ewq_packed *p, const float *rope_fa
     if (!p->lm_head_shared) gguf_add_matrix(l, "output.weight", -1, &p->lm_head, m->lm_head, 0, notes);
 }
 
+/* llama.cpp's name for the byte-level split ewq detected (gguf_check refuses the one it lacks). */
+static const char *gguf_pre(const ewq_tokenizer *t) {
+    if (t->pattern == EWQ_PATTERN_LLAMA3) return "llama-bpe";
+    if (t->pattern == EWQ_PATTERN_QWEN) return "qwen2";
+    return t->digits == EWQ_DIGITS_EACH ? "smollm" : "gpt2";   /* "smollm": each number alone, then GPT-2's */
+}
+
 /* The token type llama.cpp's converter gives id: added tokens are control (special) or user-defined. */
 static int gguf_token_type(const ewq_tokenizer *t, int id) {
     if (id >= t->n_vocab || (!t->tok_len[id] && !t->added[id])) return TOKEN_UNUSED;
@@ -4136,7 +4143,7 @@ static void gguf_metadata(gguf_out *o, const ewq_packed *p, const ewq_tokenizer 
 
     int spm = t->kind == EWQ_TOK_SENTENCEPIECE;
     kv_str(o, "tokenizer.ggml.model", spm ? "llama" : "gpt2");
-    if (!spm) kv_str(o, "tokenizer.ggml.pre", t->max_digits == 3 ? "llama-bpe" : "qwen2");
+    if (!spm) kv_str(o, "tokenizer.ggml.pre", gguf_pre(t));
     kv_array(o, "tokenizer.ggml.tokens", GGUF_STRING, (uint64_t)c->vocab);
     for (int id = 0; id < c->vocab; id++) gguf_token_string(o, t, id);
     kv_array(o, "tokenizer.ggml.token_type", GGUF_I32, (uint64_t)c->vocab);
@@ -4176,6 +4183,9 @@ static int gguf_check(const ewq_packed *p, const ewq_tokenizer *t, ewq_err *err)
         rc = ewq_fail(err, t->path, "has %d tokens but the model's vocab_size is %d", t->n_vocab, c->vocab);
     else if (!c->max_pos)
         rc = ewq_fail(err, cfg, "no max_position_embeddings: GGUF needs the context length");
+    else if (t->kind == EWQ_TOK_BYTE_LEVEL && t->digits == EWQ_DIGITS_RUNS)
+        rc = ewq_fail(err, t->path, "a Digits(individual_digits false) pre-tokenizer before GPT-2's pattern has no "
+                      "llama.cpp counterpart");
     for (int i = 0; i < t->n_vocab && !rc; i++)   /* a merge is written "a b": no token may hold a space */
         if (t->kind == EWQ_TOK_BYTE_LEVEL && !t->added[i] && memchr(t->text + t->tok_off[i], ' ', t->tok_len[i]))
             rc = ewq_fail(err, t->path, "token %d contains a space, which GGUF's \"a b\" merges cannot hold", i);

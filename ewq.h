@@ -739,8 +739,10 @@ void ewq_chat_free(ewq_chat *c);
  *   {a}.attention.layer_norm_rms_epsilon       f32 rms_norm_eps
  *   {a}.vocab_size                             u32 vocab_size
  *   tokenizer.ggml.model                       string "llama" (SentencePiece) or "gpt2" (byte level)
- *   tokenizer.ggml.pre                         string, byte level only: "llama-bpe" (Llama-3's split
- *                                              pattern) or "qwen2" (Qwen's): llama.cpp's names for them
+ *   tokenizer.ggml.pre                         string, byte level only, llama.cpp's name for the split:
+ *                                              "llama-bpe" (Llama-3's pattern), "qwen2" (Qwen's), "gpt2"
+ *                                              (GPT-2's), "smollm" (Digits with individual_digits, then
+ *                                              GPT-2's); Digits with runs of numbers has no name: refused
  *   tokenizer.ggml.tokens                      [string] vocab_size entries: each id's string as
  *                                              tokenizer.json writes it (an added token: its content);
  *                                              ids without a token are "[PADn]", n the id
@@ -784,7 +786,7 @@ void ewq_chat_free(ewq_chat *c);
  * adjacent pairs (the permutation its converter applies): GGUF row 2j + k of a head is HF row
  * k * head_dim/2 + j. llama.cpp runs Qwen2 and Qwen3 with rotate-half RoPE: rows unchanged.
  * Refused, with one line: a tokenizer with more ids than vocab_size, no max_position_embeddings, a
- * byte-level token that holds a space (its merges could not be written).
+ * byte-level token that holds a space (its merges could not be written), a split llama.cpp lacks.
  */
 /* Writes the GGUF of p, with t's vocabulary, to f (the caller owns f and makes the write atomic). Notes
  * go to `notes` (may be NULL). Returns 0, or -1 with err set before anything is written. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ewq export --gguf: the files are byte for byte the ones tests/make_export_expected.py writes with llama.cpp's
+# ewq export --gguf: the files are byte for byte the ones tests/gen/make_export_expected.py writes with llama.cpp's
 # own gguf package (data/expected/export.sha256: four models covering Llama with a mixed plan, Qwen2 with
 # biases and tied embeddings, Qwen3, stories260K's SentencePiece vocabulary); weights without a GGUF form
 # are written raw with a note; bad input keeps the error contract and leaves no output behind.
@@ -28,7 +28,7 @@ export_matches() {   # name, export options...
     fi
     got=$(sha256sum "$tmp/$name.gguf" | cut -d' ' -f1)
     if [ -n "$want" ] && [ "$got" = "$want" ]; then echo "PASS export/$name"
-    else echo "FAIL export/$name: sha256 $got, expected '$want' (tests/make_export_expected.py --keep DIR writes the expected file)"
+    else echo "FAIL export/$name: sha256 $got, expected '$want' (tests/gen/make_export_expected.py --keep DIR writes the expected file)"
     fi
 }
 

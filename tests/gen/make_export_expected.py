@@ -5,7 +5,7 @@ and the SHA-256 of the expected GGUF files in data/expected/export.sha256.
 Developer tool, run by hand from the repository root after `make` (it runs ./ewq synth and ./ewq plan to
 make inputs, never ewq export):
 
-    /work/venv/bin/python tests/make_export_expected.py [--keep DIR]    (--keep: also leave the .gguf files)
+    /work/venv/bin/python tests/gen/make_export_expected.py [--keep DIR]    (--keep: also leave the .gguf files)
 
 Needs numpy and gguf (llama.cpp's gguf-py). The expected files are written by gguf.GGUFWriter, not by ewq,
 from the checkpoint and tokenizer files, following the layout in ewq.h ("Export"):
@@ -44,9 +44,9 @@ import gguf
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pack_reference  # noqa: E402
+import pack_reference  # noqa: E402  (tests/gen/pack_reference.py)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INPUTS = ROOT / "tests" / "export"
 STORIES = ROOT.parent / "shared" / "assets" / "stories260K"
 LINEAR = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
@@ -290,6 +290,17 @@ def rope_factors(cfg):
 
 # --- tokenizer metadata ------------------------------------------------------------------------------
 
+def llama_cpp_pre(pre):
+    """llama.cpp's name for a byte-level pre-tokenizer."""
+    parts = pre["pretokenizers"] if pre["type"] == "Sequence" else [pre]
+    if parts[0]["type"] == "Split":
+        return "llama-bpe" if "\\p{N}{1,3}" in parts[0]["pattern"]["Regex"] else "qwen2"
+    if parts[0]["type"] == "Digits":
+        assert parts[0]["individual_digits"], "llama.cpp has no Digits(runs) + GPT-2 split"
+        return "smollm"
+    return "gpt2"
+
+
 def tokenizer_kv(folder, vocab_size):
     tok = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
     cfg_path = folder / "tokenizer_config.json"
@@ -328,8 +339,7 @@ def tokenizer_kv(folder, vocab_size):
 
     kv = [("tokenizer.ggml.model", "llama" if spm else "gpt2")]
     if not spm:
-        pattern = tok["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"]
-        kv.append(("tokenizer.ggml.pre", "llama-bpe" if "\\p{N}{1,3}" in pattern else "qwen2"))
+        kv.append(("tokenizer.ggml.pre", llama_cpp_pre(tok["pre_tokenizer"])))
     kv += [("tokenizer.ggml.tokens", tokens), ("tokenizer.ggml.token_type", types)]
     if spm:
         score = [0.0] * vocab_size
