@@ -2711,6 +2711,86 @@ static int ppl_chunk(ewq_backend *b, const int *chunk, int ctx, float *logits, e
     return b->forward(b, chunk + first, ctx - first, first, logits, 1, err);
 }
 
+/* Chunk ch of the ids, with the model's BOS first (when it has one). */
+static void ppl_chunk_ids(const ewq_config *c, const int *tokens, int ch, int ctx, int *chunk) {
+    memcpy(chunk, tokens + (size_t)ch * ctx, sizeof(int) * (size_t)ctx);
+    if (c->bos_id >= 0) chunk[0] = c->bos_id;
+}
+
+/* The scores of one model, chunk after chunk; with a reference, every position's KL is kept for the
+ * percentiles. lp and lr are scratch rows of vocab doubles. */
+typedef struct {
+    running nll, kl;
+    long agree;
+    double *kl_each, *lp, *lr;
+} ppl_scores;
+
+static void ppl_scores_init(ppl_scores *s, int vocab, long positions, int has_ref) {
+    memset(s, 0, sizeof *s);
+    s->lp = xmalloc(sizeof(double) * (size_t)vocab);
+    if (has_ref) s->lr = xmalloc(sizeof(double) * (size_t)vocab), s->kl_each = xmalloc(sizeof(double) * (size_t)positions);
+}
+
+/* Adds the positions of one chunk: the logits of its second half from b, and from ref (NULL: no
+ * reference). Non-finite logits are refused, naming the model. */
+static int ppl_score_chunk(ppl_scores *s, const ewq_backend *b, const float *logits, const ewq_backend *ref,
+                           const float *ref_logits, const int *chunk, int ctx, ewq_err *err) {
+    int V = b->packed->model->cfg.vocab;
+    for (int j = ctx / 2; j < ctx - 1; j++) {   /* logits at j predict token j + 1 */
+        size_t row = (size_t)(j - ctx / 2) * V;
+        if (finite_logits(b, logits + row, V, j, err) || (ref && finite_logits(ref, ref_logits + row, V, j, err)))
+            return -1;
+        log_softmax(logits + row, V, s->lp);
+        running_add(&s->nll, -s->lp[chunk[j + 1]]);
+        if (!ref) continue;
+        log_softmax(ref_logits + row, V, s->lr);
+        double d = 0;
+        for (int i = 0; i < V; i++) d += exp(s->lr[i]) * (s->lr[i] - s->lp[i]);
+        s->kl_each[s->kl.n] = d;
+        running_add(&s->kl, d);
+        s->agree += argmax(logits + row, V) == argmax(ref_logits + row, V);
+    }
+    return 0;
+}
+
+/* The value at fraction p of sorted v[0..n), interpolated linearly between neighbours (as
+ * llama-perplexity's percentiles; p = 0.5 is the median). */
+static double percentile(const double *v, long n, double p) {
+    double x = p * (double)(n - 1);
+    long i = (long)x;
+    return i + 1 < n ? v[i] + (x - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void ppl_scores_free(ppl_scores *s) {
+    free(s->kl_each), free(s->lp), free(s->lr);
+    memset(s, 0, sizeof *s);
+}
+
+/* Fills r (ctx and chunks set by the caller); a perplexity that overflows is refused, naming b's model. */
+static int ppl_scores_finish(ppl_scores *s, const ewq_backend *b, ewq_ppl_result *r, ewq_err *err) {
+    r->scored = s->nll.n;
+    r->ppl = exp(running_mean(&s->nll));
+    r->ppl_stderr = running_stderr(&s->nll) * r->ppl;
+    if (!(isfinite(r->ppl) && isfinite(r->ppl_stderr)))
+        return ewq_fail(err, b->packed->model->dir, "perplexity overflows: the mean negative log-likelihood is %g nats",
+                        running_mean(&s->nll));
+    if (s->kl_each && s->kl.n) {
+        r->has_ref = 1;
+        r->kl = running_mean(&s->kl);
+        r->kl_stderr = running_stderr(&s->kl);
+        r->top1_agree = (double)s->agree / (double)s->kl.n;
+        qsort(s->kl_each, (size_t)s->kl.n, sizeof(double), cmp_double);
+        r->kl_median = percentile(s->kl_each, s->kl.n, 0.5);
+        r->kl_p99 = percentile(s->kl_each, s->kl.n, 0.99);
+    }
+    return 0;
+}
+
 int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, int ctx, int progress,
                    ewq_ppl_result *r, ewq_err *err) {
     const ewq_config *c = &b->packed->model->cfg;
@@ -2723,57 +2803,28 @@ int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, 
         return ewq_fail(err, b->packed->model->dir, "%ld tokens are fewer than one chunk of %d", n, ctx);
     size_t rows = (size_t)(ctx - first);
     float *logits = xmalloc(sizeof(float) * rows * V), *ref_logits = ref ? xmalloc(sizeof(float) * rows * V) : NULL;
-    double *lp = xmalloc(sizeof(double) * V), *lr = ref ? xmalloc(sizeof(double) * V) : NULL;
     int *chunk = xmalloc(sizeof(int) * (size_t)ctx), rc = 0;
-    running nll = {0}, kl = {0};
-    long agree = 0;
+    ppl_scores s;
+    ppl_scores_init(&s, V, (long)r->chunks * (ctx - 1 - first), ref != NULL);
     ewq_progress bar;
     char note[64] = "";
     ewq_progress_start(&bar, "perplexity", "tokens", (double)r->chunks * ctx, progress);
     for (int ch = 0; ch < r->chunks && rc == 0; ch++) {
-        memcpy(chunk, tokens + (size_t)ch * ctx, sizeof(int) * (size_t)ctx);
-        if (c->bos_id >= 0) chunk[0] = c->bos_id;
+        ppl_chunk_ids(c, tokens, ch, ctx, chunk);
         rc = ppl_chunk(b, chunk, ctx, logits, err);
         if (rc == 0 && ref) rc = ppl_chunk(ref, chunk, ctx, ref_logits, err);
-        for (int j = first; rc == 0 && j < ctx - 1; j++) {   /* logits at j predict token j + 1 */
-            size_t row = (size_t)(j - first) * V;
-            if ((rc = finite_logits(b, logits + row, V, j, err)) || (ref && (rc = finite_logits(ref, ref_logits + row, V, j, err))))
-                break;
-            log_softmax(logits + row, V, lp);
-            running_add(&nll, -lp[chunk[j + 1]]);
-            if (!ref) continue;
-            log_softmax(ref_logits + row, V, lr);
-            double d = 0;
-            for (int i = 0; i < V; i++) d += exp(lr[i]) * (lr[i] - lp[i]);
-            running_add(&kl, d);
-            agree += argmax(logits + row, V) == argmax(ref_logits + row, V);
-        }
-        snprintf(note, sizeof note, "chunk %d/%d, ppl %.4f", ch + 1, r->chunks, exp(running_mean(&nll)));
+        if (rc == 0) rc = ppl_score_chunk(&s, b, logits, ref, ref_logits, chunk, ctx, err);
+        snprintf(note, sizeof note, "chunk %d/%d, ppl %.4f", ch + 1, r->chunks, exp(running_mean(&s.nll)));
         ewq_progress_update(&bar, (double)(ch + 1) * ctx, note);
     }
     ewq_progress_end(&bar, rc ? -1 : (double)r->chunks * ctx, note);
-    r->scored = nll.n;
-    r->ppl = exp(running_mean(&nll));
-    r->ppl_stderr = running_stderr(&nll) * r->ppl;
-    if (rc == 0 && !(isfinite(r->ppl) && isfinite(r->ppl_stderr)))
-        rc = ewq_fail(err, b->packed->model->dir, "perplexity overflows: the mean negative log-likelihood is %g nats",
-                      running_mean(&nll));
-    if (ref && rc == 0) {
-        r->has_ref = 1;
-        r->kl = running_mean(&kl);
-        r->kl_stderr = running_stderr(&kl);
-        r->top1_agree = (double)agree / (double)kl.n;
-    }
-    free(logits), free(ref_logits), free(lp), free(lr), free(chunk);
+    if (rc == 0) rc = ppl_scores_finish(&s, b, r, err);
+    ppl_scores_free(&s);
+    free(logits), free(ref_logits), free(chunk);
     return rc;
 }
 
 /* --- throughput, as llama-bench measures it --- */
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* median, min and max of v[0..n) (sorted in place) */
 static void spread(double *v, int n, double *med, double *lo, double *hi) {
@@ -4582,8 +4633,9 @@ static const char *const report_files[] = {"report.md", "report.json", "entropy.
 
 typedef struct {
     const char *dir, *text, *tokens, *report;
+    char *report_path;         /* --report without trailing slashes */
     model_opts mo;             /* --group, --threads, --backend (every variant: raw block linears, raw embed) */
-    int ctx, seeds, p, n, reps, bins, json;
+    int ctx, chunks, seeds, p, n, reps, bins, json;   /* chunks: at most this many (0: all) */
     int embedded;              /* no MODEL: the embedded default */
     int n_factors;
     double factors[RUN_MAX_FACTORS];
@@ -4609,6 +4661,11 @@ typedef struct {
     int n, cap, n_layers;
     run_variant *v;
     ewq_rule rules[RUN_MAX_FACTORS];
+    int distinct;              /* variants measured (the others have the same blocks as an earlier one) */
+    size_t raw_bytes, int8_bytes, int4_bytes;   /* the block linears at each tier, held once */
+    size_t ref_bytes;          /* the reference's logits of one chunk */
+    double seconds_total;      /* packing, measuring and throughput */
+    double seconds_measure, seconds_reference;  /* the pass over the chunks, and the reference's part of it */
 } run_set;
 
 static run_variant *add_variant(run_set *s, const char *name, const char *kind, int factor, int seed) {
@@ -4663,78 +4720,151 @@ static void add_plan_variants(run_set *s, const ewq_plan *plan, const run_opts *
     free(order);
 }
 
-/* Packs one variant, measures its quality against the reference (NULL: it is the reference) and its
- * speed. */
-static int measure_variant(const ewq_model *m, ewq_backend *ref, const run_opts *o, const int *ids, long n,
-                           run_variant *v, ewq_err *err) {
-    int L = m->cfg.n_layers;
-    ewq_assignment a;
-    ewq_assignment_uniform(&a, L, EWQ_RAW, EWQ_RAW, EWQ_RAW);
-    for (int i = 0; i < L * EWQ_N_LINEAR; i++) a.linear[i] = v->blocks[i / EWQ_N_LINEAR];
-    size_total linear, whole;
-    plan_sizes(m, &a, &linear, &whole);
-    v->bpw = 8.0 * (double)linear.packed / (double)linear.params;
-    ewq_packed p;
-    ewq_backend b;
-    int rc = ewq_pack(&p, m, &a, o->mo.group, 1, 0, err);
-    ewq_assignment_free(&a);
-    if (rc) return -1;
-    v->bytes = ewq_packed_bytes(&p);
-    int max_ctx = o->ctx > o->p ? o->ctx : o->p;
-    start_backend(&b, &p, max_ctx > o->n ? max_ctx : o->n, &o->mo);
-    rc = ewq_perplexity(&b, ref, ids, n, o->ctx, 0, &v->q, err);
-    if (rc == 0 && (o->p || o->n)) rc = ewq_bench(&b, o->p, o->n, o->reps, 0, &v->speed, err);
-    b.free(&b);
-    ewq_packed_free(&p);
-    return rc;
-}
-
 static int same_blocks(const run_variant *a, const run_variant *b, int n_layers) {
     return !memcmp(a->blocks, b->blocks, sizeof(ewq_tier) * (size_t)n_layers);
 }
 
-/* Measures every variant, the raw one first (it is also the reference for the others). */
+/* Weight bytes and bits per block-linear weight of a variant's blocks. */
+static void variant_size(const ewq_model *m, const ewq_packed *view, run_variant *v) {
+    ewq_assignment a;
+    size_total linear, whole;
+    ewq_assignment_uniform(&a, m->cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
+    for (int i = 0; i < m->cfg.n_layers * EWQ_N_LINEAR; i++) a.linear[i] = v->blocks[i / EWQ_N_LINEAR];
+    plan_sizes(m, &a, &linear, &whole);
+    ewq_assignment_free(&a);
+    v->bpw = 8.0 * (double)linear.packed / (double)linear.params;
+    v->bytes = ewq_packed_bytes(view);
+}
+
+/* The backend that runs variant i: with CUDA its own (each holds a device copy of its weights); on the
+ * CPU one backend for all, whose weights are swapped (the CPU backend reads them through its packed
+ * model on every call). */
+static ewq_backend *variant_backend(ewq_backend *backends, ewq_packed *cpu_weights, const ewq_packed *view, int i,
+                                    int cuda) {
+    if (cuda) return &backends[i];
+    cpu_weights->linear = view[i].linear;
+    return &backends[0];
+}
+
+/* Measures every variant in one pass over the chunks. Each block linear is packed once per tier (raw:
+ * views of the mapped checkpoint) and a variant is an assignment of those packed blocks, so nothing is
+ * packed twice; each chunk runs the raw model once, and its logits are the reference every other variant
+ * is scored against. A variant with the same blocks as an earlier one is measured once. */
 static void measure_all(const ewq_model *m, const run_opts *o, const int *ids, long n, run_set *s) {
     ewq_err err;
-    ewq_assignment a;
-    ewq_packed rp;
-    ewq_backend ref;
-    ewq_assignment_uniform(&a, m->cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
-    if (ewq_pack(&rp, m, &a, o->mo.group, 1, 0, &err)) die(&err);
-    start_backend(&ref, &rp, o->ctx, &o->mo);
-    ewq_assignment_free(&a);
+    int L = s->n_layers, V = m->cfg.vocab, ctx = o->ctx, chunks = (int)(n / ctx), nl = L * EWQ_N_LINEAR;
+    double t_start = seconds_now();
+    ewq_packed tier[3];
+    for (int t = 0; t < 3; t++) {
+        ewq_assignment a;
+        ewq_assignment_uniform(&a, L, (ewq_tier)t, EWQ_RAW, EWQ_RAW);
+        int rc = ewq_pack(&tier[t], m, &a, o->mo.group, 1, t != EWQ_RAW, &err);
+        ewq_assignment_free(&a);
+        if (rc) die(&err);
+    }
+    ewq_packed *view = xcalloc((size_t)s->n, sizeof *view);
+    int distinct = 0;
     for (int i = 0; i < s->n; i++) {
         run_variant *v = &s->v[i];
         for (int j = 0; j < i && v->same_as < 0; j++)
-            if (same_blocks(v, &s->v[j], s->n_layers)) v->same_as = s->v[j].same_as >= 0 ? s->v[j].same_as : j;
-        double t0 = seconds_now();
+            if (same_blocks(v, &s->v[j], L)) v->same_as = s->v[j].same_as >= 0 ? s->v[j].same_as : j;
+        if (v->same_as >= 0) continue;
+        distinct++;
+        view[i] = tier[EWQ_RAW];
+        view[i].linear = xmalloc(sizeof(ewq_qmat) * (size_t)nl);
+        for (int k = 0; k < nl; k++) view[i].linear[k] = tier[v->blocks[k / EWQ_N_LINEAR]].linear[k];
+        variant_size(m, &view[i], v);
+    }
+    int max_ctx = ctx > o->p ? ctx : o->p;
+    if (o->n > max_ctx) max_ctx = o->n;
+    ewq_packed cpu_weights = tier[EWQ_RAW];
+    ewq_backend *backends = xcalloc((size_t)s->n, sizeof *backends);
+    for (int i = 0; i < (o->mo.cuda ? s->n : 1); i++)
+        if (s->v[i].same_as < 0) start_backend(&backends[i], o->mo.cuda ? &view[i] : &cpu_weights, max_ctx, &o->mo);
+
+    size_t rows = (size_t)(ctx - ctx / 2);
+    float *ref = xmalloc(sizeof(float) * rows * (size_t)V), *logits = xmalloc(sizeof(float) * rows * (size_t)V);
+    int *chunk = xmalloc(sizeof(int) * (size_t)ctx);
+    ppl_scores *scores = xcalloc((size_t)s->n, sizeof *scores);
+    double *secs = xcalloc((size_t)s->n, sizeof *secs), done = 0, t_measure = seconds_now();
+    for (int i = 0; i < s->n; i++)
+        if (s->v[i].same_as < 0) ppl_scores_init(&scores[i], V, (long)chunks * (ctx - 1 - ctx / 2), i > 0);
+    ewq_progress bar;
+    char note[96];
+    ewq_progress_start(&bar, "run", "positions", (double)chunks * ctx * distinct, 1);
+    for (int ch = 0; ch < chunks; ch++) {
+        ppl_chunk_ids(&m->cfg, ids, ch, ctx, chunk);
+        for (int i = 0; i < s->n; i++) {
+            if (s->v[i].same_as >= 0) continue;
+            double t0 = seconds_now();
+            float *out = i ? logits : ref;   /* variant 0 is raw: the reference */
+            ewq_backend *b = variant_backend(backends, &cpu_weights, view, i, o->mo.cuda);
+            if (ppl_chunk(b, chunk, ctx, out, &err) ||
+                ppl_score_chunk(&scores[i], b, out, i ? b : NULL, i ? ref : NULL, chunk, ctx, &err))
+                die(&err);
+            secs[i] += seconds_now() - t0;
+            snprintf(note, sizeof note, "chunk %d/%d, %s", ch + 1, chunks, s->v[i].name);
+            ewq_progress_update(&bar, done += ctx, note);
+        }
+    }
+    ewq_progress_end(&bar, done, NULL);
+    s->seconds_measure = seconds_now() - t_measure;
+    s->seconds_reference = secs[0];
+    for (int i = 0; i < s->n; i++) {
+        run_variant *v = &s->v[i];
+        if (v->same_as >= 0) continue;
+        ewq_backend *b = variant_backend(backends, &cpu_weights, view, i, o->mo.cuda);
+        v->q.ctx = ctx, v->q.chunks = chunks;
+        if (ppl_scores_finish(&scores[i], b, &v->q, &err)) die(&err);
+        ppl_scores_free(&scores[i]);
+        if ((o->p || o->n) && ewq_bench(b, o->p, o->n, o->reps, 0, &v->speed, &err))
+            die(&err);
+    }
+    s->v[0].q.has_ref = 1, s->v[0].q.top1_agree = 1;   /* raw against itself: KLD 0 */
+    for (int i = 0; i < s->n; i++) {
+        run_variant *v = &s->v[i];
         if (v->same_as >= 0) {
             const run_variant *w = &s->v[v->same_as];
             v->bytes = w->bytes, v->bpw = w->bpw, v->q = w->q, v->speed = w->speed;
-        } else if (measure_variant(m, i ? &ref : NULL, o, ids, n, v, &err)) {
-            die(&err);
         }
-        if (i == 0) v->q.has_ref = 1, v->q.kl = v->q.kl_stderr = 0, v->q.top1_agree = 1;   /* raw against itself */
-        fprintf(stderr, "run: %2d/%d %-12s %s%-6g ppl %.4f, KLD %.6f, top-1 %.2f%% (%.1f s%s)\n", i + 1, s->n,
-                v->name, v->factor >= 0 ? "f=" : "  ", v->factor >= 0 ? o->factors[v->factor] : 0.0, v->q.ppl,
-                v->q.kl, 100 * v->q.top1_agree, seconds_now() - t0, v->same_as >= 0 ? ", same blocks as before" : "");
+        fprintf(stderr, "run: %2d/%d %-12s %s%-6g ppl %.4f, KLD %.6f, top-1 %.2f%% (%.1f s%s)\n", i + 1, s->n, v->name,
+                v->factor >= 0 ? "f=" : "  ", v->factor >= 0 ? o->factors[v->factor] : 0.0, v->q.ppl, v->q.kl,
+                100 * v->q.top1_agree, secs[i], v->same_as >= 0 ? ", same blocks as before" : "");
     }
-    ref.free(&ref);
-    ewq_packed_free(&rp);
+    s->distinct = distinct;
+    for (int k = 0; k < nl; k++)
+        s->raw_bytes += ewq_qmat_bytes(&tier[EWQ_RAW].linear[k]), s->int8_bytes += ewq_qmat_bytes(&tier[EWQ_INT8].linear[k]),
+            s->int4_bytes += ewq_qmat_bytes(&tier[EWQ_INT4].linear[k]);
+    s->ref_bytes = sizeof(float) * rows * (size_t)V;
+    s->seconds_total = seconds_now() - t_start;
+    for (int i = 0; i < s->n; i++) {
+        if (s->v[i].same_as < 0 && (o->mo.cuda || i == 0)) backends[i].free(&backends[i]);
+        free(view[i].linear);
+    }
+    for (int t = 0; t < 3; t++) ewq_packed_free(&tier[t]);
+    free(view), free(backends), free(ref), free(logits), free(chunk), free(scores), free(secs);
 }
 
 /* --- run: summaries --- */
 
 typedef struct { double mean, sd, lo, hi; int n, ewq_better; } run_stat;   /* ewq_better: seeds EWQ beats */
 
-/* Mean, sample sd, min and max of one metric over the random placements at factor fi; counts the
+/* A random placement that an earlier seed at the same factor already drew. */
+static int random_repeat(const run_set *s, int i) {
+    for (int j = 0; j < i; j++)
+        if (!strcmp(s->v[j].kind, "random") && s->v[j].factor == s->v[i].factor && same_blocks(&s->v[i], &s->v[j], s->n_layers))
+            return 1;
+    return 0;
+}
+
+/* Mean, sample sd, min and max of one metric over the distinct random placements at factor fi; counts the
  * placements the EWQ plan beats (lower is better when `lower`, else higher). */
 static run_stat random_stat(const run_set *s, int fi, double ewq_value, int lower,
                             double (*metric)(const run_variant *)) {
     run_stat st = {0, 0, INFINITY, -INFINITY, 0, 0};
     for (int i = 0; i < s->n; i++) {
         const run_variant *v = &s->v[i];
-        if (v->factor != fi || strcmp(v->kind, "random")) continue;
+        if (v->factor != fi || strcmp(v->kind, "random") || random_repeat(s, i)) continue;
         double x = metric(v);
         st.mean += x, st.n++;
         st.lo = fmin(st.lo, x), st.hi = fmax(st.hi, x);
@@ -4743,7 +4873,7 @@ static run_stat random_stat(const run_set *s, int fi, double ewq_value, int lowe
     st.mean /= st.n;
     for (int i = 0; i < s->n; i++) {
         const run_variant *v = &s->v[i];
-        if (v->factor == fi && !strcmp(v->kind, "random")) st.sd += (metric(v) - st.mean) * (metric(v) - st.mean);
+        if (v->factor == fi && !strcmp(v->kind, "random") && !random_repeat(s, i)) st.sd += (metric(v) - st.mean) * (metric(v) - st.mean);
     }
     st.sd = st.n > 1 ? sqrt(st.sd / (st.n - 1)) : 0;
     return st;
@@ -4768,16 +4898,33 @@ static int on_frontier(const run_set *s, const run_variant *v) {
 
 /* --- run: output (a text table, Markdown, JSON) --- */
 
-typedef struct { FILE *f; int markdown; } table_out;
+typedef struct { FILE *f; int markdown; int speed; } table_out;   /* speed: with the throughput columns */
 
-static void table_row(const table_out *t, const char *const *cells, int n) {
-    static const int width[] = {-22, 7, 9, 7, 7, 20, 22, 8, 9, 9, -9};   /* negative: left-aligned */
-    for (int i = 0; i < n; i++) {
+static const struct { const char *head; int width; } run_columns[] = {   /* width < 0: left-aligned */
+    {"variant", -22}, {"blocks", 8}, {"MiB", 9}, {"of raw", 7}, {"bpw", 7}, {"PPL ± stderr", 20},
+    {"KLD ± stderr", 22}, {"KLD med", 9}, {"KLD p99", 9}, {"top-1", 8}, {"pp tok/s*", 9}, {"tg tok/s*", 9},
+    {"placement", -9}};
+enum { RUN_COLS = sizeof run_columns / sizeof run_columns[0], COL_PP = 10, COL_TG = 11 };
+
+static void table_row(const table_out *t, const char *const *cells) {
+    for (int i = 0; i < RUN_COLS; i++) {
+        int w = run_columns[i].width;
+        if (!t->speed && (i == COL_PP || i == COL_TG)) continue;
         if (t->markdown) fprintf(t->f, "| %s ", cells[i]);
-        else if (i == n - 1 && width[i] < 0) fprintf(t->f, "%s%s", cells[i][0] ? " " : "", cells[i]);   /* no trailing blanks */
-        else fprintf(t->f, "%s%*s", i ? " " : "", width[i], cells[i]);
+        else if (i == RUN_COLS - 1) fprintf(t->f, "%s%s", cells[i][0] ? " " : "", cells[i]);   /* no trailing blanks */
+        else fprintf(t->f, "%s%*s", i ? " " : "", w, cells[i]);
     }
     fputs(t->markdown ? "|\n" : "\n", t->f);
+}
+
+static void table_head(const table_out *t) {
+    const char *cells[RUN_COLS];
+    for (int i = 0; i < RUN_COLS; i++) cells[i] = run_columns[i].head;
+    table_row(t, cells);
+    if (!t->markdown) return;
+    for (int i = 0; i < RUN_COLS; i++)
+        if (t->speed || (i != COL_PP && i != COL_TG)) fputs(run_columns[i].width < 0 ? "|---" : "|---:", t->f);
+    fputs("|\n", t->f);
 }
 
 static void variant_label(char *buf, size_t n, const run_variant *v, const run_opts *o) {
@@ -4794,49 +4941,52 @@ static char *placement_string(const ewq_tier *blocks, int n_layers) {
     return p;
 }
 
-static void variant_row(const table_out *t, const run_variant *v, const run_opts *o, size_t raw_bytes,
-                        int n_layers) {
-    char c[10][64];
+static void variant_row(const table_out *t, const run_set *s, const run_variant *v, const run_opts *o) {
+    char c[RUN_COLS - 1][64], same[64] = "";
     variant_label(c[0], 64, v, o);
     snprintf(c[1], 64, "%d/%d/%d", v->count[0], v->count[1], v->count[2]);
     snprintf(c[2], 64, "%.3f", v->bytes / 1048576.0);
-    snprintf(c[3], 64, "%.1f%%", 100.0 * (double)v->bytes / (double)raw_bytes);
+    snprintf(c[3], 64, "%.1f%%", 100.0 * (double)v->bytes / (double)s->v[0].bytes);
     snprintf(c[4], 64, "%.3f", v->bpw);
     snprintf(c[5], 64, "%.4f ± %.4f", v->q.ppl, v->q.ppl_stderr);
     snprintf(c[6], 64, "%.6f ± %.6f", v->q.kl, v->q.kl_stderr);
-    snprintf(c[7], 64, "%.2f%%", 100 * v->q.top1_agree);
-    snprintf(c[8], 64, o->p ? "%.1f" : "-", v->speed.pp);
-    snprintf(c[9], 64, o->n ? "%.1f" : "-", v->speed.tg);
-    char *placement = placement_string(v->blocks, n_layers);
-    const char *cells[11];
-    for (int i = 0; i < 10; i++) cells[i] = c[i];
-    cells[10] = placement;
-    table_row(t, cells, 11);
+    snprintf(c[7], 64, "%.6f", v->q.kl_median);
+    snprintf(c[8], 64, "%.6f", v->q.kl_p99);
+    snprintf(c[9], 64, "%.2f%%", 100 * v->q.top1_agree);
+    snprintf(c[10], 64, o->p ? "%.1f" : "-", v->speed.pp);
+    snprintf(c[11], 64, o->n ? "%.1f" : "-", v->speed.tg);
+    if (v->same_as >= 0) {
+        snprintf(same, sizeof same, " = ");
+        variant_label(same + 3, sizeof same - 3, &s->v[v->same_as], o);
+    }
+    char *placement = placement_string(v->blocks, s->n_layers);
+    placement = xrealloc(placement, strlen(placement) + strlen(same) + 1);
+    strcat(placement, same);
+    const char *cells[RUN_COLS];
+    for (int i = 0; i < RUN_COLS - 1; i++) cells[i] = c[i];
+    cells[RUN_COLS - 1] = placement;
+    table_row(t, cells);
     free(placement);
 }
-
-static const char *const table_head[] = {"variant", "blocks", "MiB", "of raw", "bpw", "PPL ± stderr",
-                                         "KLD ± stderr", "top-1", "pp tok/s", "tg tok/s", "placement"};
 
 static void random_row(const table_out *t, const run_set *s, int fi, const run_opts *o) {
     const run_variant *e = ewq_variant(s, fi);
     run_stat pp = random_stat(s, fi, e->q.ppl, 1, metric_ppl), kl = random_stat(s, fi, e->q.kl, 1, metric_kl);
     run_stat t1 = random_stat(s, fi, e->q.top1_agree, 0, metric_top1);
-    char c[10][64];
+    char c[RUN_COLS][64];
     if (o->n_factors > 1) snprintf(c[0], 64, "random mean f=%g", o->factors[fi]);
     else snprintf(c[0], 64, "random mean (%d)", kl.n);
     snprintf(c[1], 64, "%d/%d/%d", e->count[0], e->count[1], e->count[2]);
     snprintf(c[2], 64, "%.3f", e->bytes / 1048576.0);
-    c[3][0] = 0;
     snprintf(c[4], 64, "%.3f", e->bpw);
     snprintf(c[5], 64, "%.4f sd %.4f", pp.mean, pp.sd);
     snprintf(c[6], 64, "%.6f sd %.6f", kl.mean, kl.sd);
-    snprintf(c[7], 64, "%.2f%%", 100 * t1.mean);
-    snprintf(c[8], 64, "-"), snprintf(c[9], 64, "-");
-    const char *cells[11];
-    for (int i = 0; i < 10; i++) cells[i] = c[i];
-    cells[10] = "";
-    table_row(t, cells, 11);
+    snprintf(c[9], 64, "%.2f%%", 100 * t1.mean);
+    c[3][0] = c[7][0] = c[8][0] = c[10][0] = c[11][0] = 0;
+    snprintf(c[12], 64, "%d distinct placements", kl.n);
+    const char *cells[RUN_COLS];
+    for (int i = 0; i < RUN_COLS; i++) cells[i] = c[i];
+    table_row(t, cells);
 }
 
 /* The plain comparison a reader wants: the plan against its random placements, per metric. */
@@ -4871,16 +5021,35 @@ static void print_header(FILE *f, const ewq_model *m, const run_opts *o, const r
         fprintf(f, "%splan at factor %g: block entropy mean %.6f, std %.6f, threshold %.6f bits\n", bullet, r->factor,
                 r->mean, r->std, r->threshold);
     }
+    fprintf(f, "%smemory: block linears raw %.1f MiB (the mapped checkpoint), int8 %.1f MiB and int4 %.1f MiB, each "
+               "packed once; the reference's logits of a chunk %.1f MiB\n", bullet, s->raw_bytes / 1048576.0,
+            s->int8_bytes / 1048576.0, s->int4_bytes / 1048576.0, s->ref_bytes / 1048576.0);
+    fprintf(f, "%scost: %d variants, %d with distinct blocks, in one pass over the chunks: %.1f s, %.2f times the "
+               "reference's own %.1f s (one ppl pass); %.1f s in all with packing and throughput\n", bullet, s->n,
+            s->distinct, s->seconds_measure, s->seconds_measure / s->seconds_reference, s->seconds_reference,
+            s->seconds_total);
 }
 
 static void print_tables(const table_out *t, const run_set *s, const run_opts *o) {
-    table_row(t, table_head, 11);
-    if (t->markdown) fputs("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n", t->f);
+    table_head(t);
     for (int i = 0; i < s->n; i++) {
-        variant_row(t, &s->v[i], o, s->v[0].bytes, s->n_layers);
+        variant_row(t, s, &s->v[i], o);
         const run_variant *v = &s->v[i];
         if (!strcmp(v->kind, "random") && v->seed == o->seeds) random_row(t, s, v->factor, o);
     }
+}
+
+/* What the columns mean, under the table. */
+static void print_legend(FILE *f, const run_opts *o, const char *bullet) {
+    fprintf(f, "%sblocks: raw/int8/int4 block counts; MiB: all weights as stored (embeddings raw); bpw: bits per "
+               "block-linear weight\n", bullet);
+    fprintf(f, "%sKLD: mean KL(raw || variant), nats per scored position; med, p99: its median and 99th "
+               "percentile; top-1: positions whose most likely token agrees with raw\n", bullet);
+    fprintf(f, "%splacement: each block's tier from block 0, R raw, 8 int8, 4 int4; \"= X\": the same blocks as "
+               "X, measured once (a random placement drawn twice counts once in the random statistics)\n", bullet);
+    if (o->p || o->n)
+        fprintf(f, "%s* throughput: median of %d short runs per variant (pp%d, tg%d); noisy on a shared machine, "
+                   "compare within one run only\n", bullet, o->reps, o->p, o->n);
 }
 
 static void print_frontier(const table_out *t, const run_set *s, const run_opts *o) {
@@ -4965,6 +5134,7 @@ static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const
                    "\"kld\": %.17g, \"kld_stderr\": %.17g, \"top1_agree\": %.17g, \"frontier\": %s",
                 v->bytes, v->bpw, v->q.ppl, v->q.ppl_stderr, v->q.kl, v->q.kl_stderr, v->q.top1_agree,
                 on_frontier(s, v) ? "true" : "false");
+        fprintf(f, ", \"kld_median\": %.17g, \"kld_p99\": %.17g", v->q.kl_median, v->q.kl_p99);
         if (o->p) fprintf(f, ", \"pp_tok_s\": %.6g", v->speed.pp);
         if (o->n) fprintf(f, ", \"tg_tok_s\": %.6g", v->speed.tg);
         fputc('}', f);
@@ -4972,7 +5142,8 @@ static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const
     fprintf(f, "],\n \"random\": [");
     for (int fi = 0; fi < o->n_factors; fi++) {
         const run_variant *e = ewq_variant(s, fi);
-        fprintf(f, "%s\n  {\"factor\": %.17g, \"seeds\": %d, ", fi ? "," : "", o->factors[fi], o->seeds);
+        fprintf(f, "%s\n  {\"factor\": %.17g, \"seeds\": %d, \"distinct\": %d, ", fi ? "," : "", o->factors[fi], o->seeds,
+                random_stat(s, fi, 0, 1, metric_kl).n);
         print_stat_json(f, "ppl", random_stat(s, fi, e->q.ppl, 1, metric_ppl));
         fputs(", ", f);
         print_stat_json(f, "kld", random_stat(s, fi, e->q.kl, 1, metric_kl));
@@ -4980,7 +5151,10 @@ static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const
         print_stat_json(f, "top1_agree", random_stat(s, fi, e->q.top1_agree, 0, metric_top1));
         fputc('}', f);
     }
-    fprintf(f, "]}\n");
+    fprintf(f, "],\n \"distinct_variants\": %d, \"memory_bytes\": {\"raw\": %zu, \"int8\": %zu, \"int4\": %zu, "
+               "\"reference_logits\": %zu},\n", s->distinct, s->raw_bytes, s->int8_bytes, s->int4_bytes, s->ref_bytes);
+    fprintf(f, " \"seconds\": {\"measure\": %.3f, \"reference\": %.3f, \"total\": %.3f}}\n", s->seconds_measure,
+            s->seconds_reference, s->seconds_total);
 }
 
 static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, const run_set *s, long n_tokens,
@@ -4991,11 +5165,11 @@ static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, c
     fprintf(f, "` (ewq %s)\n\n", EWQ_VERSION);
     print_header(f, m, o, s, n_tokens, "- ");
     if (note) fprintf(f, "\n%s\n", note);
-    fprintf(f, "\nBlocks: raw/int8/int4 block counts; MiB: weights as stored; bpw: bits per block-linear weight; "
-               "KLD: mean KL(raw || variant) in nats per scored position; top-1: positions whose most likely "
-               "token agrees with raw; placement: each block's tier from block 0, R raw, 8 int8, 4 int4.\n\n");
-    table_out t = {f, 1};
+    fputc('\n', f);
+    table_out t = {f, 1, o->p || o->n};
     print_tables(&t, s, o);
+    fputc('\n', f);
+    print_legend(f, o, "- ");
     fprintf(f, "\n## EWQ against random placement with the same tier counts\n\n");
     print_verdict(f, s, o, "- ");
     if (o->n_factors > 1) {
@@ -5009,15 +5183,17 @@ static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, c
  * DIR.tmp.PID, then renamed into place, so DIR is complete or absent. */
 static int report_check(const char *dir, ewq_err *err) {
     struct stat st;
+    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))   /* it is renamed into place: it needs a name */
+        return ewq_fail(err, dir, "names no folder of its own; --report wants the report folder's name");
+    char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
+    if (slash) *slash = 0;
+    int writable = access(slash ? (slash == parent ? "/" : parent) : ".", W_OK) == 0, e = errno;
+    free(parent);
+    if (!writable) return ewq_fail(err, dir, "cannot create the report folder: %s", strerror(e));
     if (stat(dir, &st) != 0) {
         if (errno != ENOENT) return ewq_fail(err, dir, "%s", strerror(errno));
-        char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
-        int ok = 1;
-        if (slash && slash != parent) *slash = 0, ok = stat(parent, &st) == 0;
-        else if (slash) ok = 1;
-        int e = errno;
-        free(parent);
-        return ok ? 0 : ewq_fail(err, dir, "cannot create the report folder: %s", strerror(e));
+        return 0;
     }
     if (!S_ISDIR(st.st_mode)) return ewq_fail(err, dir, "exists and is not a folder");
     DIR *d = opendir(dir);
@@ -5090,6 +5266,7 @@ static int *run_tokens(const run_opts *o, const ewq_model *m, long *n) {
         ewq_fail(&err, o->text ? o->text : o->tokens, "%ld tokens are fewer than one chunk of --ctx %d", *n, o->ctx);
         die(&err);
     }
+    if (o->chunks && *n / o->ctx > o->chunks) *n = (long)o->chunks * o->ctx;   /* the first --chunks chunks */
     return ids;
 }
 
@@ -5127,8 +5304,9 @@ static int run_study(const run_opts *o) {
         print_header(stdout, &m, o, &s, n, "");
         if (note) printf("%s\n", note);
         printf("\n");
-        table_out t = {stdout, 0};
+        table_out t = {stdout, 0, o->p || o->n};
         print_tables(&t, &s, o);
+        print_legend(stdout, o, "  ");
         printf("\nEWQ against random placement with the same tier counts:\n");
         print_verdict(stdout, &s, o, "  ");
         if (o->n_factors > 1) {
@@ -5140,6 +5318,7 @@ static int run_study(const run_opts *o) {
     for (int i = 0; i < s.n; i++) free(s.v[i].blocks);
     free(s.v);
     free(ids);
+    free(o->report_path);
     ewq_plan_free(&plan);
     ewq_model_close(&m);
     return 0;
@@ -6042,8 +6221,17 @@ static int cmd_run(const args *a) {
                   .report = arg_text(a, "--report"), .mo = model_args(a), .ctx = (int)arg_int(a, "--ctx"),
                   .seeds = (int)arg_int(a, "--seeds"), .p = (int)arg_int(a, "-p"), .n = (int)arg_int(a, "-n"),
                   .reps = (int)arg_int(a, "-r"), .bins = (int)arg_int(a, "--bins"), .json = arg_given(a, "--json"),
-                  .n_factors = 1, .factors = {arg_num(a, "--factor")}, .argc = a->argc, .argv = a->argv};
+                  .chunks = (int)arg_int(a, "--chunks"), .n_factors = 1, .factors = {arg_num(a, "--factor")},
+                  .argc = a->argc, .argv = a->argv};
     if (arg_given(a, "--sweep")) o.n_factors = arg_nums(a, "--sweep", o.factors);
+    for (int i = 0; i < o.n_factors; i++)
+        for (int j = 0; j < i; j++)
+            if (o.factors[i] == o.factors[j]) usage_error("run", "--sweep names factor %g twice", o.factors[i]);
+    if (o.report) {   /* "DIR/" is DIR */
+        size_t len = strlen(o.report);
+        while (len > 1 && o.report[len - 1] == '/') len--;
+        o.report = o.report_path = strndup(o.report, len);
+    }
     if (!o.dir && (o.text || o.tokens)) usage_error("run", "--text or --tokens needs a MODEL");
     if (!o.dir) o.dir = "data/default", o.text = "data/default/sample.txt", o.embedded = 1;
     if (o.embedded && !arg_given(a, "--ctx")) o.ctx = 128;   /* a small model: short chunks keep the demo quick */
@@ -6226,7 +6414,9 @@ static const command commands[] = {
         "run", {"MODEL"}, NULL, "[MODEL] [--text FILE | --tokens FILE] [--factor F | --sweep F1,F2,...] [options]",
         "the main job: raw, uniform, EWQ and controls with the same tier counts, compared",
         "The whole EWQ comparison in one process, on the same tokens: entropy of every block, the plan, then\n"
-        "every variant packed and measured against the raw model (the reference):\n"
+        "every variant measured against the raw model (the reference), in one pass over the chunks: each block\n"
+        "is packed once per tier, each variant assembled from those blocks, and each chunk runs the reference\n"
+        "once (the cost and the memory are printed):\n"
         "  raw                the checkpoint as it is\n"
         "  int8, int4         every block linear at that tier\n"
         "  ewq                the plan at factor F\n"
@@ -6238,9 +6428,11 @@ static const command commands[] = {
         "  ends-high          raw on the blocks nearest either end (0, L-1, 1, L-2, ...), then int8, int4 in\n"
         "                     the middle\n"
         "For each: weight bytes, bits per block-linear weight, perplexity ± standard error (llama.cpp's\n"
-        "protocol, see 'ewq ppl'), mean KL divergence KL(raw || variant) ± standard error, top-1 agreement with\n"
-        "raw, and prompt / decode tokens/s (short runs, see 'ewq bench'). Embeddings and lm_head stay raw.\n"
-        "Variants with the same blocks are measured once. The quality numbers are deterministic: the same\n"
+        "protocol, see 'ewq ppl'), mean KL divergence KL(raw || variant) ± standard error with its median and\n"
+        "99th percentile, top-1 agreement with raw, and prompt / decode tokens/s (short runs, see 'ewq bench';\n"
+        "noisy).\n"
+        "Embeddings and lm_head stay raw. Variants with the same blocks are measured once; a random placement\n"
+        "drawn twice counts once in the random statistics. The quality numbers are deterministic: the same\n"
         "command gives the same numbers on any thread count.\n"
         "With no MODEL: the embedded default, data/default with data/default/sample.txt (from the repository\n"
         "root), a small model made by this project (see data/default/README.md), with --ctx 128.",
@@ -6248,6 +6440,8 @@ static const command commands[] = {
             {"--text", OPT_TEXT, "FILE", 0, 0, NULL, "the text, tokenized with the model's tokenizer.json", "--tokens"},
             {"--tokens", OPT_TEXT, "FILE", 0, 0, NULL, "token ids instead: decimal numbers separated by whitespace", NULL},
             {"--ctx", OPT_INT, "N", 4, 1 << 20, "512", "perplexity chunk length", NULL},
+            {"--chunks", OPT_INT, "N", 1, 1 << 30, NULL, "score only the first N chunks (default: every whole chunk)",
+             NULL},
             {"--factor", OPT_NUM, "F", 0, 0, STR(EWQ_DEFAULT_FACTOR), "the plan's rule factor", "--sweep"},
             {"--sweep", OPT_NUMS, "F1,F2,...", 0, RUN_MAX_FACTORS, NULL,
              "the plan at each factor, each with its controls, and the size-vs-KLD frontier", NULL},

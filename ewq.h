@@ -458,6 +458,9 @@ typedef struct ewq_backend {
     void (*free)(struct ewq_backend *b);
 } ewq_backend;
 
+/* The CPU backend copies no weights: it reads them through p on every forward call, so a caller may point
+ * p->linear at other packed blocks of the same shapes between calls (ewq run tries every variant on one
+ * backend this way). */
 int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
 /* The CPU backend's matrix kernels in use: "AVX2+FMA+F16C" where the CPU has them, else "plain C"
  * (EWQ_CPU=plain in the environment forces plain C). */
@@ -507,6 +510,7 @@ typedef struct ewq_ppl_result {
     double ppl, ppl_stderr;
     int has_ref;
     double kl, kl_stderr, top1_agree;
+    double kl_median, kl_p99;  /* percentiles of the per-position KL, interpolated linearly as llama-perplexity */
 } ewq_ppl_result;
 
 /* ref may be NULL. Shows progress on stderr when `progress` is set. */

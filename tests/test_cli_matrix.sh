@@ -157,6 +157,7 @@ bad_values run --sweep "--sweep wants" "" 0.5, ,0.5 a,b 0.5,-1 "0.5;1" nan 1,,2 
     0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32
 refuse cli/run/missing-text 2 "run" "missing --text" run "$good"
 refuse cli/run/text-without-model 2 "run" "needs a MODEL" run --text data/default/sample.txt
+refuse cli/run/sweep-duplicate 2 "--sweep" "names factor 0.5 twice" run "$root/data/default" --sweep 0.5,1,0.5
 pre=("$good" -o "$tmp/never")
 bad_values synth --outliers "--outliers" x 2:1 0:-1 0:nan 0:1e7 "0:1," : ""
 # counts checked against the model: llama2-f32 has max_position_embeddings 256
@@ -316,6 +317,10 @@ refuse cli/run/report-is-a-file 1 "$f/empty" "exists and is not a folder" \
     run "$root/data/default" --text "$tmp/short.txt" --report "$f/empty"
 refuse cli/run/report-parent-missing 1 "$f/nowhere/report" "No such file or directory" \
     run "$root/data/default" --text "$tmp/short.txt" --report "$f/nowhere/report"
+for name in . ..; do   # a report folder is renamed into place: it needs a name of its own
+    refuse "cli/run/report-$name" 1 "$f/$name" "names no folder of its own" \
+        run "$root/data/default" --text "$tmp/short.txt" --report "$f/$name"
+done
 mkdir "$f/notes" && : >"$f/notes/mine.txt"
 refuse cli/run/report-foreign-folder 1 "$f/notes" "not an earlier ewq report" \
     run "$root/data/default" --text "$tmp/short.txt" --report "$f/notes"

@@ -31,7 +31,8 @@ head -c 1000 data/default/sample.txt >"$tmp/short.txt"
 args=(run data/default --text "$tmp/short.txt" --ctx 128 -p 0 -n 0 --json)
 "$EWQ" "${args[@]}" --report "$tmp/r1" >"$tmp/a.json" 2>"$tmp/a.err" || echo "FAIL run/short: $(tail -n 2 "$tmp/a.err")"
 "$EWQ" "${args[@]}" --threads 1 >"$tmp/b.json" 2>/dev/null
-diff <(sed 's/"threads": [0-9]*/"threads": N/' "$tmp/a.json") <(sed 's/"threads": [0-9]*/"threads": N/' "$tmp/b.json") >/dev/null
+same_run() { sed 's/"threads": [0-9]*/"threads": N/; /^ "seconds": /d' "$1"; }   # timings differ
+diff <(same_run "$tmp/a.json") <(same_run "$tmp/b.json") >/dev/null
 check run/deterministic $? "a second run, on one thread, printed other numbers: $(diff "$tmp/a.json" "$tmp/b.json" | head -c 300)"
 
 # --- the report folder ---
@@ -103,6 +104,34 @@ for v in raw:$((8 * raw_l + embed)) int8:$((8 * i8_l + embed)) int4:$((8 * i4_l 
     [ "$got" = "${v#*:}" ] || { ok=1; echo "FAIL run/bytes-${v%%:*}: $got, expected ${v#*:}"; }
 done
 check run/weight-bytes $ok "see above"
+
+# --- one pass: every variant scored against reference logits computed once per chunk, its blocks taken from
+# copies packed once per tier, gives exactly what `ewq ppl --ref raw` gives with two backends and its own packing ---
+"$EWQ" plan data/default -o "$tmp/plan.json" >/dev/null 2>&1
+ok=0
+for v in "int4:--uniform int4" "ewq:--plan $tmp/plan.json"; do
+    # shellcheck disable=SC2086
+    p=$("$EWQ" ppl data/default --text "$tmp/short.txt" --ctx 128 ${v#*:} --ref raw --json 2>/dev/null)
+    pf() { echo "$p" | sed "s/.*\"$1\": \([^,}]*\).*/\1/"; }
+    for pair in ppl:ppl kld:kl top1_agree:top1_agree; do
+        [ "$(field "${v%%:*}" "${pair%%:*}")" = "$(pf "${pair#*:}")" ] ||
+            { ok=1; echo "FAIL run/one-pass-${v%%:*}-${pair%%:*}: run $(field "${v%%:*}" "${pair%%:*}"), ppl $(pf "${pair#*:}")"; }
+    done
+done
+check run/one-pass-equals-ppl $ok "see above"
+"$EWQ" "${args[@]}" --chunks 2 >"$tmp/c.json" 2>/dev/null
+grep -q '"ctx": 128, "chunks": 2, "scored": 126,' "$tmp/c.json"
+check run/chunks $? "--chunks 2 did not score 2 chunks of 63 positions: $(grep -o '"chunks": [0-9]*, "scored": [0-9]*' "$tmp/c.json")"
+
+# --- duplicates: 40 random placements of 2 int4 among 8 blocks (28 possible) must repeat; each distinct one
+# counts once in the statistics, and every repeat is marked in the table ---
+"$EWQ" run data/default --text "$tmp/short.txt" --ctx 128 -p 0 -n 0 --seeds 40 --json >"$tmp/d.json" 2>/dev/null
+want=$(grep -o '{"name": "random s[0-9]*".*"blocks": \[[^]]*\]' "$tmp/d.json" | sed 's/.*"blocks": //' | sort -u | wc -l)
+got=$(grep -o '"seeds": 40, "distinct": [0-9]*' "$tmp/d.json" | sed 's/.* //')
+check run/random-distinct $( [ "$want" -lt 40 ] && [ "$got" = "$want" ]; echo $?) "distinct $got, placements $want of 40"
+"$EWQ" run data/default --text "$tmp/short.txt" --ctx 128 -p 0 -n 0 --seeds 40 >"$tmp/d.txt" 2>/dev/null
+marked=$(grep -c '^random s[0-9]* .* = random s[0-9]*$' "$tmp/d.txt")
+check run/random-repeats-marked $( [ "$marked" -ge $((40 - want)) ]; echo $?) "$marked rows marked, $((40 - want)) repeats"
 
 # --- sweep, and a report replacing an earlier one ---
 "$EWQ" run data/default --text "$tmp/short.txt" --ctx 128 -p 0 -n 0 --seeds 2 --sweep 0.3,0.65,2 --report "$tmp/r1" \
