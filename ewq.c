@@ -261,7 +261,29 @@ uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t
 
 /* Input files are opened with O_NONBLOCK so that a FIFO under a file's name is refused by the S_ISREG check
  * instead of blocking the open forever; for regular files the flag changes nothing. */
+/* Standard input to its end, at most max_bytes. */
+static int read_stdin(size_t max_bytes, char **out, size_t *len, ewq_err *err) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = xmalloc(cap + 1);
+    for (;;) {
+        if (n == cap) buf = xrealloc(buf, (cap *= 2) + 1);
+        ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { free(buf); return ewq_fail(err, EWQ_STDIN_NAME, "read failed: %s", strerror(errno)); }
+        if (r == 0) break;
+        if ((n += (size_t)r) > max_bytes) {
+            free(buf);
+            return ewq_fail(err, EWQ_STDIN_NAME, "more than the %zu-byte limit", max_bytes);
+        }
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ewq_err *err) {
+    if (!strcmp(path, "-")) return read_stdin(max_bytes, out, len, err);
     int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return ewq_fail(err, path, "%s", strerror(errno));
     struct stat st;
@@ -2541,7 +2563,8 @@ int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err) {
 int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *err) {
     char *text;
     size_t len;
-    if (ewq_read_file(path, 1u << 30, &text, &len, err)) return -1;
+    if (ewq_read_file(path, EWQ_MAX_TEXT, &text, &len, err)) return -1;
+    if (!strcmp(path, "-")) path = EWQ_STDIN_NAME;
     long cap = 1024, count = 0;
     int *out = xmalloc(sizeof(int) * (size_t)cap);
     for (size_t i = 0; i < len;) {
@@ -4614,7 +4637,7 @@ static int *tokenize_file(const char *dir, const char *path, int vocab, long *n)
     char *text = NULL;
     size_t len = 0;
     int *ids;
-    if (ewq_tokenizer_load(&t, dir, &err) || ewq_read_file(path, (size_t)1 << 32, &text, &len, &err)) die(&err);
+    if (ewq_tokenizer_load(&t, dir, &err) || ewq_read_file(path, EWQ_MAX_TEXT, &text, &len, &err)) die(&err);
     *n = (long)ewq_encode(&t, text, len, t.add_bos, &ids);
     for (long i = 0; i < *n; i++)
         if (ids[i] >= vocab) {
@@ -5360,7 +5383,7 @@ static int finish_stdout(int rc) {
 typedef enum {
     OPT_FLAG,                  /* no value */
     OPT_INT,                   /* an integer in [lo, hi] */
-    OPT_NUM,                   /* a finite number >= lo */
+    OPT_NUM,                   /* a finite number >= lo, and <= hi when hi > lo */
     OPT_U64,                   /* an unsigned 64-bit integer */
     OPT_TEXT,                  /* any string: a file, a folder, a list parsed by the command */
     OPT_CHOICE,                /* one of the words in .arg, "a|b|c"; read as its index */
@@ -5429,8 +5452,10 @@ static void check_value(const char *cmd, const opt *o, const char *v) {
             usage_error(cmd, "%s must be an integer from %.0f to %.0f, got '%s'", o->name, o->lo, o->hi, v);
     } else if (o->type == OPT_NUM) {
         double x = strtod(v, &end);
-        if (end == v || *end || !isfinite(x) || x < o->lo)
+        if (end == v || *end || !isfinite(x) || x < o->lo || (o->hi > o->lo && x > o->hi)) {
+            if (o->hi > o->lo) usage_error(cmd, "%s must be a number from %g to %g, got '%s'", o->name, o->lo, o->hi, v);
             usage_error(cmd, "%s must be a number >= %g, got '%s'", o->name, o->lo, v);
+        }
     } else if (o->type == OPT_U64) {
         strtoull(v, &end, 10);
         if (errno || end == v || *end || v[0] == '-')
@@ -5507,7 +5532,8 @@ static void print_help(const command *c) {
         char text[512], *p = text, *end = text + sizeof text;
         p += snprintf(p, (size_t)(end - p), "%s (", o->help);
         if (o->type == OPT_INT) p += snprintf(p, (size_t)(end - p), "from %.0f to %.0f; ", o->lo, o->hi);
-        if (o->type == OPT_NUM) p += snprintf(p, (size_t)(end - p), ">= %g; ", o->lo);
+        if (o->type == OPT_NUM && o->hi > o->lo) p += snprintf(p, (size_t)(end - p), "from %g to %g; ", o->lo, o->hi);
+        else if (o->type == OPT_NUM) p += snprintf(p, (size_t)(end - p), ">= %g; ", o->lo);
         if (o->type == OPT_U64) p += snprintf(p, (size_t)(end - p), "an unsigned integer; ");
         if (o->type == OPT_NUMS) p += snprintf(p, (size_t)(end - p), "up to %.0f numbers >= %g; ", o->hi, o->lo);
         if (o->dflt) p += snprintf(p, (size_t)(end - p), "default %s; ", o->dflt);
@@ -5896,19 +5922,6 @@ static int cmd_synth(const args *a) {
 
 /* --- tokenize --- */
 
-/* Reads all of standard input. */
-static char *read_stdin(size_t *len) {
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = xmalloc(cap + 1);
-    while ((got = fread(buf + n, 1, cap - n, stdin)) > 0) {
-        n += got;
-        if (n == cap) buf = xrealloc(buf, (cap *= 2) + 1);
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 static int cmd_tokenize(const args *a) {
     const char *tok_path = a->operand[0], *file = a->operand[1];
     int ids_only = arg_given(a, "--ids"), json = arg_given(a, "--json"), bos = !arg_given(a, "--no-bos");
@@ -5917,11 +5930,7 @@ static int cmd_tokenize(const args *a) {
     if (ewq_tokenizer_load(&t, tok_path, &err)) die(&err);
     char *text;
     size_t len;
-    if (file && strcmp(file, "-")) {
-        if (ewq_read_file(file, (size_t)1 << 32, &text, &len, &err)) die(&err);
-    } else {
-        text = read_stdin(&len);
-    }
+    if (ewq_read_file(file ? file : "-", EWQ_MAX_TEXT, &text, &len, &err)) die(&err);
     int *ids;
     size_t n = ewq_encode(&t, text, len, bos && t.add_bos, &ids);
     if (json) {
@@ -6055,10 +6064,55 @@ static char *decode_ids(const ewq_tokenizer *t, int prev, const int *ids, int n)
     return s;
 }
 
+/* Streamed text: each token's bytes as it comes, flushed, except a UTF-8 character's first bytes whose
+ * last ones are still to come (byte-fallback tokens split characters), which wait for them. */
+typedef struct {
+    const ewq_tokenizer *t;    /* NULL: write ids */
+    int prev, count;           /* the token before the next one; ids written so far */
+    char held[4];              /* the start of an incomplete character */
+    int n_held;
+} token_stream;
+
+/* How many bytes at the end of s[0..n) start a character that is not complete yet. */
+static int incomplete_tail(const char *s, size_t n) {
+    for (int back = 1; back <= 3 && (size_t)back <= n; back++) {
+        unsigned char c = (unsigned char)s[n - back];
+        if ((c & 0xC0) == 0x80) continue;                  /* a continuation byte: look further back */
+        int need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        return need > back ? back : 0;
+    }
+    return 0;
+}
+
+static void stream_token(void *ctx, int id) {
+    token_stream *ts = ctx;
+    if (!ts->t) {
+        printf("%s%d", ts->count++ ? " " : "", id);
+    } else {
+        size_t k;
+        const char *piece = ewq_decode(ts->t, ts->prev, id, &k);
+        char buf[64], *all = k + 4 <= sizeof buf ? buf : xmalloc(k + 4);
+        memcpy(all, ts->held, (size_t)ts->n_held);
+        memcpy(all + ts->n_held, piece, k);
+        size_t n = (size_t)ts->n_held + k;
+        ts->n_held = incomplete_tail(all, n);
+        fwrite(all, 1, n - (size_t)ts->n_held, stdout);
+        memcpy(ts->held, all + n - ts->n_held, (size_t)ts->n_held);
+        if (all != buf) free(all);
+    }
+    ts->prev = id;
+    fflush(stdout);
+}
+
 static int cmd_generate(const args *a) {
     const char *dir = a->operand[0], *ids_arg = arg_text(a, "--ids"), *prompt_text = arg_text(a, "--prompt");
-    int n_new = (int)arg_int(a, "-n"), json = arg_given(a, "--json");
+    int n_new = (int)arg_int(a, "-n"), json = arg_given(a, "--json"), chat = arg_given(a, "--chat");
+    int echo = !arg_given(a, "--no-echo"), top_k = (int)arg_int(a, "--top-k");
+    double temp = arg_num(a, "--temp"), top_p = arg_num(a, "--top-p"), min_p = arg_num(a, "--min-p");
+    uint64_t seed = arg_given(a, "--seed") ? strtoull(arg_text(a, "--seed"), NULL, 10)
+                                           : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     model_opts o = model_args(a);
+    if (chat && !prompt_text) usage_error("generate", "--chat needs --prompt TEXT");
     ewq_model m;
     ewq_packed p;
     ewq_backend b;
@@ -6072,10 +6126,22 @@ static int cmd_generate(const args *a) {
     free(tok_path);
     if (have_tok && ewq_tokenizer_load(&t, dir, &err)) die(&err);
     int *prompt, n_prompt;
-    if (ids_arg) n_prompt = parse_id_list(ids_arg, m.cfg.vocab, &prompt);
-    else if (prompt_text) n_prompt = (int)ewq_encode(&t, prompt_text, strlen(prompt_text), t.add_bos, &prompt);
-    else if (m.cfg.bos_id >= 0) prompt = xmalloc(sizeof(int)), prompt[0] = m.cfg.bos_id, n_prompt = 1;
-    else usage_error("generate", "the model has no BOS token: give a prompt with --prompt or --ids");
+    if (ids_arg) {
+        n_prompt = parse_id_list(ids_arg, m.cfg.vocab, &prompt);
+    } else if (chat) {
+        ewq_chat c;
+        if (ewq_chat_load(&c, &t, &err)) die(&err);
+        char *text = ewq_chat_render(&c, prompt_text);
+        n_prompt = (int)ewq_encode(&t, text, strlen(text), 0, &prompt);   /* the template places BOS itself */
+        free(text);
+        ewq_chat_free(&c);
+    } else if (prompt_text) {
+        n_prompt = (int)ewq_encode(&t, prompt_text, strlen(prompt_text), t.add_bos, &prompt);
+    } else if (m.cfg.bos_id >= 0) {
+        prompt = xmalloc(sizeof(int)), prompt[0] = m.cfg.bos_id, n_prompt = 1;
+    } else {
+        usage_error("generate", "the model has no BOS token: give a prompt with --prompt or --ids");
+    }
     if (n_prompt == 0) usage_error("generate", "the prompt is empty");
     for (int i = 0; i < n_prompt; i++)   /* --ids were checked as they were parsed: this is the tokenizer's */
         if (prompt[i] >= m.cfg.vocab) {
@@ -6086,9 +6152,21 @@ static int cmd_generate(const args *a) {
     pack_model(&m, &o, &p, weights, sizeof weights);
     int *out = xmalloc(sizeof(int) * (size_t)n_new), n_out;
     start_backend(&b, &p, n_prompt + n_new, &o);
-    if (ewq_greedy(&b, prompt, n_prompt, n_new, 1, out, &n_out, &err)) die(&err);
-    char *text = have_tok ? decode_ids(&t, prompt[n_prompt - 1], out, n_out) : NULL;
+    ewq_sampler sampler;
+    ewq_sampler_init(&sampler, temp, top_k, top_p, min_p, seed);
+    token_stream ts = {have_tok ? &t : NULL, prompt[n_prompt - 1], 0, {0}, 0};
+    if (!json && have_tok && echo) {   /* the prompt as text, without the BOS the tokenizer put first */
+        int skip = n_prompt > 1 && prompt[0] == t.bos_id;
+        char *text = decode_ids(&t, skip ? prompt[0] : -1, prompt + skip, n_prompt - skip);
+        fputs(text, stdout);
+        free(text);
+    }
+    double seconds[2];
+    if (ewq_generate(&b, prompt, n_prompt, n_new, 1, &sampler, json ? NULL : stream_token, &ts, out, &n_out, seconds,
+                     &err))
+        die(&err);
     if (json) {
+        char *text = have_tok ? decode_ids(&t, prompt[n_prompt - 1], out, n_out) : NULL;
         printf("{\"prompt\": [");
         print_ids(stdout, prompt, n_prompt, ", ");
         printf("], \"tokens\": [");
@@ -6096,14 +6174,18 @@ static int cmd_generate(const args *a) {
         printf("]");
         if (text) printf(", \"text\": "), print_json_string(stdout, text);
         printf("}\n");
-    } else if (text) {
-        printf("%s\n", text);
+        free(text);
     } else {
-        print_ids(stdout, out, n_out, " ");
+        fwrite(ts.held, 1, (size_t)ts.n_held, stdout);   /* an incomplete character at the very end */
         printf("\n");
     }
+    fflush(stdout);
+    fprintf(stderr, "generate: prompt %d tokens (%.2f tokens/s), generated %d tokens (%.2f tokens/s)", n_prompt,
+            seconds[0] > 0 ? n_prompt / seconds[0] : 0.0, n_out, seconds[1] > 0 ? n_out / seconds[1] : 0.0);
+    if (temp > 0) fprintf(stderr, ", seed %" PRIu64, seed);
+    fputc('\n', stderr);
     b.free(&b);
-    free(prompt), free(out), free(text);
+    free(prompt), free(out);
     if (have_tok) ewq_tokenizer_free(&t);
     ewq_packed_free(&p);
     ewq_model_close(&m);
@@ -6353,18 +6435,35 @@ static const command commands[] = {
         cmd_ppl,
     },
     {
-        "generate", {"MODEL"}, "missing MODEL folder", "MODEL [--prompt TEXT | --ids LIST] [options]",
-        "greedy decoding from a prompt",
-        "Greedy decoding: runs the prompt, then appends the most likely next token until -n tokens are\n"
-        "generated or an end-of-sequence token appears. Prints the generated text when the model folder\n"
-        "has a tokenizer.json (the ids with --json), else the generated token ids. Without a prompt: the\n"
-        "BOS token alone.",
+        "generate", {"MODEL"}, "missing MODEL folder", "MODEL [--prompt TEXT [--chat] | --ids LIST] [options]",
+        "text from a prompt, greedy or sampled, streamed as it is generated",
+        "Runs the prompt, then appends one token at a time until -n tokens are generated or an\n"
+        "end-of-sequence token appears. The text is written as it is generated, after the prompt (unless\n"
+        "--no-echo), when the model folder has a tokenizer.json; else the generated token ids. Without a\n"
+        "prompt: the BOS token alone. A summary goes to stderr: prompt and generated tokens with their\n"
+        "tokens/s (generated: tokens over the time after the prompt's forward pass), and the seed when sampling.\n"
+        "Greedy (the default, --temp 0) takes the most likely token and is exactly reproducible. Above 0,\n"
+        "top-k, then top-p, then min-p filter the model's probabilities, the temperature reshapes what they\n"
+        "keep, and a xorshift64* generator seeded by --seed draws (ewq.h, \"Choosing the next token\"): the\n"
+        "same seed gives the same tokens on every run and thread count. -p is not a synonym of --prompt:\n"
+        "in bench and run, -p is the prompt length.",
         (const opt[]){
             {"--prompt", OPT_TEXT, "TEXT", 0, 0, NULL, "the prompt, tokenized with the model's tokenizer.json, BOS first "
              "when it asks", "--ids"},
+            {"--chat", OPT_FLAG, NULL, 0, 0, NULL, "the prompt as one user message in the model's chat template (ChatML "
+             "or Llama-3's header form, from tokenizer_config.json or chat_template.jinja)", "--ids"},
             {"--ids", OPT_TEXT, "LIST", 0, 0, NULL, "the prompt as token ids, separated by spaces or commas", NULL},
             {"-n", OPT_INT, "N", 1, 1 << 20, "64", "tokens to generate", NULL},
-            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output: prompt and generated ids (and text)", NULL},
+            {"--temp", OPT_NUM, "T", 0, 0, "0", "temperature, 0 for greedy", NULL},
+            {"--top-k", OPT_INT, "K", 0, 1 << 30, "40", "keep the K most likely tokens, 0 for all", NULL},
+            {"--top-p", OPT_NUM, "P", 0, 1, "0.95", "keep the most likely tokens up to probability P, 1 for all", NULL},
+            {"--min-p", OPT_NUM, "P", 0, 1, "0.05", "keep tokens at least P times as likely as the most likely, 0 for "
+             "all", NULL},
+            {"--seed", OPT_U64, "S", 0, 0, NULL, "the sampling generator's seed; from the clock when not given, "
+             "printed in the summary", NULL},
+            {"--no-echo", OPT_FLAG, NULL, 0, 0, NULL, "do not write the prompt before the generated text", NULL},
+            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output at the end instead of the streamed text",
+             NULL},
             WEIGHT_OPTIONS,
             MACHINE_OPTIONS,
             {0},

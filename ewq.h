@@ -68,8 +68,11 @@ uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t
 /* ---------------------------------------------------------------------------------------------------
  * Files: whole files read into memory (config.json, tokenizer.json, plans, token files).
  */
-/* Reads a whole file into a NUL-terminated heap buffer (refuses directories and files over max_bytes). */
+/* Reads a whole file into a NUL-terminated heap buffer (refuses directories and files over max_bytes).
+ * PATH "-" is standard input (read to its end, with the same limit), named EWQ_STDIN_NAME in messages. */
 int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ewq_err *err);
+#define EWQ_STDIN_NAME "standard input"
+#define EWQ_MAX_TEXT (1u << 30)   /* texts and token files (tokenize, ppl, run), standard input included: 1 GiB */
 
 /* ---------------------------------------------------------------------------------------------------
  * Checkpoint: safetensors files, memory-mapped read-only.
