@@ -5368,9 +5368,11 @@ static void usage_error(const char *cmd, const char *fmt, ...) {
     exit(2);
 }
 
+static int stdout_errno;   /* why a flush of streamed output (generate) failed, or 0 */
+
 /* Results that could not be written (a full disk, /dev/full, a closed terminal) are a failure, not exit 0. */
 static int finish_stdout(int rc) {
-    int e = fflush(stdout) != 0 ? errno : ferror(stdout) ? -1 : 0;
+    int e = fflush(stdout) != 0 ? errno : ferror(stdout) ? (stdout_errno ? stdout_errno : -1) : 0;
     if (!e) return rc;
     fprintf(stderr, "ewq: standard output: write failed%s%s\n", e > 0 ? ": " : "", e > 0 ? strerror(e) : "");
     return 1;
@@ -6101,7 +6103,7 @@ static void stream_token(void *ctx, int id) {
         if (all != buf) free(all);
     }
     ts->prev = id;
-    fflush(stdout);
+    if (fflush(stdout) != 0 && !stdout_errno) stdout_errno = errno;
 }
 
 static int cmd_generate(const args *a) {
@@ -6179,11 +6181,12 @@ static int cmd_generate(const args *a) {
         fwrite(ts.held, 1, (size_t)ts.n_held, stdout);   /* an incomplete character at the very end */
         printf("\n");
     }
-    fflush(stdout);
-    fprintf(stderr, "generate: prompt %d tokens (%.2f tokens/s), generated %d tokens (%.2f tokens/s)", n_prompt,
-            seconds[0] > 0 ? n_prompt / seconds[0] : 0.0, n_out, seconds[1] > 0 ? n_out / seconds[1] : 0.0);
-    if (temp > 0) fprintf(stderr, ", seed %" PRIu64, seed);
-    fputc('\n', stderr);
+    if (fflush(stdout) == 0 && !ferror(stdout)) {   /* else finish_stdout's error is the one line on stderr */
+        fprintf(stderr, "generate: prompt %d tokens (%.2f tokens/s), generated %d tokens (%.2f tokens/s)", n_prompt,
+                seconds[0] > 0 ? n_prompt / seconds[0] : 0.0, n_out, seconds[1] > 0 ? n_out / seconds[1] : 0.0);
+        if (temp > 0) fprintf(stderr, ", seed %" PRIu64, seed);
+        fputc('\n', stderr);
+    }
     b.free(&b);
     free(prompt), free(out);
     if (have_tok) ewq_tokenizer_free(&t);

@@ -10,7 +10,7 @@ S=../shared/assets/stories260K
 F=data/fixtures/llama3-f32
 ORACLE=data/expected/stories260K.json
 
-expect_exit gen/bad-temp 2 "--temp must be a number from 0 to" "$EWQ" generate $F --temp -1
+expect_exit gen/bad-temp 2 "--temp must be a number >= 0" "$EWQ" generate $F --temp -1
 expect_exit gen/bad-top-p 2 "--top-p must be a number from 0 to 1" "$EWQ" generate $F --top-p 1.5
 expect_exit gen/bad-min-p 2 "--min-p must be a number from 0 to 1" "$EWQ" generate $F --min-p nan
 expect_exit gen/bad-seed 2 "--seed must be an unsigned integer" "$EWQ" generate $F --seed -1
