@@ -5534,7 +5534,7 @@ static void print_help(const command *c) {
         char text[512], *p = text, *end = text + sizeof text;
         p += snprintf(p, (size_t)(end - p), "%s (", o->help);
         if (o->type == OPT_INT) p += snprintf(p, (size_t)(end - p), "from %.0f to %.0f; ", o->lo, o->hi);
-        if (o->type == OPT_NUM && o->hi > o->lo) p += snprintf(p, (size_t)(end - p), "from %g to %g; ", o->lo, o->hi);
+        if (o->type == OPT_NUM && o->hi > o->lo) p += snprintf(p, (size_t)(end - p), "a number from %g to %g; ", o->lo, o->hi);
         else if (o->type == OPT_NUM) p += snprintf(p, (size_t)(end - p), ">= %g; ", o->lo);
         if (o->type == OPT_U64) p += snprintf(p, (size_t)(end - p), "an unsigned integer; ");
         if (o->type == OPT_NUMS) p += snprintf(p, (size_t)(end - p), "up to %.0f numbers >= %g; ", o->hi, o->lo);

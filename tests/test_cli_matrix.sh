@@ -83,7 +83,9 @@ options_of() {   # CMD: one line per option, FLAG US ARG US HELP (US: \x1f; wrap
         END { if (o) print o }'
 }
 valid_value() {   # ARG HELP: a value the option accepts
-    if [[ $2 =~ \(from\ (-?[0-9]+)\ to ]] || [[ $2 =~ numbers\ \>=\ ([0-9.]+) ]] || [[ $2 =~ \(\>=\ ([0-9.]+) ]]; then
+    if [[ $2 =~ \((a\ number\ )?from\ (-?[0-9.]+)\ to ]]; then
+        echo "${BASH_REMATCH[2]}"
+    elif [[ $2 =~ numbers\ \>=\ ([0-9.]+) ]] || [[ $2 =~ \(\>=\ ([0-9.]+) ]]; then
         echo "${BASH_REMATCH[1]}"
     elif [[ $1 == *"|"* ]]; then echo "${1%%|*}"
     elif [[ $2 == *"an unsigned integer"* ]]; then echo 1
@@ -115,7 +117,11 @@ for cmd in $commands; do
         [ -z "$arg" ] && continue
         refuse "$name/missing-value" 2 "$flag" "needs a value" "$cmd" "$flag"
         bad=() want=
-        if [[ $help =~ \(from\ (-?[0-9]+)\ to\ ([0-9]+) ]]; then
+        if [[ $help =~ \(a\ number\ from\ (-?[0-9.]+)\ to\ ([0-9.]+) ]]; then
+            lo=${BASH_REMATCH[1]} hi=${BASH_REMATCH[2]}
+            bad=(abc "" nan inf 1e999 "$(awk -v l="$lo" 'BEGIN { print l - 1 }')" "$(awk -v h="$hi" 'BEGIN { print h + 1 }')")
+            want="must be a number from $lo to $hi"
+        elif [[ $help =~ \(from\ (-?[0-9]+)\ to\ ([0-9]+) ]]; then
             lo=${BASH_REMATCH[1]} hi=${BASH_REMATCH[2]}
             bad=(abc 1.5 "" $((lo - 1)) $((hi + 1)) 99999999999999999999) want="must be an integer from $lo to $hi"
         elif [[ $help =~ up\ to\ ([0-9]+)\ numbers\ \>=\ ([0-9.]+) ]]; then
