@@ -1949,7 +1949,9 @@ static float dot(const float *a, const float *b, int n) {
  *              in registers (aux: what matvec_prepare computed from x; row: room for one row of floats)
  *   tile       prefill: TILE rows of W from row r, dequantized into buf[TILE][cols] (zeros past the end)
  *   tile_dot   prefill: out[t*ostride + i] = buf[i] . x[t] for i < nr rows and t < np <= TILE_POS
- *              positions, all TILE x np sums in registers at once */
+ *              positions, all TILE x np sums in registers at once
+ *   scores     attention: out[k] = (q . key[k]) * scale for k < n, key[k] = keys + k*stride, d wide
+ *   mix        attention: out[i] = sum over k < n of a[k] * val[k][i], val[k] = vals + k*stride */
 #define TILE 4            /* weight rows per prefill tile */
 #define TILE_POS 3        /* positions per register block of the prefill */
 #define POS_BLOCK 128     /* positions whose activations stay in L2 while the tiles of a row block pass */
@@ -1959,6 +1961,8 @@ typedef struct {
     void (*matvec)(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out, float *row);
     void (*tile)(const ewq_qmat *w, int r, int nr, float *buf);
     void (*tile_dot)(const float *buf, int cols, const float *x, int np, float *out, int ostride, int nr);
+    void (*scores)(const float *q, const float *keys, size_t stride, int n, int d, float scale, float *out);
+    void (*mix)(const float *a, const float *vals, size_t stride, int n, int d, float *out);
 } cpu_kernels;
 
 static void plain_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out, float *row) {
@@ -1991,7 +1995,18 @@ static void plain_tile_dot(const float *buf, int cols, const float *x, int np, f
         }
 }
 
-static const cpu_kernels plain_kernels = {"plain C", NULL, plain_matvec, plain_tile, plain_tile_dot};
+static void plain_scores(const float *q, const float *keys, size_t stride, int n, int d, float scale, float *out) {
+    for (int k = 0; k < n; k++) out[k] = dot(q, keys + (size_t)k * stride, d) * scale;
+}
+
+static void plain_mix(const float *a, const float *vals, size_t stride, int n, int d, float *out) {
+    memset(out, 0, sizeof(float) * (size_t)d);
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < d; i++) out[i] += a[k] * vals[(size_t)k * stride + i];
+}
+
+static const cpu_kernels plain_kernels = {"plain C", NULL, plain_matvec, plain_tile, plain_tile_dot, plain_scores,
+                                          plain_mix};
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(EWQ_PLAIN)
 #include <immintrin.h>
@@ -2225,7 +2240,58 @@ AVX2 static void avx2_tile_dot(const float *buf, int cols, const float *x, int n
     else tile_dot_np(buf, cols, x, 1, out, ostride, nr);
 }
 
-static const cpu_kernels avx2_kernels = {"AVX2+FMA+F16C", avx2_matvec_prepare, avx2_matvec, avx2_tile, avx2_tile_dot};
+/* Four keys at a time: four independent sums in flight. */
+AVX2 static void avx2_scores(const float *q, const float *keys, size_t stride, int n, int d, float scale, float *out) {
+    int k = 0;
+    for (; k + 4 <= n; k += 4) {
+        __m256 acc[4];
+        UNROLL
+        for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
+        int c = 0;
+        for (; c + 8 <= d; c += 8) {
+            __m256 qv = _mm256_loadu_ps(q + c);
+            UNROLL
+            for (int i = 0; i < 4; i++) acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(keys + (size_t)(k + i) * stride + c), acc[i]);
+        }
+        for (int i = 0; i < 4; i++) {
+            float sum = hsum8(acc[i]);
+            for (int j = c; j < d; j++) sum += q[j] * keys[(size_t)(k + i) * stride + j];
+            out[k + i] = sum * scale;
+        }
+    }
+    for (; k < n; k++) {
+        __m256 acc = _mm256_setzero_ps();
+        int c = 0;
+        for (; c + 8 <= d; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(keys + (size_t)k * stride + c), acc);
+        float sum = hsum8(acc);
+        for (int j = c; j < d; j++) sum += q[j] * keys[(size_t)k * stride + j];
+        out[k] = sum * scale;
+    }
+}
+
+/* 32 output columns at a time in four registers, every key's row added in. */
+AVX2 static void avx2_mix(const float *a, const float *vals, size_t stride, int n, int d, float *out) {
+    int c = 0;
+    for (; c + 32 <= d; c += 32) {
+        __m256 acc[4];
+        UNROLL
+        for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
+        for (int k = 0; k < n; k++) {
+            __m256 av = _mm256_set1_ps(a[k]);
+            UNROLL
+            for (int i = 0; i < 4; i++) acc[i] = _mm256_fmadd_ps(av, _mm256_loadu_ps(vals + (size_t)k * stride + c + 8 * i), acc[i]);
+        }
+        for (int i = 0; i < 4; i++) _mm256_storeu_ps(out + c + 8 * i, acc[i]);
+    }
+    for (; c < d; c++) {
+        float sum = 0;
+        for (int k = 0; k < n; k++) sum += a[k] * vals[(size_t)k * stride + c];
+        out[c] = sum;
+    }
+}
+
+static const cpu_kernels avx2_kernels = {"AVX2+FMA+F16C", avx2_matvec_prepare, avx2_matvec, avx2_tile, avx2_tile_dot,
+                                         avx2_scores, avx2_mix};
 #endif
 
 static const cpu_kernels *kernels = &plain_kernels;
@@ -2376,18 +2442,13 @@ static void attend(void *ctx, int item) {
     const float *vc = j->s->vcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
     int first = c->sliding_window && p >= c->sliding_window ? p - c->sliding_window + 1 : 0;
     float *score = j->s->scores + (size_t)ewq_worker() * j->max_ctx, scale = 1.0f / sqrtf((float)d), mx = -INFINITY;
-    for (int k = first; k <= p; k++) {
-        score[k - first] = dot(q, kc + (size_t)k * kvd, d) * scale;
-        mx = fmaxf(mx, score[k - first]);
-    }
-    float sum = 0, *out = j->s->att + (size_t)t * c->n_heads * d + (size_t)h * d;
-    for (int k = first; k <= p; k++) sum += score[k - first] = expf(score[k - first] - mx);
-    memset(out, 0, sizeof(float) * (size_t)d);
-    for (int k = first; k <= p; k++) {
-        float a = score[k - first] / sum;
-        const float *v = vc + (size_t)k * kvd;
-        for (int i = 0; i < d; i++) out[i] += a * v[i];
-    }
+    int n = p + 1 - first;
+    kernels->scores(q, kc + (size_t)first * kvd, kvd, n, d, scale, score);
+    for (int k = 0; k < n; k++) mx = fmaxf(mx, score[k]);
+    float sum = 0;
+    for (int k = 0; k < n; k++) sum += score[k] = expf(score[k] - mx);
+    for (int k = 0; k < n; k++) score[k] /= sum;
+    kernels->mix(score, vc + (size_t)first * kvd, kvd, n, d, j->s->att + (size_t)t * c->n_heads * d + (size_t)h * d);
 }
 
 static void cpu_attention_block(ewq_backend *b, int l, int n, int pos) {
