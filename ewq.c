@@ -72,19 +72,37 @@ int ewq_fail(ewq_err *e, const char *file, const char *fmt, ...) {
     return -1;
 }
 
+/* What an allocation failure names: the file being read or the model or text being worked on, as set by
+ * the entry points that allocate in proportion to their input (allocating_for). Set from the main thread
+ * only; workers read it. */
+static const char *alloc_subject;
+static const char *allocating_for(const char *name) {
+    const char *before = alloc_subject;
+    alloc_subject = name;
+    return before;
+}
+static void out_of_memory(size_t n, size_t size) {
+    ewq_err e;
+    char times[32] = "";
+    if (size > 1) snprintf(times, sizeof times, " x %zu", size);
+    ewq_fail(&e, alloc_subject ? alloc_subject : "ewq", "out of memory (%zu%s bytes)", n, times);
+    fprintf(stderr, "ewq: %s\n", e.msg);
+    exit(1);
+}
+
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
-    if (!p) { fprintf(stderr, "ewq: out of memory (%zu bytes)\n", n); exit(1); }
+    if (!p) out_of_memory(n, 1);
     return p;
 }
 static void *xcalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) { fprintf(stderr, "ewq: out of memory (%zu x %zu bytes)\n", n, size); exit(1); }
+    if (!p) out_of_memory(n, size);
     return p;
 }
 static void *xrealloc(void *p, size_t n) {
     p = realloc(p, n ? n : 1);
-    if (!p) { fprintf(stderr, "ewq: out of memory (%zu bytes)\n", n); exit(1); }
+    if (!p) out_of_memory(n, 1);
     return p;
 }
 static char *xstrdup(const char *s) {
@@ -296,7 +314,9 @@ int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, e
                         max_bytes);
     }
     size_t n = (size_t)st.st_size, got = 0;
+    const char *was = allocating_for(path);
     char *buf = xmalloc(n + 1);
+    allocating_for(was);
     while (got < n) {
         ssize_t r = read(fd, buf + got, n - got);
         if (r < 0 && errno == EINTR) continue;
@@ -844,6 +864,7 @@ static int bind_tensors(ewq_model *m, const char *where, ewq_err *err) {
 }
 
 int ewq_model_open(ewq_model *m, const char *dir, ewq_err *err) {
+    allocating_for(dir);
     memset(m, 0, sizeof *m);
     struct stat st;
     if (stat(dir, &st) != 0) return ewq_fail(err, dir, "%s", strerror(errno));
@@ -984,6 +1005,7 @@ static void synth_piece(void *ctx, int piece) {
  * weight standard deviation (0.02): each linear weight of block l gets +outlier*std as its first value
  * and -outlier*std as its last, which widens its histogram's range and lowers its entropy. */
 int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, const char *path, ewq_err *err) {
+    allocating_for(path);
     synth_tensor *t;
     int n = synth_tensor_list(c, &t);
     size_t hlen;
@@ -1861,6 +1883,7 @@ static int check_finite(const ewq_model *m, const ewq_assignment *a, ewq_err *er
 
 int ewq_pack(ewq_packed *p, const ewq_model *m, const ewq_assignment *a, int group, int shrink, int progress,
              ewq_err *err) {
+    allocating_for(m->dir);
     memset(p, 0, sizeof *p);
     if (a->n_layers != m->cfg.n_layers)
         return ewq_fail(err, m->dir, "the precision assignment has %d blocks but the model has %d", a->n_layers,
@@ -2553,6 +2576,7 @@ static void cpu_free(ewq_backend *b) {
 }
 
 int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+    allocating_for(p->model->dir);
     const ewq_model *m = p->model;
     const ewq_config *c = &m->cfg;
     memset(b, 0, sizeof *b);
@@ -2622,6 +2646,7 @@ int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err) {
  * =================================================================================================== */
 
 int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *err) {
+    allocating_for(path);
     char *text;
     size_t len;
     if (ewq_read_file(path, EWQ_MAX_TEXT, &text, &len, err)) return -1;
@@ -2632,14 +2657,17 @@ int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *er
         if (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r') { i++; continue; }
         long v = 0;
         size_t start = i;
-        while (i < len && text[i] >= '0' && text[i] <= '9' && v <= vocab) v = v * 10 + (text[i++] - '0');
+        for (; i < len && text[i] >= '0' && text[i] <= '9'; i++)   /* every digit read, the value capped */
+            if (v <= vocab) v = v * 10 + (text[i] - '0');
         int ends = i == len || text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r';
         if (i == start || !ends || v >= vocab) {
+            int digits = (int)(i - start);
+            if (i == start || !ends) ewq_fail(err, path, "byte %zu: expected a decimal token id", start);
+            else ewq_fail(err, path, "byte %zu: token id %.*s%s is outside the vocabulary [0, %d)", start,
+                          digits < 24 ? digits : 24, text + start, digits < 24 ? "" : "...", vocab);
             free(out);
             free(text);
-            if (i == start || !ends) return ewq_fail(err, path, "byte %zu: expected a decimal token id", start);
-            return ewq_fail(err, path, "byte %zu: token id %s%ld is outside the vocabulary [0, %d)", start,
-                            v > vocab ? ">" : "", v, vocab);
+            return -1;
         }
         if (count == cap) out = xrealloc(out, sizeof(int) * (size_t)(cap *= 2));
         out[count++] = (int)v;
@@ -3852,6 +3880,7 @@ static int tok_read_config(const char *json_path, json_doc *doc, ewq_err *err) {
 }
 
 int ewq_tokenizer_load(ewq_tokenizer *t, const char *path, ewq_err *err) {
+    allocating_for(path);
     memset(t, 0, sizeof *t);
     t->bos_id = t->eos_id = t->pad_id = t->unk_id = -1;
     struct stat st;
@@ -4399,31 +4428,42 @@ int ewq_gguf_write(FILE *f, const ewq_packed *p, const ewq_tokenizer *t, FILE *n
  * spread over a persistent pool of threads.
  * =================================================================================================== */
 
-/* Temporaries of the outputs being written, removed when ewq is interrupted (SIGINT, SIGTERM, SIGHUP), so
- * that only SIGKILL can leave one behind. The handler reads this table, so slots change with one store. */
+/* Temporaries of the outputs being written, removed when ewq is interrupted (SIGINT, SIGTERM, SIGHUP) or
+ * exits without committing them (a refusal after an output was opened), so that only SIGKILL can leave one
+ * behind. Files first, then the temporary folders that held them. The handler reads these tables, so
+ * slots change with one store. */
 #define OUT_PENDING 8
-static char *volatile out_pending[OUT_PENDING];
+static char *volatile out_pending[OUT_PENDING], *volatile out_pending_dirs[2];
 
-static void out_on_signal(int sig) {
+static void out_remove_pending(void) {   /* async-signal-safe: unlink and rmdir only */
     for (int i = 0; i < OUT_PENDING; i++)
         if (out_pending[i]) unlink(out_pending[i]);
+    for (int i = 0; i < 2; i++)
+        if (out_pending_dirs[i]) rmdir(out_pending_dirs[i]);
+}
+
+static void out_on_signal(int sig) {
+    out_remove_pending();
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
-static void out_track(const char *tmp, int on) {
+static void out_track_in(char *volatile *table, int n, const char *path, int on) {
     static int installed;
     if (!installed) {   /* leave a signal alone when it is ignored (nohup) */
         installed = 1;
+        atexit(out_remove_pending);
         int sigs[] = {SIGINT, SIGTERM, SIGHUP};
         for (int i = 0; i < 3; i++) {
             struct sigaction old, sa = {.sa_handler = out_on_signal};
             if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL) sigaction(sigs[i], &sa, NULL);
         }
     }
-    for (int i = 0; i < OUT_PENDING; i++)
-        if (on ? !out_pending[i] : out_pending[i] == tmp) { out_pending[i] = on ? (char *)tmp : NULL; return; }
+    for (int i = 0; i < n; i++)
+        if (on ? !table[i] : table[i] == path) { table[i] = on ? (char *)path : NULL; return; }
 }
+static void out_track(const char *tmp, int on) { out_track_in(out_pending, OUT_PENDING, tmp, on); }
+static void out_track_dir(const char *tmp, int on) { out_track_in(out_pending_dirs, 2, tmp, on); }
 
 /* A target that is not a regular file (a terminal, /dev/null, a FIFO) is written in place: a rename would
  * replace the device or pipe with a regular file. Standard output under another name (/dev/stdout) is
@@ -4699,6 +4739,7 @@ static int *tokenize_file(const char *dir, const char *path, int vocab, long *n)
     size_t len = 0;
     int *ids;
     if (ewq_tokenizer_load(&t, dir, &err) || ewq_read_file(path, EWQ_MAX_TEXT, &text, &len, &err)) die(&err);
+    allocating_for(strcmp(path, "-") ? path : EWQ_STDIN_NAME);
     *n = (long)ewq_encode(&t, text, len, t.add_bos, &ids);
     for (long i = 0; i < *n; i++)
         if (ids[i] >= vocab) {
@@ -5263,34 +5304,48 @@ static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, c
     fprintf(f, "\n![block entropy](entropy.svg)\n");
 }
 
-/* --report DIR: checked before the work (an existing DIR must be an earlier report), written after it into
- * DIR.tmp.PID, then renamed into place, so DIR is complete or absent. */
-static int report_check(const char *dir, ewq_err *err) {
-    struct stat st;
+/* --report DIR, before the work: DIR named by its own name (not ".", "..", or "/"), and when it exists an
+ * earlier report; then its temporary folder DIR.tmp.PID is created, so a place that cannot be written fails
+ * at once. After the work the files are written into it and it is renamed into place, so DIR is complete
+ * or absent. The folder and the files in it are removed on a refusal, on SIGINT, SIGTERM and SIGHUP.
+ * DIR comes without trailing slashes ("out/" is the folder out). */
+static char *report_tmp, *report_tmp_files[sizeof report_files / sizeof *report_files];
+
+static int report_start(const char *dir, ewq_err *err) {
+    size_t len = strlen(dir);
     const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
     if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))   /* it is renamed into place: it needs a name */
         return ewq_fail(err, dir, "names no folder of its own; --report wants the report folder's name");
-    char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
-    if (slash) *slash = 0;
-    int writable = access(slash ? (slash == parent ? "/" : parent) : ".", W_OK) == 0, e = errno;
-    free(parent);
-    if (!writable) return ewq_fail(err, dir, "cannot create the report folder: %s", strerror(e));
-    if (stat(dir, &st) != 0) {
-        if (errno != ENOENT) return ewq_fail(err, dir, "%s", strerror(errno));
-        return 0;
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) return ewq_fail(err, dir, "exists and is not a folder");
+        DIR *d = opendir(dir);
+        if (!d) return ewq_fail(err, dir, "%s", strerror(errno));
+        struct dirent *de;
+        int rc = 0;
+        while (rc == 0 && (de = readdir(d))) {
+            int known = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+            for (size_t i = 0; i < sizeof report_files / sizeof *report_files; i++) known |= !strcmp(de->d_name, report_files[i]);
+            if (!known) rc = ewq_fail(err, dir, "holds '%s': not an earlier ewq report, refusing to replace it", de->d_name);
+        }
+        closedir(d);
+        if (rc) return rc;
+    } else if (errno != ENOENT) {
+        return ewq_fail(err, dir, "%s", strerror(errno));
     }
-    if (!S_ISDIR(st.st_mode)) return ewq_fail(err, dir, "exists and is not a folder");
-    DIR *d = opendir(dir);
-    if (!d) return ewq_fail(err, dir, "%s", strerror(errno));
-    struct dirent *de;
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
-        int known = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-        for (size_t i = 0; i < sizeof report_files / sizeof *report_files; i++) known |= !strcmp(de->d_name, report_files[i]);
-        if (!known) rc = ewq_fail(err, dir, "holds '%s': not an earlier ewq report, refusing to replace it", de->d_name);
+    report_tmp = xmalloc(len + 32);
+    snprintf(report_tmp, len + 32, "%s.tmp.%d", dir, (int)getpid());
+    for (size_t i = 0; i < sizeof report_files / sizeof *report_files; i++) {
+        report_tmp_files[i] = path_join(report_tmp, report_files[i]);
+        out_track(report_tmp_files[i], 1);
     }
-    closedir(d);
-    return rc;
+    out_track_dir(report_tmp, 1);   /* before it exists, as for files */
+    if (mkdir(report_tmp, 0777) != 0) {
+        int e = errno;
+        return ewq_fail(err, dir, "cannot create the report folder%s: %s", e == ENOENT ? " (its parent is missing)" : "",
+                        strerror(e));
+    }
+    return 0;
 }
 
 static void remove_report(const char *dir) {
@@ -5305,32 +5360,31 @@ static void remove_report(const char *dir) {
 static int write_report(const ewq_model *m, const run_opts *o, const run_set *s, const ewq_plan *plan, long n_tokens,
                         const char *note, ewq_err *err) {
     size_t len = strlen(o->report) + 32;
-    char *tmp = xmalloc(len), *old = xmalloc(len);
-    snprintf(tmp, len, "%s.tmp.%d", o->report, (int)getpid());
+    char *old = xmalloc(len);
     snprintf(old, len, "%s.old.%d", o->report, (int)getpid());
     int rc = 0;
-    if (mkdir(tmp, 0777) != 0) rc = ewq_fail(err, tmp, "cannot create folder: %s", strerror(errno));
     for (size_t i = 0; rc == 0 && i < sizeof report_files / sizeof *report_files; i++) {
-        char *path = path_join(tmp, report_files[i]);
         ewq_outfile out;
-        if ((rc = ewq_out_open(&out, path, err)) == 0) {
+        if ((rc = ewq_out_open(&out, report_tmp_files[i], err)) == 0) {
             if (i == 0) print_run_markdown(out.f, m, o, s, n_tokens, note);
             else if (i == 1) print_run_json(out.f, m, o, s, plan, n_tokens);
             else ewq_plan_svg(out.f, plan, o->dir);
             rc = ewq_out_commit(&out, err);
         }
-        free(path);
     }
     struct stat st;
     int had = rc == 0 && stat(o->report, &st) == 0;
     if (rc == 0 && had && rename(o->report, old) != 0) rc = ewq_fail(err, o->report, "%s", strerror(errno));
-    if (rc == 0 && rename(tmp, o->report) != 0) {
+    if (rc == 0 && rename(report_tmp, o->report) != 0) {
         rc = ewq_fail(err, o->report, "%s", strerror(errno));
         if (had) rename(old, o->report);
     }
     if (rc == 0 && had) remove_report(old);
-    if (rc) remove_report(tmp);
-    free(tmp), free(old);
+    if (rc) remove_report(report_tmp);
+    for (size_t i = 0; i < sizeof report_files / sizeof *report_files; i++)
+        out_track(report_tmp_files[i], 0), free(report_tmp_files[i]);
+    out_track_dir(report_tmp, 0);
+    free(report_tmp), free(old);
     return rc;
 }
 
@@ -5360,7 +5414,6 @@ static int run_study(const run_opts *o) {
     ewq_plan plan;
     ewq_err err;
     long n;
-    if (o->report && report_check(o->report, &err)) die(&err);
     open_model(o->dir, &o->mo, &m);
     int *ids = run_tokens(o, &m, &n);
     check_context(&m, o->ctx, "chunks of --ctx");
@@ -5505,23 +5558,50 @@ static int choice_index(const char *words, const char *word) {
     return -1;
 }
 
-/* Checks one value against its option; a usage error names the option and the value. */
+/* Numbers on the command line are plain decimal: an optional minus, digits, and for reals an optional
+ * fraction and exponent; nothing else. (strtod alone would also take "0x10", "inf", "nan" and leading
+ * blanks, strtol leading blanks and a plus sign.) Returns the length of the number at s, 0 if none. */
+static size_t decimal_length(const char *s, int real) {
+    size_t i = s[0] == '-', digits = 0;
+    for (; isdigit((unsigned char)s[i]); i++) digits++;
+    if (real && s[i] == '.')
+        for (i++; isdigit((unsigned char)s[i]); i++) digits++;
+    if (!digits) return 0;
+    if (real && (s[i] == 'e' || s[i] == 'E')) {
+        size_t j = i + 1 + (s[i + 1] == '-' || s[i + 1] == '+');
+        if (!isdigit((unsigned char)s[j])) return 0;
+        while (isdigit((unsigned char)s[j])) j++;
+        i = j;
+    }
+    return i;
+}
+
+/* A real number >= 0 at s (plain decimal, finite), its length in *len; -1 when there is none. */
+static double parse_nonneg(const char *s, size_t *len) {
+    *len = decimal_length(s, 1);
+    double v = *len ? strtod(s, NULL) : -1;
+    return isfinite(v) && v >= 0 ? v : -1;
+}
+
+/* Checks one value against its option; a usage error names the option and the value. Numbers must be
+ * plain decimal (decimal_length) and convert in full. */
 static void check_value(const char *cmd, const opt *o, const char *v) {
     char *end;
     errno = 0;
     if (o->type == OPT_INT) {
         long x = strtol(v, &end, 10);
-        if (errno || end == v || *end || x < o->lo || x > o->hi)
+        if (errno || end != v + decimal_length(v, 0) || end == v || *end || x < o->lo || x > o->hi)
             usage_error(cmd, "%s must be an integer from %.0f to %.0f, got '%s'", o->name, o->lo, o->hi, v);
     } else if (o->type == OPT_NUM) {
         double x = strtod(v, &end);
-        if (end == v || *end || !isfinite(x) || x < o->lo || (o->hi > o->lo && x > o->hi)) {
+        if (end != v + decimal_length(v, 1) || end == v || *end || !isfinite(x) || x < o->lo ||
+            (o->hi > o->lo && x > o->hi)) {
             if (o->hi > o->lo) usage_error(cmd, "%s must be a number from %g to %g, got '%s'", o->name, o->lo, o->hi, v);
             usage_error(cmd, "%s must be a number >= %g, got '%s'", o->name, o->lo, v);
         }
     } else if (o->type == OPT_U64) {
         strtoull(v, &end, 10);
-        if (errno || end == v || *end || v[0] == '-')
+        if (errno || end != v + decimal_length(v, 0) || end == v || *end || v[0] == '-')
             usage_error(cmd, "%s must be an unsigned integer, got '%s'", o->name, v);
     } else if (o->type == OPT_CHOICE && choice_index(o->arg, v) < 0) {
         char words[128] = "";   /* "a|b|c" as "a, b or c" */
@@ -5534,7 +5614,8 @@ static void check_value(const char *cmd, const opt *o, const char *v) {
         int n = 0;
         for (const char *p = v;; p = end + 1) {
             double x = strtod(p, &end);
-            if (end == p || (*end && *end != ',') || !isfinite(x) || x < o->lo || ++n > o->hi)
+            if (end != p + decimal_length(p, 1) || end == p || (*end && *end != ',') || !isfinite(x) || x < o->lo ||
+                ++n > o->hi)
                 usage_error(cmd, "%s wants up to %.0f numbers >= %g separated by commas, got '%s'", o->name, o->hi,
                             o->lo, v);
             if (!*end) break;
@@ -5931,17 +6012,17 @@ static int cmd_plan(const args *a) {
 static double *parse_outliers(const char *s, int n_layers) {
     double *m = xcalloc((size_t)n_layers, sizeof(double));
     for (const char *p = s;;) {   /* every pair complete: no empty list, no trailing comma */
-        char *end;
-        long block = strtol(p, &end, 10);
-        if (end == p || *end != ':' || block < 0 || block >= n_layers)
+        size_t len = decimal_length(p, 0);
+        long block = len && *p != '-' && len < 9 ? strtol(p, NULL, 10) : -1;
+        if (p[len] != ':' || block < 0 || block >= n_layers)
             usage_error("synth", "--outliers wants BLOCK:M pairs with BLOCK from 0 to %d, got '%s'", n_layers - 1, s);
-        p = end + 1;
-        double mag = strtod(p, &end);
-        if (end == p || (*end && *end != ',') || !isfinite(mag) || mag <= 0 || mag > 1e6)
+        p += len + 1;
+        double mag = parse_nonneg(p, &len);
+        if ((p[len] && p[len] != ',') || mag <= 0 || mag > 1e6)
             usage_error("synth", "--outliers magnitude must be a number in (0, 1e6], got '%s'", s);
         m[block] = mag;
-        if (!*end) break;
-        p = end + 1;
+        if (!p[len]) break;
+        p += len + 1;
     }
     return m;
 }
@@ -5995,6 +6076,7 @@ static int cmd_tokenize(const args *a) {
     size_t len;
     if (ewq_read_file(file ? file : "-", EWQ_MAX_TEXT, &text, &len, &err)) die(&err);
     int *ids;
+    allocating_for(file && strcmp(file, "-") ? file : EWQ_STDIN_NAME);
     size_t n = ewq_encode(&t, text, len, bos && t.add_bos, &ids);
     if (json) {
         printf("{\"tokenizer\": ");
@@ -6094,19 +6176,28 @@ static int cmd_ppl(const args *a) {
 
 /* --- generate --- */
 
-/* Parses "1 2, 3" into ids; returns the count. */
+/* Parses "1 2, 3" into ids: ids separated by blanks, by one comma, or by both ("1,,2", a leading or a
+ * trailing comma are refused); returns the count. */
 static int parse_id_list(const char *s, int vocab, int **out) {
     int n = 0, cap = 16, *ids = xmalloc(sizeof(int) * (size_t)cap);
-    for (const char *p = s; *p;) {
-        if (*p == ' ' || *p == ',') { p++; continue; }
-        char *end;
+    const char *p = s;
+    while (*p == ' ') p++;
+    while (*p) {
+        size_t len = decimal_length(p, 0);
+        if (!len || *p == '-')
+            usage_error("generate", "--ids wants token ids separated by spaces or commas, got '%s'", s);
         errno = 0;
-        long v = strtol(p, &end, 10);
-        if (errno || end == p || v < 0 || v >= vocab || (*end && *end != ' ' && *end != ','))
-            usage_error("generate", "--ids wants token ids in [0, %d) separated by spaces or commas, got '%s'", vocab, s);
+        long v = strtol(p, NULL, 10);
+        if (errno || v >= vocab)
+            usage_error("generate", "--ids: token id %.*s is outside the vocabulary [0, %d)", (int)len, p, vocab);
         if (n == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
         ids[n++] = (int)v;
-        p = end;
+        p += len;
+        while (*p == ' ') p++;
+        if (*p == ',') {
+            for (p++; *p == ' '; p++) {}
+            if (!*p) usage_error("generate", "--ids wants token ids separated by spaces or commas, got '%s'", s);
+        }
     }
     *out = ids;
     return n;
@@ -6382,6 +6473,8 @@ static int cmd_run(const args *a) {
     if (!o.dir) o.dir = "data/default", o.text = "data/default/sample.txt", o.embedded = 1;
     if (o.embedded && !arg_given(a, "--ctx")) o.ctx = 128;   /* a small model: short chunks keep the demo quick */
     if (!o.text && !o.tokens) usage_error("run", "missing --text FILE (or --tokens FILE) for MODEL");
+    ewq_err err;
+    if (o.report && report_start(o.report_path, &err)) die(&err);
     return run_study(&o);
 }
 

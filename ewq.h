@@ -72,7 +72,11 @@ uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t
  * PATH "-" is standard input (read to its end, with the same limit), named EWQ_STDIN_NAME in messages. */
 int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ewq_err *err);
 #define EWQ_STDIN_NAME "standard input"
-#define EWQ_MAX_TEXT (1u << 30)   /* texts and token files (tokenize, ppl, run), standard input included: 1 GiB */
+/* Texts (to be tokenized) and token files, standard input included (as it arrives), are refused past this
+ * size before anything is allocated for them. 64 MiB of text is about 16 M tokens, days of perplexity on a
+ * CPU; tokenizing 17 MB of English took 86 MB at peak (about 5 bytes per byte of text), so the limit keeps
+ * tokenizing near 350 MB (a 1 GiB text ran out of memory after a minute). */
+#define EWQ_MAX_TEXT (64u << 20)
 
 /* ---------------------------------------------------------------------------------------------------
  * Checkpoint: safetensors files, memory-mapped read-only.

@@ -94,3 +94,33 @@ if [ $rc -eq 0 ] && [ -p "$tmp/fifo" ] && grep -q '"format": "ewq-plan"' "$tmp/f
 else
     report output/plan-to-fifo "exit $rc, $(ls -l "$tmp/fifo") $(cat "$tmp/err")"
 fi
+
+# every output path is checked before the work: a report folder named "." or "..", or with a trailing
+# slash, or one that cannot be created, is refused with one line and nothing else on stderr (the work
+# would print its summary lines first)
+run_args=(run data/default --text data/default/sample.txt -p 0 -n 0)
+mkdir "$tmp/cwd" && : >"$tmp/cwd/mine.txt"
+for r in . .. ./ / "$tmp/cwd/."; do
+    expect_refusal "output/report-'$r'" "names no folder of its own" "${r%/}" "$EWQ" "${run_args[@]}" --report "$r"
+done
+expect_refusal output/report-parent-missing "cannot create the report folder (its parent is missing)" \
+    "$tmp/nowhere/report" "$EWQ" "${run_args[@]}" --report "$tmp/nowhere/report"
+"$EWQ" "${run_args[@]}" --report "$tmp/rep/" >/dev/null 2>"$tmp/err" && [ -f "$tmp/rep/report.md" ] &&
+    report output/report-trailing-slash "" || report output/report-trailing-slash "$(cat "$tmp/err")"
+expect_refusal output/report-foreign-folder-with-slash "not an earlier ewq report" "$tmp/cwd" \
+    "$EWQ" "${run_args[@]}" --report "$tmp/cwd/"
+expect_refusal output/report-refusal-after-start "fewer than one chunk" data/default/sample.txt \
+    "$EWQ" "${run_args[@]}" --ctx 100000 --report "$tmp/rep2"
+ls "$tmp" | grep -q 'rep2' && report output/report-refusal-leaves-nothing "left $(ls "$tmp")"
+
+# SIGTERM and SIGHUP (the same handler as SIGINT, which a script's background jobs ignore) while run
+# works: the report's temporary folder, which exists from the start, is removed with what it holds
+for sig in TERM HUP; do
+    "$EWQ" "${run_args[@]}" --report "$tmp/sig" >/dev/null 2>&1 &
+    pid=$!
+    for ((i = 0; i < 2000; i++)); do [ -d "$tmp/sig.tmp.$pid" ] && break; sleep 0.005; done
+    kill -$sig $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    left=$(ls -A "$tmp" | grep '^sig')
+    [ -z "$left" ] && report "output/report-sig${sig,,}" "" || report "output/report-sig${sig,,}" "left $left"
+done
