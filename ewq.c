@@ -4463,7 +4463,6 @@ static void out_track_in(char *volatile *table, int n, const char *path, int on)
         if (on ? !table[i] : table[i] == path) { table[i] = on ? (char *)path : NULL; return; }
 }
 static void out_track(const char *tmp, int on) { out_track_in(out_pending, OUT_PENDING, tmp, on); }
-static void out_track_dir(const char *tmp, int on) { out_track_in(out_pending_dirs, 2, tmp, on); }
 
 /* A target that is not a regular file (a terminal, /dev/null, a FIFO) is written in place: a rename would
  * replace the device or pipe with a regular file. Standard output under another name (/dev/stdout) is
@@ -5310,6 +5309,7 @@ static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, c
  * or absent. The folder and the files in it are removed on a refusal, on SIGINT, SIGTERM and SIGHUP.
  * DIR comes without trailing slashes ("out/" is the folder out). */
 static char *report_tmp, *report_tmp_files[sizeof report_files / sizeof *report_files];
+static void out_track_dir(const char *tmp, int on) { out_track_in(out_pending_dirs, 2, tmp, on); }
 
 static int report_start(const char *dir, ewq_err *err) {
     size_t len = strlen(dir);

@@ -29,7 +29,7 @@ expect_exit cli/ppl-bad-tier 2 "--uniform wants raw, int8 or int4, got 'int5'" "
 expect_exit cli/ppl-bad-ctx 2 "--ctx must be an integer from 4 to" "$EWQ" ppl $F --tokens "$tmp/short.tokens" --ctx 2
 expect_exit cli/ppl-no-tokens 2 "give one of --text FILE and --tokens FILE" "$EWQ" ppl $F
 expect_exit cli/ppl-bad-model 1 "ewq: $tmp/nowhere: No such file" "$EWQ" ppl "$tmp/nowhere" --tokens "$tmp/short.tokens"
-expect_exit cli/generate-bad-id 2 "--ids wants token ids in [0, 256)" "$EWQ" generate $F --ids "1 999"
+expect_exit cli/generate-bad-id 2 "--ids: token id 999 is outside the vocabulary [0, 256)" "$EWQ" generate $F --ids "1 999"
 expect_exit cli/generate-bad-n 2 "-n must be an integer from 1 to" "$EWQ" generate $F -n 0
 expect_exit cli/bench-bad-group 2 "--group must be an integer from 1 to 256" "$EWQ" bench $F --group 0
 expect_exit cli/bench-nothing 2 "nothing to measure" "$EWQ" bench $F -p 0 -n 0
