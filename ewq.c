@@ -4243,7 +4243,7 @@ static void gguf_tensors(gguf_list *l, const ewq_packed *p, const float *rope_fa
 static const char *gguf_pre(const ewq_tokenizer *t) {
     if (t->pattern == EWQ_PATTERN_LLAMA3) return "llama-bpe";
     if (t->pattern == EWQ_PATTERN_QWEN) return "qwen2";
-    return t->digits == EWQ_DIGITS_EACH ? "smollm" : "gpt2";   /* "smollm": each number alone, then GPT-2's */
+    return t->digits == EWQ_DIGITS_EACH ? "smollm" : "gpt-2";   /* "smollm": each number alone, then GPT-2's */
 }
 
 /* The token type llama.cpp's converter gives id: added tokens are control (special) or user-defined. */
@@ -6528,8 +6528,8 @@ static const command commands[] = {
             {"-o", OPT_TEXT, "FILE", 0, 0, NULL, "write the plan (JSON, documented in ewq.h) to FILE", NULL},
             {"--json", OPT_FLAG, NULL, 0, 0, NULL, "print the plan document instead of the table", "--llama-quantize"},
             {"--llama-quantize", OPT_FLAG, NULL, 0, 0, NULL,
-             "print a llama-quantize command that applies this plan to a GGUF file converted from MODEL at its own "
-             "precision (anchored --tensor-type patterns)", NULL},
+             "print a llama-quantize command that applies this plan approximately (llama.cpp's own q8_0 and q4_0) to "
+             "a GGUF file converted from MODEL at its own precision; ewq export writes the exact model", NULL},
             {"--check", OPT_TEXT, "FILE", 0, 0, NULL,
              "read a plan and check it against MODEL: architecture, layer count, checkpoint fingerprint, tensor names, "
              "tiers; print what it assigns", NULL},

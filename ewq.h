@@ -355,6 +355,9 @@ void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title);
  * anchored at both ends ("^blk\.(1|3)\.(attn_q|ffn_up)\.weight$=q4_0"); llama-quantize applies them with
  * std::regex_search. The target type is Q8_0 because llama-quantize ignores --tensor-type when the target
  * is not a quantized type; --token-embedding-type and --output-tensor-type keep the rest at its tier.
+ * The result only approximates the model ewq measured: llama.cpp's q8_0 chooses its own scales per 32
+ * values and q4_0 is symmetric (ewq's int4 has a minimum), and llama-quantize falls back to other types
+ * for rows that are not multiples of 32. ewq_gguf_write (Export, below) writes ewq's values exactly.
  */
 void ewq_llama_quantize_command(FILE *f, const ewq_assignment *a, ewq_dtype raw, const char *in_gguf,
                                 const char *out_gguf);
@@ -751,7 +754,7 @@ void ewq_chat_free(ewq_chat *c);
  *   {a}.vocab_size                             u32 vocab_size
  *   tokenizer.ggml.model                       string "llama" (SentencePiece) or "gpt2" (byte level)
  *   tokenizer.ggml.pre                         string, byte level only, llama.cpp's name for the split:
- *                                              "llama-bpe" (Llama-3's pattern), "qwen2" (Qwen's), "gpt2"
+ *                                              "llama-bpe" (Llama-3's pattern), "qwen2" (Qwen's), "gpt-2"
  *                                              (GPT-2's), "smollm" (Digits with individual_digits, then
  *                                              GPT-2's); Digits with runs of numbers has no name: refused
  *   tokenizer.ggml.tokens                      [string] vocab_size entries: each id's string as

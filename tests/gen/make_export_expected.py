@@ -67,17 +67,11 @@ CASES = [
 
 # --- inputs -----------------------------------------------------------------------------------------
 
-def bytes_to_unicode():
-    """GPT-2's byte-to-character map, as tokenizers' ByteLevel uses it."""
-    keep = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-    chars, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            chars[b] = chr(b)
-        else:
-            chars[b] = chr(256 + extra)
-            extra += 1
-    return chars
+def byte_chars():
+    """GPT-2's byte-to-character map, as ByteLevel uses it: tests/nfc_tokenizer.json's vocabulary is
+    exactly the 256 byte characters, byte b at id b."""
+    vocab = json.loads((ROOT / "tests" / "nfc_tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    return {b: c for c, b in vocab.items()}
 
 
 def added(i, content, special):
@@ -122,7 +116,7 @@ def write_inputs():
                                           "pad_token": "<unk>", "unk_token": "<unk>"})
 
     # byte level with Llama-3's split pattern: the 256 byte characters, merged pieces, added tokens
-    b2u = bytes_to_unicode()
+    b2u = byte_chars()
     toks = [b2u[b] for b in range(256)]
     merges = [["\u0120", "t"], ["h", "e"], ["\u0120t", "he"], ["i", "n"], ["\u0120", "a"], ["e", "r"],
               ["\u0120a", "n"], ["\u0120an", "d"], ["o", "n"], ["\u0120", "s"]]
@@ -298,7 +292,7 @@ def llama_cpp_pre(pre):
     if parts[0]["type"] == "Digits":
         assert parts[0]["individual_digits"], "llama.cpp has no Digits(runs) + GPT-2 split"
         return "smollm"
-    return "gpt2"
+    return "gpt-2"
 
 
 def tokenizer_kv(folder, vocab_size):
