@@ -29,6 +29,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -1397,8 +1398,29 @@ static int read_tier(const json_value *obj, const char *key, ewq_tier *t, const 
     return 0;
 }
 
-static int read_plan_blocks(const json_value *blocks, const ewq_model *m, int by_tensor, ewq_assignment *a,
-                            const char *path, ewq_err *err) {
+/* Every member of obj is one of the words in "a|b|c": a plan holds no field that ewq would ignore. */
+static int only_keys(const json_value *obj, const char *keys, const char *path, const char *where, ewq_err *err) {
+    for (uint32_t i = 0; i < obj->len; i++) {
+        const char *k = obj->kids[i].key, *w = keys;
+        size_t n = strlen(k);
+        while (*w && !(strncmp(w, k, n) == 0 && (w[n] == '|' || !w[n]))) w += strcspn(w, "|") + (w[strcspn(w, "|")] == '|');
+        if (!*w) return ewq_fail(err, path, "%s: unknown field \"%s\"", where, k);
+    }
+    return 0;
+}
+
+/* A finite number in [lo, hi] (bits of entropy, the rule's statistics). */
+static int plan_number(const json_value *obj, const char *key, double lo, double hi, double *out, const char *path,
+                       const char *where, ewq_err *err) {
+    const json_value *v = member(obj, key, JSON_NUMBER);
+    if (!v || !isfinite(v->f) || v->f < lo || v->f > hi)
+        return ewq_fail(err, path, "%s: \"%s\" must be a number from %g to %g", where, key, lo, hi);
+    *out = v->f;
+    return 0;
+}
+
+static int read_plan_blocks(const json_value *blocks, const ewq_model *m, int by_tensor, double max_bits,
+                            ewq_assignment *a, const char *path, ewq_err *err) {
     for (int l = 0; l < m->cfg.n_layers; l++) {
         const json_value *b = &blocks->kids[l], *idx = member(b, "index", JSON_NUMBER);
         const json_value *ts = member(b, "tensors", JSON_ARRAY);
@@ -1409,14 +1431,34 @@ static int read_plan_blocks(const json_value *blocks, const ewq_model *m, int by
             return ewq_fail(err, path, "blocks[%d] is not an object with \"index\": %d", l, l);
         if (!ts || ts->len != EWQ_N_LINEAR)
             return ewq_fail(err, path, "block %d: \"tensors\" must list its %d linear weights", l, EWQ_N_LINEAR);
+        double bits;
+        int64_t params = 0, want_params = 0;
+        for (int k = 0; k < EWQ_N_LINEAR; k++) want_params += m->blocks[l].linear[k]->numel;
+        if (only_keys(b, by_tensor ? "index|entropy|parameters|tensors" : "index|entropy|parameters|tier|tensors", path,
+                      where, err) ||
+            plan_number(b, "entropy", 0, max_bits, &bits, path, where, err))
+            return -1;
+        if (json_int_in(member(b, "parameters", JSON_NUMBER), want_params, want_params, &params))
+            return ewq_fail(err, path, "block %d: \"parameters\" must be %" PRId64 ", its linear weights' count", l,
+                            want_params);
         ewq_tier block_tier = EWQ_RAW;
         if (!by_tensor && read_tier(b, "tier", &block_tier, path, where, err)) return -1;
         for (int k = 0; k < EWQ_N_LINEAR; k++) {
             const json_value *t = &ts->kids[k], *name = member(t, "name", JSON_STRING);
-            const char *want = m->blocks[l].linear[k]->name;
+            const ewq_tensor *w = m->blocks[l].linear[k];
+            const char *want = w->name;
             if (!name || strcmp(name->str, want))
                 return ewq_fail(err, path, "block %d: tensor %d should be '%s', the plan has '%s'", l, k, want,
                                 name ? name->str : "(no name)");
+            const json_value *shape = member(t, "shape", JSON_ARRAY);
+            int64_t rows, cols;
+            if (!shape || shape->len != 2 || json_int_in(&shape->kids[0], w->shape[0], w->shape[0], &rows) ||
+                json_int_in(&shape->kids[1], w->shape[1], w->shape[1], &cols))
+                return ewq_fail(err, path, "%s: \"shape\" must be [%" PRId64 ", %" PRId64 "]", want, w->shape[0],
+                                w->shape[1]);
+            if (only_keys(t, "name|shape|entropy|tier", path, want, err) ||
+                plan_number(t, "entropy", 0, max_bits, &bits, path, want, err))
+                return -1;
             ewq_tier *tier = &a->linear[l * EWQ_N_LINEAR + k];
             if (read_tier(t, "tier", tier, path, want, err)) return -1;
             if (!by_tensor && *tier != block_tier)
@@ -1452,11 +1494,35 @@ static int check_plan(const json_value *root, const ewq_model *m, ewq_assignment
     const json_value *gran = member(method, "granularity", JSON_STRING);
     if (!gran || (strcmp(gran->str, "block") && strcmp(gran->str, "tensor")))
         return ewq_fail(err, path, "method.granularity must be \"block\" or \"tensor\"");
+    /* the method as ewq makes it: every field within its range, the threshold the rule's */
+    const json_value *weighting = member(method, "weighting", JSON_STRING);
+    int64_t bins, group;
+    double factor, mean, std, threshold;
+    if (only_keys(root, "format|version|model|method|blocks|outside_blocks|summary", path, "the plan", err) ||
+        only_keys(model, "path|architecture|layers|fingerprint", path, "model", err) ||
+        only_keys(method, "granularity|bins|weighting|factor|mean|std|threshold|group_size", path, "method", err))
+        return -1;
+    if (json_int_in(member(method, "bins", JSON_NUMBER), 2, EWQ_MAX_BINS, &bins))
+        return ewq_fail(err, path, "method.bins must be an integer from 2 to %d", EWQ_MAX_BINS);
+    if (!weighting || strcmp(weighting->str, "parameters"))
+        return ewq_fail(err, path, "method.weighting must be \"parameters\"");
+    if (json_int_in(member(method, "group_size", JSON_NUMBER), EWQ_GROUP, EWQ_GROUP, &group))
+        return ewq_fail(err, path, "method.group_size must be %d, the group the summary's sizes are for", EWQ_GROUP);
+    double max_bits = log2((double)bins);
+    if (plan_number(method, "factor", 0, DBL_MAX, &factor, path, "method", err) ||
+        plan_number(method, "mean", 0, max_bits, &mean, path, "method", err) ||
+        plan_number(method, "std", 0, max_bits, &std, path, "method", err) ||
+        plan_number(method, "threshold", -DBL_MAX, max_bits, &threshold, path, "method", err))
+        return -1;
+    if (!(fabs(threshold - (mean - factor * std)) <= 1e-9 * (1 + fabs(mean) + factor * std)))
+        return ewq_fail(err, path, "method.threshold %.17g is not mean - factor * std = %.17g", threshold,
+                        mean - factor * std);
     const json_value *blocks = member(root, "blocks", JSON_ARRAY), *out = member(root, "outside_blocks", JSON_OBJECT);
     if (!blocks || (int)blocks->len != m->cfg.n_layers)
         return ewq_fail(err, path, "\"blocks\" must list %d blocks", m->cfg.n_layers);
-    if (read_plan_blocks(blocks, m, !strcmp(gran->str, "tensor"), a, path, err)) return -1;
+    if (read_plan_blocks(blocks, m, !strcmp(gran->str, "tensor"), max_bits, a, path, err)) return -1;
     if (!out) return ewq_fail(err, path, "missing \"outside_blocks\" object");
+    if (only_keys(out, "embed_tokens|lm_head", path, "outside_blocks", err)) return -1;
     if (read_tier(out, "embed_tokens", &a->embed, path, "outside_blocks", err) ||
         read_tier(out, "lm_head", &a->lm_head, path, "outside_blocks", err))
         return -1;
@@ -4613,6 +4679,7 @@ void ewq_threads_init(int n_threads) {
     if (pool.n) return;
     if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_threads < 1) n_threads = 1;
+    if (n_threads > EWQ_MAX_THREADS) n_threads = EWQ_MAX_THREADS;
     pool.n = n_threads;
     pool.workers = xcalloc((size_t)n_threads, sizeof(pthread_t));
     for (int i = 1; i < n_threads; i++)
@@ -5729,7 +5796,7 @@ static int arg_nums(const args *a, const char *name, double *out) {   /* returns
      NULL}
 #define MACHINE_OPTIONS                                                                                       \
     {"--group", OPT_INT, "N", 1, EWQ_MAX_GROUP, STR(EWQ_GROUP), "values per quantization group", NULL},          \
-    {"--threads", OPT_INT, "N", 1, 1024, NULL, "CPU threads, one per core when not given", NULL},                  \
+    {"--threads", OPT_INT, "N", 1, EWQ_MAX_THREADS, NULL, "CPU threads, one per core when not given", NULL},                  \
     {"--backend", OPT_CHOICE, "cpu|cuda", 0, 0, "cpu", "cuda: device 0, with a build by nvcc and a GPU", NULL}
 
 /* The model options as the study and the model commands take them (run has only the machine list). */
@@ -6661,7 +6728,7 @@ static const command commands[] = {
             WEIGHT_OPTIONS,
             {"--group", OPT_INT, "N", 32, EWQ_MAX_GROUP, STR(EWQ_GROUP), "values per quantization group, a multiple of 32",
              NULL},
-            {"--threads", OPT_INT, "N", 1, 1024, NULL, "CPU threads for packing, one per core when not given", NULL},
+            {"--threads", OPT_INT, "N", 1, EWQ_MAX_THREADS, NULL, "CPU threads for packing, one per core when not given", NULL},
             {0},
         },
         cmd_export,

@@ -76,3 +76,40 @@ for c in "tokenize data/default $tmp/huge.txt" "ppl data/default --text $tmp/hug
 done
 why=$(contract_violation 1 "more than the 67108864-byte limit" bash -c '"$0" tokenize data/default </dev/zero' "$EWQ")
 report numbers/text-limit/stdin "$why"
+
+# plan fields that ewq would otherwise ignore: each checked against the model and the method
+plan_fields() {   # NAME SED_SCRIPT WANT [PLAN]
+    local p
+    p=$(sed "$2" "${4:-$tmp/plan.json}" >"$tmp/field-$1.json" && echo "$tmp/field-$1.json")
+    cmp -s "$p" "${4:-$tmp/plan.json}" && echo "FAIL numbers/plan-field-$1: the edit did not apply"
+    expect_refusal "numbers/plan-field-$1" "$3" "$p" "$EWQ" plan "$good" --check "$p"
+}
+plan_fields group-size-0 's/"group_size": 64/"group_size": 0/' "method.group_size must be 64"
+plan_fields group-size-3 's/"group_size": 64/"group_size": 3/' "method.group_size must be 64"
+plan_fields bins-1e30 's/"bins": 256/"bins": 1e30/' "method.bins must be an integer from 2 to 65536"
+plan_fields bins-1 's/"bins": 256/"bins": 1/' "method.bins must be an integer"
+plan_fields factor-1e308 's/"factor": [0-9.e+-]*/"factor": 1e308/' "is not mean - factor * std"
+plan_fields factor-negative 's/"factor": [0-9.e+-]*/"factor": -1/' "\"factor\" must be a number from 0"
+plan_fields weighting 's/"weighting": "parameters"/"weighting": "mean"/' "method.weighting must be"
+plan_fields unknown-top 's/"format": "ewq-plan",/"format": "ewq-plan", "shrink": false,/' "unknown field \"shrink\""
+plan_fields unknown-method 's/"bins": 256,/"bins": 256, "group": 32,/' "method: unknown field \"group\""
+plan_fields unknown-tensor '0,/"tier": "raw"}/s//"tier": "raw", "group_size": 32}/' "unknown field \"group_size\""
+plan_fields block-entropy-nan '0,/"index": 0, "entropy": [0-9.e+-]*/s//"index": 0, "entropy": 1e999/' \
+    "\"entropy\" must be a number from 0 to 8"
+plan_fields tensor-entropy-9-bits '0,/"tier": "raw"}/s/"entropy": [0-9.e+-]*, "tier": "raw"}/"entropy": 9, "tier": "raw"}/' \
+    "\"entropy\" must be a number from 0 to 8"
+plan_fields block-parameters 's/"parameters": 47104, "tier"/"parameters": 47105, "tier"/' "\"parameters\" must be 47104"
+plan_fields tensor-shape 's/"shape": \[64, 64\]/"shape": [64, 65]/' "\"shape\" must be [64, 64]"
+"$EWQ" plan "$good" --granularity tensor -o "$tmp/tensor-plan.json" >/dev/null 2>&1
+plan_fields tensor-granularity-tier 's/"index": 0, "entropy": \([0-9.e+-]*\), "parameters": 47104,/&  "tier": "raw",/' \
+    "unknown field \"tier\"" "$tmp/tensor-plan.json"
+for f in "$tmp/plan.json" "$tmp/tensor-plan.json"; do   # what ewq writes, it reads
+    "$EWQ" plan "$good" --check "$f" >/dev/null 2>"$tmp/err" && report "numbers/plan-roundtrip-${f##*/}" "" ||
+        report "numbers/plan-roundtrip-${f##*/}" "$(cat "$tmp/err")"
+done
+
+# threads: at most EWQ_MAX_THREADS (256)
+for v in 257 1024; do
+    expect_exit "numbers/threads-$v" 2 "--threads must be an integer from 1 to 256" \
+        "$EWQ" ppl "$good" --tokens "$tmp/plan.json" --threads "$v"
+done
