@@ -441,6 +441,12 @@ int ewq_safetensors_parse(ewq_checkpoint *ck, const char *path, const uint8_t *b
         return ewq_fail(err, path, "header length %" PRIu64 " exceeds the %u-byte limit", hlen, EWQ_MAX_HEADER);
     if (hlen > size - 8)
         return ewq_fail(err, path, "header length %" PRIu64 " runs past the end of the %zu-byte file", hlen, size);
+    for (uint64_t i = 0; i < hlen;) {   /* the library reads the header as a Rust str */
+        uint32_t cp;
+        size_t k = utf8_valid(buf + 8 + i, (size_t)(hlen - i), &cp);
+        if (!k) return ewq_fail(err, path, "header byte %" PRIu64 " is not valid UTF-8", i);
+        i += k;
+    }
     json_doc doc;
     char jerr[256];
     if (json_parse((const char *)buf + 8, (size_t)hlen, &doc, jerr, sizeof jerr) != 0)
@@ -448,6 +454,11 @@ int ewq_safetensors_parse(ewq_checkpoint *ck, const char *path, const uint8_t *b
     const json_value *root = doc.root;
     int rc = 0;
     if (root->type != JSON_OBJECT) { rc = ewq_fail(err, path, "header is not a JSON object"); goto out; }
+    const json_value *meta = json_get(root, "__metadata__");
+    int meta_ok = !meta || meta->type == JSON_NULL || meta->type == JSON_OBJECT;
+    for (uint32_t i = 0; meta_ok && meta && meta->type == JSON_OBJECT && i < meta->len; i++)
+        meta_ok = meta->kids[i].type == JSON_STRING;
+    if (!meta_ok) { rc = ewq_fail(err, path, "__metadata__ must be null or an object of strings"); goto out; }
 
     uint64_t data_start = 8 + hlen, data_size = size - data_start;
     int first = ck->n_tensors, added = 0;
@@ -475,18 +486,20 @@ int ewq_safetensors_parse(ewq_checkpoint *ck, const char *path, const uint8_t *b
         ranges[added] = (byte_range){begin, begin + (int64_t)t->nbytes, t->name};
         added++;
     }
-    if (rc == 0) {   /* tensors must not share bytes: a writer bug or a crafted file */
+    if (rc == 0) {   /* the tensors tile the data buffer, in offset order: no byte shared, none left over */
         qsort(ranges, (size_t)added, sizeof *ranges, cmp_range);
-        /* compare each range with the one reaching furthest so far, not just its neighbour: an empty
-         * tensor between two overlapping ones must not hide the overlap */
-        const byte_range *reach = NULL;
+        int64_t at = 0;
         for (int i = 0; i < added && rc == 0; i++) {
-            if (ranges[i].begin == ranges[i].end) continue;
-            if (reach && ranges[i].begin < reach->end)
-                rc = ewq_fail(err, path, "tensors '%s' and '%s' overlap in the data buffer", reach->name,
+            if (ranges[i].begin < at)
+                rc = ewq_fail(err, path, "tensors '%s' and '%s' overlap in the data buffer", ranges[i - 1].name,
                               ranges[i].name);
-            if (!reach || ranges[i].end > reach->end) reach = &ranges[i];
+            else if (ranges[i].begin > at)
+                rc = ewq_fail(err, path, "bytes %" PRId64 "..%" PRId64 " of the data buffer, before tensor '%s', belong "
+                              "to no tensor", at, ranges[i].begin, ranges[i].name);
+            at = ranges[i].end;
         }
+        if (rc == 0 && (uint64_t)at != data_size)
+            rc = ewq_fail(err, path, "%" PRIu64 " bytes after the last tensor belong to no tensor", data_size - (uint64_t)at);
     }
     free(ranges);
     if (rc) {

@@ -82,18 +82,26 @@ int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, e
  * Checkpoint: safetensors files, memory-mapped read-only.
  *
  * safetensors layout: u64 N (little-endian) | N bytes of JSON header | data buffer (rest of the file).
- * The header is an object: "__metadata__" (ignored) and, per tensor, {"dtype": "F32"|"F16"|"BF16",
- * "shape": [d0, d1, ...], "data_offsets": [BEGIN, END]} with offsets relative to the data buffer.
- * ewq checks, before any use: 8 <= file size; N <= file size - 8 and N <= EWQ_MAX_HEADER; the header is
- * valid JSON and an object; every dtype is supported; every dimension is a non-negative integer and the
- * element count does not overflow; 0 <= BEGIN <= END <= data size; END - BEGIN = elements * dtype size;
- * BEGIN is a multiple of the dtype size counted from the file start (so values can be read in place);
- * no two tensors overlap; every tensor name is non-empty, without NUL or other control characters.
+ * The header is an object: "__metadata__" (null or an object of strings; ignored) and, per tensor,
+ * {"dtype": "F32"|"F16"|"BF16", "shape": [d0, d1, ...], "data_offsets": [BEGIN, END]} with offsets
+ * relative to the data buffer.
+ * ewq checks what the safetensors library checks (safetensors/src/tensor.rs, read_metadata and
+ * Metadata::validate): N <= 100,000,000 (EWQ_MAX_HEADER) and 8 + N <= file size; the header is valid
+ * UTF-8 and JSON; __metadata__ as above; every dimension and offset a non-negative integer;
+ * END - BEGIN = elements * dtype size, without overflow; the tensors, in the order of their offsets,
+ * tile the data buffer exactly: the first starts at 0, each starts where the one before ends, and the
+ * last ends at the end of the file (no byte shared, none left over).
+ * ewq is stricter than the library in these: the header must be an object (the library's error is a
+ * deserialization one); dtypes F32, F16 and BF16 only; at most EWQ_MAX_DIMS dimensions and an element
+ * count within int64 (the library: usize); BEGIN a multiple of the dtype size counted from the file
+ * start (so values are read in place; the library copies); every tensor name non-empty, without NUL or
+ * other control characters (names are printed); JSON nesting at most 128 deep and its parse tree at
+ * most 1 GiB (json.h); a sharded checkpoint lists no tensor twice.
  * A sharded checkpoint has model.safetensors.index.json: {"weight_map": {"tensor name": "shard file"}};
  * every shard is a plain file name in the same folder, every listed tensor is in its shard, and no
  * tensor appears twice.
  */
-#define EWQ_MAX_HEADER (100u << 20)   /* 100 MB: real headers are well under 1 MB */
+#define EWQ_MAX_HEADER 100000000u   /* the library's MAX_HEADER_SIZE; real headers are well under 1 MB */
 #define EWQ_MAX_DIMS 8
 
 typedef struct ewq_tensor {
