@@ -5,11 +5,11 @@ and the SHA-256 of the expected GGUF files in data/expected/export.sha256.
 Developer tool, run by hand from the repository root after `make` (it runs ./ewq synth and ./ewq plan to
 make inputs, never ewq export):
 
-    /work/venv/bin/python tests/gen/make_export_expected.py [--keep DIR]    (--keep: also leave the .gguf files)
+    python3 tests/gen/make_export_expected.py [--keep DIR]    (--keep: also leave the .gguf files)
 
 Needs numpy and gguf (llama.cpp's gguf-py). The expected files are written by gguf.GGUFWriter, not by ewq,
 from the checkpoint and tokenizer files, following the layout in ewq.h ("Export"):
-  - int8 and int4 weights are packed by tests/pack_reference.py (an independent numpy implementation of
+  - int8 and int4 weights are packed by tests/gen/pack_reference.py (an independent numpy implementation of
     ewq's packed formats), regrouped here into Q8_0 / Q4_1 blocks, and every block is decoded again by
     gguf.quants.dequantize (gguf-py's implementation of ggml's reference dequantization): the script
     stops unless those values equal pack_reference's dequantized weights exactly. So the committed
