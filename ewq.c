@@ -186,6 +186,16 @@ static void print_json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* JSON numbers with the digits they carry: the shortest of %.15g, %.16g and %.17g that reads back as the
+ * same double (0.65, not 0.65000000000000002); null for NaN and infinities, which JSON cannot write. */
+static const char *json_number(char *buf, double x) {
+    if (!isfinite(x)) return "null";
+    for (int digits = 15; digits <= 17; digits++)
+        if (snprintf(buf, 32, "%.*g", digits, x), strtod(buf, NULL) == x) break;
+    return buf;
+}
+#define JNUM(x) json_number((char[32]){0}, (x))
+
 /* XML text and attribute values: valid UTF-8, markup characters as entities, and U+FFFD for what XML 1.0
  * cannot hold (ill-formed UTF-8, C0 controls other than tab, newline and carriage return) or should not
  * (DEL, C1 controls). */
@@ -1343,9 +1353,8 @@ static void plan_sizes(const ewq_model *m, const ewq_assignment *a, size_total *
 
 static void print_size_json(FILE *f, const char *key, const size_total *s) {
     fprintf(f, "    \"%s\": {\"parameters\": %" PRId64 ", \"raw_bytes\": %" PRIu64 ", \"packed_bytes\": %" PRIu64
-               ", \"raw_bits_per_weight\": %.17g, \"packed_bits_per_weight\": %.17g}",
-            key, s->params, s->raw, s->packed, s->params ? 8.0 * s->raw / s->params : 0.0,
-            s->params ? 8.0 * s->packed / s->params : 0.0);
+               ", \"raw_bits_per_weight\": %s, \"packed_bits_per_weight\": %s}",
+            key, s->params, s->raw, s->packed, JNUM(s->params ? 8.0 * s->raw / s->params : 0.0), JNUM(s->params ? 8.0 * s->packed / s->params : 0.0));
 }
 
 void ewq_plan_print(FILE *f, const ewq_plan *p, const ewq_model *m) {
@@ -1355,14 +1364,13 @@ void ewq_plan_print(FILE *f, const ewq_plan *p, const ewq_model *m) {
     fprintf(f, ", \"architecture\": \"%s\", \"layers\": %d, \"fingerprint\": \"%016" PRIx64 "\"},\n",
             m->cfg.arch_name, p->n_layers, p->fingerprint);
     fprintf(f, "  \"method\": {\"granularity\": \"%s\", \"bins\": %d, \"weighting\": \"parameters\", "
-               "\"factor\": %.17g, \"mean\": %.17g, \"std\": %.17g, \"threshold\": %.17g, \"group_size\": %d},\n",
-            p->by_tensor ? "tensor" : "block", p->bins, p->rule.factor, p->rule.mean, p->rule.std, p->rule.threshold,
+               "\"factor\": %s, \"mean\": %s, \"std\": %s, \"threshold\": %s, \"group_size\": %d},\n",
+            p->by_tensor ? "tensor" : "block", p->bins, JNUM(p->rule.factor), JNUM(p->rule.mean), JNUM(p->rule.std), JNUM(p->rule.threshold),
             EWQ_GROUP);
     fprintf(f, "  \"blocks\": [");
     int tensors_per_tier[3] = {0}, blocks_per_tier[3] = {0};
     for (int l = 0; l < p->n_layers; l++) {
-        fprintf(f, "%s\n    {\"index\": %d, \"entropy\": %.17g, \"parameters\": %" PRId64, l ? "," : "", l,
-                p->block_entropy[l], p->block_params[l]);
+        fprintf(f, "%s\n    {\"index\": %d, \"entropy\": %s, \"parameters\": %" PRId64, l ? "," : "", l, JNUM(p->block_entropy[l]), p->block_params[l]);
         if (!p->by_tensor) {
             fprintf(f, ", \"tier\": \"%s\"", ewq_tier_name(a->linear[l * EWQ_N_LINEAR]));
             blocks_per_tier[a->linear[l * EWQ_N_LINEAR]]++;
@@ -1374,8 +1382,8 @@ void ewq_plan_print(FILE *f, const ewq_plan *p, const ewq_model *m) {
             tensors_per_tier[tier]++;
             fprintf(f, "%s\n      {\"name\": ", k ? "," : "");
             print_json_string(f, t->name);
-            fprintf(f, ", \"shape\": [%" PRId64 ", %" PRId64 "], \"entropy\": %.17g, \"tier\": \"%s\"}", t->shape[0],
-                    t->shape[1], p->tensor_entropy[l * EWQ_N_LINEAR + k], ewq_tier_name(tier));
+            fprintf(f, ", \"shape\": [%" PRId64 ", %" PRId64 "], \"entropy\": %s, \"tier\": \"%s\"}", t->shape[0],
+                    t->shape[1], JNUM(p->tensor_entropy[l * EWQ_N_LINEAR + k]), ewq_tier_name(tier));
         }
         fprintf(f, "]}");
     }
@@ -4737,6 +4745,13 @@ static void die(const ewq_err *e) {
     exit(1);
 }
 
+/* Measured quantities (tokens/s, bandwidth) in JSON: rounded to the 4 significant digits a timing carries. */
+static const char *json_measured(char *buf, double x) {
+    snprintf(buf, 32, "%.4g", x);
+    return json_number(buf, strtod(buf, NULL));
+}
+#define JMEASURED(x) json_measured((char[32]){0}, (x))
+
 /* --- a model as the options ask: open, assign, pack, start a backend (ppl, generate, bench, run) --- */
 
 typedef struct {
@@ -4760,23 +4775,41 @@ static void make_assignment(const ewq_model *m, const model_opts *o, ewq_assignm
 }
 
 /* "plan P: 12 raw / 14 int8 / 9 int4 linears, embed raw, lm_head raw" */
-static void describe_weights(char *buf, size_t n, const model_opts *o, const ewq_assignment *a) {
-    int count[3] = {0};
-    for (int i = 0; i < a->n_layers * EWQ_N_LINEAR; i++) count[a->linear[i]]++;
-    snprintf(buf, n, "%s%s%s%d raw / %d int8 / %d int4 block linears, embed %s, lm_head %s", o->plan ? "plan " : "",
-             o->plan ? o->plan : "", o->plan ? ": " : "", count[EWQ_RAW], count[EWQ_INT8], count[EWQ_INT4],
-             ewq_tier_name(a->embed), ewq_tier_name(a->lm_head));
+/* The weights a command runs: a line for people, the parts for --json. */
+typedef struct {
+    char text[512];            /* "plan P: 12 raw / 14 int8 / 9 int4 block linears, embed raw, lm_head raw" */
+    const char *plan;          /* or NULL */
+    int linears[3];            /* block linears per tier */
+    ewq_tier embed, lm_head;
+} weights_desc;
+
+static void describe_weights(weights_desc *d, const model_opts *o, const ewq_assignment *a) {
+    *d = (weights_desc){.plan = o->plan, .embed = a->embed, .lm_head = a->lm_head};
+    for (int i = 0; i < a->n_layers * EWQ_N_LINEAR; i++) d->linears[a->linear[i]]++;
+    snprintf(d->text, sizeof d->text, "%s%s%s%d raw / %d int8 / %d int4 block linears, embed %s, lm_head %s",
+             o->plan ? "plan " : "", o->plan ? o->plan : "", o->plan ? ": " : "", d->linears[EWQ_RAW],
+             d->linears[EWQ_INT8], d->linears[EWQ_INT4], ewq_tier_name(a->embed), ewq_tier_name(a->lm_head));
+}
+
+/* {"plan": P or null, "linears_per_tier": {"raw": N, "int8": N, "int4": N}, "embed": T, "lm_head": T} */
+static void print_weights_json(FILE *f, const weights_desc *d) {
+    fputs("{\"plan\": ", f);
+    if (d->plan) print_json_string(f, d->plan);
+    else fputs("null", f);
+    fprintf(f, ", \"linears_per_tier\": {\"raw\": %d, \"int8\": %d, \"int4\": %d}, \"embed\": \"%s\", \"lm_head\": \"%s\"}",
+            d->linears[EWQ_RAW], d->linears[EWQ_INT8], d->linears[EWQ_INT4], ewq_tier_name(d->embed),
+            ewq_tier_name(d->lm_head));
 }
 
 /* Packs the model per o (exiting with the error on failure) and describes the result. */
-static void pack_model(const ewq_model *m, const model_opts *o, ewq_packed *p, char *desc, size_t n) {
+static void pack_model(const ewq_model *m, const model_opts *o, ewq_packed *p, weights_desc *desc) {
     ewq_assignment a;
     ewq_err err;
     make_assignment(m, o, &a);
     int busy = 0;
     for (int i = 0; i < a.n_layers * EWQ_N_LINEAR; i++) busy |= a.linear[i] != EWQ_RAW;
     int rc = ewq_pack(p, m, &a, o->group, 1, busy, &err);
-    describe_weights(desc, n, o, &a);
+    describe_weights(desc, o, &a);
     ewq_assignment_free(&a);
     if (rc) die(&err);
 }
@@ -5294,8 +5327,7 @@ static void print_tiers_json(FILE *f, const ewq_tier *t, int n) {
 }
 
 static void print_stat_json(FILE *f, const char *key, run_stat st) {
-    fprintf(f, "\"%s\": {\"mean\": %.17g, \"sd\": %.17g, \"min\": %.17g, \"max\": %.17g, \"ewq_better\": %d}", key,
-            st.mean, st.sd, st.lo, st.hi, st.ewq_better);
+    fprintf(f, "\"%s\": {\"mean\": %s, \"sd\": %s, \"min\": %s, \"max\": %s, \"ewq_better\": %d}", key, JNUM(st.mean), JNUM(st.sd), JNUM(st.lo), JNUM(st.hi), st.ewq_better);
 }
 
 static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const run_set *s, const ewq_plan *plan,
@@ -5311,12 +5343,12 @@ static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const
             n_tokens, q->ctx, q->chunks, q->scored, o->mo.cuda ? "cuda" : "cpu", ewq_threads(), o->mo.group, o->bins,
             o->seeds, o->p, o->n, o->reps);
     fprintf(f, " \"block_entropy\": [");
-    for (int l = 0; l < s->n_layers; l++) fprintf(f, "%s%.17g", l ? ", " : "", plan->block_entropy[l]);
+    for (int l = 0; l < s->n_layers; l++) fprintf(f, "%s%s", l ? ", " : "", JNUM(plan->block_entropy[l]));
     fprintf(f, "],\n \"plans\": [");
     for (int fi = 0; fi < o->n_factors; fi++) {
         const ewq_rule *r = &s->rules[fi];
-        fprintf(f, "%s\n  {\"factor\": %.17g, \"mean\": %.17g, \"std\": %.17g, \"threshold\": %.17g, \"blocks\": ",
-                fi ? "," : "", r->factor, r->mean, r->std, r->threshold);
+        fprintf(f, "%s\n  {\"factor\": %s, \"mean\": %s, \"std\": %s, \"threshold\": %s, \"blocks\": ",
+                fi ? "," : "", JNUM(r->factor), JNUM(r->mean), JNUM(r->std), JNUM(r->threshold));
         print_tiers_json(f, ewq_variant(s, fi)->blocks, s->n_layers);
         fputc('}', f);
     }
@@ -5324,7 +5356,7 @@ static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const
     for (int i = 0; i < s->n; i++) {
         const run_variant *v = &s->v[i];
         fprintf(f, "%s\n  {\"name\": \"%s\", \"kind\": \"%s\", ", i ? "," : "", v->name, v->kind);
-        if (v->factor >= 0) fprintf(f, "\"factor\": %.17g, ", o->factors[v->factor]);
+        if (v->factor >= 0) fprintf(f, "\"factor\": %s, ", JNUM(o->factors[v->factor]));
         else fprintf(f, "\"factor\": null, ");
         if (v->seed) fprintf(f, "\"seed\": %d, ", v->seed);
         else fprintf(f, "\"seed\": null, ");
@@ -5334,19 +5366,19 @@ static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const
                 v->count[2]);
         if (v->same_as >= 0) fprintf(f, "\"same_as\": %d, ", v->same_as);
         else fprintf(f, "\"same_as\": null, ");
-        fprintf(f, "\"weight_bytes\": %zu, \"linear_bits_per_weight\": %.17g, \"ppl\": %.17g, \"ppl_stderr\": %.17g, "
-                   "\"kld\": %.17g, \"kld_stderr\": %.17g, \"top1_agree\": %.17g, \"frontier\": %s",
-                v->bytes, v->bpw, v->q.ppl, v->q.ppl_stderr, v->q.kl, v->q.kl_stderr, v->q.top1_agree,
+        fprintf(f, "\"weight_bytes\": %zu, \"linear_bits_per_weight\": %s, \"ppl\": %s, \"ppl_stderr\": %s, "
+                   "\"kld\": %s, \"kld_stderr\": %s, \"top1_agree\": %s, \"frontier\": %s",
+                v->bytes, JNUM(v->bpw), JNUM(v->q.ppl), JNUM(v->q.ppl_stderr), JNUM(v->q.kl), JNUM(v->q.kl_stderr), JNUM(v->q.top1_agree),
                 on_frontier(s, v) ? "true" : "false");
-        fprintf(f, ", \"kld_median\": %.17g, \"kld_p99\": %.17g", v->q.kl_median, v->q.kl_p99);
-        if (o->p) fprintf(f, ", \"pp_tok_s\": %.6g", v->speed.pp);
-        if (o->n) fprintf(f, ", \"tg_tok_s\": %.6g", v->speed.tg);
+        fprintf(f, ", \"kld_median\": %s, \"kld_p99\": %s", JNUM(v->q.kl_median), JNUM(v->q.kl_p99));
+        if (o->p) fprintf(f, ", \"pp_tok_s\": %s", JMEASURED(v->speed.pp));
+        if (o->n) fprintf(f, ", \"tg_tok_s\": %s", JMEASURED(v->speed.tg));
         fputc('}', f);
     }
     fprintf(f, "],\n \"random\": [");
     for (int fi = 0; fi < o->n_factors; fi++) {
         const run_variant *e = ewq_variant(s, fi);
-        fprintf(f, "%s\n  {\"factor\": %.17g, \"seeds\": %d, \"distinct\": %d, ", fi ? "," : "", o->factors[fi], o->seeds,
+        fprintf(f, "%s\n  {\"factor\": %s, \"seeds\": %d, \"distinct\": %d, ", fi ? "," : "", JNUM(o->factors[fi]), o->seeds,
                 random_stat(s, fi, 0, 1, metric_kl).n);
         print_stat_json(f, "ppl", random_stat(s, fi, e->q.ppl, 1, metric_ppl));
         fputs(", ", f);
@@ -5840,13 +5872,12 @@ static void print_config_json(FILE *f, const ewq_config *c) {
     fprintf(f, "{\"architecture\": \"%s\", \"hidden_size\": %d, \"num_hidden_layers\": %d, "
                "\"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"head_dim\": %d, "
                "\"intermediate_size\": %d, \"vocab_size\": %d, \"max_position_embeddings\": %d, "
-               "\"rms_norm_eps\": %.9g, \"rope_theta\": %.17g, \"rope_scaling\": ",
+               "\"rms_norm_eps\": %.9g, \"rope_theta\": %s, \"rope_scaling\": ",
             c->arch_name, c->hidden, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->intermediate, c->vocab,
-            c->max_pos, c->rms_eps, c->rope_theta);
+            c->max_pos, c->rms_eps, JNUM(c->rope_theta));
     if (c->rope_llama3)
-        fprintf(f, "{\"rope_type\": \"llama3\", \"factor\": %.17g, \"low_freq_factor\": %.17g, "
-                   "\"high_freq_factor\": %.17g, \"original_max_position_embeddings\": %d}",
-                c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_orig_max_pos);
+        fprintf(f, "{\"rope_type\": \"llama3\", \"factor\": %s, \"low_freq_factor\": %s, "
+                   "\"high_freq_factor\": %s, \"original_max_position_embeddings\": %d}", JNUM(c->rope_factor), JNUM(c->rope_low_freq_factor), JNUM(c->rope_high_freq_factor), c->rope_orig_max_pos);
     else
         fputs("null", f);
     fprintf(f, ", \"tie_word_embeddings\": %s, \"sliding_window\": %d, \"bos_token_id\": %d, \"eos_token_id\": [",
@@ -5957,19 +5988,19 @@ static int cmd_entropy(const args *a) {
     if (json) {
         printf("{\"model\": ");
         print_json_string(stdout, dir);
-        printf(", \"bins\": %d, \"factor\": %.17g, \"mean\": %.17g, \"std\": %.17g, \"threshold\": %.17g, \"blocks\": [",
-               bins, factor, p.rule.mean, p.rule.std, p.rule.threshold);
+        printf(", \"bins\": %d, \"factor\": %s, \"mean\": %s, \"std\": %s, \"threshold\": %s, \"blocks\": [",
+               bins, JNUM(factor), JNUM(p.rule.mean), JNUM(p.rule.std), JNUM(p.rule.threshold));
         for (int l = 0; l < p.n_layers; l++)
-            printf("%s\n  {\"index\": %d, \"entropy\": %.17g, \"parameters\": %" PRId64 ", \"share\": %.17g, \"tier\": \"%s\"}",
-                   l ? "," : "", l, p.block_entropy[l], p.block_params[l], p.block_params[l] / total,
+            printf("%s\n  {\"index\": %d, \"entropy\": %s, \"parameters\": %" PRId64 ", \"share\": %s, \"tier\": \"%s\"}",
+                   l ? "," : "", l, JNUM(p.block_entropy[l]), p.block_params[l], JNUM(p.block_params[l] / total),
                    ewq_tier_name(p.tiers.linear[l * EWQ_N_LINEAR]));
         printf("],\n \"tensors\": [");
         for (int i = 0; i < p.n_layers * EWQ_N_LINEAR; i++) {
             const ewq_tensor *t = m.blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR];
             printf("%s\n  {\"name\": ", i ? "," : "");
             print_json_string(stdout, t->name);
-            printf(", \"shape\": [%" PRId64 ", %" PRId64 "], \"parameters\": %" PRId64 ", \"entropy\": %.17g}",
-                   t->shape[0], t->shape[1], t->numel, p.tensor_entropy[i]);
+            printf(", \"shape\": [%" PRId64 ", %" PRId64 "], \"parameters\": %" PRId64 ", \"entropy\": %s}",
+                   t->shape[0], t->shape[1], t->numel, JNUM(p.tensor_entropy[i]));
         }
         printf("]}\n");
     } else {
@@ -6161,7 +6192,7 @@ static int cmd_tokenize(const args *a) {
     if (json) {
         printf("{\"tokenizer\": ");
         print_json_string(stdout, t.path);
-        printf(", \"kind\": \"%s\", \"bytes\": %zu, \"count\": %zu, \"ids\": [",
+        printf(", \"kind\": \"%s\", \"bytes\": %zu, \"tokens\": %zu, \"ids\": [",
                t.kind == EWQ_TOK_BYTE_LEVEL ? "byte-level BPE" : "SentencePiece BPE", len, n);
         for (size_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
         printf("]}\n");
@@ -6202,7 +6233,7 @@ static int cmd_ppl(const args *a) {
     ewq_packed p, rp;
     ewq_backend b, rb;
     ewq_err err;
-    char weights[512], refw[512];
+    weights_desc weights, refw;
     open_model(dir, &o, &m);
     int *ids;
     long n;
@@ -6213,10 +6244,10 @@ static int cmd_ppl(const args *a) {
         die(&err);
     }
     check_context(&m, ctx, "chunks of --ctx");
-    pack_model(&m, &o, &p, weights, sizeof weights);
+    pack_model(&m, &o, &p, &weights);
     start_backend(&b, &p, ctx, &o);
     if (ref) {
-        pack_model(&m, &ro, &rp, refw, sizeof refw);
+        pack_model(&m, &ro, &rp, &refw);
         start_backend(&rb, &rp, ctx, &ro);
     }
     ewq_ppl_result r;
@@ -6225,24 +6256,25 @@ static int cmd_ppl(const args *a) {
         printf("{\"model\": ");
         print_json_string(stdout, dir);
         printf(", \"weights\": ");
-        print_json_string(stdout, weights);
+        print_weights_json(stdout, &weights);
         printf(", \"weight_bytes\": %zu, \"tokens\": %ld, \"ctx\": %d, \"chunks\": %d, \"scored\": %ld, "
-               "\"ppl\": %.17g, \"ppl_stderr\": %.17g", ewq_packed_bytes(&p), n, r.ctx, r.chunks, r.scored, r.ppl,
-               r.ppl_stderr);
+               "\"ppl\": %s, \"ppl_stderr\": %s", ewq_packed_bytes(&p), n, r.ctx, r.chunks, r.scored, JNUM(r.ppl),
+               JNUM(r.ppl_stderr));
         if (r.has_ref) {
-            printf(", \"ref\": ");
-            print_json_string(stdout, refw);
-            printf(", \"kl\": %.17g, \"kl_stderr\": %.17g, \"top1_agree\": %.17g", r.kl, r.kl_stderr, r.top1_agree);
+            printf(", \"reference\": {\"weights\": ");
+            print_weights_json(stdout, &refw);
+            printf(", \"weight_bytes\": %zu}, \"kld\": %s, \"kld_stderr\": %s, \"top1_agree\": %s",
+                   ewq_packed_bytes(&rp), JNUM(r.kl), JNUM(r.kl_stderr), JNUM(r.top1_agree));
         }
         printf("}\n");
     } else {
         printf("model        %s\n", dir);
-        printf("weights      %s: %.2f MiB\n", weights, ewq_packed_bytes(&p) / 1048576.0);
+        printf("weights      %s: %.2f MiB\n", weights.text, ewq_packed_bytes(&p) / 1048576.0);
         printf("tokens       %ld; ctx %d: %d chunks, %ld positions scored\n", n, r.ctx, r.chunks, r.scored);
         printf("perplexity   %.4f ± %.4f\n", r.ppl, r.ppl_stderr);
         if (r.has_ref) {
-            printf("reference    %s: %.2f MiB\n", refw, ewq_packed_bytes(&rp) / 1048576.0);
-            printf("KL           %.6f ± %.6f nats (mean KL(ref || model) per position)\n", r.kl, r.kl_stderr);
+            printf("reference    %s: %.2f MiB\n", refw.text, ewq_packed_bytes(&rp) / 1048576.0);
+            printf("KLD          %.6f ± %.6f nats (mean KL(reference || model) per position)\n", r.kl, r.kl_stderr);
             printf("top-1 agree  %.2f%%\n", 100 * r.top1_agree);
         }
     }
@@ -6352,7 +6384,7 @@ static int cmd_generate(const args *a) {
     ewq_backend b;
     ewq_tokenizer t;
     ewq_err err;
-    char weights[512];
+    weights_desc weights;
     open_model(dir, &o, &m);
     /* the tokenizer is optional unless the prompt is text */
     char *tok_path = path_join(dir, "tokenizer.json");
@@ -6383,7 +6415,7 @@ static int cmd_generate(const args *a) {
             die(&err);
         }
     check_context(&m, (long)n_prompt + n_new - 1, "the prompt and -n");   /* the last token is not fed back */
-    pack_model(&m, &o, &p, weights, sizeof weights);
+    pack_model(&m, &o, &p, &weights);
     int *out = xmalloc(sizeof(int) * (size_t)n_new), n_out;
     start_backend(&b, &p, n_prompt + n_new, &o);
     ewq_sampler sampler;
@@ -6400,14 +6432,24 @@ static int cmd_generate(const args *a) {
                      &err))
         die(&err);
     if (json) {
-        char *text = have_tok ? decode_ids(&t, prompt[n_prompt - 1], out, n_out) : NULL;
-        printf("{\"prompt\": [");
+        printf("{\"model\": ");
+        print_json_string(stdout, dir);
+        printf(", \"weights\": ");
+        print_weights_json(stdout, &weights);
+        printf(", \"weight_bytes\": %zu, \"temp\": %s, ", ewq_packed_bytes(&p), JNUM(temp));
+        if (temp > 0)
+            printf("\"top_k\": %d, \"top_p\": %s, \"min_p\": %s, \"seed\": %" PRIu64 ", ", top_k, JNUM(top_p),
+                   JNUM(min_p), seed);
+        printf("\"prompt\": {\"tokens\": %d, \"tok_s\": %s, \"ids\": [", n_prompt,
+               JMEASURED(seconds[0] > 0 ? n_prompt / seconds[0] : 0));
         print_ids(stdout, prompt, n_prompt, ", ");
-        printf("], \"tokens\": [");
+        printf("]}, \"generated\": {\"tokens\": %d, \"tok_s\": %s, \"ids\": [", n_out,
+               JMEASURED(seconds[1] > 0 ? n_out / seconds[1] : 0));
         print_ids(stdout, out, n_out, ", ");
         printf("]");
+        char *text = have_tok ? decode_ids(&t, prompt[n_prompt - 1], out, n_out) : NULL;
         if (text) printf(", \"text\": "), print_json_string(stdout, text);
-        printf("}\n");
+        printf("}}\n");
         free(text);
     } else {
         fwrite(ts.held, 1, (size_t)ts.n_held, stdout);   /* an incomplete character at the very end */
@@ -6439,10 +6481,10 @@ static int cmd_bench(const args *a) {
     ewq_packed p;
     ewq_backend b;
     ewq_err err;
-    char weights[512];
+    weights_desc weights;
     open_model(dir, &o, &m);
     check_context(&m, p_len > n_len ? p_len : n_len, "-p and -n");
-    pack_model(&m, &o, &p, weights, sizeof weights);
+    pack_model(&m, &o, &p, &weights);
     ewq_bench_result r;
     start_backend(&b, &p, p_len > n_len ? p_len : n_len, &o);
     if (ewq_bench(&b, p_len, n_len, reps, 1, &r, &err)) die(&err);
@@ -6469,17 +6511,18 @@ static int cmd_bench(const args *a) {
         print_json_string(stdout, o.cuda ? where : "host");
         if (o.cuda) printf(", \"device_bytes_allocated\": %zu, \"device_bytes_in_use\": %zu", dev_alloc, dev_used);
         printf(", \"weights\": ");
-        print_json_string(stdout, weights);
-        printf(", \"weight_bytes\": %zu, "
-               "\"decode_bytes_per_token\": %.0f, \"reps\": %d, \"pp\": {\"tokens\": %d, \"tok_s\": %.6g, \"min\": %.6g, "
-               "\"max\": %.6g}, \"tg\": {\"tokens\": %d, \"tok_s\": %.6g, \"min\": %.6g, \"max\": %.6g}, "
-               "\"decode_bandwidth\": %.6g, \"copy_bandwidth\": %.6g, \"peak_rss_mib\": %.1f}\n",
-               ewq_packed_bytes(&p), step_bytes, reps, p_len, r.pp, r.pp_min, r.pp_max, n_len,
-               r.tg, r.tg_min, r.tg_max, decode_bw, copy_bw, rss_mib);
+        print_weights_json(stdout, &weights);
+        printf(", \"weight_bytes\": %zu, \"decode_bytes_per_token\": %.0f, \"reps\": %d, \"pp\": {\"tokens\": %d, "
+               "\"tok_s\": %s, \"tok_s_min\": %s, \"tok_s_max\": %s}, \"tg\": {\"tokens\": %d, \"tok_s\": %s, "
+               "\"tok_s_min\": %s, \"tok_s_max\": %s}, \"decode_bandwidth_gb_s\": %s, \"copy_bandwidth_gb_s\": %s, "
+               "\"peak_rss_mib\": %.1f}\n",
+               ewq_packed_bytes(&p), step_bytes, reps, p_len, JMEASURED(r.pp), JMEASURED(r.pp_min), JMEASURED(r.pp_max),
+               n_len, JMEASURED(r.tg), JMEASURED(r.tg_min), JMEASURED(r.tg_max), JMEASURED(decode_bw / 1e9),
+               JMEASURED(copy_bw / 1e9), rss_mib);
     } else {
         printf("model              %s\n", dir);
         printf("backend            %s, %s\n", b.name, where);
-        printf("weights            %s: %.2f MiB\n", weights, ewq_packed_bytes(&p) / 1048576.0);
+        printf("weights            %s: %.2f MiB\n", weights.text, ewq_packed_bytes(&p) / 1048576.0);
         printf("%-18s %12s %21s\n", "test", "tokens/s", "min .. max");
         if (p_len) printf("pp%-16d %12.2f %10.2f .. %-9.2f\n", p_len, r.pp, r.pp_min, r.pp_max);
         if (n_len) printf("tg%-16d %12.2f %10.2f .. %-9.2f\n", n_len, r.tg, r.tg_min, r.tg_max);
@@ -6511,11 +6554,11 @@ static int cmd_export(const args *a) {
     ewq_packed p;
     ewq_outfile out;
     ewq_err err;
-    char weights[512];
+    weights_desc weights;
     open_model(dir, &o, &m);
     if (ewq_tokenizer_load(&t, dir, &err)) die(&err);
     make_assignment(&m, &o, &asg);
-    describe_weights(weights, sizeof weights, &o, &asg);
+    describe_weights(&weights, &o, &asg);
     if (ewq_out_open(&out, gguf, &err)) die(&err);   /* before the packing: a bad path fails at once */
     if (ewq_pack(&p, &m, &asg, o.group, 1, isatty(STDERR_FILENO), &err) ||
         ewq_gguf_write(out.f, &p, &t, stderr, &err)) {
@@ -6523,7 +6566,7 @@ static int cmd_export(const args *a) {
         die(&err);
     }
     if (ewq_out_commit(&out, &err)) die(&err);
-    fprintf(stderr, "wrote %s (%s)\n", gguf, weights);
+    fprintf(stderr, "wrote %s (%s)\n", gguf, weights.text);
     ewq_packed_free(&p);
     ewq_assignment_free(&asg);
     ewq_tokenizer_free(&t);
@@ -6643,7 +6686,7 @@ static const command commands[] = {
         "Default output: one line per token with its position, id, and string as in tokenizer.json.",
         (const opt[]){
             {"--ids", OPT_FLAG, NULL, 0, 0, NULL, "only the ids, on one line separated by spaces", "--json"},
-            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "{\"tokenizer\", \"kind\", \"bytes\", \"count\", \"ids\"}", NULL},
+            {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output: tokenizer, kind, bytes, tokens (the count), ids", NULL},
             {"--no-bos", OPT_FLAG, NULL, 0, 0, NULL, "do not add the BOS token", NULL},
             {0},
         },

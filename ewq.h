@@ -863,6 +863,258 @@ int ewq_threads(void);
 void ewq_parallel(int n, void (*fn)(void *ctx, int i), void *ctx);
 int ewq_worker(void);   /* inside fn: the thread running it, in [0, ewq_threads()), for per-thread scratch */
 
+/* ---------------------------------------------------------------------------------------------------
+ * Machine-readable output: every command's --json (and run's report.json). The same quantity has the same
+ * name in every command; units are in the name (_bytes, _mib, _tok_s for tokens per second,
+ * _gb_s for 10^9 bytes per second) or given below. Numbers carry the digits they have: computed values the
+ * shortest decimal that reads back as the same double, measured rates 4 significant digits.
+ * tests/test_json_schema.c reads the table below and checks every command's output against it: each
+ * member ewq writes is listed for its command with its type, and each member not marked "?" is written
+ * whenever the object holding it is. Types: string, integer, number, boolean, null, object, array,
+ * tier ("raw", "int8" or "int4"), A|B (either), and @NAME, an object whose members are the lines of @NAME.
+ * PATH is the member's name inside its parents, "[]" standing for the elements of an array.
+ *
+ * json-schema
+ *   @tiers    raw                       integer      count (blocks, linears or tensors) at raw
+ *   @tiers    int8                      integer      ... at int8
+ *   @tiers    int4                      integer      ... at int4
+ *   @weights  plan                      string|null  the plan file given, or null
+ *   @weights  linears_per_tier          @tiers       block linear weights per tier
+ *   @weights  embed                     tier         the embedding's tier
+ *   @weights  lm_head                   tier         lm_head's tier
+ *   inspect   model                     string       the model folder as given
+ *   inspect   config                    object       config.json as ewq reads it, Hugging Face's names
+ *   inspect   config.architecture       string
+ *   inspect   config.hidden_size        integer
+ *   inspect   config.num_hidden_layers  integer
+ *   inspect   config.num_attention_heads integer
+ *   inspect   config.num_key_value_heads integer
+ *   inspect   config.head_dim           integer
+ *   inspect   config.intermediate_size  integer
+ *   inspect   config.vocab_size         integer
+ *   inspect   config.max_position_embeddings integer  0 when absent
+ *   inspect   config.rms_norm_eps       number
+ *   inspect   config.rope_theta         number
+ *   inspect   config.rope_scaling       object|null  llama3 scaling, or null
+ *   inspect   config.rope_scaling.rope_type string   "llama3"
+ *   inspect   config.rope_scaling.factor number
+ *   inspect   config.rope_scaling.low_freq_factor number
+ *   inspect   config.rope_scaling.high_freq_factor number
+ *   inspect   config.rope_scaling.original_max_position_embeddings integer
+ *   inspect   config.tie_word_embeddings boolean
+ *   inspect   config.sliding_window     integer      0 when none
+ *   inspect   config.bos_token_id       integer|null
+ *   inspect   config.eos_token_id       array
+ *   inspect   config.eos_token_id[]     integer
+ *   inspect   files                     array        the safetensors files
+ *   inspect   files[]                   string
+ *   inspect   tensors                   array        every tensor, by name
+ *   inspect   tensors[]                 object
+ *   inspect   tensors[].name            string
+ *   inspect   tensors[].dtype           string       "F32", "F16" or "BF16"
+ *   inspect   tensors[].shape           array
+ *   inspect   tensors[].shape[]         integer
+ *   inspect   tensors[].bytes           integer
+ *   inspect   tensors[].file            string
+ *   inspect   total                     object
+ *   inspect   total.tensors             integer
+ *   inspect   total.parameters          integer
+ *   inspect   total.bytes               integer
+ *   entropy   model                     string
+ *   entropy   bins                      integer
+ *   entropy   factor                    number       the rule's factor
+ *   entropy   mean                      number       bits: mean block entropy
+ *   entropy   std                       number       bits: population standard deviation
+ *   entropy   threshold                 number       bits: mean - factor * std
+ *   entropy   blocks                    array
+ *   entropy   blocks[]                  object
+ *   entropy   blocks[].index            integer
+ *   entropy   blocks[].entropy          number       bits
+ *   entropy   blocks[].parameters       integer      of its seven linear weights
+ *   entropy   blocks[].share            number       of all block-linear parameters, 0 to 1
+ *   entropy   blocks[].tier             tier         what the rule gives at factor
+ *   entropy   tensors                   array
+ *   entropy   tensors[]                 object
+ *   entropy   tensors[].name            string
+ *   entropy   tensors[].shape           array
+ *   entropy   tensors[].shape[]         integer
+ *   entropy   tensors[].parameters      integer
+ *   entropy   tensors[].entropy         number       bits
+ *   plan      format                    string       the plan file, described in "Plan file" above
+ *   plan      version                   integer
+ *   plan      model                     object
+ *   plan      model.path                string
+ *   plan      model.architecture        string
+ *   plan      model.layers              integer
+ *   plan      model.fingerprint         string
+ *   plan      method                    object
+ *   plan      method.granularity        string
+ *   plan      method.bins               integer
+ *   plan      method.weighting          string
+ *   plan      method.factor             number
+ *   plan      method.mean               number
+ *   plan      method.std                number
+ *   plan      method.threshold          number
+ *   plan      method.group_size         integer
+ *   plan      blocks                    array
+ *   plan      blocks[]                  object
+ *   plan      blocks[].index            integer
+ *   plan      blocks[].entropy          number
+ *   plan      blocks[].parameters       integer
+ *   plan      blocks[].tier             tier?        block granularity
+ *   plan      blocks[].tensors          array
+ *   plan      blocks[].tensors[]        object
+ *   plan      blocks[].tensors[].name   string
+ *   plan      blocks[].tensors[].shape  array
+ *   plan      blocks[].tensors[].shape[] integer
+ *   plan      blocks[].tensors[].entropy number
+ *   plan      blocks[].tensors[].tier   tier
+ *   plan      outside_blocks            object
+ *   plan      outside_blocks.embed_tokens tier
+ *   plan      outside_blocks.lm_head    tier
+ *   plan      summary                   object
+ *   plan      summary.tensors_per_tier  @tiers
+ *   plan      summary.blocks_per_tier   @tiers?      block granularity
+ *   plan      summary.linear            @sizes       the block linears
+ *   plan      summary.model             @sizes       every tensor
+ *   @sizes    parameters                integer
+ *   @sizes    raw_bytes                 integer
+ *   @sizes    packed_bytes              integer
+ *   @sizes    raw_bits_per_weight       number
+ *   @sizes    packed_bits_per_weight    number
+ *   tokenize  tokenizer                 string       the tokenizer.json read
+ *   tokenize  kind                      string       "byte-level BPE" or "SentencePiece BPE"
+ *   tokenize  bytes                     integer      of the text
+ *   tokenize  tokens                    integer      how many ids
+ *   tokenize  ids                       array
+ *   tokenize  ids[]                     integer
+ *   ppl       model                     string
+ *   ppl       weights                   @weights
+ *   ppl       weight_bytes              integer      every weight as stored
+ *   ppl       tokens                    integer      in the text or token file
+ *   ppl       ctx                       integer
+ *   ppl       chunks                    integer
+ *   ppl       scored                    integer      positions scored
+ *   ppl       ppl                       number       perplexity, exp(mean NLL in nats)
+ *   ppl       ppl_stderr                number
+ *   ppl       reference                 object?      with --ref
+ *   ppl       reference.weights         @weights
+ *   ppl       reference.weight_bytes    integer
+ *   ppl       kld                       number?      nats: mean KL(reference || model) per position, with --ref
+ *   ppl       kld_stderr                number?      nats
+ *   ppl       top1_agree                number?      share of positions whose most likely ids agree, 0 to 1
+ *   generate  model                     string
+ *   generate  weights                   @weights
+ *   generate  weight_bytes              integer
+ *   generate  temp                      number       0: greedy
+ *   generate  top_k                     integer?     the sampling options, when temp > 0
+ *   generate  top_p                     number?
+ *   generate  min_p                     number?
+ *   generate  seed                      integer?
+ *   generate  prompt                    @tokens
+ *   generate  generated                 @tokens
+ *   @tokens   tokens                    integer      how many
+ *   @tokens   tok_s                     number       prompt: in one forward pass; generated: after it
+ *   @tokens   ids                       array
+ *   @tokens   ids[]                     integer
+ *   @tokens   text                      string?      generated, with a tokenizer.json
+ *   bench     model                     string
+ *   bench     backend                   string       "cpu" or "cuda"
+ *   bench     threads                   integer
+ *   bench     device                    string       "host", or the GPU
+ *   bench     device_bytes_allocated    integer?     cuda
+ *   bench     device_bytes_in_use       integer?     cuda: the peak, everything on the device
+ *   bench     weights                   @weights
+ *   bench     weight_bytes              integer
+ *   bench     decode_bytes_per_token    integer      weight bytes one decode step reads
+ *   bench     reps                      integer
+ *   bench     pp                        @rate        prompt processing
+ *   bench     tg                        @rate        token generation
+ *   @rate     tokens                    integer
+ *   @rate     tok_s                     number       median over reps
+ *   @rate     tok_s_min                 number
+ *   @rate     tok_s_max                 number
+ *   bench     decode_bandwidth_gb_s     number       decode_bytes_per_token * tg.tok_s
+ *   bench     copy_bandwidth_gb_s       number       read + written, measured in the same run
+ *   bench     peak_rss_mib              number
+ *   run       format                    string       "ewq-run"
+ *   run       version                   integer
+ *   run       model                     string
+ *   run       architecture              string
+ *   run       layers                    integer
+ *   run       text                      string?      the text file, or
+ *   run       tokens_file               string?      the token file
+ *   run       tokens                    integer
+ *   run       ctx                       integer
+ *   run       chunks                    integer
+ *   run       scored                    integer
+ *   run       backend                   string
+ *   run       threads                   integer
+ *   run       group                     integer
+ *   run       bins                      integer
+ *   run       seeds                     integer
+ *   run       throughput                object       -p, -n, -r
+ *   run       throughput.p              integer
+ *   run       throughput.n              integer
+ *   run       throughput.reps           integer
+ *   run       block_entropy             array
+ *   run       block_entropy[]           number       bits
+ *   run       plans                     array        one per factor
+ *   run       plans[]                   object
+ *   run       plans[].factor            number
+ *   run       plans[].mean              number
+ *   run       plans[].std               number
+ *   run       plans[].threshold         number
+ *   run       plans[].blocks            array
+ *   run       plans[].blocks[]          tier
+ *   run       variants                  array
+ *   run       variants[]                object
+ *   run       variants[].name           string
+ *   run       variants[].kind           string       "reference", "uniform", "ewq", "random" or "position"
+ *   run       variants[].factor         number|null
+ *   run       variants[].seed           integer|null
+ *   run       variants[].blocks         array
+ *   run       variants[].blocks[]       tier
+ *   run       variants[].blocks_per_tier @tiers
+ *   run       variants[].same_as        integer|null an earlier variant with the same blocks
+ *   run       variants[].weight_bytes   integer
+ *   run       variants[].linear_bits_per_weight number
+ *   run       variants[].ppl            number
+ *   run       variants[].ppl_stderr     number
+ *   run       variants[].kld            number       nats, against raw
+ *   run       variants[].kld_stderr     number
+ *   run       variants[].kld_median     number
+ *   run       variants[].kld_p99        number
+ *   run       variants[].top1_agree     number
+ *   run       variants[].frontier       boolean
+ *   run       variants[].pp_tok_s       number?      with -p
+ *   run       variants[].tg_tok_s       number?      with -n
+ *   run       random                    array        per factor: the random placements
+ *   run       random[]                  object
+ *   run       random[].factor           number
+ *   run       random[].seeds            integer
+ *   run       random[].distinct         integer
+ *   run       random[].ppl              @stat
+ *   run       random[].kld              @stat
+ *   run       random[].top1_agree       @stat
+ *   @stat     mean                      number
+ *   @stat     sd                        number       sample standard deviation
+ *   @stat     min                       number
+ *   @stat     max                       number
+ *   @stat     ewq_better                integer      placements the EWQ plan beats
+ *   run       distinct_variants         integer
+ *   run       memory_bytes              object
+ *   run       memory_bytes.raw          integer
+ *   run       memory_bytes.int8         integer
+ *   run       memory_bytes.int4         integer
+ *   run       memory_bytes.reference_logits integer
+ *   run       seconds                   object
+ *   run       seconds.measure           number
+ *   run       seconds.reference         number
+ *   run       seconds.total             number
+ * end of json-schema
+ */
+
 #ifdef __cplusplus
 }
 #endif

@@ -53,7 +53,7 @@ close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -
 
 # generate: 64 greedy tokens from BOS, as transformers generated them
 want=$(tr -d ' \n' <$ORACLE | grep -o '"greedy_from_bos":{"tokens":\[[0-9,]*\]' | sed 's/.*\[//; s/\]//')
-got=$("$EWQ" generate $S -n 64 --json 2>/dev/null | grep -o '"tokens": \[[0-9, ]*\]' | tr -d ' ' | sed 's/.*\[//; s/\]//')
+got=$("$EWQ" generate $S -n 64 --json 2>/dev/null | grep -o '"generated": {[^[]*"ids": \[[0-9, ]*\]' | tr -d ' ' | sed 's/.*\[//; s/\]//')
 [ -n "$want" ] && [ "$got" = "$want" ] && echo "PASS cli/generate-stories260K" || echo "FAIL cli/generate-stories260K: got '$got', transformers '$want'"
 # ... and their text, as HF tokenizers decodes those ids (both JSON-escaped the same way: \n, no quotes)
 got=$("$EWQ" generate $S -n 64 --json 2>/dev/null | grep -o '"text": "[^"]*"')
@@ -62,7 +62,7 @@ want=$(grep -o '"text": "[^"]*"' $ORACLE)
 want=$(tr -d ' \n' <$ORACLE | grep -o '"greedy_from_bos":{"tokens":\[[0-9,]*\]' | sed 's/.*\[//; s/\]//')
 
 # a text prompt: "Once upon a time" is BOS + the first 4 greedy tokens, so the continuation is the rest
-got=$("$EWQ" generate $S --prompt "Once upon a time" -n 20 --json 2>/dev/null | grep -o '"tokens": \[[0-9, ]*\]' | tr -d ' ' | sed 's/.*\[//; s/\]//')
+got=$("$EWQ" generate $S --prompt "Once upon a time" -n 20 --json 2>/dev/null | grep -o '"generated": {[^[]*"ids": \[[0-9, ]*\]' | tr -d ' ' | sed 's/.*\[//; s/\]//')
 [ -n "$got" ] && [ "$got" = "$(echo "$want" | cut -d, -f5-24)" ] && echo "PASS cli/generate-prompt-text" ||
     echo "FAIL cli/generate-prompt-text: got '$got', transformers '$(echo "$want" | cut -d, -f5-24)'"
 
@@ -77,7 +77,7 @@ b=$("$EWQ" ppl $S --tokens "$tmp/story.tokens" --ctx 128 --json 2>/dev/null | nu
 out=$("$EWQ" ppl $S --tokens $TOKENS --ctx 128 --uniform int4 --ref raw --json 2>/dev/null)
 got=$(echo "$out" | num ppl); want=$(oracle_at ppl_int4_vs_raw 128 ppl)
 close "$got" "$want" 1e-5 && echo "PASS cli/ppl-int4-stories260K" || echo "FAIL cli/ppl-int4-stories260K: ewq '$got', transformers '$want'"
-got=$(echo "$out" | num kl); want=$(oracle_at ppl_int4_vs_raw 128 kl)
+got=$(echo "$out" | num kld); want=$(oracle_at ppl_int4_vs_raw 128 kl)
 close "$got" "$want" 1e-4 && echo "PASS cli/ppl-int4-kl-stories260K" || echo "FAIL cli/ppl-int4-kl-stories260K: ewq '$got', transformers '$want'"
 
 # a plan (ewq plan) against itself as the reference: identical weights, so KL 0 and full top-1 agreement;
@@ -85,9 +85,10 @@ close "$got" "$want" 1e-4 && echo "PASS cli/ppl-int4-kl-stories260K" || echo "FA
 "$EWQ" plan $S -o "$tmp/plan.json" >/dev/null 2>&1
 out=$("$EWQ" ppl $S --plan "$tmp/plan.json" --ref "$tmp/plan.json" --tokens $TOKENS --ctx 128 --json 2>/dev/null)
 tiers=$(tr -d ' \n' <"$tmp/plan.json" | grep -o '"blocks_per_tier":{"raw":[0-9]*,"int8":[0-9]*,"int4":[0-9]*}' |
-        sed 's/.*"raw":\([0-9]*\),"int8":\([0-9]*\),"int4":\([0-9]*\).*/\1,\2,\3/' | awk -F, '{ printf "%d raw / %d int8 / %d int4", 7 * $1, 7 * $2, 7 * $3 }')
-if [ "$(echo "$out" | num kl)" = 0 ] && [ "$(echo "$out" | num top1_agree)" = 1 ] && [ -n "$tiers" ] &&
-    echo "$out" | grep -qF "$tiers block linears"; then echo "PASS cli/ppl-plan-vs-itself"
+        sed 's/.*"raw":\([0-9]*\),"int8":\([0-9]*\),"int4":\([0-9]*\).*/\1,\2,\3/' |
+        awk -F, '{ printf "\"linears_per_tier\": {\"raw\": %d, \"int8\": %d, \"int4\": %d}", 7 * $1, 7 * $2, 7 * $3 }')
+if [ "$(echo "$out" | num kld)" = 0 ] && [ "$(echo "$out" | num top1_agree)" = 1 ] && [ -n "$tiers" ] &&
+    echo "$out" | grep -qF "$tiers"; then echo "PASS cli/ppl-plan-vs-itself"
 else echo "FAIL cli/ppl-plan-vs-itself: $out (plan: $tiers)"; fi
 expect_exit cli/ppl-plan-of-another-model 1 "ewq: $tmp/plan.json: " "$EWQ" ppl $F --plan "$tmp/plan.json" --tokens "$tmp/short.tokens" --ctx 4
 expect_exit cli/ppl-plan-and-uniform 2 "--plan and --uniform exclude each other" "$EWQ" ppl $S --plan "$tmp/plan.json" --uniform int8 --tokens $TOKENS

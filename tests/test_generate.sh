@@ -50,7 +50,7 @@ if [ ! -d "$S" ]; then
     echo "SKIP gen/stories260K: $S is not available"
     exit 0
 fi
-ids() { grep -o '"tokens": \[[0-9, ]*\]' | tr -d ' ' | sed 's/.*\[//; s/\]//'; }
+ids() { grep -o '"generated": {[^[]*"ids": \[[0-9, ]*\]' | tr -d ' ' | sed 's/.*\[//; s/\]//'; }
 
 head -c 3000 ../shared/assets/text/tinystories_validation_100.txt >"$tmp/story.txt"
 a=$("$EWQ" ppl $S --text "$tmp/story.txt" --ctx 128 --json 2>/dev/null)

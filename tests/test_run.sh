@@ -113,7 +113,7 @@ for v in "int4:--uniform int4" "ewq:--plan $tmp/plan.json"; do
     # shellcheck disable=SC2086
     p=$("$EWQ" ppl data/default --text "$tmp/short.txt" --ctx 128 ${v#*:} --ref raw --json 2>/dev/null)
     pf() { echo "$p" | sed "s/.*\"$1\": \([^,}]*\).*/\1/"; }
-    for pair in ppl:ppl kld:kl top1_agree:top1_agree; do
+    for pair in ppl:ppl kld:kld top1_agree:top1_agree; do
         [ "$(field "${v%%:*}" "${pair%%:*}")" = "$(pf "${pair#*:}")" ] ||
             { ok=1; echo "FAIL run/one-pass-${v%%:*}-${pair%%:*}: run $(field "${v%%:*}" "${pair%%:*}"), ppl $(pf "${pair#*:}")"; }
     done

@@ -19,7 +19,7 @@ if ! cmp -s "$config" "$qwen/config.json" || [ ! -f "$qwen/model.safetensors" ];
 fi
 threads=$(nproc)
 field() { grep -o "\"$1\": {[^}]*}" | grep -o '"tok_s": [0-9.e+-]*' | sed 's/.*: //'; }
-spread() { grep -o "\"$1\": {[^}]*}" | sed 's/.*"min": \([0-9.e+-]*\), "max": \([0-9.e+-]*\).*/\1 .. \2/'; }
+spread() { grep -o "\"$1\": {[^}]*}" | sed 's/.*"tok_s_min": \([0-9.e+-]*\), "tok_s_max": \([0-9.e+-]*\).*/\1 .. \2/'; }
 row() {   # label, json
     printf '%-34s %10.1f  (%s)   %10.2f  (%s)\n' "$1" "$(echo "$2" | field pp)" "$(echo "$2" | spread pp)" \
         "$(echo "$2" | field tg)" "$(echo "$2" | spread tg)"
@@ -50,8 +50,8 @@ for t in raw int8 int4; do
     row "ewq cpu, $t blocks" "$out"
     echo "$out" | awk -v t=$t '{
         match($0, /"weight_bytes": [0-9]+/); wb = substr($0, RSTART + 16, RLENGTH - 16)
-        match($0, /"decode_bandwidth": [0-9.e+]+/); db = substr($0, RSTART + 20, RLENGTH - 20)
-        match($0, /"copy_bandwidth": [0-9.e+]+/); cb = substr($0, RSTART + 18, RLENGTH - 18)
+        match($0, /"decode_bandwidth_gb_s": [0-9.e+]+/); db = 1e9 * substr($0, RSTART + 25, RLENGTH - 25)
+        match($0, /"copy_bandwidth_gb_s": [0-9.e+]+/); cb = 1e9 * substr($0, RSTART + 23, RLENGTH - 23)
         match($0, /"peak_rss_mib": [0-9.]+/); rss = substr($0, RSTART + 16, RLENGTH - 16)
         printf "    weights %.0f MB; decode reads %.2f GB/s = %.0f%% of the copy bandwidth (%.1f GB/s); peak RSS %.0f MiB\n",
             wb / 1e6, db / 1e9, 100 * db / cb, cb / 1e9, rss }'
