@@ -2965,6 +2965,52 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* --- rank correlation --- */
+
+/* The regularized incomplete beta function I_x(a, b): its continued fraction evaluated by the modified
+ * Lentz method, on the side of the symmetry I_x(a, b) = 1 - I_(1-x)(b, a) where it converges quickly. */
+static double incomplete_beta(double a, double b, double x) {
+    if (x <= 0) return 0;
+    if (x >= 1) return 1;
+    if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(b, a, 1 - x);
+    double front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x)) / a;
+    double f = 1, c = 1, d = 0, tiny = 1e-300;
+    for (int i = 0; i < 1000; i++) {
+        double k = i / 2, term;   /* the terms: 1, then -(a+k)(a+b+k)x / ((a+2k)(a+2k+1)) and k(b-k)x / ((a+2k-1)(a+2k)) */
+        if (i == 0) term = 1;
+        else if (i % 2) term = -(a + k) * (a + b + k) * x / ((a + 2 * k) * (a + 2 * k + 1));
+        else term = k * (b - k) * x / ((a + 2 * k - 1) * (a + 2 * k));
+        d = 1 + term * d;
+        d = 1 / (fabs(d) < tiny ? tiny : d);
+        c = 1 + term / c;
+        if (fabs(c) < tiny) c = tiny;
+        f *= c * d;
+        if (fabs(1 - c * d) < 1e-15) break;
+    }
+    return front * (f - 1);
+}
+
+/* Ranks 1..n of x, ties sharing the mean of their ranks. */
+static void ranks(const double *x, int n, double *r) {
+    for (int i = 0; i < n; i++) {
+        int below = 0, equal = 0;
+        for (int j = 0; j < n; j++) below += x[j] < x[i], equal += x[j] == x[i];
+        r[i] = below + (equal + 1) / 2.0;
+    }
+}
+
+void ewq_spearman(const double *x, const double *y, int n, double *rho, double *p) {
+    double *rx = xmalloc(sizeof(double) * (size_t)n), *ry = xmalloc(sizeof(double) * (size_t)n);
+    ranks(x, n, rx), ranks(y, n, ry);
+    double mean = (n + 1) / 2.0, sxy = 0, sxx = 0, syy = 0;
+    for (int i = 0; i < n; i++)
+        sxy += (rx[i] - mean) * (ry[i] - mean), sxx += (rx[i] - mean) * (rx[i] - mean), syy += (ry[i] - mean) * (ry[i] - mean);
+    free(rx), free(ry);
+    *rho = sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+    double df = n - 2, t2 = *rho * *rho * df / (1 - *rho * *rho);
+    *p = n < 3 || isnan(*rho) ? NAN : fabs(*rho) >= 1 ? 0 : incomplete_beta(df / 2, 0.5, df / (df + t2));
+}
+
 static void ppl_scores_free(ppl_scores *s) {
     free(s->kl_each), free(s->lp), free(s->lr);
     memset(s, 0, sizeof *s);
@@ -4873,6 +4919,7 @@ typedef struct {
     char *report_path;         /* --report without trailing slashes */
     model_opts mo;             /* --group, --threads, --backend (every variant: raw block linears, raw embed) */
     int ctx, chunks, seeds, p, n, reps, bins, json;   /* chunks: at most this many (0: all) */
+    int calibration;           /* --sensitivity N: chunks at the end of the text, or 0 */
     int embedded;              /* no MODEL: the embedded default */
     int n_factors;
     double factors[RUN_MAX_FACTORS];
@@ -4892,6 +4939,7 @@ typedef struct {
     double bpw;                /* bits per weight of the block linears */
     ewq_ppl_result q;
     ewq_bench_result speed;
+    double seconds;            /* its share of the pass over the chunks */
 } run_variant;
 
 typedef struct {
@@ -4903,6 +4951,10 @@ typedef struct {
     size_t ref_bytes;          /* the reference's logits of one chunk */
     double seconds_total;      /* packing, measuring and throughput */
     double seconds_measure, seconds_reference;  /* the pass over the chunks, and the reference's part of it */
+    int calib_chunks;          /* --sensitivity: chunks measured, else 0 */
+    double *sens8, *sens4;     /* [n_layers] KLD with only that block at int8 / int4 (NULL: not measured) */
+    double rho8, p8, rho4, p4; /* Spearman's rho of block entropy and sens8 / sens4, and p-values */
+    double seconds_sensitivity;
 } run_set;
 
 static run_variant *add_variant(run_set *s, const char *name, const char *kind, int factor, int seed) {
@@ -4924,12 +4976,77 @@ static void count_tiers(run_variant *v, int n_layers) {
 static void place_in_order(run_variant *v, const int *count, const int *order, int n_layers) {
     for (int i = 0; i < n_layers; i++)
         v->blocks[order[i]] = i < count[EWQ_RAW] ? EWQ_RAW : i < count[EWQ_RAW] + count[EWQ_INT8] ? EWQ_INT8 : EWQ_INT4;
+    count_tiers(v, n_layers);
 }
 
 /* The plan at one factor and its controls. Random placement: the plan's tiers in canonical order (raw
  * blocks, then int8, then int4) shuffled by Fisher-Yates with splitmix64 seeded by the seed alone, so equal
  * tier counts give the same placements at any factor. Position: first-, last- and ends-high. */
-static void add_plan_variants(run_set *s, const ewq_plan *plan, const run_opts *o, int fi) {
+/* Blocks by increasing entropy (ties by index): the inverted control gives raw to the first of them. */
+static const double *sort_entropy;
+static int cmp_entropy(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return sort_entropy[x] < sort_entropy[y] ? -1 : sort_entropy[x] > sort_entropy[y] ? 1 : x - y;
+}
+
+/* Bytes of one block's linear weights at each tier. The blocks of the architectures ewq reads all have the
+ * same shapes, so block 0 stands for every block. */
+static void block_bytes(const ewq_model *m, uint64_t bytes[3]) {
+    for (int t = 0; t < 3; t++) {
+        bytes[t] = 0;
+        for (int k = 0; k < EWQ_N_LINEAR; k++) {
+            const ewq_tensor *w = m->blocks[0].linear[k];
+            bytes[t] += ewq_weight_bytes((ewq_tier)t, w->dtype, w->shape[0], w->shape[1]);
+        }
+    }
+}
+
+/* The allocation a measured sensitivity gives: tiers for the blocks that minimise the summed sensitivity
+ * (0 for raw, sens8[l] or sens4[l] for block l at int8 or int4) within `budget` bytes of block linears.
+ * Exact: bytes depend only on the tier counts (see block_bytes), so a table over (block, raw count,
+ * int8 count) holds the least sum for every count, and the best count within the budget is taken (on a
+ * tie, the one with more raw, then more int8 blocks). */
+static void allocate_by_sensitivity(const ewq_model *m, const double *sens8, const double *sens4, uint64_t budget,
+                                    ewq_tier *out) {
+    int L = m->cfg.n_layers, W = L + 1;
+    uint64_t bytes[3];
+    block_bytes(m, bytes);
+    double *best = xmalloc(sizeof(double) * (size_t)W * W * W);
+    uint8_t *pick = xcalloc((size_t)W * W * W, 1);
+#define CELL(l, r, e) (((size_t)(l) * W + (size_t)(r)) * W + (size_t)(e))
+    for (size_t i = 0; i < (size_t)W * W * W; i++) best[i] = INFINITY;
+    best[CELL(0, 0, 0)] = 0;
+    for (int l = 0; l < L; l++)
+        for (int r = 0; r <= l; r++)
+            for (int e = 0; r + e <= l; e++) {
+                double b = best[CELL(l, r, e)];
+                if (b == INFINITY) continue;
+                const struct { int r, e; double cost; } next[3] = {{r + 1, e, 0}, {r, e + 1, sens8[l]}, {r, e, sens4[l]}};
+                for (int t = 0; t < 3; t++)
+                    if (b + next[t].cost < best[CELL(l + 1, next[t].r, next[t].e)])
+                        best[CELL(l + 1, next[t].r, next[t].e)] = b + next[t].cost, pick[CELL(l + 1, next[t].r, next[t].e)] = (uint8_t)t;
+            }
+    int br = 0, be = 0;
+    double least = INFINITY;
+    for (int r = L; r >= 0; r--)
+        for (int e = L - r; e >= 0; e--)
+            if (r * bytes[0] + e * bytes[1] + (uint64_t)(L - r - e) * bytes[2] <= budget && best[CELL(L, r, e)] < least)
+                least = best[CELL(L, r, e)], br = r, be = e;
+    for (int l = L; l > 0; l--) {
+        ewq_tier t = (ewq_tier)pick[CELL(l, br, be)];
+        out[l - 1] = t;
+        br -= t == EWQ_RAW, be -= t == EWQ_INT8;
+    }
+#undef CELL
+    free(best), free(pick);
+}
+
+/* The plan at one factor and its controls. Random placement: the plan's tiers in canonical order (raw
+ * blocks, then int8, then int4) shuffled by Fisher-Yates with splitmix64 seeded by the seed alone, so equal
+ * tier counts give the same placements at any factor. Position: first-, last- and ends-high. Inverted: the
+ * plan's tier counts in reverse entropy order. Sensitivity (when measured): the allocation it gives
+ * within the plan's bytes. */
+static void add_plan_variants(run_set *s, const ewq_model *m, const ewq_plan *plan, const run_opts *o, int fi) {
     int L = s->n_layers, *order = xmalloc(sizeof(int) * (size_t)L);
     char name[32];
     run_variant *e = add_variant(s, "ewq", "ewq", fi, 0);
@@ -4953,7 +5070,18 @@ static void add_plan_variants(run_set *s, const ewq_plan *plan, const run_opts *
     place_in_order(add_variant(s, "last-high", "position", fi, 0), count, order, L);
     for (int i = 0; i < L; i++) order[i] = i % 2 ? L - 1 - i / 2 : i / 2;
     place_in_order(add_variant(s, "ends-high", "position", fi, 0), count, order, L);
-    for (int i = s->n - 3 - o->seeds; i < s->n; i++) count_tiers(&s->v[i], L);
+    for (int i = 0; i < L; i++) order[i] = i;
+    sort_entropy = plan->block_entropy;
+    qsort(order, (size_t)L, sizeof(int), cmp_entropy);
+    place_in_order(add_variant(s, "inverted", "inverted", fi, 0), count, order, L);
+    if (s->sens8) {
+        uint64_t bytes[3], budget = 0;
+        block_bytes(m, bytes);
+        for (int t = 0; t < 3; t++) budget += (uint64_t)count[t] * bytes[t];
+        run_variant *v = add_variant(s, "sensitivity", "sensitivity", fi, 0);
+        allocate_by_sensitivity(m, s->sens8, s->sens4, budget, v->blocks);
+        count_tiers(v, L);
+    }
     free(order);
 }
 
@@ -4983,30 +5111,37 @@ static ewq_backend *variant_backend(ewq_backend *backends, ewq_packed *cpu_weigh
     return &backends[0];
 }
 
-/* Measures every variant in one pass over the chunks. Each block linear is packed once per tier (raw:
- * views of the mapped checkpoint) and a variant is an assignment of those packed blocks, so nothing is
- * packed twice; each chunk runs the raw model once, and its logits are the reference every other variant
- * is scored against. A variant with the same blocks as an earlier one is measured once. */
-static void measure_all(const ewq_model *m, const run_opts *o, const int *ids, long n, run_set *s) {
+/* Every block linear packed once per tier (raw: views of the mapped checkpoint). */
+static void pack_tiers(const ewq_model *m, const run_opts *o, ewq_packed tier[3], run_set *s) {
     ewq_err err;
-    int L = s->n_layers, V = m->cfg.vocab, ctx = o->ctx, chunks = (int)(n / ctx), nl = L * EWQ_N_LINEAR;
-    double t_start = seconds_now();
-    ewq_packed tier[3];
     for (int t = 0; t < 3; t++) {
         ewq_assignment a;
-        ewq_assignment_uniform(&a, L, (ewq_tier)t, EWQ_RAW, EWQ_RAW);
+        ewq_assignment_uniform(&a, m->cfg.n_layers, (ewq_tier)t, EWQ_RAW, EWQ_RAW);
         int rc = ewq_pack(&tier[t], m, &a, o->mo.group, 1, t != EWQ_RAW, &err);
         ewq_assignment_free(&a);
         if (rc) die(&err);
     }
+    for (int k = 0; k < m->cfg.n_layers * EWQ_N_LINEAR; k++)
+        s->raw_bytes += ewq_qmat_bytes(&tier[EWQ_RAW].linear[k]), s->int8_bytes += ewq_qmat_bytes(&tier[EWQ_INT8].linear[k]),
+            s->int4_bytes += ewq_qmat_bytes(&tier[EWQ_INT4].linear[k]);
+}
+
+/* Measures every variant of s in one pass over `chunks` chunks of ids. A variant is an assignment of the
+ * blocks in `tier`, so nothing is packed again; each chunk runs the raw model (variant 0) once, and its
+ * logits are the reference every other variant is scored against. A variant with the same blocks as an
+ * earlier one is measured once. With `speed`, each is then timed as ewq bench does. */
+static void measure_pass(const ewq_model *m, const run_opts *o, const ewq_packed tier[3], const int *ids, int chunks,
+                         run_set *s, const char *what, int speed) {
+    ewq_err err;
+    int L = s->n_layers, V = m->cfg.vocab, ctx = o->ctx, nl = L * EWQ_N_LINEAR;
     ewq_packed *view = xcalloc((size_t)s->n, sizeof *view);
-    int distinct = 0;
+    s->distinct = 0;
     for (int i = 0; i < s->n; i++) {
         run_variant *v = &s->v[i];
         for (int j = 0; j < i && v->same_as < 0; j++)
             if (same_blocks(v, &s->v[j], L)) v->same_as = s->v[j].same_as >= 0 ? s->v[j].same_as : j;
         if (v->same_as >= 0) continue;
-        distinct++;
+        s->distinct++;
         view[i] = tier[EWQ_RAW];
         view[i].linear = xmalloc(sizeof(ewq_qmat) * (size_t)nl);
         for (int k = 0; k < nl; k++) view[i].linear[k] = tier[v->blocks[k / EWQ_N_LINEAR]].linear[k];
@@ -5023,12 +5158,12 @@ static void measure_all(const ewq_model *m, const run_opts *o, const int *ids, l
     float *ref = xmalloc(sizeof(float) * rows * (size_t)V), *logits = xmalloc(sizeof(float) * rows * (size_t)V);
     int *chunk = xmalloc(sizeof(int) * (size_t)ctx);
     ppl_scores *scores = xcalloc((size_t)s->n, sizeof *scores);
-    double *secs = xcalloc((size_t)s->n, sizeof *secs), done = 0, t_measure = seconds_now();
+    double done = 0, t_measure = seconds_now();
     for (int i = 0; i < s->n; i++)
         if (s->v[i].same_as < 0) ppl_scores_init(&scores[i], V, (long)chunks * (ctx - 1 - ctx / 2), i > 0);
     ewq_progress bar;
     char note[96];
-    ewq_progress_start(&bar, "run", "positions", (double)chunks * ctx * distinct, 1);
+    ewq_progress_start(&bar, what, "positions", (double)chunks * ctx * s->distinct, 1);
     for (int ch = 0; ch < chunks; ch++) {
         ppl_chunk_ids(&m->cfg, ids, ch, ctx, chunk);
         for (int i = 0; i < s->n; i++) {
@@ -5039,14 +5174,14 @@ static void measure_all(const ewq_model *m, const run_opts *o, const int *ids, l
             if (ppl_chunk(b, chunk, ctx, out, &err) ||
                 ppl_score_chunk(&scores[i], b, out, i ? b : NULL, i ? ref : NULL, chunk, ctx, &err))
                 die(&err);
-            secs[i] += seconds_now() - t0;
+            s->v[i].seconds += seconds_now() - t0;
             snprintf(note, sizeof note, "chunk %d/%d, %s", ch + 1, chunks, s->v[i].name);
             ewq_progress_update(&bar, done += ctx, note);
         }
     }
     ewq_progress_end(&bar, done, NULL);
     s->seconds_measure = seconds_now() - t_measure;
-    s->seconds_reference = secs[0];
+    s->seconds_reference = s->v[0].seconds;
     for (int i = 0; i < s->n; i++) {
         run_variant *v = &s->v[i];
         if (v->same_as >= 0) continue;
@@ -5054,8 +5189,7 @@ static void measure_all(const ewq_model *m, const run_opts *o, const int *ids, l
         v->q.ctx = ctx, v->q.chunks = chunks;
         if (ppl_scores_finish(&scores[i], b, &v->q, &err)) die(&err);
         ppl_scores_free(&scores[i]);
-        if ((o->p || o->n) && ewq_bench(b, o->p, o->n, o->reps, 0, &v->speed, &err))
-            die(&err);
+        if (speed && (o->p || o->n) && ewq_bench(b, o->p, o->n, o->reps, 0, &v->speed, &err)) die(&err);
     }
     s->v[0].q.has_ref = 1, s->v[0].q.top1_agree = 1;   /* raw against itself: KLD 0 */
     for (int i = 0; i < s->n; i++) {
@@ -5064,22 +5198,36 @@ static void measure_all(const ewq_model *m, const run_opts *o, const int *ids, l
             const run_variant *w = &s->v[v->same_as];
             v->bytes = w->bytes, v->bpw = w->bpw, v->q = w->q, v->speed = w->speed;
         }
-        fprintf(stderr, "run: %2d/%d %-12s %s%-6g ppl %.4f, KLD %.6f, top-1 %.2f%% (%.1f s%s)\n", i + 1, s->n, v->name,
-                v->factor >= 0 ? "f=" : "  ", v->factor >= 0 ? o->factors[v->factor] : 0.0, v->q.ppl, v->q.kl,
-                100 * v->q.top1_agree, secs[i], v->same_as >= 0 ? ", same blocks as before" : "");
     }
-    s->distinct = distinct;
-    for (int k = 0; k < nl; k++)
-        s->raw_bytes += ewq_qmat_bytes(&tier[EWQ_RAW].linear[k]), s->int8_bytes += ewq_qmat_bytes(&tier[EWQ_INT8].linear[k]),
-            s->int4_bytes += ewq_qmat_bytes(&tier[EWQ_INT4].linear[k]);
     s->ref_bytes = sizeof(float) * rows * (size_t)V;
-    s->seconds_total = seconds_now() - t_start;
     for (int i = 0; i < s->n; i++) {
         if (s->v[i].same_as < 0 && (o->mo.cuda || i == 0)) backends[i].free(&backends[i]);
         free(view[i].linear);
     }
-    for (int t = 0; t < 3; t++) ewq_packed_free(&tier[t]);
-    free(view), free(backends), free(ref), free(logits), free(chunk), free(scores), free(secs);
+    free(view), free(backends), free(ref), free(logits), free(chunk), free(scores);
+}
+
+/* Per block, KL(raw || model) when only that block is at int8 (sens8) and when only it is at int4
+ * (sens4), in one pass over the calibration chunks; then their rank correlations with block entropy. */
+static void measure_sensitivity(const ewq_model *m, const run_opts *o, const ewq_packed tier[3], const ewq_plan *plan,
+                                const int *ids, int chunks, run_set *s) {
+    int L = s->n_layers;
+    char name[32];
+    run_set cal = {.n_layers = L};
+    add_variant(&cal, "raw", "reference", -1, 0);   /* blocks all raw */
+    for (int l = 0; l < L; l++)
+        for (int t = EWQ_INT8; t <= EWQ_INT4; t++) {
+            snprintf(name, sizeof name, "block %d %s", l, ewq_tier_name((ewq_tier)t));
+            add_variant(&cal, name, "sensitivity", -1, 0)->blocks[l] = (ewq_tier)t;
+        }
+    measure_pass(m, o, tier, ids, chunks, &cal, "sensitivity", 0);
+    s->sens8 = xmalloc(sizeof(double) * (size_t)L), s->sens4 = xmalloc(sizeof(double) * (size_t)L);
+    for (int l = 0; l < L; l++) s->sens8[l] = cal.v[1 + 2 * l].q.kl, s->sens4[l] = cal.v[2 + 2 * l].q.kl;
+    ewq_spearman(plan->block_entropy, s->sens8, L, &s->rho8, &s->p8);
+    ewq_spearman(plan->block_entropy, s->sens4, L, &s->rho4, &s->p4);
+    s->calib_chunks = chunks, s->seconds_sensitivity = cal.seconds_measure;
+    for (int i = 0; i < cal.n; i++) free(cal.v[i].blocks);
+    free(cal.v);
 }
 
 /* --- run: summaries --- */
@@ -5120,11 +5268,13 @@ static double metric_ppl(const run_variant *v) { return v->q.ppl; }
 static double metric_kl(const run_variant *v) { return v->q.kl; }
 static double metric_top1(const run_variant *v) { return v->q.top1_agree; }
 
-static const run_variant *ewq_variant(const run_set *s, int fi) {
+/* The variant of a kind at factor fi, or NULL. */
+static const run_variant *factor_variant(const run_set *s, int fi, const char *kind) {
     for (int i = 0; i < s->n; i++)
-        if (s->v[i].factor == fi && !strcmp(s->v[i].kind, "ewq")) return &s->v[i];
+        if (s->v[i].factor == fi && !strcmp(s->v[i].kind, kind)) return &s->v[i];
     return NULL;
 }
+static const run_variant *ewq_variant(const run_set *s, int fi) { return factor_variant(s, fi, "ewq"); }
 
 /* A variant is on the size-vs-KLD frontier when no other has at most its bytes and a lower KLD. */
 static int on_frontier(const run_set *s, const run_variant *v) {
@@ -5239,9 +5389,15 @@ static void print_verdict(FILE *f, const run_set *s, const run_opts *o, const ch
             continue;
         }
         fprintf(f, "EWQ KLD %.6f vs random %.6f (sd %.6f, %.6f .. %.6f): lower than %d of %d placements; "
-                   "PPL %.4f vs %.4f: lower than %d of %d; top-1 %.2f%% vs %.2f%%: higher than %d of %d\n",
+                   "PPL %.4f vs %.4f: lower than %d of %d; top-1 %.2f%% vs %.2f%%: higher than %d of %d",
                 e->q.kl, kl.mean, kl.sd, kl.lo, kl.hi, kl.ewq_better, kl.n, e->q.ppl, pp.mean, pp.ewq_better, pp.n,
                 100 * e->q.top1_agree, 100 * t1.mean, t1.ewq_better, t1.n);
+        const run_variant *inv = factor_variant(s, fi, "inverted"), *sen = factor_variant(s, fi, "sensitivity");
+        fprintf(f, "; inverted entropy order KLD %.6f", inv->q.kl);
+        if (sen)
+            fprintf(f, "; measured sensitivity (%d/%d/%d blocks, %.1f%% of EWQ's bytes) KLD %.6f", sen->count[0],
+                    sen->count[1], sen->count[2], 100.0 * (double)sen->bytes / (double)e->bytes, sen->q.kl);
+        fputc('\n', f);
     }
 }
 
@@ -5261,6 +5417,11 @@ static void print_header(FILE *f, const ewq_model *m, const run_opts *o, const r
     fprintf(f, "%smemory: block linears raw %.1f MiB (the mapped checkpoint), int8 %.1f MiB and int4 %.1f MiB, each "
                "packed once; the reference's logits of a chunk %.1f MiB\n", bullet, s->raw_bytes / 1048576.0,
             s->int8_bytes / 1048576.0, s->int4_bytes / 1048576.0, s->ref_bytes / 1048576.0);
+    if (s->sens8)
+        fprintf(f, "%ssensitivity: on the last %d chunks of the text (calibration, not evaluated), %.1f s; Spearman's rho "
+                   "of block entropy and the KLD with only that block at int4: %.3f (p %.3g), at int8: %.3f (p %.3g), "
+                   "%d blocks\n", bullet, s->calib_chunks, s->seconds_sensitivity, s->rho4, s->p4, s->rho8, s->p8,
+                s->n_layers);
     fprintf(f, "%scost: %d variants, %d with distinct blocks, in one pass over the chunks: %.1f s, %.2f times the "
                "reference's own %.1f s (one ppl pass); %.1f s in all with packing and throughput\n", bullet, s->n,
             s->distinct, s->seconds_measure, s->seconds_measure / s->seconds_reference, s->seconds_reference,
@@ -5287,6 +5448,18 @@ static void print_legend(FILE *f, const run_opts *o, const char *bullet) {
     if (o->p || o->n)
         fprintf(f, "%s* throughput: median of %d short runs per variant (pp%d, tg%d); noisy on a shared machine, "
                    "compare within one run only\n", bullet, o->reps, o->p, o->n);
+}
+
+/* Each block's entropy, its tier in the plan (first factor) and its measured sensitivity. */
+static void print_sensitivity(const table_out *t, const run_set *s, const ewq_plan *plan) {
+    const run_variant *e = ewq_variant(s, 0), *sen = factor_variant(s, 0, "sensitivity");
+    if (t->markdown) fputs("| block | entropy (bits) | KLD, only it int8 | KLD, only it int4 | ewq | sensitivity |\n"
+                           "|---:|---:|---:|---:|---|---|\n", t->f);
+    else fprintf(t->f, "%5s %14s %18s %18s  %-4s %s\n", "block", "entropy (bits)", "KLD, only it int8", "KLD, only it int4",
+                 "ewq", "sensitivity");
+    for (int l = 0; l < s->n_layers; l++)
+        fprintf(t->f, t->markdown ? "| %d | %.6f | %.6g | %.6g | %s | %s |\n" : "%5d %14.6f %18.6g %18.6g  %-4s %s\n", l,
+                plan->block_entropy[l], s->sens8[l], s->sens4[l], ewq_tier_name(e->blocks[l]), ewq_tier_name(sen->blocks[l]));
 }
 
 static void print_frontier(const table_out *t, const run_set *s, const run_opts *o) {
@@ -5387,14 +5560,25 @@ static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const
         print_stat_json(f, "top1_agree", random_stat(s, fi, e->q.top1_agree, 0, metric_top1));
         fputc('}', f);
     }
-    fprintf(f, "],\n \"distinct_variants\": %d, \"memory_bytes\": {\"raw\": %zu, \"int8\": %zu, \"int4\": %zu, "
+    fprintf(f, "],\n \"sensitivity\": ");
+    if (s->sens8) {
+        fprintf(f, "{\"calibration_chunks\": %d, \"kld_int8\": [", s->calib_chunks);
+        for (int l = 0; l < s->n_layers; l++) fprintf(f, "%s%.17g", l ? ", " : "", s->sens8[l]);
+        fprintf(f, "], \"kld_int4\": [");
+        for (int l = 0; l < s->n_layers; l++) fprintf(f, "%s%.17g", l ? ", " : "", s->sens4[l]);
+        fprintf(f, "], \"spearman_int8\": {\"rho\": %.17g, \"p\": %.17g}, \"spearman_int4\": {\"rho\": %.17g, \"p\": "
+                   "%.17g}}", s->rho8, s->p8, s->rho4, s->p4);
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, ",\n \"distinct_variants\": %d, \"memory_bytes\": {\"raw\": %zu, \"int8\": %zu, \"int4\": %zu, "
                "\"reference_logits\": %zu},\n", s->distinct, s->raw_bytes, s->int8_bytes, s->int4_bytes, s->ref_bytes);
     fprintf(f, " \"seconds\": {\"measure\": %.3f, \"reference\": %.3f, \"total\": %.3f}}\n", s->seconds_measure,
             s->seconds_reference, s->seconds_total);
 }
 
-static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, const run_set *s, long n_tokens,
-                               const char *note) {
+static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, const run_set *s, const ewq_plan *plan,
+                               long n_tokens, const char *note) {
     fprintf(f, "# ewq run: %s\n\n", o->dir);
     fprintf(f, "Command: `ewq run");
     for (int i = 0; i < o->argc; i++) fprintf(f, " %s", o->argv[i]);
@@ -5406,6 +5590,10 @@ static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, c
     print_tables(&t, s, o);
     fputc('\n', f);
     print_legend(f, o, "- ");
+    if (s->sens8) {
+        fprintf(f, "\n## Measured sensitivity of each block (calibration slice)\n\n");
+        print_sensitivity(&t, s, plan);
+    }
     fprintf(f, "\n## EWQ against random placement with the same tier counts\n\n");
     print_verdict(f, s, o, "- ");
     if (o->n_factors > 1) {
@@ -5478,7 +5666,7 @@ static int write_report(const ewq_model *m, const run_opts *o, const run_set *s,
     for (size_t i = 0; rc == 0 && i < sizeof report_files / sizeof *report_files; i++) {
         ewq_outfile out;
         if ((rc = ewq_out_open(&out, report_tmp_files[i], err)) == 0) {
-            if (i == 0) print_run_markdown(out.f, m, o, s, n_tokens, note);
+            if (i == 0) print_run_markdown(out.f, m, o, s, plan, n_tokens, note);
             else if (i == 1) print_run_json(out.f, m, o, s, plan, n_tokens);
             else ewq_plan_svg(out.f, plan, o->dir);
             rc = ewq_out_commit(&out, err);
@@ -5501,8 +5689,9 @@ static int write_report(const ewq_model *m, const run_opts *o, const run_set *s,
 }
 
 /* The run's token ids: the text tokenized (an empty file is refused before the tokenizer adds BOS to
- * it), at least one chunk of --ctx. */
-static int *run_tokens(const run_opts *o, const ewq_model *m, long *n) {
+ * it), at least one chunk of --ctx. *n becomes the evaluated ids: the first chunks, leaving out the last
+ * --sensitivity chunks (the calibration slice, at ids + (total chunks - --sensitivity) * ctx). */
+static int *run_tokens(const run_opts *o, const ewq_model *m, long *n, long *n_all) {
     ewq_err err;
     int *ids;
     struct stat st;
@@ -5516,7 +5705,16 @@ static int *run_tokens(const run_opts *o, const ewq_model *m, long *n) {
         ewq_fail(&err, o->text ? o->text : o->tokens, "%ld tokens are fewer than one chunk of --ctx %d", *n, o->ctx);
         die(&err);
     }
-    if (o->chunks && *n / o->ctx > o->chunks) *n = (long)o->chunks * o->ctx;   /* the first --chunks chunks */
+    long total = (*n_all = *n) / o->ctx;
+    if (o->calibration && total < o->calibration + (o->chunks ? o->chunks : 1)) {
+        ewq_fail(&err, o->text ? o->text : o->tokens, "%ld chunks of --ctx %d are too few for --sensitivity %d and "
+                 "%d evaluated chunks after them (the two slices must not overlap)", total, o->ctx, o->calibration,
+                 o->chunks ? o->chunks : 1);
+        die(&err);
+    }
+    long eval = total - o->calibration;   /* the calibration slice: the last --sensitivity chunks */
+    if (o->chunks && eval > o->chunks) eval = o->chunks;   /* the first --chunks chunks */
+    *n = eval * o->ctx;
     return ids;
 }
 
@@ -5525,9 +5723,9 @@ static int run_study(const run_opts *o) {
     ewq_model m;
     ewq_plan plan;
     ewq_err err;
-    long n;
+    long n, n_all;
     open_model(o->dir, &o->mo, &m);
-    int *ids = run_tokens(o, &m, &n);
+    int *ids = run_tokens(o, &m, &n, &n_all);
     check_context(&m, o->ctx, "chunks of --ctx");
     check_context(&m, o->p > o->n ? o->p : o->n, "-p and -n");
     if (ewq_plan_make(&m, o->bins, 0, o->factors[0], &plan, &err)) die(&err);
@@ -5539,23 +5737,40 @@ static int run_study(const run_opts *o) {
         for (int l = 0; l < s.n_layers; l++) tiers[t][l] = (ewq_tier)t;
         count_tiers(&s.v[s.n - 1], s.n_layers);
     }
-    for (int fi = 0; fi < o->n_factors; fi++) add_plan_variants(&s, &plan, o, fi);
-    measure_all(&m, o, ids, n, &s);
+    double t_start = seconds_now();
+    ewq_packed tier[3];
+    pack_tiers(&m, o, tier, &s);
+    if (o->calibration)
+        measure_sensitivity(&m, o, tier, &plan, ids + (n_all / o->ctx - o->calibration) * o->ctx, o->calibration, &s);
+    for (int fi = 0; fi < o->n_factors; fi++) add_plan_variants(&s, &m, &plan, o, fi);
+    measure_pass(&m, o, tier, ids, (int)(n / o->ctx), &s, "run", 1);
+    for (int i = 0; i < s.n; i++) {
+        const run_variant *v = &s.v[i];
+        fprintf(stderr, "run: %2d/%d %-12s %s%-6g ppl %.4f, KLD %.6f, top-1 %.2f%% (%.1f s%s)\n", i + 1, s.n, v->name,
+                v->factor >= 0 ? "f=" : "  ", v->factor >= 0 ? o->factors[v->factor] : 0.0, v->q.ppl, v->q.kl,
+                100 * v->q.top1_agree, v->seconds, v->same_as >= 0 ? ", same blocks as before" : "");
+    }
+    s.seconds_total = seconds_now() - t_start;
+    for (int t = 0; t < 3; t++) ewq_packed_free(&tier[t]);
     const char *note = o->embedded
                            ? "Note: data/default has random weights (ewq synth) and its text is not what they were "
                              "trained on: perplexity says nothing about language here; KLD and top-1 only measure "
                              "how far each variant moves the raw model's outputs."
                            : NULL;
-    if (o->report && write_report(&m, o, &s, &plan, n, note, &err)) die(&err);
+    if (o->report && write_report(&m, o, &s, &plan, n_all, note, &err)) die(&err);
     if (o->json) {
-        print_run_json(stdout, &m, o, &s, &plan, n);
+        print_run_json(stdout, &m, o, &s, &plan, n_all);
     } else {
-        print_header(stdout, &m, o, &s, n, "");
+        print_header(stdout, &m, o, &s, n_all, "");
         if (note) printf("%s\n", note);
         printf("\n");
         table_out t = {stdout, 0, o->p || o->n};
         print_tables(&t, &s, o);
         print_legend(stdout, o, "  ");
+        if (s.sens8) {
+            printf("\nmeasured sensitivity of each block (calibration slice):\n");
+            print_sensitivity(&t, &s, &plan);
+        }
         printf("\nEWQ against random placement with the same tier counts:\n");
         print_verdict(stdout, &s, o, "  ");
         if (o->n_factors > 1) {
@@ -5565,7 +5780,7 @@ static int run_study(const run_opts *o) {
         if (o->report) printf("\nreport: %s/report.md\n", o->report);
     }
     for (int i = 0; i < s.n; i++) free(s.v[i].blocks);
-    free(s.v);
+    free(s.v), free(s.sens8), free(s.sens4);
     free(ids);
     free(o->report_path);
     ewq_plan_free(&plan);
@@ -6581,8 +6796,8 @@ static int cmd_run(const args *a) {
                   .report = arg_text(a, "--report"), .mo = model_args(a), .ctx = (int)arg_int(a, "--ctx"),
                   .seeds = (int)arg_int(a, "--seeds"), .p = (int)arg_int(a, "-p"), .n = (int)arg_int(a, "-n"),
                   .reps = (int)arg_int(a, "-r"), .bins = (int)arg_int(a, "--bins"), .json = arg_given(a, "--json"),
-                  .chunks = (int)arg_int(a, "--chunks"), .n_factors = 1, .factors = {arg_num(a, "--factor")},
-                  .argc = a->argc, .argv = a->argv};
+                  .chunks = (int)arg_int(a, "--chunks"), .calibration = (int)arg_int(a, "--sensitivity"),
+                  .n_factors = 1, .factors = {arg_num(a, "--factor")}, .argc = a->argc, .argv = a->argv};
     if (arg_given(a, "--sweep")) o.n_factors = arg_nums(a, "--sweep", o.factors);
     for (int i = 0; i < o.n_factors; i++)
         for (int j = 0; j < i; j++)
@@ -6805,7 +7020,12 @@ static const command commands[] = {
         "  first-high         the plan's tier counts by position: raw on the first blocks, then int8, int4 last\n"
         "  last-high          the same from the other end: raw on the last blocks, int4 on the first\n"
         "  ends-high          raw on the blocks nearest either end (0, L-1, 1, L-2, ...), then int8, int4 in\n"
-        "                     the middle\n"
+        "                     the middle\n"        "  inverted           the plan's tier counts in reverse entropy order: raw on the lowest entropies\n"
+        "  sensitivity        with --sensitivity N: each block's KLD from raw when only it is at int8, and\n"
+        "                     when only it is at int4, is measured on the last N chunks of the text (kept out\n"
+        "                     of the evaluation); the tiers that minimise the summed KLD within the plan's\n"
+        "                     bytes (exact: a table over the tier counts) make this row, and Spearman's rank\n"
+        "                     correlation of block entropy and sensitivity, with its p-value, is reported\n"
         "For each: weight bytes, bits per block-linear weight, perplexity ± standard error (llama.cpp's\n"
         "protocol, see 'ewq ppl'), mean KL divergence KL(raw || variant) ± standard error with its median and\n"
         "99th percentile, top-1 agreement with raw, and prompt / decode tokens/s (short runs, see 'ewq bench';\n"
@@ -6821,6 +7041,9 @@ static const command commands[] = {
             {"--ctx", OPT_INT, "N", 4, 1 << 20, "512", "perplexity chunk length", NULL},
             {"--chunks", OPT_INT, "N", 1, 1 << 30, NULL, "score only the first N chunks (default: every whole chunk)",
              NULL},
+            {"--sensitivity", OPT_INT, "N", 1, 1 << 20, NULL,
+             "measure each block's sensitivity (KLD with only that block at int8, at int4) on the last N chunks, "
+             "kept out of the evaluation, and add the allocation it gives within the plan's bytes", NULL},
             {"--factor", OPT_NUM, "F", 0, 0, STR(EWQ_DEFAULT_FACTOR), "the plan's rule factor", "--sweep"},
             {"--sweep", OPT_NUMS, "F1,F2,...", 0, RUN_MAX_FACTORS, NULL,
              "the plan at each factor, each with its controls, and the size-vs-KLD frontier", NULL},

@@ -537,6 +537,12 @@ typedef struct ewq_ppl_result {
     double kl_median, kl_p99;  /* percentiles of the per-position KL, interpolated linearly as llama-perplexity */
 } ewq_ppl_result;
 
+/* Spearman's rank correlation of x and y (n values each; ties get the mean of their ranks): the Pearson
+ * correlation of the ranks, and its two-sided p-value by the t distribution with n - 2 degrees of freedom,
+ * t = rho * sqrt((n - 2) / (1 - rho^2)), p = I_(df / (df + t^2))(df / 2, 1 / 2) (the regularized incomplete
+ * beta function), as scipy.stats.spearmanr. NaN when undefined (n < 3 for p, or a constant input). */
+void ewq_spearman(const double *x, const double *y, int n, double *rho, double *p);
+
 /* ref may be NULL. Shows progress on stderr when `progress` is set. */
 int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, int ctx, int progress,
                    ewq_ppl_result *r, ewq_err *err);

@@ -323,6 +323,11 @@ refuse cli/run/report-is-a-file 1 "$f/empty" "exists and is not a folder" \
     run "$root/data/default" --text "$tmp/short.txt" --report "$f/empty"
 refuse cli/run/report-parent-missing 1 "$f/nowhere/report" "No such file or directory" \
     run "$root/data/default" --text "$tmp/short.txt" --report "$f/nowhere/report"
+# the calibration slice (the last --sensitivity chunks) and the evaluated chunks must not overlap: 37 chunks of 128
+refuse cli/run/sensitivity-whole-text 1 "$root/data/default/sample.txt" "37 chunks of --ctx 128 are too few for --sensitivity 37" \
+    run "$root/data/default" --text "$root/data/default/sample.txt" --ctx 128 --sensitivity 37 --report "$f/never"
+refuse cli/run/sensitivity-and-chunks 1 "$root/data/default/sample.txt" "too few for --sensitivity 30 and 8 evaluated" \
+    run "$root/data/default" --text "$root/data/default/sample.txt" --ctx 128 --sensitivity 30 --chunks 8
 for name in . ..; do   # a report folder is renamed into place: it needs a name of its own
     refuse "cli/run/report-$name" 1 "$f/$name" "names no folder of its own" \
         run "$root/data/default" --text "$tmp/short.txt" --report "$f/$name"

@@ -56,7 +56,7 @@ row() { grep "{\"name\": \"$1\"" "$tmp/a.json"; }   # one variant per line
 blocks() { row "$1" | sed 's/.*"blocks": \[\([^]]*\)\].*/\1/' | tr -d '", ' | sed 's/raw/R/g; s/int8/8/g; s/int4/4/g'; }
 field() { row "$1" | sed "s/.*\"$2\": \\([^,}]*\\).*/\\1/"; }
 names=$(grep -o '{"name": "[^"]*"' "$tmp/a.json" | sed 's/.*: "//; s/"$//' | tr '\n' ',')
-want_names="raw,int8,int4,ewq,random s1,random s2,random s3,random s4,random s5,first-high,last-high,ends-high,"
+want_names="raw,int8,int4,ewq,random s1,random s2,random s3,random s4,random s5,first-high,last-high,ends-high,inverted,"
 check run/variants $( [ "$names" = "$want_names" ]; echo $?) "variants are '$names'"
 
 plan=$("$EWQ" plan data/default 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && $4 ~ /^(raw|int8|int4)$/ {print $4}' |
@@ -149,6 +149,56 @@ check run/report-refuses-foreign-folder $( [ $? = 1 ] && [ "$(ls "$tmp/other")" 
 : >"$tmp/empty.txt"
 "$EWQ" run data/default --text "$tmp/empty.txt" --report "$tmp/r2" >/dev/null 2>&1
 check run/no-report-on-failure $( [ ! -e "$tmp/r2" ] && [ "$(ls "$tmp" | grep -c 'r2')" = 0 ]; echo $?) "$(ls "$tmp")"
+
+# --- measured sensitivity, on a model built so that the answer is known: data/default's shapes with outliers
+# of 50 standard deviations planted in blocks 0 and 1 (ewq synth). The outliers lower those blocks' entropy, so
+# EWQ sends them to int4; they also dominate the residual stream, so that quantizing any later block moves
+# the output by a thousandth as much: blocks 0 and 1 are the only sensitive ones, and an allocation by
+# measured sensitivity must keep them raw. Its allocation is checked against an exhaustive search over all
+# 3^8 tier assignments within the plan's bytes; the inverted control puts int4 on the highest entropies ---
+"$EWQ" synth data/default/config.json -o "$tmp/planted" --seed 3 --outliers 0:50,1:50 >/dev/null 2>&1
+cp data/default/tokenizer.json "$tmp/planted/"
+"$EWQ" run "$tmp/planted" --text data/default/sample.txt --ctx 128 -p 0 -n 0 --sensitivity 2 --json >"$tmp/s.json" \
+    2>"$tmp/s.err"
+check run/sensitivity-runs $? "$(tail -n 2 "$tmp/s.err")"
+list() { grep -o "\"$1\": \\[[^]]*\\]" "$tmp/s.json" | head -n 1 | sed 's/.*\[//; s/\]//; s/,//g'; }
+a=$(list block_entropy) k8=$(list kld_int8) k4=$(list kld_int4)
+row() { grep "{\"name\": \"$1\"" "$tmp/s.json"; }
+blocks() { row "$1" | sed 's/.*"blocks": \[\([^]]*\)\].*/\1/' | tr -d '", ' | sed 's/raw/R/g; s/int8/8/g; s/int4/4/g'; }
+check run/sensitivity-planted-only $(awk -v k="$k4" 'BEGIN { n = split(k, v, " "); low = v[1] < v[2] ? v[1] : v[2]
+    for (i = 3; i <= n; i++) if (v[i] * 100 > low) exit 1 }'; echo $?) "KLD with one block at int4: $k4"
+check run/sensitivity-keeps-planted $( [[ $(blocks sensitivity) == RR* ]] && [[ $(blocks ewq) == 44* ]]; echo $?) \
+    "sensitivity $(blocks sensitivity), ewq $(blocks ewq)"
+# bytes of one block's linears per tier: the formulas of the weight-bytes check above
+best=$(awk -v k8="$k8" -v k4="$k4" -v b0=$raw_l -v b1=$i8_l -v b2=$i4_l -v plan="$(blocks ewq)" 'BEGIN {
+    split(k8, s8, " "); split(k4, s4, " "); n = length(plan); cost[0] = b0; cost[1] = b1; cost[2] = b2
+    for (i = 1; i <= n; i++) { c = substr(plan, i, 1); budget += c == "R" ? b0 : c == "8" ? b1 : b2 }
+    least = -1
+    for (x = 0; x < 3 ^ n; x++) {
+        y = x; bytes = 0; sum = 0
+        for (i = 1; i <= n; i++) { t = y % 3; y = int(y / 3); bytes += cost[t]; sum += t == 1 ? s8[i] : t == 2 ? s4[i] : 0 }
+        if (bytes <= budget && (least < 0 || sum < least)) least = sum
+    }
+    printf "%.12g\n", least }')
+got=$(awk -v k8="$k8" -v k4="$k4" -v b="$(blocks sensitivity)" 'BEGIN { split(k8, s8, " "); split(k4, s4, " ")
+    for (i = 1; i <= length(b); i++) { c = substr(b, i, 1); sum += c == "8" ? s8[i] : c == "4" ? s4[i] : 0 }
+    printf "%.12g\n", sum }')
+check run/sensitivity-optimal $( [ "$got" = "$best" ]; echo $?) "allocation's summed sensitivity $got, exhaustive best $best"
+check run/sensitivity-within-budget $( [ "$(row sensitivity | sed 's/.*"weight_bytes": \([0-9]*\).*/\1/')" -le \
+    "$(row ewq | sed 's/.*"weight_bytes": \([0-9]*\).*/\1/')" ]; echo $?) "sensitivity row holds more bytes than ewq's"
+want=$(echo "$a" | tr ' ' '\n' | awk '{ print $1, NR - 1 }' | sort -g -k1,1 -k2,2n | awk '{ print $2 }' |
+    awk -v plan="$(blocks ewq)" 'BEGIN { n = length(plan); for (i = 1; i <= n; i++) c[substr(plan, i, 1)]++ }
+        { t[$1] = NR <= c["R"] ? "R" : NR <= c["R"] + c["8"] ? "8" : "4" }
+        END { for (i = 0; i < n; i++) printf "%s", t[i] }')
+check run/inverted $( [ "$(blocks inverted)" = "$want" ]; echo $?) "inverted $(blocks inverted), expected $want"
+# Spearman's rho of the reported entropies and int4 sensitivities (no ties here), as the rank formula gives it
+rho=$(awk -v a="$a" -v k="$k4" 'BEGIN { n = split(a, x, " "); split(k, y, " ")
+    for (i = 1; i <= n; i++) { rx[i] = 1; ry[i] = 1; for (j = 1; j <= n; j++) { rx[i] += x[j] < x[i]; ry[i] += y[j] < y[i] } }
+    for (i = 1; i <= n; i++) d += (rx[i] - ry[i]) ^ 2
+    printf "%.12f\n", 1 - 6 * d / (n * (n * n - 1)) }')
+got=$(grep -o '"spearman_int4": {"rho": [^,]*' "$tmp/s.json" | sed 's/.* //')
+check run/sensitivity-spearman $(awk -v a="$rho" -v b="$got" 'BEGIN { exit (a - b > 1e-9 || b - a > 1e-9) }'; echo $?) \
+    "rho $got, from the ranks $rho"
 
 # --- data/default's weights are what data/default/README.md says wrote them ---
 "$EWQ" synth data/default/config.json -o "$tmp/m" --seed 1 --outliers 1:6,4:12,6:4 >/dev/null 2>&1
