@@ -5563,11 +5563,11 @@ static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const
     fprintf(f, "],\n \"sensitivity\": ");
     if (s->sens8) {
         fprintf(f, "{\"calibration_chunks\": %d, \"kld_int8\": [", s->calib_chunks);
-        for (int l = 0; l < s->n_layers; l++) fprintf(f, "%s%.17g", l ? ", " : "", s->sens8[l]);
+        for (int l = 0; l < s->n_layers; l++) fprintf(f, "%s%s", l ? ", " : "", JNUM(s->sens8[l]));
         fprintf(f, "], \"kld_int4\": [");
-        for (int l = 0; l < s->n_layers; l++) fprintf(f, "%s%.17g", l ? ", " : "", s->sens4[l]);
-        fprintf(f, "], \"spearman_int8\": {\"rho\": %.17g, \"p\": %.17g}, \"spearman_int4\": {\"rho\": %.17g, \"p\": "
-                   "%.17g}}", s->rho8, s->p8, s->rho4, s->p4);
+        for (int l = 0; l < s->n_layers; l++) fprintf(f, "%s%s", l ? ", " : "", JNUM(s->sens4[l]));
+        fprintf(f, "], \"spearman_int8\": {\"rho\": %s, \"p\": %s}, \"spearman_int4\": {\"rho\": %s, \"p\": %s}}",
+                JNUM(s->rho8), JNUM(s->p8), JNUM(s->rho4), JNUM(s->p4));
     } else {
         fputs("null", f);
     }

@@ -1076,7 +1076,8 @@ int ewq_worker(void);   /* inside fn: the thread running it, in [0, ewq_threads(
  *   run       variants                  array
  *   run       variants[]                object
  *   run       variants[].name           string
- *   run       variants[].kind           string       "reference", "uniform", "ewq", "random" or "position"
+ *   run       variants[].kind           string       "reference", "uniform", "ewq", "random", "position",
+ *                                                    "inverted" or "sensitivity"
  *   run       variants[].factor         number|null
  *   run       variants[].seed           integer|null
  *   run       variants[].blocks         array
@@ -1108,6 +1109,16 @@ int ewq_worker(void);   /* inside fn: the thread running it, in [0, ewq_threads(
  *   @stat     min                       number
  *   @stat     max                       number
  *   @stat     ewq_better                integer      placements the EWQ plan beats
+ *   run       sensitivity               object|null  with --sensitivity N, else null
+ *   run       sensitivity.calibration_chunks integer the last N chunks, not evaluated
+ *   run       sensitivity.kld_int8      array        per block: KLD with only that block at int8
+ *   run       sensitivity.kld_int8[]    number
+ *   run       sensitivity.kld_int4      array        ... at int4
+ *   run       sensitivity.kld_int4[]    number
+ *   run       sensitivity.spearman_int8 @spearman    block entropy against kld_int8
+ *   run       sensitivity.spearman_int4 @spearman    block entropy against kld_int4
+ *   @spearman rho                       number|null  null when undefined (a constant input)
+ *   @spearman p                         number|null  two-sided; null with fewer than 3 blocks
  *   run       distinct_variants         integer
  *   run       memory_bytes              object
  *   run       memory_bytes.raw          integer

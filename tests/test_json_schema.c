@@ -178,7 +178,7 @@ int main(void) {
     snprintf(c, sizeof c, "EWQ generate %s -n 3 --json", F), check_command("json/generate", "generate", c);
     snprintf(c, sizeof c, "EWQ generate data/default -n 3 --temp 1 --seed 1 --json"), check_command("json/generate-sampled", "generate", c);
     snprintf(c, sizeof c, "EWQ bench %s -p 4 -n 2 -r 1 --json", F), check_command("json/bench", "bench", c);
-    snprintf(c, sizeof c, "EWQ run --json -p 4 -n 2 -r 1 --seeds 2 --chunks 2 --sweep 0.5,1"), check_command("json/run", "run", c);
+    snprintf(c, sizeof c, "EWQ run --json -p 4 -n 2 -r 1 --seeds 2 --chunks 2 --sensitivity 1 --sweep 0.5,1"), check_command("json/run", "run", c);
     snprintf(c, sizeof c, "EWQ run %s --tokens build/json_schema.tokens --ctx 8 --json -p 0 -n 0 --seeds 2", F);
     check_command("json/run-tokens", "run", c);
     if (access(S, F_OK) == 0) {
