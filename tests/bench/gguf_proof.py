@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Is the GGUF that `ewq export` writes the model ewq measured? Developer tool, run by hand (not CI):
 
-    /work/venv/bin/python tests/bench/gguf_proof.py ../shared/assets/stories260K \
+    python3 tests/bench/gguf_proof.py ../shared/assets/stories260K \
         --text ../shared/assets/text/tinystories_validation_100.txt --ctx 256 [--chunks N] \
         [--variants raw,int8,int4,plan] [--threads 2]
 
