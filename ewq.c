@@ -5857,6 +5857,7 @@ typedef struct {
     const char *about;
     const opt *opts;           /* ends with {0} */
     int (*run)(const args *a);
+    const char *examples;      /* command lines, one per line, printed at the end of --help */
 } command;
 
 struct args {                  /* a parsed command line: values as typed, checked against their option */
@@ -6015,6 +6016,9 @@ static void print_help(const command *c) {
         printf("%*s", width + 4 - w, "");
         print_wrapped(text, width + 4, width + 4);
     }
+    printf("\nexamples:\n");
+    for (const char *e = c->examples; *e; e += strcspn(e, "\n") + (e[strcspn(e, "\n")] == '\n'))
+        printf("  %.*s\n", (int)strcspn(e, "\n"), e);
 }
 
 /* The value of option `name` of a's command: as given, else its default, else NULL. A name that is not
@@ -6832,6 +6836,8 @@ static const command commands[] = {
             {0},
         },
         cmd_inspect,
+        "ewq inspect ../shared/assets/stories260K\n"
+        "ewq inspect MODEL --json",
     },
     {
         "entropy", {"MODEL"}, "missing MODEL folder", "MODEL [options]",
@@ -6849,6 +6855,8 @@ static const command commands[] = {
             {0},
         },
         cmd_entropy,
+        "ewq entropy ../shared/assets/stories260K --svg entropy.svg\n"
+        "ewq entropy MODEL --bins 1024 --json",
     },
     {
         "plan", {"MODEL"}, "missing MODEL folder", "MODEL [options]\n       ewq plan MODEL --check FILE",
@@ -6874,6 +6882,8 @@ static const command commands[] = {
             {0},
         },
         cmd_plan,
+        "ewq plan ../shared/assets/stories260K -o plan.json\n"
+        "ewq plan MODEL --factor 1.0 --granularity tensor --json",
     },
     {
         "synth", {"CONFIG"}, "missing CONFIG (a config.json file or its folder)", "CONFIG -o DIR [options]",
@@ -6891,6 +6901,8 @@ static const command commands[] = {
             {0},
         },
         cmd_synth,
+        "ewq synth ../shared/assets/configs/Llama-3.2-1B/config.json -o /tmp/llama1b\n"
+        "ewq synth CONFIG -o DIR --seed 7 --outliers 2:8",
     },
     {
         "tokenize", {"MODEL_OR_TOKENIZER", "FILE"}, "missing MODEL_OR_TOKENIZER", "MODEL_OR_TOKENIZER [FILE] [options]",
@@ -6906,6 +6918,8 @@ static const command commands[] = {
             {0},
         },
         cmd_tokenize,
+        "echo -n \"Once upon a time\" | ewq tokenize ../shared/assets/stories260K --ids\n"
+        "ewq tokenize ../shared/assets/tokenizers/qwen3 text.txt --json",
     },
     {
         "ppl", {"MODEL"}, "missing MODEL folder", "MODEL (--text FILE | --tokens FILE) [options]",
@@ -6920,7 +6934,7 @@ static const command commands[] = {
             {"--ctx", OPT_INT, "N", 4, 1 << 20, "512", "chunk length", NULL},
             {"--ref", OPT_TEXT, "R", 0, 0, NULL,
              "also run a reference: R = raw, int8 or int4 (every block linear at that tier) or a plan file; reports the "
-             "mean KL divergence KL(ref || model) and the share of positions whose top-1 token agrees (--embed, "
+             "mean KL divergence KL(ref || model) in nats (KLD) and the share of positions whose top-1 token agrees (--embed, "
              "--lm-head and --group apply to both)", NULL},
             {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output", NULL},
             WEIGHT_OPTIONS,
@@ -6928,6 +6942,8 @@ static const command commands[] = {
             {0},
         },
         cmd_ppl,
+        "ewq ppl ../shared/assets/stories260K --text ../shared/assets/text/tinystories_validation_100.txt --ctx 128\n"
+        "ewq ppl MODEL --tokens ids.txt --uniform int4 --ref raw --json    (KLD in nats)",
     },
     {
         "generate", {"MODEL"}, "missing MODEL folder", "MODEL [--prompt TEXT [--chat] | --ids LIST] [options]",
@@ -6964,6 +6980,8 @@ static const command commands[] = {
             {0},
         },
         cmd_generate,
+        "ewq generate ../shared/assets/stories260K --prompt \"Once upon a time\" -n 40\n"
+        "ewq generate MODEL --prompt \"Name three colours.\" --chat --temp 0.7 --seed 1 --uniform int8",
     },
     {
         "bench", {"MODEL"}, "missing MODEL folder", "MODEL [options]", "prefill and decode throughput (llama-bench protocol)",
@@ -6983,6 +7001,8 @@ static const command commands[] = {
             {0},
         },
         cmd_bench,
+        "ewq bench ../shared/assets/stories260K -p 128 -n 64\n"
+        "ewq bench MODEL --uniform int4 --backend cuda --json",
     },
     {
         "export", {"MODEL"}, "missing MODEL folder", "MODEL [--plan FILE | --uniform T] [options] --gguf OUT.gguf",
@@ -7003,6 +7023,8 @@ static const command commands[] = {
             {0},
         },
         cmd_export,
+        "ewq export ../shared/assets/stories260K --gguf stories.gguf --uniform int8\n"
+        "ewq export MODEL --plan plan.json --gguf model-ewq.gguf",
     },
     {
         "run", {"MODEL"}, NULL, "[MODEL] [--text FILE | --tokens FILE] [--factor F | --sweep F1,F2,...] [options]",
@@ -7060,6 +7082,8 @@ static const command commands[] = {
             {0},
         },
         cmd_run,
+        "ewq run\n"
+        "ewq run ../shared/assets/stories260K --text ../shared/assets/text/tinystories_validation_100.txt --ctx 128 --sweep 0.5,1,1.5 --report out",
     },
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof *commands)
@@ -7074,7 +7098,7 @@ static void print_commands(FILE *f) {
         snprintf(name, sizeof name, "%s %s%s%s", c->name, c->missing ? "" : "[", c->operands[0], c->missing ? "" : "]");
         fprintf(f, "  %-28s %s\n", name, c->summary);
     }
-    fprintf(f, "\n  %-28s %s\n", "--version", "version and build");
+    fprintf(f, "\n  %-28s %s\n", "--version", "version, compiled backends, the CPU kernels in use, the CUDA device");
 }
 
 int main(int argc, char **argv) {
@@ -7085,7 +7109,13 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         char cuda[256];
         ewq_cuda_describe(cuda, sizeof cuda);
-        printf("ewq %s\nCPU: %s kernels\nCUDA: %s\n", EWQ_VERSION, ewq_cpu_kernels(), cuda);
+#ifdef EWQ_CUDA
+        const char *backends = "cpu, cuda";
+#else
+        const char *backends = "cpu (built without nvcc: no cuda)";
+#endif
+        printf("ewq %s\nbackends: %s\nCPU: %s kernels, %ld cores\nCUDA: %s\n", EWQ_VERSION, backends, ewq_cpu_kernels(),
+               sysconf(_SC_NPROCESSORS_ONLN), cuda);
         return finish_stdout(0);
     }
     for (int i = 0; i < N_COMMANDS; i++)

@@ -16,6 +16,17 @@ expect_exit gen/bad-min-p 2 "--min-p must be a number from 0 to 1" "$EWQ" genera
 expect_exit gen/bad-seed 2 "--seed must be an unsigned integer" "$EWQ" generate $F --seed -1
 expect_exit gen/chat-needs-prompt 2 "--chat needs --prompt TEXT" "$EWQ" generate $F --chat
 
+# --version: the version, the backends built in, the CPU kernels in use, and the GPU (or why none)
+"$EWQ" --version >"$tmp/out" 2>"$tmp/err"
+[ $? = 0 ] && [ ! -s "$tmp/err" ] && grep -q '^ewq [0-9]' "$tmp/out" && grep -q '^backends: cpu' "$tmp/out" &&
+    grep -q '^CPU: .* kernels, [0-9]* cores$' "$tmp/out" && grep -q '^CUDA: ' "$tmp/out"
+check gen/version $? "$(cat "$tmp/out" "$tmp/err")"
+
+# every command's --help ends with examples of that command
+for cmd in $("$EWQ" --help | sed -n 's/^  \([a-z]*\) .*/\1/p'); do
+    "$EWQ" $cmd --help | sed -n '/^examples:$/,$p' | grep -q "^  .*ewq $cmd" ; check gen/help-examples-$cmd $? "no examples"
+done
+
 # progress: never on a stderr that is not a terminal, only the plain summary lines
 printf '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n' >"$tmp/16.tokens"
 for cmd in "perplexity ppl $F --tokens $tmp/16.tokens --ctx 8" "bench bench $F -p 8 -n 4 -r 2" "entropy entropy $F" \
