@@ -43,6 +43,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1028,14 +1029,45 @@ static void synth_piece(void *ctx, int piece) {
 /* Writes a BF16 model.safetensors for config c. outlier[l] (may be NULL) is a magnitude in units of the
  * weight standard deviation (0.02): each linear weight of block l gets +outlier*std as its first value
  * and -outlier*std as its last, which widens its histogram's range and lowers its entropy. */
+/* What synth writes must be what a reader accepts, and fit where it goes: checked before anything is
+ * written (and before the tensor list is built: 2^24 layers would not fit in memory). */
+static int synth_check_sizes(const ewq_config *c, const synth_tensor *t, int n, size_t hlen, const char *path,
+                             ewq_err *err) {
+    if (!t) {   /* before the list: every header entry takes at least 60 bytes */
+        uint64_t tensors = 3 + (uint64_t)c->n_layers * 14;
+        if (tensors * 60 > EWQ_MAX_HEADER)
+            return ewq_fail(err, path, "%d layers need a safetensors header of more than %" PRIu64 " bytes; readers "
+                            "accept at most %u", c->n_layers, tensors * 60, EWQ_MAX_HEADER);
+        return 0;
+    }
+    if (hlen > EWQ_MAX_HEADER)
+        return ewq_fail(err, path, "the safetensors header would be %zu bytes; readers accept at most %u", hlen,
+                        EWQ_MAX_HEADER);
+    uint64_t total = 8 + hlen + t[n - 1].offset + (uint64_t)synth_numel(&t[n - 1]) * 2;
+    char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    struct statvfs fs;
+    int full = statvfs(slash ? dir : ".", &fs) == 0 && total / fs.f_frsize >= (uint64_t)fs.f_bavail;
+    free(dir);
+    if (full)
+        return ewq_fail(err, path, "the checkpoint would be %" PRIu64 " bytes, more than the %" PRIu64
+                        " bytes free there", total, (uint64_t)fs.f_bavail * fs.f_frsize);
+    return 0;
+}
+
 int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, const char *path, ewq_err *err) {
     allocating_for(path);
+    if (synth_check_sizes(c, NULL, 0, 0, path, err)) return -1;
     synth_tensor *t;
     int n = synth_tensor_list(c, &t);
     size_t hlen;
     char *header = synth_header(t, n, &hlen);
     ewq_outfile o;
-    if (ewq_out_open(&o, path, err) != 0) { free(header); free(t); return -1; }
+    if (synth_check_sizes(c, t, n, hlen, path, err) || ewq_out_open(&o, path, err) != 0) {
+        free(header);
+        free(t);
+        return -1;
+    }
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
     fwrite(len8, 1, 8, o.f);
@@ -6369,7 +6401,8 @@ static int cmd_synth(const args *a) {
     ewq_err err;
     if (ewq_read_file(cfg_path, 1 << 20, &text, &len, &err) || ewq_config_parse(&c, cfg_path, text, len, &err)) die(&err);
     double *planted = outliers ? parse_outliers(outliers, c.n_layers) : NULL;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    int created = mkdir(dir, 0777) == 0;   /* removed again when nothing could be written into it */
+    if (!created && errno != EEXIST) {
         ewq_fail(&err, dir, "cannot create folder: %s", strerror(errno));
         die(&err);
     }
@@ -6378,7 +6411,17 @@ static int cmd_synth(const args *a) {
         die(&err);
     }
     char *model_path = path_join(dir, "model.safetensors"), *out_cfg = path_join(dir, "config.json");
-    if (ewq_synth_write(&c, seed, planted, model_path, &err)) die(&err);
+    char *index = path_join(dir, "model.safetensors.index.json");
+    if (access(index, F_OK) == 0) {   /* readers would load the old shards it names, not the new file */
+        ewq_fail(&err, index, "a sharded checkpoint is here; synth writes a single model.safetensors, which this "
+                 "index would hide: choose another folder");
+        die(&err);
+    }
+    free(index);
+    if (ewq_synth_write(&c, seed, planted, model_path, &err)) {
+        if (created) rmdir(dir);
+        die(&err);
+    }
     ewq_outfile o;
     if (ewq_out_open(&o, out_cfg, &err)) die(&err);
     fwrite(text, 1, len, o.f);

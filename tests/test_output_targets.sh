@@ -124,3 +124,25 @@ for sig in TERM HUP; do
     left=$(ls -A "$tmp" | grep '^sig')
     [ -z "$left" ] && report "output/report-sig${sig,,}" "" || report "output/report-sig${sig,,}" "left $left"
 done
+
+# synth writes only what readers accept and what fits, checks both before writing, and leaves no folder
+# it created behind when it refuses; it refuses a folder whose sharded index would hide the new file
+synth_config() {   # NAME LAYERS HIDDEN VOCAB: a config.json in $tmp/NAME.json
+    printf '{"architectures": ["LlamaForCausalLM"], "hidden_size": %d, "intermediate_size": 64, "num_hidden_layers": %d, "num_attention_heads": 2, "vocab_size": %d}' \
+        "$3" "$2" "$4" >"$tmp/$1.json"
+}
+synth_config layers-100k 100000 16 32
+synth_config layers-2^24 16777216 16 32
+synth_config huge 1 16777216 16777216
+for c in "layers-100k|readers accept at most 100000000" "layers-2^24|readers accept at most 100000000" \
+    "huge|bytes free there"; do
+    IFS='|' read -r name want <<<"$c"
+    expect_refusal "output/synth-$name" "$want" "$tmp/synth-$name/model.safetensors" \
+        timeout 20 "$EWQ" synth "$tmp/$name.json" -o "$tmp/synth-$name"
+    [ -e "$tmp/synth-$name" ] && report "output/synth-$name-leaves-nothing" "left $(ls -A "$tmp/synth-$name")"
+done
+mkdir "$tmp/sharded" && cp data/fixtures/llama2-sharded/* "$tmp/sharded/"
+before=$(ls -l "$tmp/sharded")
+expect_refusal output/synth-over-sharded "a sharded checkpoint is here" "$tmp/sharded/model.safetensors.index.json" \
+    "$EWQ" synth "$good" -o "$tmp/sharded"
+[ "$(ls -l "$tmp/sharded")" = "$before" ] || report output/synth-over-sharded-unchanged "$(ls -l "$tmp/sharded")"
