@@ -48,3 +48,16 @@ if [ $? -eq 1 ] && [ ! -s "$tmp/out" ] && tail -n 1 "$tmp/err" | grep -q "are no
 else
     echo "FAIL nonfinite/logits-overflow/ppl-with-ref: $(cat "$tmp/err" "$tmp/out" | head -c 300)"
 fi
+
+# the matrix: every tensor of every F32 fixture (Llama, Qwen2 with q/k/v biases, Qwen3 with q/k norms),
+# NaN in its first element, is refused before generate runs the forward pass, naming that tensor
+for fixture in llama2-f32 qwen2-f32 qwen3-f32; do
+    names=$("$EWQ" inspect "data/fixtures/$fixture" --json | grep -o '"name": "[^"]*"' | sed 's/"name": "\(.*\)"/\1/')
+    [ -n "$names" ] || { echo "FAIL nonfinite/matrix-$fixture: no tensors listed"; continue; }
+    for name in $names; do
+        m=$(fresh_model "data/fixtures/$fixture" "matrix-$fixture")
+        put_f32 "$m" "$name" 0 1 "$nan"
+        expect_refusal "nonfinite/matrix/$fixture/$name" "tensor '$name' holds NaN at element 0" "$m/model.safetensors" \
+            "$EWQ" generate "$m" -n 1 --ids 1
+    done
+done

@@ -30,38 +30,49 @@ expect_late_refusal() {   # name, text, file, command...
 
 is_char_device() { [ -c "$1" ] && [ ! -L "$1" ]; }
 
+# The matrix: every command `ewq --help` lists, with what it prints on stdout (STDOUT_CMDS) and the file
+# options it writes (FILE_CMDS, FILE is the target), against a null and a full device. A listed command
+# without a STDOUT_CMDS template is reported as SKIP, so a new command cannot escape the matrix.
+printf 'Hello world\n' >"$tmp/hello.txt"
+seq 0 99 | awk '{printf "%d ", $1 % 256}' >"$tmp/ids.tokens"
+ln -s /proc/self/fd/1 "$tmp/stdout"   # standard output under another name: export writes its file there
+declare -A STDOUT_CMDS=(
+    [inspect]="inspect $good --json" [entropy]="entropy $good" [plan]="plan $good --llama-quantize"
+    [synth]="synth $good -o $tmp/synth-stdout" [tokenize]="tokenize $tok $tmp/hello.txt"
+    [ppl]="ppl $good --tokens $tmp/ids.tokens --ctx 16" [generate]="generate $good -n 2 --ids 1"
+    [bench]="bench $good -p 1 -n 1 -r 1" [export]="export data/default --uniform int8 --gguf $tmp/stdout"
+    [run]="run data/default --text data/default/sample.txt -p 0 -n 0"
+)
+FILE_CMDS=("plan $good -o FILE" "entropy $good --svg FILE" "export data/default --uniform int8 --gguf FILE")
+commands=$("$EWQ" --help | sed -n '/^commands:/,/^$/p' | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
 if mknod "$tmp/null" c 1 3 2>/dev/null && mknod "$tmp/full" c 1 7 2>/dev/null; then
-    # /dev/null: written in place, stays a device, exit 0
-    for c in "plan $good -o" "entropy $good --svg"; do
+    for c in "${FILE_CMDS[@]}"; do
         read -ra args <<<"$c"
         name=output/${args[0]}-to-null
-        if "$EWQ" "${args[@]}" "$tmp/null" >/dev/null 2>"$tmp/err" && is_char_device "$tmp/null"; then
+        if "$EWQ" "${args[@]//FILE/$tmp/null}" >/dev/null 2>"$tmp/err" && is_char_device "$tmp/null"; then
             report "$name" ""
         else
             report "$name" "exit $?, $(ls -l "$tmp/null") $(cat "$tmp/err")"
         fi
         expect_late_refusal "output/${args[0]}-to-full" "write failed: No space left on device" "$tmp/full" \
-            "$EWQ" "${args[@]}" "$tmp/full"
+            "$EWQ" "${args[@]//FILE/$tmp/full}"
         is_char_device "$tmp/full" || report "output/${args[0]}-full-stays-a-device" "$(ls -l "$tmp/full")"
     done
     ls "$tmp" | grep -q '\.tmp\.' && report output/no-temporaries "left $(ls "$tmp")"
 
-    # standard output on a full device: every command that prints results
-    printf 'Hello world\n' >"$tmp/hello.txt"
-    for c in "inspect $good --json" "inspect $good" "plan $good --json" "plan $good --llama-quantize" "plan $good" \
-        "entropy $good --json" "tokenize $tok $tmp/hello.txt" "generate $good -n 2 --ids 1" \
-        "--version" "--help" \
-        "plan --help"; do
+    # standard output on a full device: every command, and --help and --version
+    for cmd in $commands --version --help; do
+        c=${STDOUT_CMDS[$cmd]:-}
+        [ "$cmd" = --version ] || [ "$cmd" = --help ] && c=$cmd
+        [ -z "$c" ] && { echo "SKIP output/stdout-full/$cmd: no STDOUT_CMDS template in tests/test_output_targets.sh"; continue; }
         read -ra args <<<"$c"
-        label=${c//$good/MODEL}
-        label=${label//$tok/TOKENIZER}
-        label=${label//$tmp\//}
-        expect_late_refusal "output/stdout-full/${label// /_}" "write failed: No space left on device" "standard output" \
+        who="standard output"
+        [ "$cmd" = export ] && who=$tmp/stdout   # its file, written through standard output, is named
+        expect_late_refusal "output/stdout-full/$cmd" "write failed: No space left on device" "$who" \
             bash -c '"$@" >"'"$tmp/full"'"' _ "$EWQ" "${args[@]}"
     done
-    seq 0 99 | awk '{printf "%d ", $1 % 256}' >"$tmp/ids.tokens"
-    expect_late_refusal output/stdout-full/ppl "write failed" "standard output" \
-        bash -c '"$@" >"'"$tmp/full"'"' _ "$EWQ" ppl "$good" --tokens "$tmp/ids.tokens" --ctx 16
+    expect_late_refusal "output/stdout-full/plan-help" "write failed" "standard output" \
+        bash -c '"$@" >"'"$tmp/full"'"' _ "$EWQ" plan --help
     is_char_device "$tmp/full" || report output/stdout-full-stays-a-device "$(ls -l "$tmp/full")"
 else
     echo "SKIP output/devices: mknod is not permitted here (needs root or CAP_MKNOD)"
@@ -69,7 +80,6 @@ fi
 
 # standard output under another name (a private link to /proc/self/fd/1): the SVG goes through stdout, in
 # order with the table, and the link stays a link
-ln -s /proc/self/fd/1 "$tmp/stdout"
 "$EWQ" entropy "$good" --svg "$tmp/stdout" >"$tmp/both.txt" 2>"$tmp/err"
 rc=$?
 if [ $rc -eq 0 ] && [ -L "$tmp/stdout" ] && head -n 1 "$tmp/both.txt" | grep -q '^<svg' &&
