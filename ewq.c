@@ -2162,6 +2162,7 @@ static const cpu_kernels plain_kernels = {"plain C", NULL, plain_matvec, plain_t
                                           plain_mix};
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(EWQ_PLAIN)
+#include <cpuid.h>
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
@@ -2350,7 +2351,6 @@ AVX2 static void avx2_row(const ewq_qmat *w, int r, float *dst) {
 }
 
 AVX2 static void avx2_tile(const ewq_qmat *w, int r, int nr, float *buf) {
-    UNROLL
     for (int k = 0; k < TILE; k++) {
         float *dst = buf + (size_t)k * w->cols;
         if (k < nr) avx2_row(w, r + k, dst);
@@ -2454,9 +2454,10 @@ static void choose_kernels(void) {
     pthread_once(&f16_once, f16_table_init);
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(EWQ_PLAIN)
     const char *force = getenv("EWQ_CPU");
+    unsigned a, b, c, d;   /* F16C from CPUID leaf 1 (clang's __builtin_cpu_supports has no "f16c") */
     __builtin_cpu_init();
     if (!(force && !strcmp(force, "plain")) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
+        __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C))
         kernels = &avx2_kernels;
 #endif
 }
