@@ -6965,7 +6965,8 @@ static const command commands[] = {
         "Encode a text (FILE, or standard input) with a Hugging Face tokenizer: a model folder with\n"
         "tokenizer.json, or a tokenizer.json file. The ids are those of the `tokenizers` library; the BOS\n"
         "token is added when the tokenizer's files ask for it.\n"
-        "Default output: one line per token with its position, id, and string as in tokenizer.json.",
+        "Default output: one line per token with its position, id, and string as in tokenizer.json.\n"
+        "Every byte of the text counts, a trailing newline too: echo adds one (stories260K's id 13), echo -n not.",
         (const opt[]){
             {"--ids", OPT_FLAG, NULL, 0, 0, NULL, "only the ids, on one line separated by spaces", "--json"},
             {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output: tokenizer, kind, bytes, tokens (the count), ids", NULL},
@@ -6984,8 +6985,10 @@ static const command commands[] = {
         "the second half of each chunk is scored (positions ctx/2 .. ctx-2 predicting the next id). Prints\n"
         "PPL with its standard error.",
         (const opt[]){
-            {"--text", OPT_TEXT, "FILE", 0, 0, NULL, "a text, tokenized with the model's tokenizer.json", NULL},
-            {"--tokens", OPT_TEXT, "FILE", 0, 0, NULL, "token ids instead: decimal numbers separated by whitespace", NULL},
+            {"--text", OPT_TEXT, "FILE", 0, 0, NULL, "a text, tokenized with the model's tokenizer.json; - reads standard input",
+             NULL},
+            {"--tokens", OPT_TEXT, "FILE", 0, 0, NULL, "token ids instead: decimal numbers separated by whitespace; - reads standard input",
+             NULL},
             {"--ctx", OPT_INT, "N", 4, 1 << 20, "512", "chunk length", NULL},
             {"--ref", OPT_TEXT, "R", 0, 0, NULL,
              "also run a reference: R = raw, int8 or int4 (every block linear at that tier) or a plan file; reports the "
@@ -7113,8 +7116,10 @@ static const command commands[] = {
         "With no MODEL: the embedded default, data/default with data/default/sample.txt (from the repository\n"
         "root), a small model made by this project (see data/default/README.md), with --ctx 128.",
         (const opt[]){
-            {"--text", OPT_TEXT, "FILE", 0, 0, NULL, "the text, tokenized with the model's tokenizer.json", "--tokens"},
-            {"--tokens", OPT_TEXT, "FILE", 0, 0, NULL, "token ids instead: decimal numbers separated by whitespace", NULL},
+            {"--text", OPT_TEXT, "FILE", 0, 0, NULL, "the text, tokenized with the model's tokenizer.json; - reads standard "
+             "input", "--tokens"},
+            {"--tokens", OPT_TEXT, "FILE", 0, 0, NULL, "token ids instead: decimal numbers separated by whitespace; - reads standard input",
+             NULL},
             {"--ctx", OPT_INT, "N", 4, 1 << 20, "512", "perplexity chunk length", NULL},
             {"--chunks", OPT_INT, "N", 1, 1 << 30, NULL, "score only the first N chunks (default: every whole chunk)",
              NULL},
