@@ -1653,8 +1653,14 @@ void ewq_llama_quantize_command(FILE *f, const ewq_assignment *a, ewq_dtype raw,
 
 static const char *const tier_colors[] = {"#2f9e44", "#1971c2", "#e8590c"};   /* raw, int8, int4 */
 
-void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title) {   /* block granularity */
-    const double W = 760, H = 400, left = 60, right = 20, top = 40, bottom = 50;
+/* A round step for about n ticks over span: 1, 2 or 5 times a power of ten. */
+static double nice_step(double span, int n) {
+    double raw = span / n, mag = pow(10, floor(log10(raw)));
+    return raw <= mag ? mag : raw <= 2 * mag ? 2 * mag : raw <= 5 * mag ? 5 * mag : 10 * mag;
+}
+
+void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *model) {   /* block granularity */
+    const double W = 800, H = 400, left = 64, right = 150, top = 44, bottom = 50;   /* right: the lines' labels */
     int L = p->n_layers;
     double lo = p->rule.threshold, hi = p->rule.mean;
     for (int l = 0; l < L; l++) lo = fmin(lo, p->block_entropy[l]), hi = fmax(hi, p->block_entropy[l]);
@@ -1662,40 +1668,55 @@ void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title) {   /* block gr
     lo -= pad, hi += pad;
 #define X(i) (left + 20 + (L > 1 ? (double)(i) / (L - 1) : 0.5) * (W - left - right - 40))
 #define Y(v) (top + (hi - (v)) / (hi - lo) * (H - top - bottom))
+    /* the title names the model by its folder's name, not the path it was given by */
+    size_t end = strlen(model);
+    while (end > 1 && model[end - 1] == '/') end--;
+    size_t start = end;
+    while (start > 0 && model[start - 1] != '/') start--;
+    char *name = strndup(model + start, end - start), title[256];
+    snprintf(title, sizeof title, "Block entropy of %s (%d bins, factor %g)", name, p->bins, p->rule.factor);
+    free(name);
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
                "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"20\" "
                "font-size=\"14\">",
             W, H, left);
     print_xml_text(f, title);
-    fprintf(f, "</text>\n<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, H - bottom,
+    fprintf(f, "</text>\n");
+    double step = nice_step(hi - lo, 5);   /* y: round values, light gridlines */
+    int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    for (double v = ceil(lo / step) * step; v <= hi + 1e-12; v += step) {
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#e9ecef\"/>\n", left, Y(v),
+                W - right, Y(v));
+        fprintf(f, "<text x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\">%.*f</text>\n", left - 6, Y(v) + 4, decimals, v);
+    }
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, H - bottom,
             W - right, H - bottom);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, top, left, H - bottom);
-    for (int i = 0; i <= 4; i++) {   /* y ticks */
-        double v = lo + (hi - lo) * i / 4;
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3f</text>\n", left - 6, Y(v) + 4, v);
-    }
-    int step = L <= 40 ? 1 : 5;
-    for (int l = 0; l < L; l += step)
+    int xstep = L <= 20 ? 1 : (int)nice_step(L, 20);   /* x: at most about 20 labels */
+    for (int l = 0; l < L; l += xstep)
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", X(l), H - bottom + 16, l);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">block (layer index)</text>\n", (left + W - right) / 2,
             H - 10);
     fprintf(f, "<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">entropy (bits)</text>\n",
             (top + H - bottom) / 2);
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#495057\"/>\n", left, Y(p->rule.mean),
-            W - right, Y(p->rule.mean));
-    fprintf(f, "<text x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\" fill=\"#495057\">mean %.4f</text>\n", W - right,
-            Y(p->rule.mean) - 4, p->rule.mean);
+    /* the rule's lines, labelled in the right margin, where no point is; the lower label moves down when the
+     * two would overlap */
+    double y_mean = Y(p->rule.mean), y_thr = Y(p->rule.threshold), label_thr = fmax(y_thr + 4, y_mean + 18);
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#495057\"/>\n", left, y_mean,
+            W - right, y_mean);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.2f\" fill=\"#495057\">mean %.4f</text>\n", W - right + 6, y_mean + 4,
+            p->rule.mean);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#495057\" stroke-dasharray=\"6 4\"/>\n",
-            left, Y(p->rule.threshold), W - right, Y(p->rule.threshold));
-    fprintf(f, "<text x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\" fill=\"#495057\">mean - %g std = %.4f</text>\n",
-            W - right, Y(p->rule.threshold) + 14, p->rule.factor, p->rule.threshold);
+            left, y_thr, W - right, y_thr);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.2f\" fill=\"#495057\">mean - %g std = %.4f</text>\n", W - right + 6, label_thr,
+            p->rule.factor, p->rule.threshold);
     for (int l = 0; l < L; l++) {
         ewq_tier t = p->tiers.linear[l * EWQ_N_LINEAR];
         fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"5\" fill=\"%s\"><title>block %d: %.6f bits, %s</title></circle>\n",
                 X(l), Y(p->block_entropy[l]), tier_colors[t], l, p->block_entropy[l], ewq_tier_name(t));
     }
-    for (int t = 0; t < 3; t++)   /* legend */
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"30\" r=\"5\" fill=\"%s\"/><text x=\"%.1f\" y=\"34\">%s</text>\n",
+    for (int t = 0; t < 3; t++)   /* legend, above the plot */
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"32\" r=\"5\" fill=\"%s\"/><text x=\"%.1f\" y=\"36\">%s</text>\n",
                 W - right - 170 + 60 * t, tier_colors[t], W - right - 162 + 60 * t, ewq_tier_name((ewq_tier)t));
     fprintf(f, "</svg>\n");
 #undef X
@@ -6243,9 +6264,7 @@ static int cmd_entropy(const args *a) {
     plan_sizes(&m, &p.tiers, &linear, &model);
     double total = (double)model.params;
     if (svg) {
-        char title[512];
-        snprintf(title, sizeof title, "%s: block entropy (%d bins), factor %g", dir, bins, factor);
-        ewq_plan_svg(o.f, &p, title);
+        ewq_plan_svg(o.f, &p, dir);
         if (ewq_out_commit(&o, &err)) die(&err);
     }
     if (json) {

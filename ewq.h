@@ -357,8 +357,9 @@ typedef struct ewq_plan {
 int ewq_plan_make(const ewq_model *m, int bins, int by_tensor, double factor, ewq_plan *p, ewq_err *err);
 void ewq_plan_print(FILE *f, const ewq_plan *p, const ewq_model *m);   /* the JSON document above */
 void ewq_plan_free(ewq_plan *p);
-/* A plain SVG: block entropy against layer index, mean and threshold as lines, blocks coloured by tier. */
-void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *title);
+/* A plain SVG: block entropy against layer index (round ticks, light gridlines), mean and threshold as
+ * lines labelled in the right margin, blocks coloured by tier; titled by the model folder's name. */
+void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *model);
 
 /* ---------------------------------------------------------------------------------------------------
  * llama.cpp interop: a llama-quantize command that implements an assignment on a GGUF file converted

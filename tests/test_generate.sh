@@ -27,6 +27,20 @@ for cmd in $("$EWQ" --help | sed -n 's/^  \([a-z]*\) .*/\1/p'); do
     "$EWQ" $cmd --help | sed -n '/^examples:$/,$p' | grep -q "^  .*ewq $cmd" ; check gen/help-examples-$cmd $? "no examples"
 done
 
+# the entropy plot: round tick values (a 1, 2 or 5 step), the model named by its folder alone, and the rule's
+# labels right of every point
+"$EWQ" entropy data/default/ --svg "$tmp/e.svg" >/dev/null 2>&1
+ticks=$(grep -o 'text-anchor="end">[0-9.]*<' "$tmp/e.svg" | sed 's/.*>\([0-9.]*\)</\1/')
+awk 'NR > 1 { d = $1 - p; m = d / 10 ^ int(log(d) / log(10) - (d < 1)); r = m - int(m + 0.5); if (r < 0) r = -r
+              if (r > 1e-6 || (int(m + 0.5) != 1 && int(m + 0.5) != 2 && int(m + 0.5) != 5)) bad = 1 } { p = $1 }
+     END { exit bad || NR < 2 }' <<<"$ticks"
+check gen/svg-round-ticks $? "ticks: $(echo $ticks)"
+grep -q '>Block entropy of default (256 bins, factor 0.65)<' "$tmp/e.svg"; check gen/svg-title $? "$(grep -m1 -o 'font-size="14">[^<]*' "$tmp/e.svg")"
+max_cx=$(grep -o 'circle cx="[0-9.]*" cy="[0-9.]*" r="5" fill="[^"]*"><title' "$tmp/e.svg" | sed 's/circle cx="\([0-9.]*\)".*/\1/' | sort -n | tail -1)
+min_label=$(grep -o '<text x="[0-9.]*" y="[0-9.]*" fill="#495057">' "$tmp/e.svg" | sed 's/<text x="\([0-9.]*\)".*/\1/' | sort -n | head -1)
+awk -v c="$max_cx" -v l="$min_label" 'BEGIN { exit !(c != "" && l != "" && l > c + 5) }'
+check gen/svg-labels-clear-of-points $? "rightmost point at x $max_cx, labels from x $min_label"
+
 # progress: never on a stderr that is not a terminal, only the plain summary lines
 printf '1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n' >"$tmp/16.tokens"
 for cmd in "perplexity ppl $F --tokens $tmp/16.tokens --ctx 8" "bench bench $F -p 8 -n 4 -r 2" "entropy entropy $F" \
