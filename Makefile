@@ -9,6 +9,8 @@
 #                   CPU prefill/decode tok/s: stories260K (and llama.cpp on its GGUF) and a Qwen2.5-0.5B shape
 #   make test-cuda  the CUDA backend against the CPU backend on every fixture and stories260K (needs a GPU)
 #   make test-cuda-sanitize   the same under compute-sanitizer (memcheck, then racecheck)
+#   make bench-cpu  ewq's CPU backend vs llama.cpp (llama-cpp-python) on SmolLM2-135M in every format pair,
+#                   pp512/tg128, against the copy bandwidth and a numpy sgemm measured in the same run
 #   make bench-cuda pp/tg, memory and decode bandwidth on synthesized Llama-3.2-1B and 3.1-8B (needs a GPU)
 #   make deps       install what the build needs on a fresh Debian machine
 
@@ -94,6 +96,9 @@ bench: $(EWQ_BIN) $(BUILD)/bench_tokenizer $(BUILD)/bench_tokenizer_speed
 	$(BUILD)/bench_tokenizer_speed
 	EWQ=./$(EWQ_BIN) bash tests/bench/bench_forward.sh
 
+bench-cpu: $(EWQ_BIN)
+	EWQ=./$(EWQ_BIN) bash tests/bench/bench_cpu.sh
+
 # GPU tests and benchmarks: a CUDA build only, never part of make test (CI has no GPU)
 ifeq ($(CUDA),1)
 SANITIZER ?= $(or $(shell command -v compute-sanitizer 2>/dev/null),$(CUDA_HOME)/bin/compute-sanitizer)
@@ -128,6 +133,6 @@ deps:
 clean:
 	rm -rf build ewq
 
-.PHONY: all test asan fuzz bench test-cuda test-cuda-sanitize bench-cuda deps clean FORCE
+.PHONY: all test asan fuzz bench bench-cpu test-cuda test-cuda-sanitize bench-cuda deps clean FORCE
 FORCE:
 -include $(wildcard $(BUILD)/*.d)

@@ -6,7 +6,10 @@ warm-up, `reps` times: pp = a prompt of P tokens evaluated in one batch from an 
 (tokens/s), then tg = N tokens evaluated one at a time (tokens/s); prints one JSON line with the
 median, min and max of each, as `ewq bench --json` does.
 
-    python3 tests/bench/bench_llamacpp.py MODEL.gguf [-p 512] [-n 128] [-r 5] [-t THREADS]
+    python3 tests/bench/bench_llamacpp.py MODEL.gguf [-p 512] [-n 128] [-r 5] [-t THREADS] [--no-extra-bufts]
+
+--no-extra-bufts loads the weights without llama.cpp's extra buffer types (AMX, repacked layouts): on
+CPUs with AMX, llama-cpp-python 0.3.36 crashes in its first decode with them.
 """
 
 import argparse
@@ -26,9 +29,19 @@ def main():
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("-r", type=int, default=5)
     ap.add_argument("-t", type=int, default=os.cpu_count())
+    ap.add_argument("--no-extra-bufts", action="store_true")
     a = ap.parse_args()
+    if a.no_extra_bufts:
+        defaults = llama_cpp.llama_cpp.llama_model_default_params
+
+        def without_extra_bufts():
+            p = defaults()
+            p.use_extra_bufts = False
+            return p
+        llama_cpp.llama.llama_cpp.llama_model_default_params = without_extra_bufts
     llm = Llama(model_path=a.gguf, n_ctx=max(a.p, a.n) + 8, n_batch=max(a.p, 1), n_ubatch=max(a.p, 1),
-                n_threads=a.t, n_threads_batch=a.t, logits_all=False, verbose=False)
+                n_threads=a.t, n_threads_batch=a.t, logits_all=False,
+                verbose=True)   # verbose=False crashed llama-cpp-python 0.3.36 here in a decode; the log goes to stderr
     vocab = llm.n_vocab()
     seed = 12345
     ids = []
@@ -54,7 +67,8 @@ def main():
 
     def stats(v):
         return {"tok_s": statistics.median(v), "min": min(v), "max": max(v)}
-    print(json.dumps({"model": a.gguf, "backend": f"llama.cpp via llama-cpp-python {llama_cpp.__version__}",
+    backend = f"llama.cpp via llama-cpp-python {llama_cpp.__version__}" + (", no extra buffer types" if a.no_extra_bufts else "")
+    print(json.dumps({"model": a.gguf, "backend": backend,
                       "threads": a.t, "reps": a.r, "pp": {"tokens": a.p, **stats(pp)},
                       "tg": {"tokens": a.n, **stats(tg)}}))
 
