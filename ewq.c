@@ -11,7 +11,7 @@
  *   plan               fingerprint, making, writing and reading plans; llama.cpp interop; SVG
  *   packing            int8 and int4 groups, and a model packed per a precision assignment
  *   CPU forward        the reference backend: float32 activations, KV cache, prefill and decode
- *   evaluation         token files, greedy decoding, perplexity and KL divergence, throughput
+ *   evaluation         token files, sampling and generation, perplexity and KL divergence, throughput
  *   tokenizer          tokenizer.json: byte-level BPE (Llama-3, Qwen), SentencePiece-style BPE (Llama-2)
  *   export             the packed model as a GGUF file for llama.cpp
  *   infrastructure     atomic output files, the thread pool
@@ -2792,7 +2792,7 @@ int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err) {
 #endif
 
 /* ===================================================================================================
- * Evaluation: token files, greedy decoding, perplexity (llama.cpp's protocol), throughput
+ * Evaluation: token files, sampling and generation, perplexity (llama.cpp's protocol), throughput
  * In: a backend (and a reference backend) and token ids. Out: generated ids, perplexity with KL
  * divergence and top-1 agreement, prompt and decode tokens/s.
  * =================================================================================================== */
