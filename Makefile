@@ -8,6 +8,8 @@
 #                   wiki file (MB/s, one core);
 #                   CPU prefill/decode tok/s: stories260K (and llama.cpp on its GGUF) and a Qwen2.5-0.5B shape
 #   make test-cuda  the CUDA backend against the CPU backend on every fixture and stories260K (needs a GPU)
+#   make test-cuda-emu        the same test with ewq_cuda.cu's kernels emulated on the CPU (tests/cuda/emu),
+#                   then a reduced set under AddressSanitizer; no GPU or nvcc needed (CI runs it)
 #   make test-cuda-sanitize   the same under compute-sanitizer (memcheck, then racecheck)
 #   make bench-cpu  ewq's CPU backend vs llama.cpp (llama-cpp-python) on SmolLM2-135M in every format pair,
 #                   pp512/tg128, against the copy bandwidth and a numpy sgemm measured in the same run
@@ -126,6 +128,47 @@ test-cuda test-cuda-sanitize bench-cuda:
 	@echo "make $@: needs a CUDA build (nvcc on the PATH, or NVCC=/path/to/nvcc)"; exit 1
 endif
 
+# ewq_cuda.cu built for the host: tests/cuda/emu/hostify.sh rewrites the launch syntax, a C++ compiler
+# takes the rest with tests/cuda/emu/cuda_runtime.h standing in for CUDA. -ffp-contract=off: every fused
+# multiply-add is one the source asks for (fmaf), as nvcc's rounding of the int4 dequantization needs.
+EMU       ?= build/emu
+EMU_OPT   ?= -O2 -g
+EMU_ARGS  ?= --prefill 100
+# -mfma where the CPU has it: the kernels' fmaf calls become one instruction instead of a libm call
+EMU_FMA   := $(if $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo 1),-mfma)
+EMU_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unknown-pragmas -ffp-contract=off $(EMU_FMA) $(EMU_OPT) -Itests/cuda/emu -I.
+
+$(EMU)/%.cpp: %.cu tests/cuda/emu/hostify.sh | $(EMU)
+	bash tests/cuda/emu/hostify.sh $< $@
+$(EMU)/test_emu.cpp: tests/cuda/emu/test_emu.cu tests/cuda/emu/hostify.sh | $(EMU)
+	bash tests/cuda/emu/hostify.sh $< $@
+
+$(EMU)/ewq_cuda.o: $(EMU)/ewq_cuda.cpp tests/cuda/emu/cuda_runtime.h ewq.h
+	$(CXX) $(EMU_CXXFLAGS) -c -o $@ $<
+
+$(EMU)/lib.o: ewq.c | $(EMU)
+	$(CC) $(WARN) $(EMU_OPT) -DEWQ_NO_MAIN -DEWQ_CUDA -c -o $@ $<
+
+$(EMU)/test_cuda: tests/cuda/test_cuda.c tests/test.h $(EMU)/lib.o $(EMU)/ewq_cuda.o
+	$(CC) $(WARN) $(EMU_OPT) -I. -o $@ $< $(EMU)/lib.o $(EMU)/ewq_cuda.o $(LDLIBS) -lstdc++
+
+$(EMU)/test_emu: $(EMU)/test_emu.cpp tests/cuda/emu/cuda_runtime.h tests/test.h $(EMU)/lib.o
+	$(CXX) $(EMU_CXXFLAGS) -o $@ $< $(EMU)/lib.o $(LDLIBS)
+
+$(EMU):
+	mkdir -p $@
+
+# One plain run with the threads of each block in a random order (EMU_SEED), then the reduced set under
+# AddressSanitizer + UndefinedBehaviorSanitizer (kernel out-of-bounds accesses land in host memory).
+test-cuda-emu:
+	@seed=$${EMU_SEED:-$$(date +%s)}; echo "test-cuda-emu: threads in random order, EMU_SEED=$$seed"; \
+	  $(MAKE) test-cuda-emu-run EMU_ARGS="$(EMU_ARGS)" EMU_SEED=$$seed
+	$(MAKE) test-cuda-emu-run CC=clang CXX=clang++ EMU=build/emu-asan EMU_ARGS=--quick \
+	  EMU_OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+test-cuda-emu-run: $(EMU)/test_emu $(EMU)/test_cuda
+	bash tests/run.sh --only "$(EMU)/test_emu" "$(EMU)/test_cuda $(EMU_ARGS)"
+
 deps:
 	command -v $(CC) >/dev/null && command -v clang >/dev/null && command -v make >/dev/null || \
 	  (apt-get update && apt-get install -y --no-install-recommends build-essential clang)
@@ -133,6 +176,6 @@ deps:
 clean:
 	rm -rf build ewq
 
-.PHONY: all test asan fuzz bench bench-cpu test-cuda test-cuda-sanitize bench-cuda deps clean FORCE
+.PHONY: all test asan fuzz bench bench-cpu test-cuda test-cuda-sanitize bench-cuda test-cuda-emu test-cuda-emu-run deps clean FORCE
 FORCE:
 -include $(wildcard $(BUILD)/*.d)

@@ -253,7 +253,7 @@ typedef struct qkv_args {
  * (rotate-half). q stays in place; k, and v with its bias, go into the cache at their position. */
 __global__ void qkv_finish(qkv_args a) {
     extern __shared__ float x[];   /* [d] */
-    int d = a.d, half = d / 2, t = blockIdx.y, p = a.pos + t, lane = threadIdx.x, is_q = blockIdx.x < a.heads;
+    int d = a.d, half = d / 2, t = blockIdx.y, p = a.pos + t, lane = threadIdx.x, is_q = (int)blockIdx.x < a.heads;
     int h = is_q ? blockIdx.x : blockIdx.x - a.heads;
     size_t kvd = (size_t)a.kv_heads * d;
     const float *src = is_q ? a.q + ((size_t)t * a.heads + h) * d : a.k + (size_t)t * kvd + (size_t)h * d;

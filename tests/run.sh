@@ -3,8 +3,9 @@
 # "PASS name", "FAIL name: detail" or "SKIP name: reason" lines, and ends with the totals.
 # A program that exits non-zero (a crash, a sanitizer report) counts as one more failure.
 # Usage: EWQ=path/to/ewq bash tests/run.sh BUILD_DIR      (run from the repository root)
+#        bash tests/run.sh --only 'PROGRAM [ARGS]'...     just these commands (make test-cuda-emu)
 set -u
-build=${1:?usage: tests/run.sh BUILD_DIR}
+build=${1:?usage: tests/run.sh BUILD_DIR | --only COMMAND...}
 export EWQ=${EWQ:-./ewq}
 passed=0 failed=0 skipped=0
 run_one() {   # name, command...
@@ -23,13 +24,21 @@ run_one() {   # name, command...
     fi
     echo "-- $name"
 }
-for t in "$build"/test_*; do
-    [ -x "$t" ] && [ -f "$t" ] && case "$t" in *.d) ;; *) run_one "$(basename "$t")" "$t" ;; esac
-done
-# the forward tests once more on the plain C kernels, the path of every CPU without AVX2/FMA/F16C
-[ -x "$build/test_forward" ] && run_one "test_forward (EWQ_CPU=plain)" env EWQ_CPU=plain "$build/test_forward"
-for s in tests/test_*.sh; do
-    [ -f "$s" ] && run_one "$(basename "$s")" bash "$s"
-done
+if [ "$build" = --only ]; then
+    shift
+    for c in "$@"; do
+        # shellcheck disable=SC2086
+        run_one "$(basename "${c%% *}")" $c
+    done
+else
+    for t in "$build"/test_*; do
+        [ -x "$t" ] && [ -f "$t" ] && case "$t" in *.d) ;; *) run_one "$(basename "$t")" "$t" ;; esac
+    done
+    # the forward tests once more on the plain C kernels, the path of every CPU without AVX2/FMA/F16C
+    [ -x "$build/test_forward" ] && run_one "test_forward (EWQ_CPU=plain)" env EWQ_CPU=plain "$build/test_forward"
+    for s in tests/test_*.sh; do
+        [ -f "$s" ] && run_one "$(basename "$s")" bash "$s"
+    done
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -1,22 +1,33 @@
 /* tests/cuda/test_cuda.c — the CUDA backend against the CPU backend (the reference, itself checked
- * against transformers by tests/test_forward.c). Built and run by `make test-cuda` in a CUDA build;
- * not part of `make test` (CI has no GPU). Exits 1 when any check fails.
+ * against transformers by tests/test_forward.c). Built and run by `make test-cuda` on a GPU, and by
+ * `make test-cuda-emu` against tests/cuda/emu (ewq_cuda.cu's kernels run on the CPU). Exits 1 when
+ * any check fails.
  *
- * For every fixture in data/fixtures/ and ../shared/assets/stories260K, and every weight assignment
- * below, both backends run the same calls and must agree:
+ * For every model below, and every weight assignment below, both backends run the same calls and
+ * must agree:
  *   logits      a prefill of 40 positions (logits of all of them), then 8 decode steps; per position
  *               max |cuda - cpu| / max |cpu| <= 1e-3 (the maximum over everything is reported)
  *   perplexity  llama.cpp's protocol (ewq_perplexity), 4 chunks of 32 positions: within 0.1%
  *   greedy      64 tokens from the BOS token (or id 1), identical
- * stories260K ($EWQ_ASSETS/stories260K, default ../shared/assets) also runs a 600-position prefill
- * (longer than the backend's 512-position chunk) on its tinystories tokens, and perplexity with chunks
- * of 128.
+ * Models: every fixture in data/fixtures/; mistral-f32 once more with a sliding window of 12 positions
+ * (shorter than the prefill and the perplexity chunks, so the window decides what attention sees);
+ * real-width shapes (Llama-3.2-1B, Qwen2.5-0.5B, Qwen3-0.6B from $EWQ_ASSETS/configs, default
+ * ../shared/assets) at 2 layers and a vocabulary of 4096, synthesized into a temporary folder, logits
+ * only (3 decode steps) at the two mixed assignments; and stories260K
+ * ($EWQ_ASSETS/stories260K), which also runs a long prefill (default 600 positions: longer than the
+ * backend's 512-position chunk) on its tinystories tokens, and perplexity with chunks of 128.
  * Assignments: raw; int8 and int4 (every weight, embedding and lm_head included); mixed (block linears
  * cycling raw/int8/int4, embedding int4, lm_head int8); mixed with groups of 40, which no 16-byte
  * load divides, so the products take the per-value path and the last group of a row is short.
- * Also checked on a GPU: bad calls, a context too large for device memory and one too long for the
- * attention kernel fail with one line. Without a GPU it
- * checks that ewq_cuda_init fails with one line, and prints SKIP for the rest.
+ * Also checked: bad calls, a context too large for device memory and one too long for the attention
+ * kernel fail with one line. Without a GPU it checks that ewq_cuda_init fails with one line, and
+ * prints SKIP for the rest.
+ *
+ * usage: test_cuda [--quick] [--fail-fast] [--prefill N]
+ *   --quick      the fixtures llama3-f32, qwen2-f16, qwen3-bf16 and the sliding window only, no shapes
+ *                and no stories260K (the emulation under AddressSanitizer, and each mutant)
+ *   --fail-fast  exit at the first failed check (tests/cuda/mutants.sh)
+ *   --prefill N  stories260K's long prefill (the emulation's attention is quadratic and slow)
  */
 #define _GNU_SOURCE
 #include "ewq.h"
@@ -26,13 +37,19 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-static int failures;
+static int failures, fail_fast;
 static double worst_logits, worst_ppl;
 
+static void failed(void) {
+    failures++;
+    if (fail_fast) exit(1);
+}
+
 static void expect(int ok, const char *name, const char *fmt, double v) {
-    if (!check(ok, name, fmt, v)) failures++;
+    if (!check(ok, name, fmt, v)) failed();
 }
 
 static int one_line(const ewq_err *e) { return e->msg[0] && !strchr(e->msg, '\n'); }
@@ -74,7 +91,40 @@ static void assign(ewq_assignment *a, int n_layers, const variant *v) {
     a->embed = EWQ_INT4, a->lm_head = EWQ_INT8;
 }
 
-/* Both backends on the same calls; `tokens` holds at least max(4 * ppl_ctx, long_prefill, 48) ids. */
+/* Perplexity (4 chunks of ppl_ctx) and 64 greedy tokens from BOS on both backends. */
+static void ppl_and_greedy(const char *model_name, const variant *v, const ewq_config *c, ewq_backend *cpu,
+                           ewq_backend *gpu, const int *tokens, int ppl_ctx) {
+    char name[256];
+    ewq_err err;
+    /* perplexity */
+    ewq_ppl_result rc_cpu, rc_gpu;
+    snprintf(name, sizeof name, "cuda/%s/%s/ppl", model_name, v->name);
+    if (ewq_perplexity(cpu, NULL, tokens, 4L * ppl_ctx, ppl_ctx, 0, &rc_cpu, &err) ||
+        ewq_perplexity(gpu, NULL, tokens, 4L * ppl_ctx, ppl_ctx, 0, &rc_gpu, &err)) {
+        check(0, name, "%s", err.msg), failed();
+    } else {
+        double d = fabs(rc_gpu.ppl - rc_cpu.ppl) / rc_cpu.ppl;
+        expect(d <= 1e-3, name, "relative difference %.3g > 0.1%%", d);
+        printf("# %s: cpu %.6f cuda %.6f (relative difference %.3g)\n", name, rc_cpu.ppl, rc_gpu.ppl, d);
+        if (d > worst_ppl) worst_ppl = d;
+    }
+
+    /* greedy decoding */
+    int prompt = c->bos_id >= 0 ? c->bos_id : 1, oc[64], og[64], nc = 0, ng = 0;
+    snprintf(name, sizeof name, "cuda/%s/%s/greedy64", model_name, v->name);
+    if (ewq_greedy(cpu, &prompt, 1, 64, 0, oc, &nc, &err) || ewq_greedy(gpu, &prompt, 1, 64, 0, og, &ng, &err)) {
+        check(0, name, "%s", err.msg), failed();
+    } else {
+        int first = -1;
+        for (int i = 0; i < 64 && first < 0; i++)
+            if (i >= nc || i >= ng || oc[i] != og[i]) first = i;
+        expect(nc == 64 && ng == 64 && first < 0, name, "the generations differ from token %g on", first);
+    }
+}
+
+/* Both backends on the same calls; `tokens` holds at least max(4 * ppl_ctx, long_prefill, 48) ids.
+ * ppl_ctx 0: the logits only, with 3 decode steps (the real-width shapes, slow to emulate; run_model
+ * gives them the two mixed assignments only, which hold every tier's vector and per-value paths). */
 static void compare(const char *model_name, const ewq_model *m, const variant *v, const int *tokens, int ppl_ctx,
                     int long_prefill) {
     char name[256];
@@ -90,18 +140,18 @@ static void compare(const char *model_name, const ewq_model *m, const variant *v
     ewq_assignment_free(&a);
     snprintf(name, sizeof name, "cuda/%s/%s/init", model_name, v->name);
     if (rc || ewq_cpu_init(&cpu, &p, ctx, &err)) {
-        check(0, name, "%s", err.msg), failures++;
+        check(0, name, "%s", err.msg), failed();
         if (!rc) ewq_packed_free(&p);
         return;
     }
     if (ewq_cuda_init(&gpu, &p, ctx, &err)) {
-        check(0, name, "%s", err.msg), failures++;
+        check(0, name, "%s", err.msg), failed();
         cpu.free(&cpu), ewq_packed_free(&p);
         return;
     }
 
     /* logits: prefill, then decode steps after it */
-    int pre = 40, steps = 8, ok = 1;
+    int pre = 40, steps = ppl_ctx ? 8 : 3, ok = 1;
     float *lc = malloc(sizeof(float) * (size_t)(long_prefill > pre ? long_prefill : pre) * V);
     float *lg = malloc(sizeof(float) * (size_t)(long_prefill > pre ? long_prefill : pre) * V);
     double worst = 0;
@@ -118,35 +168,12 @@ static void compare(const char *model_name, const ewq_model *m, const variant *v
         if (ok) worst = fmax(worst, logit_diff(lg, lc, long_prefill, V));
     }
     snprintf(name, sizeof name, "cuda/%s/%s/logits", model_name, v->name);
-    if (!ok) check(0, name, "forward failed: %s", err.msg), failures++;
+    if (!ok) check(0, name, "forward failed: %s", err.msg), failed();
     else expect(worst <= 1e-3, name, "max |cuda - cpu| / max |cpu| = %.3g > 1e-3", worst);
     if (ok && worst > worst_logits) worst_logits = worst;
     printf("# %s: max relative difference %.3g\n", name, worst);
 
-    /* perplexity */
-    ewq_ppl_result rc_cpu, rc_gpu;
-    snprintf(name, sizeof name, "cuda/%s/%s/ppl", model_name, v->name);
-    if (ewq_perplexity(&cpu, NULL, tokens, 4L * ppl_ctx, ppl_ctx, 0, &rc_cpu, &err) ||
-        ewq_perplexity(&gpu, NULL, tokens, 4L * ppl_ctx, ppl_ctx, 0, &rc_gpu, &err)) {
-        check(0, name, "%s", err.msg), failures++;
-    } else {
-        double d = fabs(rc_gpu.ppl - rc_cpu.ppl) / rc_cpu.ppl;
-        expect(d <= 1e-3, name, "relative difference %.3g > 0.1%%", d);
-        printf("# %s: cpu %.6f cuda %.6f (relative difference %.3g)\n", name, rc_cpu.ppl, rc_gpu.ppl, d);
-        if (d > worst_ppl) worst_ppl = d;
-    }
-
-    /* greedy decoding */
-    int prompt = c->bos_id >= 0 ? c->bos_id : 1, oc[64], og[64], nc = 0, ng = 0;
-    snprintf(name, sizeof name, "cuda/%s/%s/greedy64", model_name, v->name);
-    if (ewq_greedy(&cpu, &prompt, 1, 64, 0, oc, &nc, &err) || ewq_greedy(&gpu, &prompt, 1, 64, 0, og, &ng, &err)) {
-        check(0, name, "%s", err.msg), failures++;
-    } else {
-        int first = -1;
-        for (int i = 0; i < 64 && first < 0; i++)
-            if (i >= nc || i >= ng || oc[i] != og[i]) first = i;
-        expect(nc == 64 && ng == 64 && first < 0, name, "the generations differ from token %g on", first);
-    }
+    if (ppl_ctx) ppl_and_greedy(model_name, v, c, &cpu, &gpu, tokens, ppl_ctx);
     free(lc), free(lg);
     gpu.free(&gpu), cpu.free(&cpu);
     ewq_packed_free(&p);
@@ -162,26 +189,26 @@ static void check_errors(const ewq_model *m) {
     int bad = m->cfg.vocab, good = 1;
     ewq_assignment_uniform(&a, m->cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
     if (ewq_pack(&p, m, &a, EWQ_GROUP, 1, 0, &err) || ewq_cuda_init(&gpu, &p, 16, &err)) {
-        check(0, "cuda/errors", "%s", err.msg), failures++;
+        check(0, "cuda/errors", "%s", err.msg), failed();
         ewq_assignment_free(&a), free(logits);
         return;
     }
     int r1 = gpu.forward(&gpu, &bad, 1, 0, logits, 0, &err), l1 = one_line(&err);
     int r2 = gpu.forward(&gpu, &good, 1, 16, logits, 0, &err), l2 = one_line(&err);
     int r3 = gpu.forward(&gpu, &good, 1, 0, logits, 0, &err);
-    if (!check(r1 && l1 && r2 && l2 && !r3, "cuda/bad-calls", "token %d, position %d, after %d", r1, r2, r3)) failures++;
+    if (!check(r1 && l1 && r2 && l2 && !r3, "cuda/bad-calls", "token %d, position %d, after %d", r1, r2, r3)) failed();
     gpu.free(&gpu);
     ewq_backend big;
     int r4 = ewq_cuda_init(&big, &p, 1 << 28, &err);
     if (!check(r4 && one_line(&err) && strstr(err.msg, "bytes of device memory"), "cuda/out-of-memory", "%s",
                r4 ? err.msg : "a context of 2^28 positions was accepted"))
-        failures++;
+        failed();
     if (!r4) big.free(&big);
     /* fits in memory, but its scores do not fit in the attention kernel's shared memory (227 KiB on Hopper) */
     int r5 = ewq_cuda_init(&big, &p, 100000, &err);
     if (!check(r5 && one_line(&err) && strstr(err.msg, "shared memory"), "cuda/context-too-long", "%s",
                r5 ? err.msg : "a context of 100000 positions was accepted"))
-        failures++;
+        failed();
     if (!r5) big.free(&big);
     ewq_packed_free(&p), ewq_assignment_free(&a), free(logits);
 }
@@ -193,49 +220,146 @@ static int *lcg_tokens(int n, int vocab) {
     return ids;
 }
 
-static void run_model(const char *dir, const char *name, const int *tokens, long n_tokens, int ppl_ctx,
+/* window > 0 replaces the config's sliding window (none in the fixtures) */
+static void run_model(const char *dir, const char *name, int window, const int *tokens, long n_tokens, int ppl_ctx,
                       int long_prefill) {
     ewq_model m;
     ewq_err err;
     char test[256];
     snprintf(test, sizeof test, "cuda/%s/open", name);
     if (ewq_model_open(&m, dir, &err)) {
-        check(0, test, "%s", err.msg), failures++;
+        check(0, test, "%s", err.msg), failed();
         return;
     }
+    if (window > 0) m.cfg.sliding_window = window;
     int *own = NULL;
     long need = 4L * ppl_ctx > long_prefill ? 4L * ppl_ctx : long_prefill;
     if (!tokens || n_tokens < need) tokens = own = lcg_tokens((int)(need > 128 ? need : 128), m.cfg.vocab);
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++)
-        compare(name, &m, &variants[v], tokens, ppl_ctx, long_prefill);
+        if (ppl_ctx || variants[v].mixed) compare(name, &m, &variants[v], tokens, ppl_ctx, long_prefill);
     free(own);
     ewq_model_close(&m);
 }
 
+/* text with the value of "key" (a number or an array) replaced by `value`; NULL when the key is absent */
+static char *replace_value(const char *text, const char *key, const char *value) {
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    const char *k = strstr(text, quoted), *v = k ? strchr(k, ':') : NULL, *end;
+    if (!v) return NULL;
+    v++;
+    end = v + strspn(v, " ");
+    end = *end == '[' ? strchr(end, ']') + 1 : end + strcspn(end, ",}\n");
+    size_t n = strlen(text) + strlen(value) + 2;
+    char *out = malloc(n);
+    snprintf(out, n, "%.*s %s%s", (int)(v - text), text, value, end);
+    return out;
+}
+
+/* dir/config.json and dir/model.safetensors: the config at config_path with 2 layers and a vocabulary of
+ * 4096 (BOS 1, EOS 2), and random weights of its shapes (ewq synth). The vocabulary is cut because the
+ * emulation pays for every lm_head row of every tiled product; the widths that matter stay real. */
+static int synth_shape(const char *config_path, const char *dir, ewq_err *err) {
+    static const char *const edits[][2] = {
+        {"num_hidden_layers", "2"}, {"vocab_size", "4096"}, {"bos_token_id", "1"}, {"eos_token_id", "2"}};
+    char *text, path[1100];
+    size_t len;
+    ewq_config c;
+    if (ewq_read_file(config_path, 1 << 20, &text, &len, err)) return -1;
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char *edited = replace_value(text, edits[i][0], edits[i][1]);
+        if (!edited) {
+            free(text);
+            return ewq_fail(err, config_path, "has no %s", edits[i][0]);
+        }
+        free(text), text = edited;
+    }
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    int rc = !f || fputs(text, f) < 0;
+    if (f && fclose(f)) rc = 1;
+    if (rc) {
+        free(text);
+        return ewq_fail(err, path, "cannot write");
+    }
+    rc = ewq_config_parse(&c, path, text, strlen(text), err);
+    free(text);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    return rc ? -1 : ewq_synth_write(&c, 1, NULL, path, err);
+}
+
+/* Real-width shapes at 2 layers: every linear at its real width, so the products run real grid sizes and
+ * the vector paths real row lengths; head_dim 64 and 128, grouped-query attention, Qwen2 biases, Qwen3
+ * q/k norms. */
+static void run_shapes(const char *assets) {
+    static const char *const shapes[] = {"Llama-3.2-1B", "Qwen2.5-0.5B-Instruct", "Qwen3-0.6B"};
+    char tmp[] = "/tmp/ewq-cuda-shapes-XXXXXX", config[1024], dir[512], file[1100];
+    if (!mkdtemp(tmp)) {
+        check(0, "cuda/shapes", "cannot create a temporary folder"), failed();
+        return;
+    }
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        ewq_err err;
+        char name[128];
+        snprintf(config, sizeof config, "%s/configs/%s/config.json", assets, shapes[i]);
+        snprintf(dir, sizeof dir, "%s/%s", tmp, shapes[i]);
+        snprintf(name, sizeof name, "%s-2-layers", shapes[i]);
+        if (access(config, F_OK) != 0) {
+            char test[160];
+            snprintf(test, sizeof test, "cuda/%s", name);
+            snprintf(file, sizeof file, "%s is missing (set EWQ_ASSETS)", config);
+            test_skip(test, file);
+            continue;
+        }
+        if (mkdir(dir, 0777) || synth_shape(config, dir, &err)) check(0, name, "%s", err.msg), failed();
+        else run_model(dir, name, 0, NULL, 0, 0, 0);
+        snprintf(file, sizeof file, "%s/config.json", dir), unlink(file);
+        snprintf(file, sizeof file, "%s/model.safetensors", dir), unlink(file);
+        rmdir(dir);
+    }
+    rmdir(tmp);
+}
+
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int main(void) {
+static int no_gpu_here(void) {
+    /* no GPU: the backend must refuse with one line */
+    ewq_model m;
+    ewq_assignment a;
+    ewq_packed p;
+    ewq_backend b;
+    ewq_err err;
+    int ok = ewq_model_open(&m, "data/fixtures/llama3-f32", &err) == 0;
+    if (ok) {
+        ewq_assignment_uniform(&a, m.cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
+        ok = ewq_pack(&p, &m, &a, EWQ_GROUP, 1, 0, &err) == 0;
+        int rc = ok ? ewq_cuda_init(&b, &p, 16, &err) : 0;
+        ok = ok && rc && one_line(&err) && !strncmp(err.msg, "cuda: ", 6);
+        if (rc == 0 && b.free) b.free(&b);
+        ewq_packed_free(&p), ewq_assignment_free(&a), ewq_model_close(&m);
+    }
+    if (!check(ok, "cuda/init-without-gpu", "%s", err.msg)) failed();
+    return failures != 0;
+}
+
+int main(int argc, char **argv) {
+    static const char *const quick_set[] = {"llama3-f32", "qwen2-f16", "qwen3-bf16"};
+    int quick = 0, long_prefill = 600;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--fail-fast")) fail_fast = 1;
+        else if (!strcmp(argv[i], "--prefill") && i + 1 < argc) long_prefill = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: test_cuda [--quick] [--fail-fast] [--prefill N]\n");
+            return 2;
+        }
+    }
     char gpu[256];
     ewq_threads_init(0);
     if (ewq_cuda_describe(gpu, sizeof gpu)) {
-        /* no GPU: the backend must refuse with one line */
-        ewq_model m;
-        ewq_assignment a;
-        ewq_packed p;
-        ewq_backend b;
-        ewq_err err;
-        int ok = ewq_model_open(&m, "data/fixtures/llama3-f32", &err) == 0;
-        if (ok) {
-            ewq_assignment_uniform(&a, m.cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
-            ok = ewq_pack(&p, &m, &a, EWQ_GROUP, 1, 0, &err) == 0;
-            int rc = ok ? ewq_cuda_init(&b, &p, 16, &err) : 0;
-            ok = ok && rc && one_line(&err) && !strncmp(err.msg, "cuda: ", 6);
-            if (rc == 0 && b.free) b.free(&b);
-            ewq_packed_free(&p), ewq_assignment_free(&a), ewq_model_close(&m);
-        }
-        if (!check(ok, "cuda/init-without-gpu", "%s", err.msg)) failures++;
+        int rc = no_gpu_here();
         test_skip("cuda/compare", gpu);
-        return failures != 0;
+        return rc;
     }
     printf("# device: %s\n", gpu);
     DIR *d = opendir("data/fixtures");
@@ -248,8 +372,10 @@ int main(void) {
     qsort(names, (size_t)n, sizeof names[0], by_name);
     for (int i = 0; i < n; i++) {
         char dir[512];
+        int chosen = !quick;
+        for (size_t q = 0; q < sizeof quick_set / sizeof quick_set[0]; q++) chosen |= !strcmp(names[i], quick_set[q]);
         snprintf(dir, sizeof dir, "data/fixtures/%s", names[i]);
-        run_model(dir, names[i], NULL, 0, 32, 0);
+        if (chosen) run_model(dir, names[i], 0, NULL, 0, 32, 0);
         if (i == 0) {
             ewq_model m;
             ewq_err err;
@@ -257,17 +383,22 @@ int main(void) {
         }
         free(names[i]);
     }
+    run_model("data/fixtures/mistral-f32", "mistral-f32-window12", 12, NULL, 0, 32, 0);
     /* EWQ_ASSETS: where ../shared/assets is on a machine that lacks it (the GPU machine gets only the repo) */
-    char s[512];
-    snprintf(s, sizeof s, "%s/stories260K", getenv("EWQ_ASSETS") ? getenv("EWQ_ASSETS") : "../shared/assets");
-    int *ids = NULL;
-    long n_ids = 0;
-    ewq_err err;
-    if (ewq_read_tokens("data/expected/tinystories-6144.tokens", 512, &ids, &n_ids, &err))
-        test_skip("cuda/stories260K", err.msg);
-    else if (access(s, F_OK) != 0) test_skip("cuda/stories260K", "the stories260K folder is missing (set EWQ_ASSETS)");
-    else run_model(s, "stories260K", ids, n_ids, 128, 600);
-    free(ids);
+    const char *assets = getenv("EWQ_ASSETS") ? getenv("EWQ_ASSETS") : "../shared/assets";
+    if (!quick) {
+        run_shapes(assets);
+        char s[512];
+        snprintf(s, sizeof s, "%s/stories260K", assets);
+        int *ids = NULL;
+        long n_ids = 0;
+        ewq_err err;
+        if (ewq_read_tokens("data/expected/tinystories-6144.tokens", 512, &ids, &n_ids, &err))
+            test_skip("cuda/stories260K", err.msg);
+        else if (access(s, F_OK) != 0) test_skip("cuda/stories260K", "the stories260K folder is missing (set EWQ_ASSETS)");
+        else run_model(s, "stories260K", 0, ids, n_ids, 128, long_prefill);
+        free(ids);
+    }
     printf("# largest relative logit difference %.3g (limit 1e-3), largest perplexity difference %.3g (limit 1e-3)\n",
            worst_logits, worst_ppl);
     printf("# %s\n", failures ? "FAILED" : "all passed");

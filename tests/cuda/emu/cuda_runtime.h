@@ -1,0 +1,371 @@
+/* tests/cuda/emu/cuda_runtime.h — a CPU stand-in for the part of CUDA that ewq_cuda.cu uses, so its kernels
+ * run (slowly, exactly once per thread) on a machine without a GPU. Each block's threads are fibers (a
+ * small x86-64 stack switch) on one OS thread: __syncthreads, __syncwarp and __shfl_xor_sync switch fibers
+ * and release them when every live thread of the block (or warp) has arrived. Device memory is host
+ * memory (so AddressSanitizer sees kernel out-of-bounds accesses), filled with 0xA5 when allocated, as is
+ * each block's dynamic shared memory, which a guard after it checks for overruns; 16-byte __ldg loads
+ * check their alignment; a divergent barrier, a full-mask shuffle with a missing lane or a deadlock is
+ * reported (kernel, block, thread) and aborts. EMU_SEED=N runs the runnable threads in a random order.
+ * Launch syntax: hostify.sh rewrites k<<<g, b, s>>>(args) as EMU_LAUNCH((k), g, b, s)(args) first. */
+#ifndef EMU_CUDA_RUNTIME_H
+#define EMU_CUDA_RUNTIME_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utility>
+#include <tuple>
+#include <vector>
+#include <functional>
+#include <map>
+#include <time.h>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static thread_local
+#define __grid_constant__
+
+struct dim3 {
+    unsigned x, y, z;
+    dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+struct alignas(16) uint4 { unsigned x, y, z, w; };
+struct alignas(16) float4 { float x, y, z, w; };
+struct __half { unsigned short bits; };
+
+typedef enum cudaError {
+    cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2, cudaErrorInvalidConfiguration = 9,
+    cudaErrorLaunchFailure = 719
+} cudaError_t;
+enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
+enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem; int multiProcessorCount; };
+typedef struct emu_event *cudaEvent_t;
+
+namespace emu {
+enum { WARP = 32, MAX_THREADS = 1024, SMEM_OPTIN = 232448, STACK = 256 << 10, GUARD = 256 };
+/* Under AddressSanitizer the guard after dynamic shared memory is poisoned, so reads past it report too. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EMU_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(EMU_ASAN)
+}  // namespace emu
+#include <sanitizer/asan_interface.h>
+namespace emu {
+inline void poison(void *p, size_t n) { ASAN_POISON_MEMORY_REGION(p, n); }
+inline void unpoison(void *p, size_t n) { ASAN_UNPOISON_MEMORY_REGION(p, n); }
+#else
+inline void poison(void *, size_t) {}
+inline void unpoison(void *, size_t) {}
+#endif
+extern "C" void emu_switch(void **save_sp, void *load_sp);
+struct fiber {
+    void *sp;
+    dim3 tid;
+    int lin, done;
+    long warp_arrived, block_arrived;   /* barriers passed or arrived at, counting */
+    int waiting;                        /* 0 none, 1 warp barrier, 2 block barrier */
+};
+struct state {
+    dim3 grid, block, bid;
+    int nthreads;
+    std::vector<fiber> f;
+    std::vector<char *> stacks;
+    void *sched_sp;
+    fiber *cur;
+    std::vector<unsigned char> dyn;     /* dynamic shared memory of the running block */
+    size_t dyn_bytes;
+    float shfl[2][MAX_THREADS];         /* shuffle slots, double-buffered by parity */
+    long shfl_seq[MAX_THREADS];
+    cudaError_t last = cudaSuccess;
+    const char *kernel;
+    std::function<void()> body;
+    std::vector<int> runq;              /* runnable fibers */
+    int live, block_count, block_waiting_kind;
+    int warp_live[MAX_THREADS / WARP], warp_count[MAX_THREADS / WARP];
+    ~state() {
+        for (char *p : stacks) free(p);
+    }
+};
+inline state &S() { static state s; return s; }
+[[noreturn]] inline void fatal(const char *what) {
+    state &s = S();
+    const char *k = s.kernel ? s.kernel : "?";   /* "(name)" as hostify.sh wraps it */
+    int n = (int)strlen(k);
+    if (k[0] == '(') k++, n -= 2;
+    fprintf(stderr, "emu: kernel %.*s, block (%u,%u,%u), thread %d: %s\n", n, k, s.bid.x, s.bid.y, s.bid.z,
+            s.cur ? s.cur->lin : -1, what);
+    abort();
+}
+inline void yield() { state &s = S(); emu_switch(&s.cur->sp, s.sched_sp); }
+/* Arrive at a warp (kind 1) or block (kind 2) barrier; the last live thread to arrive releases the rest. */
+inline void release_warp(state &s, int w) {
+    s.warp_count[w] = 0;
+    for (int i = w * WARP; i < (w + 1) * WARP && i < s.nthreads; i++)
+        if (s.f[(size_t)i].waiting == 1) s.f[(size_t)i].waiting = 0, s.runq.push_back(i);
+}
+inline void release_block(state &s) {
+    s.block_count = 0;
+    for (int i = 0; i < s.nthreads; i++)
+        if (s.f[(size_t)i].waiting == 2) s.f[(size_t)i].waiting = 0, s.runq.push_back(i);
+}
+inline void barrier(int kind) {
+    state &s = S();
+    fiber *me = s.cur;
+    int w = me->lin / WARP;
+    if (kind == 1) {
+        if (s.warp_live[w] != (s.nthreads - w * WARP < WARP ? s.nthreads - w * WARP : WARP))
+            fatal("warp barrier or shuffle (full mask) after a lane of the warp has exited");
+        if (++s.warp_count[w] == s.warp_live[w]) { release_warp(s, w); return; }   /* the last to arrive goes on */
+    } else {
+        if (s.live != s.nthreads) fatal("__syncthreads after some threads of the block have exited (divergent barrier)");
+        if (++s.block_count == s.live) { release_block(s); return; }
+    }
+    me->waiting = kind;
+    yield();
+}
+inline void *dyn_smem() { return S().dyn.data(); }
+}  // namespace emu
+
+#define threadIdx (emu::S().cur->tid)
+#define blockIdx (emu::S().bid)
+#define blockDim (emu::S().block)
+#define gridDim (emu::S().grid)
+
+inline void __syncthreads() { emu::barrier(2); }
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+    if (mask != 0xffffffffu) emu::fatal("__syncwarp with a partial mask (not emulated)");
+    emu::barrier(1);
+}
+inline float __shfl_xor_sync(unsigned mask, float v, int lane_mask) {
+    emu::state &s = emu::S();
+    if (mask != 0xffffffffu) emu::fatal("__shfl_xor_sync with a partial mask (not emulated)");
+    int me = s.cur->lin, base = me & ~31, p = (int)(s.shfl_seq[me]++ & 1);
+    s.shfl[p][me] = v;
+    emu::barrier(1);
+    return s.shfl[p][base + ((me - base) ^ (lane_mask & 31))];
+}
+template <class T> inline T __ldg(const T *p) {
+    if ((uintptr_t)p % alignof(T)) emu::fatal("misaligned __ldg");
+    return *p;
+}
+inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
+inline __half __ushort_as_half(unsigned short u) { __half h; h.bits = u; return h; }
+extern "C" float ewq_f16_to_f32(uint16_t h);
+inline float __half2float(__half h) { return ewq_f16_to_f32(h.bits); }
+inline float __fadd_rn(float a, float b) { return a + b; }   /* built with -ffp-contract=off */
+inline float __fmul_rn(float a, float b) { return a * b; }
+
+/* ---- launches: every block in turn, every thread a fiber ---- */
+namespace emu {
+inline void entry() {
+    state &s = S();
+    s.body();
+    fiber *me = s.cur;
+    me->done = 1;
+    s.live--, s.warp_live[me->lin / WARP]--;
+    if (s.block_count) { s.cur = me; fatal("thread exits while others wait at __syncthreads (divergent barrier)"); }
+    emu_switch(&me->sp, s.sched_sp);   /* never resumed */
+    abort();
+}
+inline void run_block() {
+    state &s = S();
+    s.runq.clear();
+    for (int i = s.nthreads - 1; i >= 0; i--) s.runq.push_back(i);
+    s.live = s.nthreads, s.block_count = 0;
+    for (int w = 0; w * WARP < s.nthreads; w++)
+        s.warp_live[w] = s.nthreads - w * WARP < WARP ? s.nthreads - w * WARP : WARP, s.warp_count[w] = 0;
+    static unsigned long long seed = getenv("EMU_SEED") ? strtoull(getenv("EMU_SEED"), 0, 10) : 0;
+    while (!s.runq.empty()) {
+        if (seed && s.runq.size() > 1) {   /* EMU_SEED: run the runnable threads in a random order */
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            std::swap(s.runq.back(), s.runq[(size_t)(seed >> 33) % s.runq.size()]);
+        }
+        int i = s.runq.back();
+        s.runq.pop_back();
+        s.cur = &s.f[(size_t)i];
+        emu_switch(&s.sched_sp, s.cur->sp);
+    }
+    if (s.live) {
+        for (int i = 0; i < s.nthreads; i++)
+            if (!s.f[(size_t)i].done) { s.cur = &s.f[(size_t)i]; break; }
+        fatal(s.block_count ? "deadlock: some threads wait at __syncthreads while others exited or wait at a warp barrier"
+                            : "deadlock: threads wait at a warp barrier that not every lane reaches");
+    }
+}
+int max_dyn(const void *k);
+struct launch {
+    dim3 g, b; size_t smem; const char *name;
+    template <class... P, class... Args> void operator()(void (*k)(P...), Args &&...args) {
+        state &s = S();
+        long threads = (long)b.x * b.y * b.z;
+        if (threads < 1 || threads > MAX_THREADS || b.z > 64 || g.y > 65535 || g.z > 65535 || g.x < 1 || g.y < 1 ||
+            g.z < 1 || smem > SMEM_OPTIN) {
+            s.last = cudaErrorInvalidConfiguration;
+            return;
+        }
+        if ((long)smem > max_dyn((const void *)k)) {   /* dynamic shared memory above the function's limit */
+            s.last = cudaErrorInvalidValue;
+            return;
+        }
+        static struct counter { long launches = 0, blocks = 0, threads = 0; ~counter() {
+            if (getenv("EMU_STATS")) fprintf(stderr, "emu: %ld launches, %ld blocks, %ld threads\n", launches, blocks, threads); } } c;
+        c.launches++, c.blocks += (long)g.x * g.y * g.z, c.threads += (long)g.x * g.y * g.z * threads;
+        std::tuple<typename std::decay<P>::type...> tup(args...);   /* by value, as a kernel receives them */
+        s.body = [&] { std::apply(k, tup); };
+        s.grid = g, s.block = b, s.nthreads = (int)threads, s.kernel = name;
+        s.f.assign((size_t)threads, fiber());
+        while (s.stacks.size() < (size_t)threads) s.stacks.push_back((char *)malloc(STACK));
+        for (unsigned bz = 0; bz < g.z; bz++)
+            for (unsigned by = 0; by < g.y; by++)
+                for (unsigned bx = 0; bx < g.x; bx++) {
+                    s.bid = dim3(bx, by, bz);
+                    /* poisoned: reads of unwritten shared memory show; GUARD bytes after it catch overruns */
+                    s.dyn.assign(smem + GUARD, 0xA5);
+                    poison(s.dyn.data() + smem, GUARD);
+                    for (int i = 0; i < s.nthreads; i++) {
+                        fiber &f = s.f[(size_t)i];
+                        f = fiber();
+                        f.lin = i;
+                        f.tid = dim3((unsigned)i % b.x, (unsigned)i / b.x % b.y, (unsigned)i / (b.x * b.y));
+                        s.shfl_seq[i] = 0;
+                        /* a frame that emu_switch "returns" into entry() from: 6 registers, then the
+                         * return address at 16-byte alignment (as a call leaves it) */
+                        uintptr_t top = ((uintptr_t)s.stacks[(size_t)i] + STACK - 64) & ~(uintptr_t)15;
+                        uint64_t *p = (uint64_t *)top;
+                        p[0] = (uint64_t)(uintptr_t)&entry;
+                        for (int r = 1; r <= 6; r++) p[-r] = 0;      /* rbp rbx r12 r13 r14 r15 */
+                        f.sp = &p[-6];
+                    }
+                    run_block();
+                    unpoison(s.dyn.data() + smem, GUARD);
+                    s.cur = nullptr;
+                    for (size_t i = smem; i < smem + GUARD; i++)
+                        if (s.dyn[i] != 0xA5) fatal("wrote past the end of its dynamic shared memory");
+                }
+        s.cur = nullptr;
+    }
+};
+}  // namespace emu
+#define EMU_LAUNCH(k, g, b, ...) emu::launch_of((k), dim3(g), dim3(b), #k, ##__VA_ARGS__)
+namespace emu {
+template <class K> struct bound {
+    K k; launch l;
+    template <class... Args> void operator()(Args &&...args) { l(k, std::forward<Args>(args)...); }
+};
+template <class K> bound<K> launch_of(K k, dim3 g, dim3 b, const char *name, size_t smem = 0) {
+    return bound<K>{k, launch{g, b, smem, name}};
+}
+}  // namespace emu
+
+/* ---- runtime API ---- */
+struct emu_event { double t; };
+inline const char *cudaGetErrorString(cudaError_t e) {
+    switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    default: return "unknown error";
+    }
+}
+inline cudaError_t cudaGetLastError() { cudaError_t e = emu::S().last; emu::S().last = cudaSuccess; return e; }
+inline cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
+    memset(p, 0, sizeof *p);
+    strcpy(p->name, "emulated GPU (CPU fibers)");
+    p->major = 9, p->minor = 0, p->totalGlobalMem = (size_t)16 << 30, p->multiProcessorCount = 1;
+    return cudaSuccess;
+}
+namespace emu {
+inline std::vector<std::pair<const void *, int>> &attrs() { static std::vector<std::pair<const void *, int>> a; return a; }
+inline int max_dyn(const void *k) {
+    for (auto &p : attrs()) if (p.first == k) return p.second;
+    return 49152;
+}
+}  // namespace emu
+namespace emu {
+inline std::map<void *, size_t> &allocations() { static std::map<void *, size_t> a; return a; }
+inline size_t in_use() {
+    size_t n = 0;
+    for (auto &a : allocations()) n += a.second;
+    return n;
+}
+}  // namespace emu
+inline cudaError_t cudaMalloc(void **p, size_t n) {
+    if (n > ((size_t)16 << 30) - emu::in_use()) return cudaErrorMemoryAllocation;
+    *p = aligned_alloc(256, (n + 255) / 256 * 256);
+    if (!*p) return cudaErrorMemoryAllocation;
+    memset(*p, 0xA5, n);   /* cudaMalloc'd memory is not zeroed */
+    emu::allocations()[*p] = n;
+    return cudaSuccess;
+}
+template <class T> inline cudaError_t cudaMalloc(T **p, size_t n) { return cudaMalloc((void **)p, n); }
+inline cudaError_t cudaFree(void *p) {
+    if (!p) return cudaSuccess;
+    if (!emu::allocations().erase(p)) return cudaErrorInvalidValue;
+    free(p);
+    return cudaSuccess;
+}
+inline cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind) { memcpy(d, s, n); return cudaSuccess; }
+inline cudaError_t cudaMemset(void *d, int v, size_t n) { memset(d, v, n); return cudaSuccess; }
+inline cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total) {
+    *total = (size_t)16 << 30, *free_b = *total - emu::in_use();
+    return cudaSuccess;
+}
+inline cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int) {
+    if (a != cudaDevAttrMaxSharedMemoryPerBlockOptin) return cudaErrorInvalidValue;
+    *v = emu::SMEM_OPTIN;
+    return cudaSuccess;
+}
+template <class K> inline cudaError_t cudaFuncSetAttribute(K k, cudaFuncAttribute, int v) {
+    if (v < 0 || v > emu::SMEM_OPTIN) return cudaErrorInvalidValue;
+    for (auto &p : emu::attrs()) if (p.first == (const void *)k) { p.second = v; return cudaSuccess; }
+    emu::attrs().push_back({(const void *)k, v});
+    return cudaSuccess;
+}
+inline cudaError_t cudaEventCreate(cudaEvent_t *e) { *e = new emu_event{0}; return cudaSuccess; }
+inline cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
+inline cudaError_t cudaEventRecord(cudaEvent_t e, int = 0) { e->t = (double)clock() / CLOCKS_PER_SEC; return cudaSuccess; }
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+inline cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
+    *ms = (float)((b->t - a->t) * 1e3) + 1e-3f;
+    return cudaSuccess;
+}
+/* emu_switch(save, load): push the callee-saved registers, store the stack pointer in *save, continue on the
+ * stack `load` points to and pop its registers (the System V ABI leaves every other register to the caller;
+ * the floating-point control words are shared: no kernel changes the rounding mode) */
+asm(R"(
+.text
+.globl emu_switch
+.type emu_switch,@function
+emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+.size emu_switch, .-emu_switch
+.section .note.GNU-stack,"",@progbits
+.text
+)");
+#endif

@@ -1,0 +1,185 @@
+/* tests/cuda/emu/test_emu.cu — the emulation's own checks: what it must do right for test_cuda to mean
+ * anything (barriers order memory, shuffles exchange the right lanes, indices and launch limits are
+ * CUDA's), and what it must refuse (each fault kind aborts naming kernel, block and thread). Built
+ * like ewq_cuda.cu: hostify.sh, then a C++ compiler with this folder first on the include path.
+ * Every expected value is computed here by plain loops on the host. Faults run in a child process. */
+#include <cuda_runtime.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/test.h"
+
+static int failures;
+static void expect(int ok, const char *name, const char *fmt, long v) {
+    if (!check(ok, name, fmt, v)) failures++;
+}
+
+/* Each thread writes its id, then (after the barrier) reads its neighbour's: needs __syncthreads to
+ * order every write before every read, whatever order the threads run in. */
+__global__ void rotate(int *out) {
+    __shared__ int s[1024];
+    int n = blockDim.x * blockDim.y, t = threadIdx.y * blockDim.x + threadIdx.x;
+    s[t] = t + 1000 * blockIdx.x;
+    __syncthreads();
+    out[blockIdx.x * n + t] = s[(t + 1) % n];
+}
+
+/* Butterfly sum over the warp, and one xor exchange kept per lane. */
+__global__ void shuffles(float *sum, float *swapped) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    float v = (float)i;
+    swapped[i] = __shfl_xor_sync(0xffffffffu, v, 5);
+    for (int o = 16; o; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+    sum[i] = v;
+}
+
+/* Indices and dimensions of a 3-D launch. */
+__global__ void where(int *out) {
+    int b = (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
+    int t = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
+    out[b * blockDim.x * blockDim.y * blockDim.z + t] = b * 10000 + t;
+}
+
+/* Dynamic shared memory: its first byte, as the block finds it (poisoned: 0xA5), then written. */
+__global__ void first_byte(int *out) {
+    extern __shared__ unsigned char dyn[];
+    if (threadIdx.x == 0) out[blockIdx.x] = dyn[0], dyn[0] = 1;
+}
+
+/* Faults the emulation must catch. */
+__global__ void divergent_barrier(int *out) {
+    if (threadIdx.x < 16) __syncthreads();
+    out[threadIdx.x] = 1;
+}
+__global__ void early_exit_then_shuffle(float *out) {
+    if (threadIdx.x == 3) return;
+    out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
+}
+__global__ void misaligned_load(const float *p, float *out) {
+    out[threadIdx.x] = __ldg((const float4 *)(p + 1)).x;
+}
+__global__ void barriers_crossed(int *out) {
+    if (threadIdx.x < 16) __syncwarp();   /* waits for lanes that wait at __syncthreads: never released */
+    else __syncthreads();
+    out[threadIdx.x] = 1;
+}
+
+__global__ void overrun(int n) {
+    extern __shared__ unsigned char dyn[];
+    dyn[n] = 1;   /* one byte past the end */
+}
+
+/* Runs fn in a child process; the child must abort with "emu: kernel NAME" and `what` on stderr (or, in a
+ * build with AddressSanitizer, fail with its report, where the emulation poisons what it guards). */
+static void expect_fault(const char *test, void (*fn)(void), const char *kernel, const char *what) {
+    int pipefd[2];
+    if (pipe(pipefd)) abort();
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        fn();
+        fprintf(stderr, "no fault\n");
+        _exit(0);
+    }
+    close(pipefd[1]);
+    char msg[1024] = "";
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof msg - 1 && (r = read(pipefd[0], msg + n, sizeof msg - 1 - n)) > 0) n += (size_t)r;
+    msg[n] = 0;
+    close(pipefd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    char want[128];
+    snprintf(want, sizeof want, "emu: kernel %s, block", kernel);
+    int ok = (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(msg, want) && strstr(msg, what)) ||
+             (WIFEXITED(status) && WEXITSTATUS(status) != 0 && strstr(msg, "AddressSanitizer"));
+    if (!check(ok, test, "stderr: %.300s", msg)) failures++;
+}
+
+static void run_divergent(void) {
+    int *d = NULL;
+    cudaMalloc(&d, 64 * sizeof(int));
+    divergent_barrier<<<1, 32>>>(d);
+}
+static void run_exited_lane(void) {
+    float *d = NULL;
+    cudaMalloc(&d, 64 * sizeof(float));
+    early_exit_then_shuffle<<<1, 32>>>(d);
+}
+static void run_misaligned(void) {
+    float *d = NULL;
+    cudaMalloc(&d, 64 * sizeof(float));
+    misaligned_load<<<1, 1>>>(d, d + 32);
+}
+static void run_overrun(void) { overrun<<<1, 1, 64>>>(64); }
+static void run_deadlock(void) {
+    int *d = NULL;
+    cudaMalloc(&d, 64 * sizeof(int));
+    barriers_crossed<<<1, 32>>>(d);
+}
+
+int main(void) {
+    /* barriers: 3 blocks of 16 x 8 threads */
+    int *d = NULL, host[4096];
+    cudaMalloc(&d, sizeof host);
+    rotate<<<3, dim3(16, 8)>>>(d);
+    cudaMemcpy(host, d, 3 * 128 * sizeof(int), cudaMemcpyDeviceToHost);
+    int bad = 0;
+    for (int b = 0; b < 3; b++)
+        for (int t = 0; t < 128; t++) bad += host[b * 128 + t] != (t + 1) % 128 + 1000 * b;
+    expect(bad == 0 && cudaGetLastError() == cudaSuccess, "emu/syncthreads-orders-shared-memory", "%ld wrong values", bad);
+
+    /* shuffles: 2 blocks of 64 threads (4 warps) */
+    float *fs = NULL, *fx = NULL, sum[128], swapped[128];
+    cudaMalloc(&fs, sizeof sum), cudaMalloc(&fx, sizeof swapped);
+    shuffles<<<2, 64>>>(fs, fx);
+    cudaMemcpy(sum, fs, sizeof sum, cudaMemcpyDeviceToHost);
+    cudaMemcpy(swapped, fx, sizeof swapped, cudaMemcpyDeviceToHost);
+    bad = 0;
+    for (int i = 0; i < 128; i++) {
+        int base = i & ~31;
+        bad += sum[i] != (float)(32 * base + 496) || swapped[i] != (float)(base + ((i - base) ^ 5));
+    }
+    expect(bad == 0, "emu/warp-shuffles", "%ld wrong lanes", bad);
+
+    /* a 3-D launch: grid 3 x 2 x 2, block 4 x 3 x 2 */
+    where<<<dim3(3, 2, 2), dim3(4, 3, 2)>>>(d);
+    cudaMemcpy(host, d, 12 * 24 * sizeof(int), cudaMemcpyDeviceToHost);
+    bad = 0;
+    for (int b = 0; b < 12; b++)
+        for (int t = 0; t < 24; t++) bad += host[b * 24 + t] != b * 10000 + t;
+    expect(bad == 0, "emu/3d-indices", "%ld wrong values", bad);
+
+    /* launch limits: as CUDA refuses them, reported by cudaGetLastError (and cleared by it) */
+    rotate<<<1, 1025>>>(d);
+    cudaError_t e1 = cudaGetLastError(), e2 = cudaGetLastError();
+    expect(e1 == cudaErrorInvalidConfiguration && e2 == cudaSuccess, "emu/too-many-threads", "error %ld", e1);
+    first_byte<<<1, 32, 49153>>>(d);
+    e1 = cudaGetLastError();
+    expect(e1 == cudaErrorInvalidValue, "emu/dynamic-shared-over-default-limit", "error %ld", e1);
+    cudaFuncSetAttribute(first_byte, cudaFuncAttributeMaxDynamicSharedMemorySize, 65536);
+    first_byte<<<2, 32, 49153>>>(d);
+    e1 = cudaGetLastError();
+    cudaMemcpy(host, d, 2 * sizeof(int), cudaMemcpyDeviceToHost);
+    expect(e1 == cudaSuccess && host[0] == 0xA5 && host[1] == 0xA5, "emu/dynamic-shared-raised-and-poisoned",
+           "error %ld, or a block saw another block's shared memory", e1);
+
+    /* device memory is poisoned, not zeroed */
+    unsigned char *m = NULL, first = 0;
+    cudaMalloc(&m, 100);
+    cudaMemcpy(&first, m + 99, 1, cudaMemcpyDeviceToHost);
+    expect(first == 0xA5, "emu/malloc-poisoned", "byte %ld", first);
+
+    cudaFree(d), cudaFree(fs), cudaFree(fx), cudaFree(m);
+
+    expect_fault("emu/divergent-syncthreads", run_divergent, "divergent_barrier", "divergent barrier");
+    expect_fault("emu/shuffle-after-lane-exit", run_exited_lane, "early_exit_then_shuffle", "has exited");
+    expect_fault("emu/misaligned-ldg", run_misaligned, "misaligned_load", "misaligned __ldg");
+    expect_fault("emu/deadlock", run_deadlock, "barriers_crossed", "deadlock");
+    expect_fault("emu/shared-memory-overrun", run_overrun, "overrun", "past the end of its dynamic shared memory");
+    return failures != 0;
+}

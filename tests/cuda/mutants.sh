@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# tests/cuda/mutants.sh EMU_DIR — proves that the emulated CUDA test can fail. Each mutation below is a
+# bug of a kind a GPU kernel gets wrong; it is applied (sed) to a copy of ewq_cuda.cu, which is built
+# through the emulation like `make test-cuda-emu` builds the real one, and `test_cuda --quick --fail-fast`
+# must then fail: a FAIL line, an abort of the emulation (barrier, deadlock, shared-memory overrun), or a
+# crash. Prints "PASS mutant/NAME: caught (...)" or "FAIL mutant/NAME: survived" / "no longer applies"
+# (ewq_cuda.cu changed: update the pattern). Run by `make test-cuda-mutants`, which passes the compilers
+# and flags of the emulated build in CC, CXX, CFLAGS, CXXFLAGS and LDLIBS; EMU_DIR holds its lib.o.
+set -u
+emu=${1:?usage: mutants.sh EMU_DIR}
+jobs=${JOBS:-2}
+
+# name | sed expression (extended syntax) | what it breaks
+mutants=(
+'key-off-by-one|s/kr = kc \+ \(size_t\)\(first \+ k\) \* kvd/kr = kc + (size_t)(first + k + 1) * kvd/|attention reads the key one position later'
+'no-syncthreads|0,/        __syncthreads\(\);/s///|the tiled product computes before its shared tiles are complete'
+'no-syncwarp|s/    __syncwarp\(\);//|qkv_finish rotates values other lanes have not written yet'
+'shared-too-small|s/32, sizeof\(float\) \* d>>>/32, sizeof(float) * (d \/ 2)>>>/|qkv_finish gets half the shared memory it writes'
+'attention-scale|s/float scale = 1\.0f \/ sqrtf\(\(float\)d\);/float scale = 1.0f \/ (float)d;/|scores scaled by 1\/d, not 1\/sqrt(d)'
+'group-scale|s/float s = __half2float\(__ldg\(m\.scale \+ g\)\)/float s = __half2float(__ldg(m.scale + (size_t)r * m.ng))/|per-value dequantization uses the scale of the first group of the row for all groups'
+)
+
+one() {   # name, expression, what: prints the PASS or FAIL line
+    local name=$1 expr=$2 what=$3 dir=$emu/mutants/$1
+    mkdir -p "$dir"
+    sed -E "$expr" ewq_cuda.cu >"$dir/ewq_cuda.cu"
+    if cmp -s ewq_cuda.cu "$dir/ewq_cuda.cu"; then
+        echo "FAIL mutant/$name: no longer applies to ewq_cuda.cu ($what)"
+        return
+    fi
+    if ! { bash tests/cuda/emu/hostify.sh "$dir/ewq_cuda.cu" "$dir/ewq_cuda.cpp" &&
+           $CXX $CXXFLAGS -c -o "$dir/ewq_cuda.o" "$dir/ewq_cuda.cpp" &&
+           $CC $CFLAGS -I. -o "$dir/test_cuda" tests/cuda/test_cuda.c "$emu/lib.o" "$dir/ewq_cuda.o" $LDLIBS; } \
+         >"$dir/build.log" 2>&1; then
+        echo "FAIL mutant/$name: does not build: $(grep -m1 error "$dir/build.log")"
+        return
+    fi
+    timeout 300 "$dir/test_cuda" --quick --fail-fast >"$dir/test.log" 2>&1
+    local rc=$? first
+    first=$(grep -m1 -E '^FAIL |^emu: |ERROR' "$dir/test.log")
+    if [ $rc -ne 0 ] && [ $rc -ne 124 ]; then echo "PASS mutant/$name: caught ($what): ${first:-exit status $rc}"
+    else echo "FAIL mutant/$name: survived ($what; exit status $rc)"
+    fi
+}
+
+i=0
+for m in "${mutants[@]}"; do
+    IFS='|' read -r name expr what <<<"$m"
+    one "$name" "$expr" "$what" >"$emu/mutant-$i.line" &
+    i=$((i + 1))
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+done
+wait
+for ((k = 0; k < i; k++)); do cat "$emu/mutant-$k.line"; done
