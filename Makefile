@@ -10,6 +10,8 @@
 #   make test-cuda  the CUDA backend against the CPU backend on every fixture and stories260K (needs a GPU)
 #   make test-cuda-emu        the same test with ewq_cuda.cu's kernels emulated on the CPU (tests/cuda/emu),
 #                   then a reduced set under AddressSanitizer; no GPU or nvcc needed (CI runs it)
+#   make test-cuda-mutants    deliberate bugs in copies of ewq_cuda.cu, each of which the emulated test
+#                   must catch (CI runs it)
 #   make test-cuda-sanitize   the same under compute-sanitizer (memcheck, then racecheck)
 #   make bench-cpu  ewq's CPU backend vs llama.cpp (llama-cpp-python) on SmolLM2-135M in every format pair,
 #                   pp512/tg128, against the copy bandwidth and a numpy sgemm measured in the same run
@@ -169,6 +171,11 @@ test-cuda-emu:
 test-cuda-emu-run: $(EMU)/test_emu $(EMU)/test_cuda
 	bash tests/run.sh --only "$(EMU)/test_emu" "$(EMU)/test_cuda $(EMU_ARGS)"
 
+# The emulated test must fail on each deliberate bug in tests/cuda/mutants.sh (built at -O1: quicker to compile).
+test-cuda-mutants: $(EMU)/lib.o
+	CC="$(CC)" CFLAGS="$(WARN) $(EMU_OPT)" CXX="$(CXX)" CXXFLAGS="$(EMU_CXXFLAGS) -O1" LDLIBS="$(LDLIBS) -lstdc++" \
+	  bash tests/run.sh --only "tests/cuda/mutants.sh $(EMU)"
+
 deps:
 	command -v $(CC) >/dev/null && command -v clang >/dev/null && command -v make >/dev/null || \
 	  (apt-get update && apt-get install -y --no-install-recommends build-essential clang)
@@ -176,6 +183,6 @@ deps:
 clean:
 	rm -rf build ewq
 
-.PHONY: all test asan fuzz bench bench-cpu test-cuda test-cuda-sanitize bench-cuda test-cuda-emu test-cuda-emu-run deps clean FORCE
+.PHONY: all test asan fuzz bench bench-cpu test-cuda test-cuda-sanitize bench-cuda test-cuda-emu test-cuda-emu-run test-cuda-mutants deps clean FORCE
 FORCE:
 -include $(wildcard $(BUILD)/*.d)

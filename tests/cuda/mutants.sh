@@ -16,7 +16,7 @@ mutants=(
 'no-syncthreads|0,/        __syncthreads\(\);/s///|the tiled product computes before its shared tiles are complete'
 'no-syncwarp|s/    __syncwarp\(\);//|qkv_finish rotates values other lanes have not written yet'
 'shared-too-small|s/32, sizeof\(float\) \* d>>>/32, sizeof(float) * (d \/ 2)>>>/|qkv_finish gets half the shared memory it writes'
-'attention-scale|s/float scale = 1\.0f \/ sqrtf\(\(float\)d\);/float scale = 1.0f \/ (float)d;/|scores scaled by 1\/d, not 1\/sqrt(d)'
+'attention-scale|s/float scale = 1\.0f \/ sqrtf\(\(float\)d\);/float scale = 1.0f \/ (float)d;/|scores scaled by 1 over d, not 1 over sqrt(d)'
 'group-scale|s/float s = __half2float\(__ldg\(m\.scale \+ g\)\)/float s = __half2float(__ldg(m.scale + (size_t)r * m.ng))/|per-value dequantization uses the scale of the first group of the row for all groups'
 )
 
