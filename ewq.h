@@ -46,16 +46,17 @@ uint16_t ewq_f32_to_bf16(float f);             /* round to nearest even; NaN sta
 
 /* ---------------------------------------------------------------------------------------------------
  * Precision of each weight: what a plan (or --uniform) resolves to, and what packing consumes.
- * raw keeps the checkpoint's values; int8 and int4 are the packed formats of SPEC §6.
+ * raw keeps the checkpoint's values; int8 and int4 are the group-quantized formats of "Packed weights".
  */
 typedef enum ewq_tier { EWQ_RAW, EWQ_INT8, EWQ_INT4 } ewq_tier;
 const char *ewq_tier_name(ewq_tier t);          /* "raw", "int8", "int4" */
 int ewq_tier_parse(const char *s, ewq_tier *t); /* 0, or -1 for an unknown name */
 
 /* ---------------------------------------------------------------------------------------------------
- * Sizes of packed weights, as the plan's summary counts them (SPEC §6). A weight [rows, cols] is packed
- * row by row in groups of g = EWQ_GROUP values along cols; every row has ceil(cols / g) groups, the last
- * one partial when cols is not a multiple of g (stories260K: cols 172 = 2 groups of 64 + one of 44).
+ * Sizes of stored weights: one formula for the plan's summary (g = EWQ_GROUP) and for packed models (their
+ * group). A weight [rows, cols] is packed row by row in groups of g values along cols; every row has
+ * ceil(cols / g) groups, the last one partial when cols is not a multiple of g (stories260K: cols 172 =
+ * 2 groups of 64 + one of 44).
  *     raw:  rows * cols * dtype size
  *     int8: rows * (cols + 2 * ceil(cols / g))                one byte per value, one fp16 scale per group
  *     int4: rows * (ceil(cols / 2) + 4 * ceil(cols / g))      two values per byte, fp16 scale + fp16 min
@@ -63,7 +64,7 @@ int ewq_tier_parse(const char *s, ewq_tier *t); /* 0, or -1 for an unknown name 
  */
 #define EWQ_GROUP 64        /* the default group size */
 #define EWQ_MAX_GROUP 256   /* groups of 1 .. 256 values */
-uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t cols);
+uint64_t ewq_weight_bytes(ewq_tier t, ewq_dtype raw_dtype, int64_t rows, int64_t cols, int group);
 
 /* ---------------------------------------------------------------------------------------------------
  * Files: whole files read into memory (config.json, tokenizer.json, plans, token files).
@@ -102,6 +103,7 @@ int ewq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, e
  * tensor appears twice.
  */
 #define EWQ_MAX_HEADER 100000000u   /* the library's MAX_HEADER_SIZE; real headers are well under 1 MB */
+#define EWQ_MAX_INDEX (100u << 20)  /* model.safetensors.index.json */
 #define EWQ_MAX_DIMS 8
 
 typedef struct ewq_tensor {
@@ -146,6 +148,8 @@ const ewq_tensor *ewq_find_tensor(const ewq_checkpoint *ck, const char *name);
  * 10000, tie_word_embeddings false. rope_theta and rope_scaling may also come inside "rope_parameters"
  * (newer transformers). rope_scaling: null, type "default", or type "llama3".
  */
+#define EWQ_MAX_EOS 8                 /* eos_token_id: one id or a list of up to 8 */
+
 typedef enum ewq_arch { EWQ_ARCH_LLAMA, EWQ_ARCH_MISTRAL, EWQ_ARCH_QWEN2, EWQ_ARCH_QWEN3 } ewq_arch;
 
 typedef struct ewq_config {
@@ -170,8 +174,11 @@ typedef struct ewq_config {
     int qk_norm;                  /* Qwen3 */
     int bos_id;                   /* -1 when none */
     int n_eos;                    /* eos_token_id may be one id or a list */
-    int eos_ids[8];
+    int eos_ids[EWQ_MAX_EOS];
 } ewq_config;
+
+#define EWQ_MAX_CONFIG (1u << 20)     /* config.json: 1 MB */
+#define EWQ_MAX_DIM (1 << 24)         /* every size in config.json (and ids): products fit in 64 bits */
 
 int ewq_config_parse(ewq_config *c, const char *path, const char *text, size_t len, ewq_err *err);
 
@@ -226,7 +233,7 @@ void ewq_model_close(ewq_model *m);
 int ewq_synth_write(const ewq_config *c, uint64_t seed, const double *outlier, const char *path, ewq_err *err);
 
 /* ---------------------------------------------------------------------------------------------------
- * Entropy (SPEC §5).
+ * Entropy.
  *
  * Entropy of a tensor with B bins (B = --bins, default 256, 2 <= B <= EWQ_MAX_BINS): every value is read
  * as float32 (F16 and BF16 convert exactly); lo and hi are the smallest and largest value; in IEEE double,
@@ -261,7 +268,7 @@ double ewq_counts_entropy(const uint64_t *counts, int bins);
 double ewq_weighted_entropy(const double *h, const int64_t *params, int n);
 
 /* ---------------------------------------------------------------------------------------------------
- * The three-tier rule (SPEC §5), over n entropies h (blocks, or with --granularity tensor every linear
+ * The three-tier rule, over n entropies h (blocks, or with --granularity tensor every linear
  * weight), each weighing the same:
  *     mean = sum(h) / n,  std = sqrt(sum((h - mean)^2) / n)   (population),  threshold = mean - factor * std
  *     h >= mean -> raw;   threshold <= h < mean -> int8;   h < threshold -> int4
@@ -317,7 +324,7 @@ void ewq_assignment_free(ewq_assignment *a);
  *       "tensors": [ its 7 linear weights, in the order q, k, v, o, gate, up, down:
  *         { "name": "model.layers.N.self_attn.q_proj.weight", "shape": [rows, cols],
  *           "entropy": number, "tier": "raw" | "int8" | "int4" } ] } ]
- *   "outside_blocks": { "embed_tokens": tier, "lm_head": tier }   raw (SPEC §5); equal when tied
+ *   "outside_blocks": { "embed_tokens": tier, "lm_head": tier }   raw (outside the rule); equal when tied
  *   "summary": {
  *     "tensors_per_tier": {"raw": n, "int8": n, "int4": n}
  *     "blocks_per_tier": {"raw": n, "int8": n, "int4": n}        (granularity "block" only)
@@ -338,6 +345,8 @@ void ewq_assignment_free(ewq_assignment *a);
  * Tiers are not re-derived from the entropies (a plan may be edited by hand to try other tiers), and the
  * summary, derived from the rest, is not re-checked.
  */
+#define EWQ_MAX_PLAN (64u << 20)      /* a plan file: 64 MB */
+
 /* The result is freed with ewq_assignment_free. */
 int ewq_plan_load(const char *path, const ewq_model *m, ewq_assignment *out, ewq_err *err);
 
@@ -378,7 +387,7 @@ void ewq_llama_quantize_command(FILE *f, const ewq_assignment *a, ewq_dtype raw,
                                 const char *out_gguf);
 
 /* ---------------------------------------------------------------------------------------------------
- * Packed weights (SPEC §6).
+ * Packed weights.
  * A weight matrix W is row-major [rows = out_features, cols = in_features]. Quantization groups run
  * along a row: group g of row r holds columns [g*G, min((g+1)*G, cols)), so a row has
  * ng = ceil(cols / G) groups and, when G does not divide cols, ends with a shorter group (stories260K's
@@ -437,8 +446,6 @@ int ewq_qmat_pack(ewq_qmat *m, ewq_tier tier, const float *w, int rows, int cols
 void ewq_qmat_raw(ewq_qmat *m, const ewq_tensor *t);
 /* Writes row r of m, dequantized, into out[0..cols). */
 void ewq_qmat_row(const ewq_qmat *m, int r, float *out);
-/* Bytes of the stored weights: raw rows*cols*dtype size; int8 rows*(cols + 2*ng); int4 rows*(ceil(cols/2) + 4*ng). */
-size_t ewq_qmat_bytes(const ewq_qmat *m);
 void ewq_qmat_free(ewq_qmat *m);
 
 /* A model packed per an assignment: what a backend runs. Norm weights and biases stay in the
@@ -452,16 +459,15 @@ typedef struct ewq_packed {
     int lm_head_shared;        /* lm_head aliases embed */
 } ewq_packed;
 
-/* Packs every weight of m at the tier a gives it (a->n_layers must equal the model's). Shows progress
- * on stderr when `progress` is set. First, every tensor the forward pass reads in place (norm weights,
- * biases, and the weights at the raw tier) is checked for NaN and infinity, naming the file, the tensor
- * and the element: one such value would make every result NaN (int8 and int4 packing refuse them on their
- * own). The check costs one read of those bytes on all threads, about what `cat` of the file takes: 2.5
- * to 3.4 s for Llama-3.2-1B's 2.47 GB of BF16 on the shared 2-core development machine, where `cat` took
- * 2.3 s (data/results/finite_check.txt). */
-int ewq_pack(ewq_packed *p, const ewq_model *m, const ewq_assignment *a, int group, int shrink, int progress,
-             ewq_err *err);
-size_t ewq_packed_bytes(const ewq_packed *p);   /* all weights as stored: embed, blocks, lm_head (once if shared) */
+/* Packs every weight of m at the tier a gives it (a->n_layers must equal the model's), int4 groups with
+ * the range search on. Shows progress on stderr when `progress` is set. First, every tensor the forward
+ * pass reads in place (norm weights, biases, and the weights at the raw tier) is checked for NaN and
+ * infinity, naming the file, the tensor and the element: one such value would make every result NaN (int8
+ * and int4 packing refuse them on their own). The check costs one read of those bytes on all threads,
+ * about what `cat` of the file takes: 2.5 to 3.4 s for Llama-3.2-1B's 2.47 GB of BF16 on the shared
+ * 2-core development machine, where `cat` took 2.3 s (data/results/finite_check.txt). */
+int ewq_pack(ewq_packed *p, const ewq_model *m, const ewq_assignment *a, int group, int progress, ewq_err *err);
+size_t ewq_packed_bytes(const ewq_packed *p);   /* ewq_weight_bytes of embed, blocks, lm_head (once if shared) */
 void ewq_packed_free(ewq_packed *p);
 
 /* ---------------------------------------------------------------------------------------------------
@@ -473,7 +479,7 @@ void ewq_packed_free(ewq_packed *p);
  * positions in one pass), n = 1 a decode step. logits receives vocab floats per position for all n
  * positions when `all` is set ([n][vocab]), else only for the last one. Requires pos + n <= max_ctx and
  * every token in [0, vocab); returns 0, or -1 with err set. Activations are float32.
- * The model computed is SPEC §4: embedding -> per block [RMSNorm -> q,k,v (+bias) -> (Qwen3: per-head
+ * The model computed: embedding -> per block [RMSNorm -> q,k,v (+bias) -> (Qwen3: per-head
  * q/k RMSNorm) -> RoPE (rotate-half pairs i, i + head_dim/2; llama3 frequency scaling as transformers
  * computes inv_freq) -> causal grouped-query attention (query head h reads KV head h / (heads/kv_heads))
  * -> o_proj -> residual -> RMSNorm -> down(SiLU(gate) * up) -> residual] -> RMSNorm -> lm_head.
@@ -519,7 +525,7 @@ int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err
  * is the peak of that run. */
 int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq_err *err);
 /* Device copy bandwidth (bytes read + written per second, best of 10 copies of 512 MiB with 16-byte
- * loads and stores): what decode bandwidth is compared with (SPEC §7). */
+ * loads and stores): what `ewq bench` compares decode bandwidth with. */
 int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err);
 
 /* ---------------------------------------------------------------------------------------------------
@@ -532,6 +538,8 @@ int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err);
  * variance. With a reference backend: the mean KL divergence KL(ref || model) over the same positions
  * (natural log), its standard error likewise, and the share of positions whose top-1 ids agree.
  */
+#define EWQ_MAX_CTX (1 << 20)            /* positions one command may ask for (--ctx, -p, -n) */
+
 int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *err);
 
 typedef struct ewq_ppl_result {
@@ -689,7 +697,7 @@ enum { EWQ_PATTERN_LLAMA3, EWQ_PATTERN_QWEN, EWQ_PATTERN_GPT2 };               /
 enum { EWQ_DIGITS_NONE, EWQ_DIGITS_EACH, EWQ_DIGITS_RUNS };                     /* Digits pre-tokenizer */
 enum { EWQ_PREPEND_LEGACY, EWQ_PREPEND_ALWAYS, EWQ_PREPEND_FIRST, EWQ_PREPEND_NEVER };   /* SentencePiece "▁" */
 
-typedef struct ewq_tok_hash { uint32_t *slots; uint32_t mask; } ewq_tok_hash;   /* internal */
+typedef struct ewq_tok_tables ewq_tok_tables;   /* the encoder's lookup tables, private to ewq.c */
 
 typedef struct ewq_tokenizer {
     char *path;                /* the tokenizer.json read */
@@ -702,18 +710,12 @@ typedef struct ewq_tokenizer {
     int nfc, ignore_merges, byte_fallback, unk_id, fuse_unk;
     int split_words;           /* SentencePiece: no token has "▁" after another character (see ewq.c) */
     int prepend;               /* SentencePiece: EWQ_PREPEND_*, when "▁" is prepended to a segment */
-    /* internals */
-    char *text;                /* token strings as in the file, then decoded bytes, back to back */
-    uint32_t *tok_off, *tok_len, *dec_off, *dec_len;   /* [n_vocab] offsets into text */
-    uint8_t *added;            /* [n_vocab] 1 for added tokens, 2 for added special tokens */
-    int n_added, *added_ids;   /* added tokens, sorted by length, longest first */
-    ewq_tok_hash vocab;        /* token string -> id */
-    uint64_t *merge_keys;      /* open addressing: (left << 32 | right) + 1, 0 = empty */
-    uint32_t *merge_rank, *merge_id, merge_mask;
-    uint8_t added_first[256];  /* 1 for bytes that start some added token */
-    int byte_id[256];          /* byte level: the token of each byte's character; SentencePiece: <0xNN> */
-    int ascii_id[128];         /* SentencePiece: the token of each ASCII character (space: "▁") */
+    ewq_tok_tables *tab;
 } ewq_tokenizer;
+
+#define EWQ_MAX_TOKENIZER (256u << 20)        /* tokenizer.json: 256 MB */
+#define EWQ_MAX_TOKENIZER_CONFIG (64u << 20)  /* tokenizer_config.json */
+#define EWQ_MAX_CHAT_TEMPLATE (1u << 20)      /* chat_template.jinja */
 
 /* Loads PATH: a folder with tokenizer.json, or a tokenizer.json file; tokenizer_config.json next to it
  * is read when present. A model folder works as it is. */
@@ -724,6 +726,8 @@ size_t ewq_encode(const ewq_tokenizer *t, const char *text, size_t len, int add_
 /* The bytes of token id as text, given the token before it (-1 at the start); *len is set. Never fails:
  * an id outside the vocabulary gives "". The pointer stays valid until ewq_tokenizer_free. */
 const char *ewq_decode(const ewq_tokenizer *t, int prev_id, int id, size_t *len);
+/* The string of token id as tokenizer.json writes it ("Ġthe", "▁the", "<0x0A>"); "" outside the vocabulary. */
+const char *ewq_token_text(const ewq_tokenizer *t, int id, size_t *len);
 
 /* Chat templates (ewq generate --chat). ewq does not run Jinja: it recognises two common forms in the
  * tokenizer's chat template (chat_template.jinja next to tokenizer.json, else tokenizer_config.json's

@@ -128,13 +128,13 @@ static void test_weighting_and_sizes(void) {
     int64_t n[2] = {3, 1};
     double w = ewq_weighted_entropy(h, n, 2);
     check(w == 6.25, "block/parameter-weighted", "%.17g, expected (8*3 + 1*1) / 4 = 6.25", w);
-    check(ewq_weight_bytes(EWQ_INT8, EWQ_F32, 64, 172) == 64u * (172 + 2 * 3), "sizes/int8-partial-group", "%llu",
-          (unsigned long long)ewq_weight_bytes(EWQ_INT8, EWQ_F32, 64, 172));
-    check(ewq_weight_bytes(EWQ_INT4, EWQ_F32, 64, 171) == 64u * (86 + 4 * 3), "sizes/int4-odd-columns", "%llu",
-          (unsigned long long)ewq_weight_bytes(EWQ_INT4, EWQ_F32, 64, 171));
-    check(ewq_weight_bytes(EWQ_INT8, EWQ_BF16, 10, 2048) * 8.0 / (10 * 2048) == 8.25 &&
-              ewq_weight_bytes(EWQ_INT4, EWQ_BF16, 10, 2048) * 8.0 / (10 * 2048) == 4.5 &&
-              ewq_weight_bytes(EWQ_RAW, EWQ_BF16, 10, 2048) == 10 * 2048 * 2,
+    uint64_t int8_172 = ewq_weight_bytes(EWQ_INT8, EWQ_F32, 64, 172, EWQ_GROUP);
+    uint64_t int4_171 = ewq_weight_bytes(EWQ_INT4, EWQ_F32, 64, 171, EWQ_GROUP);
+    check(int8_172 == 64u * (172 + 2 * 3), "sizes/int8-partial-group", "%llu", (unsigned long long)int8_172);
+    check(int4_171 == 64u * (86 + 4 * 3), "sizes/int4-odd-columns", "%llu", (unsigned long long)int4_171);
+    check(ewq_weight_bytes(EWQ_INT8, EWQ_BF16, 10, 2048, EWQ_GROUP) * 8.0 / (10 * 2048) == 8.25 &&
+              ewq_weight_bytes(EWQ_INT4, EWQ_BF16, 10, 2048, EWQ_GROUP) * 8.0 / (10 * 2048) == 4.5 &&
+              ewq_weight_bytes(EWQ_RAW, EWQ_BF16, 10, 2048, EWQ_GROUP) == 10 * 2048 * 2,
           "sizes/bits-per-weight", "int8 and int4 at cols 2048 should be 8.25 and 4.5 bits per weight");
 }
 

@@ -157,7 +157,7 @@ static void test_variant(const char *fx, const ewq_model *m, const json_value *o
     ewq_err err;
     char name[160], path[512];
     snprintf(name, sizeof name, "forward/%s/%s", fx, variant);
-    if (ewq_pack(&p, m, &a, EWQ_GROUP, 1, 0, &err)) { check(0, name, "%s", err.msg); ewq_assignment_free(&a); return; }
+    if (ewq_pack(&p, m, &a, EWQ_GROUP, 0, &err)) { check(0, name, "%s", err.msg); ewq_assignment_free(&a); return; }
     if (tier != EWQ_RAW) {
         snprintf(name, sizeof name, "pack/%s/%s/bytes-equal-numpy", fx, variant);
         check_bytes(name, &p, json_get(json_get(oracle, "packed"), variant));
@@ -201,7 +201,7 @@ static void test_greedy(const char *fx, const ewq_model *m, const json_value *g)
     int *got = calloc((size_t)nc + 1, sizeof(int)), n_got = 0, rc;
     char name[128];
     snprintf(name, sizeof name, "greedy/%s", fx);
-    rc = ewq_pack(&p, m, &a, EWQ_GROUP, 1, 0, &err);
+    rc = ewq_pack(&p, m, &a, EWQ_GROUP, 0, &err);
     if (rc == 0 && (rc = ewq_cpu_init(&b, &p, np + nc, &err)) == 0) {
         rc = ewq_greedy(&b, prompt, np, nc, 0, got, &n_got, &err);
         b.free(&b);
@@ -263,7 +263,7 @@ static int stories_backend(const ewq_model *m, ewq_tier tier, int ctx, ewq_packe
     ewq_assignment a;
     ewq_err err;
     ewq_assignment_uniform(&a, m->cfg.n_layers, tier, EWQ_RAW, EWQ_RAW);
-    int rc = ewq_pack(p, m, &a, EWQ_GROUP, 1, 0, &err);
+    int rc = ewq_pack(p, m, &a, EWQ_GROUP, 0, &err);
     ewq_assignment_free(&a);
     if (rc == 0 && (rc = ewq_cpu_init(b, p, ctx, &err)) != 0) ewq_packed_free(p);
     if (rc) printf("FAIL stories260K/%s: %s\n", ewq_tier_name(tier), err.msg);

@@ -165,7 +165,9 @@ static void test_chat_cases(void) {
         }
         ewq_chat c;
         ewq_err err;
-        char *bos = tok_ok && t.bos_id >= 0 ? strndup(t.text + t.tok_off[t.bos_id], t.tok_len[t.bos_id]) : NULL;
+        size_t bos_len = 0;
+        const char *bos_text = tok_ok ? ewq_token_text(&t, t.bos_id, &bos_len) : "";
+        char *bos = tok_ok && t.bos_id >= 0 ? strndup(bos_text, bos_len) : NULL;
         int rc = tmpl ? ewq_chat_detect(&c, tmpl->str, bos, "inline", &err)
                       : tok_ok ? ewq_chat_load(&c, &t, &err) : chat_from_jinja(&c, dir, &err);
         free(bos);

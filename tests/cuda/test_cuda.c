@@ -136,7 +136,7 @@ static void compare(const char *model_name, const ewq_model *m, const variant *v
     int V = c->vocab, ctx = 4 * ppl_ctx > 128 ? 4 * ppl_ctx : 128;
     if (long_prefill > ctx) ctx = long_prefill;
     assign(&a, c->n_layers, v);
-    int rc = ewq_pack(&p, m, &a, v->group, 1, 0, &err);
+    int rc = ewq_pack(&p, m, &a, v->group, 0, &err);
     ewq_assignment_free(&a);
     snprintf(name, sizeof name, "cuda/%s/%s/init", model_name, v->name);
     if (rc || ewq_cpu_init(&cpu, &p, ctx, &err)) {
@@ -188,7 +188,7 @@ static void check_errors(const ewq_model *m) {
     float *logits = malloc(sizeof(float) * (size_t)m->cfg.vocab);
     int bad = m->cfg.vocab, good = 1;
     ewq_assignment_uniform(&a, m->cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
-    if (ewq_pack(&p, m, &a, EWQ_GROUP, 1, 0, &err) || ewq_cuda_init(&gpu, &p, 16, &err)) {
+    if (ewq_pack(&p, m, &a, EWQ_GROUP, 0, &err) || ewq_cuda_init(&gpu, &p, 16, &err)) {
         check(0, "cuda/errors", "%s", err.msg), failed();
         ewq_assignment_free(&a), free(logits);
         return;
@@ -332,7 +332,7 @@ static int no_gpu_here(void) {
     int ok = ewq_model_open(&m, "data/fixtures/llama3-f32", &err) == 0;
     if (ok) {
         ewq_assignment_uniform(&a, m.cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
-        ok = ewq_pack(&p, &m, &a, EWQ_GROUP, 1, 0, &err) == 0;
+        ok = ewq_pack(&p, &m, &a, EWQ_GROUP, 0, &err) == 0;
         int rc = ok ? ewq_cuda_init(&b, &p, 16, &err) : 0;
         ok = ok && rc && one_line(&err) && !strncmp(err.msg, "cuda: ", 6);
         if (rc == 0 && b.free) b.free(&b);
