@@ -2361,7 +2361,7 @@ AVX2 static void avx2_row(const ewq_qmat *w, int r, float *dst) {
                 _mm256_storeu_ps(dst + c0 + i + 8, _mm256_add_ps(m, _mm256_mul_ps(s, hi)));
             }
         }
-        dequant_span(w, r, c0 + i, n - i, dst + c0 + i);
+        if (i < n) dequant_span(w, r, c0 + i, n - i, dst + c0 + i);   /* (at i = n it would read past the scales) */
     }
 }
 
