@@ -151,8 +151,10 @@ $(EMU)/ewq_cuda.o: $(EMU)/ewq_cuda.cpp tests/cuda/emu/cuda_runtime.h ewq.h
 $(EMU)/lib.o: ewq.c | $(EMU)
 	$(CC) $(WARN) $(EMU_OPT) -DEWQ_NO_MAIN -DEWQ_CUDA -c -o $@ $<
 
+# linked by the C++ driver: under -fsanitize=undefined only it brings the C++ part of the runtime
 $(EMU)/test_cuda: tests/cuda/test_cuda.c tests/test.h $(EMU)/lib.o $(EMU)/ewq_cuda.o
-	$(CC) $(WARN) $(EMU_OPT) -I. -o $@ $< $(EMU)/lib.o $(EMU)/ewq_cuda.o $(LDLIBS) -lstdc++
+	$(CC) $(WARN) $(EMU_OPT) -I. -c -o $@.o $<
+	$(CXX) $(EMU_OPT) -o $@ $@.o $(EMU)/lib.o $(EMU)/ewq_cuda.o $(LDLIBS)
 
 $(EMU)/test_emu: $(EMU)/test_emu.cpp tests/cuda/emu/cuda_runtime.h tests/test.h $(EMU)/lib.o
 	$(CXX) $(EMU_CXXFLAGS) -o $@ $< $(EMU)/lib.o $(LDLIBS)

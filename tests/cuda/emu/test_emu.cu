@@ -96,7 +96,7 @@ static void expect_fault(const char *test, void (*fn)(void), const char *kernel,
     char want[128];
     snprintf(want, sizeof want, "emu: kernel %s, block", kernel);
     int ok = (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(msg, want) && strstr(msg, what)) ||
-             (WIFEXITED(status) && WEXITSTATUS(status) != 0 && strstr(msg, "AddressSanitizer"));
+             (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && strstr(msg, "AddressSanitizer"));
     if (!check(ok, test, "stderr: %.300s", msg)) failures++;
 }
 
