@@ -145,7 +145,7 @@ static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp) {
  * sequence (U+FFFD is well-formed only as the bytes EF BF BD). */
 static size_t utf8_valid(const uint8_t *s, size_t n, uint32_t *cp) {
     size_t k = utf8_decode(s, n, cp);
-    return *cp != 0xfffd || k == 3 ? k : 0;
+    return *cp != 0xfffd || (k == 3 && !memcmp(s, "\xef\xbf\xbd", 3)) ? k : 0;
 }
 
 /* Text from files (config values, dtype strings, tensor names, paths inside plans) is quoted in messages,

@@ -9,6 +9,8 @@ set -u
 
 good=data/fixtures/llama2-f32
 ESC=$'\e' BEL=$'\a' CSI8=$'\xc2\x9b' BAD=$'\xff\xfe'
+# the first three bytes of a four-byte character cut short, then an ill-formed continuation; U+FFFD itself
+CUT4=$'\xf0\xaf\x8d\xedA' FFFD=$'\xef\xbf\xbd'
 
 # clean FILE: why FILE is not safe to print on a terminal, or nothing
 clean() {
@@ -33,6 +35,8 @@ n=0
 for c in "\"architectures\": [\"\\u001b]0;PWNED\\u0007\\u001b[2J\"]|unknown architecture '\\x1b]0;PWNED\\x07\\x1b[2J'" \
     "\"architectures\": [\"Gpt${BAD}\"]|unknown architecture 'Gpt\\xff\\xfe'" \
     "\"architectures\": [\"Gpt\\u009b31m\"]|unknown architecture 'Gpt\\xc2\\x9b31m'" \
+    "\"architectures\": [\"Gpt${CUT4}\"]|unknown architecture 'Gpt\\xf0\\xaf\\x8d\\xedA'" \
+    "\"architectures\": [\"Gpt\\ufffd\"]|unknown architecture 'Gpt${FFFD}'" \
     "\"hidden_act\": \"gelu\\u001b[2J\"|hidden_act 'gelu\\x1b[2J'" \
     "\"rope_scaling\": {\"rope_type\": \"yarn\\r\\u001b[1A\"}|rope_scaling type 'yarn\\x0d\\x1b[1A'"; do
     IFS='|' read -r member want <<<"$c"
