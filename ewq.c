@@ -3147,17 +3147,25 @@ int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_re
     memset(r, 0, sizeof *r);
     r->p = p, r->n = n, r->reps = reps;
     ewq_progress bar;
-    ewq_progress_start(&bar, "bench", "runs", reps + 1, progress);
+    double done = 0;
+    ewq_progress_start(&bar, "bench", "positions", (double)(reps + 1) * (p + n), progress);
     for (int rep = -1; rep < reps && rc == 0; rep++) {   /* rep -1: warm-up, not counted */
+        const char *note = rep < 0 ? "warm-up" : NULL;
         double t0 = seconds_now();
-        if (p > 0) rc = b->forward(b, ids, p, 0, logits, 0, err);
+        for (int i = 0; rc == 0 && i < p; i += EWQ_UBATCH) {
+            int k = p - i < EWQ_UBATCH ? p - i : EWQ_UBATCH;
+            rc = b->forward(b, ids + i, k, i, logits, 0, err);
+            ewq_progress_update(&bar, done += k, note);
+        }
         double t1 = seconds_now();
-        for (int i = 0; rc == 0 && i < n; i++) rc = b->forward(b, ids + i, 1, i, logits, 0, err);
+        for (int i = 0; rc == 0 && i < n; i++) {
+            rc = b->forward(b, ids + i, 1, i, logits, 0, err);
+            ewq_progress_update(&bar, ++done, note);
+        }
         double t2 = seconds_now();
         if (rep >= 0) pp[rep] = p / (t1 - t0), tg[rep] = n / (t2 - t1);
-        ewq_progress_update(&bar, rep + 2, rep < 0 ? "warm-up" : NULL);
     }
-    ewq_progress_end(&bar, rc ? -1 : reps + 1, "the first a warm-up");
+    ewq_progress_end(&bar, rc ? -1 : done, "the first run a warm-up");
     if (rc == 0 && p > 0) spread(pp, reps, &r->pp, &r->pp_min, &r->pp_max);
     if (rc == 0 && n > 0) spread(tg, reps, &r->tg, &r->tg_min, &r->tg_max);
     free(ids), free(logits), free(pp), free(tg);
@@ -7084,12 +7092,12 @@ static const command commands[] = {
     },
     {
         "bench", {"MODEL"}, "missing MODEL folder", "MODEL [options]", "prefill and decode throughput (llama-bench protocol)",
-        "Throughput as llama-bench measures it: pp = a prompt of -p tokens in one pass (tokens/s),\n"
-        "tg = -n tokens generated one at a time at batch 1 from an empty context (tokens/s); one warm-up,\n"
-        "then -r repetitions, reported as median and min..max. Also: the weight bytes, the bytes one\n"
-        "decode step reads and the bandwidth that achieves, as a share of the copy bandwidth (read +\n"
-        "written: the host's on all threads, or with --backend cuda the device's) measured in the same\n"
-        "run, and the peak resident memory (and with cuda, the peak device memory in use).",
+        "Throughput as llama-bench measures it: pp = a prompt of -p tokens in passes of at most 512, its\n"
+        "default micro-batch (tokens/s); tg = -n tokens generated one at a time at batch 1 from an empty\n"
+        "context (tokens/s); one warm-up, then -r repetitions, reported as median and min..max. Also: the\n"
+        "weight bytes, the bytes one decode step reads and the bandwidth that achieves, as a share of the\n"
+        "copy bandwidth (read + written: the host's on all threads, or with --backend cuda the device's)\n"
+        "measured in the same run, and the peak resident memory (and with cuda, the peak device memory).",
         (const opt[]){
             {"-p", OPT_INT, "N", 0, EWQ_MAX_CTX, "512", "prompt tokens, 0 skips pp", NULL},
             {"-n", OPT_INT, "N", 0, EWQ_MAX_CTX, "128", "generated tokens, 0 skips tg", NULL},

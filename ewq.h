@@ -600,9 +600,11 @@ int ewq_generate(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int
 int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int stop_at_eos, int *out, int *n_out,
                ewq_err *err);
 
-/* Throughput as llama-bench measures it: after one warm-up, `reps` times: a prompt of p ids in one
- * forward call from position 0 (pp, tokens/s), then n one-token forward calls at positions 0..n-1
- * (tg, tokens/s); median, min and max over the reps. Needs max_ctx >= max(p, n). */
+/* Throughput as llama-bench measures it: after one warm-up, `reps` times: a prompt of p ids from
+ * position 0 in forward calls of at most EWQ_UBATCH ids (pp, tokens/s), then n one-token forward calls at
+ * positions 0..n-1 (tg, tokens/s); median, min and max over the reps. Needs max_ctx >= max(p, n).
+ * Progress (on a terminal) counts positions, so even one very long prompt shows it moving. */
+#define EWQ_UBATCH 512   /* llama-bench's default micro-batch: the same slices, bounded activation memory */
 typedef struct ewq_bench_result {
     int p, n, reps;
     double pp, pp_min, pp_max;

@@ -58,6 +58,10 @@ if command -v script >/dev/null; then
     script -qec "$EWQ ppl $F --tokens $tmp/16.tokens --ctx 4 >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
     grep -q $'\r\033\\[Kperplexity: [0-9]*/16 tokens, .* tokens/s, ETA' "$tmp/tty" && grep -q $'\r\033\\[Kperplexity: 16 tokens in' "$tmp/tty"
     check gen/progress-on-a-terminal $? "$(cat -A "$tmp/tty" | head -c 400)"
+    # one prompt longer than a micro-batch moves the bar before it ends: 512 of 2 x (1100 + 2) positions
+    script -qec "$EWQ bench data/fixtures/llama3-f32 -p 1100 -n 2 -r 1 >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
+    grep -q $'\r\033\\[Kbench: 512/2204 positions, .*warm-up' "$tmp/tty" && grep -q $'\r\033\\[Kbench: 2204 positions in' "$tmp/tty"
+    check gen/bench-progress-within-a-prompt $? "$(cat -A "$tmp/tty" | head -c 400)"
 else
     echo "SKIP gen/progress-on-a-terminal: script(1) is not installed"
 fi
