@@ -13,7 +13,8 @@
  *             o_proj and down products (out += W x)
  * Dequantization rounds as the CPU does (int4: min + scale * q as two roundings, no fused multiply-add),
  * so weights agree bit for bit; sums differ from the CPU's only in their order.
- * Every CUDA call and launch is checked; a failure becomes one ewq_err line "cuda: ...".
+ * Every CUDA call and launch is checked; a failure becomes one ewq_err line "cuda: ...". A fault inside a
+ * kernel surfaces at a later call; with EWQ_CUDA_SYNC=1 every launch is waited for and the kernel named.
  * A forward call of more than CHUNK positions runs in chunks, which causal attention makes exact.
  */
 #include "ewq.h"
@@ -40,12 +41,24 @@
         cudaError_t e_ = (call);                                                                           \
         if (e_ != cudaSuccess) return ewq_fail(err, "cuda", "%s: %s", #call, cudaGetErrorString(e_));       \
     } while (0)
-/* LAUNCH(name, kernel<<<...>>>(...)): the launch, then its error (bad configuration, no kernel image) */
+
+/* EWQ_CUDA_SYNC=1 (read by each ewq_cuda_init): wait for every kernel to finish, so that a fault inside
+ * one is reported with its name; otherwise it surfaces at a later call (a cudaMemcpy) naming none. */
+static int sync_each_launch;
+
+/* After a launch: its own error (bad configuration, no kernel image) and, in EWQ_CUDA_SYNC mode, its
+ * execution's. */
+static int launched(const char *name, ewq_err *err) {
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess && sync_each_launch) e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) return ewq_fail(err, "cuda", "kernel %s: %s", name, cudaGetErrorString(e));
+    return 0;
+}
+/* LAUNCH(name, kernel<<<...>>>(...)): the launch, then its error */
 #define LAUNCH(name, ...)                                                                                  \
     do {                                                                                                   \
         __VA_ARGS__;                                                                                       \
-        cudaError_t e_ = cudaGetLastError();                                                               \
-        if (e_ != cudaSuccess) return ewq_fail(err, "cuda", "kernel %s: %s", name, cudaGetErrorString(e_)); \
+        if (launched(name, err)) return -1;                                                                \
     } while (0)
 
 static int no_gpu(ewq_err *err) {
@@ -345,10 +358,7 @@ static int product(const dmat *m, const float *x, int n, float *out, int add, ew
     case FMT_INT8: launch_product<FMT_INT8>(*m, x, n, out, add); break;
     default: launch_product<FMT_INT4>(*m, x, n, out, add); break;
     }
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        return ewq_fail(err, "cuda", "kernel %s: %s", n == 1 ? "matvec" : "matmul_tiled", cudaGetErrorString(e));
-    return 0;
+    return launched(n == 1 ? "matvec" : "matmul_tiled", err);
 }
 
 static int embed_rows(const dmat *m, const int *tokens, int n, float *x, ewq_err *err) {
@@ -359,9 +369,7 @@ static int embed_rows(const dmat *m, const int *tokens, int n, float *x, ewq_err
     case FMT_INT8: embed<FMT_INT8><<<n, 256>>>(*m, tokens, x); break;
     default: embed<FMT_INT4><<<n, 256>>>(*m, tokens, x); break;
     }
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) return ewq_fail(err, "cuda", "kernel embed: %s", cudaGetErrorString(e));
-    return 0;
+    return launched("embed", err);
 }
 
 /* ===================================================================================================
@@ -379,7 +387,6 @@ typedef struct cuda_state {
     float *final_norm, *rope_cos, *rope_sin, *kcache, *vcache;
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *logits;   /* [CHUNK positions][width] */
     int *tokens, chunk;
-    size_t attn_smem;
     void **allocs;                     /* every device allocation, freed together */
     int n_allocs;
     size_t allocated;
@@ -458,6 +465,17 @@ static void cuda_free(ewq_backend *b) {
     b->state = NULL;
 }
 
+/* Dynamic shared memory of an attention launch for positions pos..pos+n-1: q, then the scores of the keys
+ * the last of them sees (at most `window` with a sliding window). */
+static size_t attention_smem(int d, int pos, int n, int window) {
+    int keys = window && pos + n > window ? window : pos + n;
+    return sizeof(float) * ((size_t)d + keys);
+}
+
+/* The attention kernel's dynamic shared-memory limit as set so far. It belongs to the function, so to every
+ * backend of the process at once: it is only ever raised, never lowered under a backend that needs more. */
+static size_t attention_smem_limit;
+
 static int attention_block(ewq_backend *b, int l, int n, int pos, ewq_err *err) {
     cuda_state *s = (cuda_state *)b->state;
     const ewq_config *c = &b->packed->model->cfg;
@@ -471,7 +489,8 @@ static int attention_block(ewq_backend *b, int l, int n, int pos, ewq_err *err) 
     qkv_args a = {s->q, s->kcache + cache, s->vcache + cache, s->k, s->v, {L->bias[0], L->bias[1], L->bias[2]},
                   L->q_norm, L->k_norm, s->rope_cos, s->rope_sin, pos, c->n_heads, c->n_kv_heads, d, (float)c->rms_eps};
     LAUNCH("qkv_finish", qkv_finish<<<dim3(c->n_heads + c->n_kv_heads, n), 32, sizeof(float) * d>>>(a));
-    LAUNCH("attention", attention<<<dim3(c->n_heads, n), ATTN_THREADS, s->attn_smem>>>(
+    size_t smem = attention_smem(d, pos, n, c->sliding_window);
+    LAUNCH("attention", attention<<<dim3(c->n_heads, n), ATTN_THREADS, smem>>>(
         s->q, s->kcache + cache, s->vcache + cache, s->att, pos, c->n_heads, c->n_kv_heads, d, c->sliding_window));
     return product(&L->w[EWQ_O], s->att, n, s->x, 1, err);   /* x += o_proj(att) */
 }
@@ -539,12 +558,19 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
         return ewq_fail(err, "cuda", "the model needs %zu bytes of device memory (weights %zu, KV cache and activations "
                         "for a context of %d: %zu), but only %zu of %zu are free", need, ewq_packed_bytes(p), max_ctx,
                         need - ewq_packed_bytes(p), free_b, total);
-    s->attn_smem = sizeof(float) * ((size_t)d + max_ctx);
+    /* a block's shared memory holds the attention kernel's own (block_reduce's) and the dynamic part */
+    cudaFuncAttributes attn;
     CUDA_TRY(cudaDeviceGetAttribute(&smem_max, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
-    if (s->attn_smem > (size_t)smem_max)
-        return ewq_fail(err, "cuda", "a context of %d positions exceeds the attention kernel's shared memory (%d bytes: "
-                        "at most %d positions)", max_ctx, smem_max, smem_max / (int)sizeof(float) - d);
-    CUDA_TRY(cudaFuncSetAttribute(attention, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)s->attn_smem));
+    CUDA_TRY(cudaFuncGetAttributes(&attn, attention));
+    size_t attn_need = attention_smem(d, 0, max_ctx, c->sliding_window), attn_room = smem_max - attn.sharedSizeBytes;
+    if (attn_need > attn_room)
+        return ewq_fail(err, "cuda", "a context of %d positions exceeds the attention kernel's shared memory (%d bytes, "
+                        "%zu of them its own: at most %d positions)", max_ctx, smem_max, attn.sharedSizeBytes,
+                        (int)(attn_room / sizeof(float)) - d);
+    if (attn_need > attention_smem_limit) {
+        CUDA_TRY(cudaFuncSetAttribute(attention, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)attn_need));
+        attention_smem_limit = attn_need;
+    }
 
     if (upload_qmat(s, &s->embed, &p->embed, m->embed->name, err)) return -1;
     if (p->lm_head_shared) s->lm_head = s->embed;
@@ -589,6 +615,8 @@ int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err
     memset(b, 0, sizeof *b);
     if (max_ctx < 1) return ewq_fail(err, p->model->dir, "context length %d must be at least 1", max_ctx);
     if (no_gpu(err)) return -1;
+    const char *sync = getenv("EWQ_CUDA_SYNC");
+    sync_each_launch = sync && *sync && strcmp(sync, "0");
     cuda_state *s = (cuda_state *)calloc(1, sizeof *s);
     dlayer *layers = (dlayer *)calloc((size_t)p->model->cfg.n_layers, sizeof(dlayer));
     if (!s || !layers) {

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # make bench-cuda: the CUDA backend's throughput on synthesized Llama-3.2-1B and Llama-3.1-8B shaped
-# checkpoints (BF16, written once under $EWQ_BENCH_ROOT, default /tmp, never into the repository), at
+# checkpoints (BF16, written once under $EWQ_BENCH_ROOT, default $TMPDIR or /tmp, never into the repository), at
 # raw, int8, int4 (every block linear; embedding and lm_head raw) and the EWQ plan of the checkpoint.
 # Each run is `ewq bench --backend cuda -p 512 -n 128 -r 5`: pp and tg tokens/s, weight bytes, peak
 # device memory, and decode bandwidth as a share of the device copy bandwidth measured in the same run.
-# The whole log goes to data/results/bench-cuda-DATE.log (stdout shows it too).
+# The whole log, error messages included, goes to data/results/bench-cuda-DATE.log (stdout shows it too);
+# a run that fails is reported there and on stdout, the others still run, and the exit status is 1.
 # Usage: EWQ=./ewq bash tests/bench/bench_cuda.sh     SHAPES="Llama-3.2-1B" limits the shapes; EWQ_ASSETS
 # names the assets folder (default ../shared/assets: a GPU machine that gets only the repo needs a copy)
-set -eu
+set -euo pipefail
 EWQ=${EWQ:-./ewq}
-root=${EWQ_BENCH_ROOT:-/tmp}
+root=${EWQ_BENCH_ROOT:-${TMPDIR:-/tmp}}
 shapes=${SHAPES:-Llama-3.2-1B Llama-3.1-8B}
 args=${BENCH_ARGS:--p 512 -n 128 -r 5}
 "$EWQ" --version | grep -q 'compute capability' || { echo "bench-cuda: no usable GPU: $("$EWQ" --version | tail -n 1)"; exit 1; }
 mkdir -p data/results
+status=0
 log=data/results/bench-cuda-$(date -u +%Y%m%dT%H%MZ).log
 {
     commit=$(git rev-parse --short HEAD 2>/dev/null || echo "unknown (no .git)")
@@ -34,7 +36,9 @@ for shape in $shapes; do
     for weights in "--uniform raw" "--uniform int8" "--uniform int4" "--plan $dir/plan.json"; do
         echo "## $shape: ewq bench $dir --backend cuda $weights $args" | tee -a "$log"
         # shellcheck disable=SC2086
-        "$EWQ" bench "$dir" --backend cuda $weights $args 2>/dev/null | tee -a "$log"
+        "$EWQ" bench "$dir" --backend cuda $weights $args 2>&1 | tee -a "$log" ||
+            { status=1; echo "bench-cuda: the run above failed" | tee -a "$log"; }
     done
 done
 echo "log: $log"
+exit $status

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/cuda/mutants.sh EMU_DIR — proves that the emulated CUDA test can fail. Each mutation below is a
-# bug of a kind a GPU kernel gets wrong; it is applied (sed) to a copy of ewq_cuda.cu, which is built
+# bug of a kind a GPU kernel (or the host code launching it) gets wrong; it is applied (sed) to a copy of ewq_cuda.cu, which is built
 # through the emulation like `make test-cuda-emu` builds the real one, and `test_cuda --quick --fail-fast`
 # must then fail: a FAIL line, an abort of the emulation (barrier, deadlock, shared-memory overrun), or a
 # crash. Prints "PASS mutant/NAME: caught (...)" or "FAIL mutant/NAME: survived" / "no longer applies"
@@ -18,6 +18,10 @@ mutants=(
 'shared-too-small|s/32, sizeof\(float\) \* d>>>/32, sizeof(float) * (d \/ 2)>>>/|qkv_finish gets half the shared memory it writes'
 'attention-scale|s/float scale = 1\.0f \/ sqrtf\(\(float\)d\);/float scale = 1.0f \/ (float)d;/|scores scaled by 1 over d, not 1 over sqrt(d)'
 'group-scale|s/float s = __half2float\(__ldg\(m\.scale \+ g\)\)/float s = __half2float(__ldg(m.scale + (size_t)r * m.ng))/|per-value dequantization uses the scale of the first group of the row for all groups'
+'attention-smem-by-context|s/size_t smem = attention_smem\(d, pos, n, c->sliding_window\);/size_t smem = attention_smem(d, 0, b->max_ctx, c->sliding_window);/|attention asks for the shared memory of the whole context at every launch'
+'smem-limit-last-init-wins|s/if \(attn_need > attention_smem_limit\) \{/if (attn_need != attention_smem_limit) {/|each backend sets the attention kernel limit to its own need, lowering it under an earlier one'
+'static-smem-ignored|s/attn_room = smem_max - attn\.sharedSizeBytes/attn_room = smem_max/|the longest context leaves no room for the static shared memory of block_reduce'
+'no-sync-mode|s/if \(e == cudaSuccess \&\& sync_each_launch\) e = cudaDeviceSynchronize\(\);//|EWQ_CUDA_SYNC=1 does not wait for each kernel, so a fault names none'
 )
 
 one() {   # name, expression, what: prints the PASS or FAIL line

@@ -6,9 +6,14 @@
  * For every model below, and every weight assignment below, both backends run the same calls and
  * must agree:
  *   logits      a prefill of 40 positions (logits of all of them), then 8 decode steps; per position
- *               max |cuda - cpu| / max |cpu| <= 1e-3 (the maximum over everything is reported)
- *   perplexity  llama.cpp's protocol (ewq_perplexity), 4 chunks of 32 positions: within 0.1%
- *   greedy      64 tokens from the BOS token (or id 1), identical
+ *               max |cuda - cpu| / max |cpu| <= 1e-3 and KL(cpu || cuda) <= 1e-4 nats (the maxima over
+ *               everything are reported). The KL divergence sees what perplexity on random weights
+ *               cannot: their perplexity is near the vocabulary size whatever the logits are.
+ *   perplexity  llama.cpp's protocol (ewq_perplexity), 4 chunks of 32 positions: within 0.1%, and the
+ *               99th percentile of the per-position KL divergence from the CPU backend <= 1e-4
+ *   greedy      64 tokens from the BOS token (or id 1), identical up to the first step where the CPU's
+ *               two largest logits are closer than 1e-4 * max |logit| (a near-tie, which the order of a
+ *               float sum may decide): the comparison stops there and says so
  * Models: every fixture in data/fixtures/; mistral-f32 once more with a sliding window of 12 positions
  * (shorter than the prefill and the perplexity chunks, so the window decides what attention sees);
  * real-width shapes (Llama-3.2-1B, Qwen2.5-0.5B, Qwen3-0.6B from $EWQ_ASSETS/configs, default
@@ -20,8 +25,11 @@
  * cycling raw/int8/int4, embedding int4, lm_head int8); mixed with groups of 40, which no 16-byte
  * load divides, so the products take the per-value path and the last group of a row is short.
  * Also checked: bad calls, a context too large for device memory and one too long for the attention
- * kernel fail with one line. Without a GPU it checks that ewq_cuda_init fails with one line, and
- * prints SKIP for the rest.
+ * kernel fail with one line; the longest context the refusal names works (its last position's attention
+ * at the very limit of shared memory), also after a backend with a short context was opened. Under the
+ * emulation only (its hooks, NULL in a GPU build): attention asks for the shared memory of the keys it
+ * sees, not of the whole context, and with EWQ_CUDA_SYNC=1 a kernel's fault is reported naming it.
+ * Without a GPU it checks that ewq_cuda_init fails with one line, and prints SKIP for the rest.
  *
  * usage: test_cuda [--quick] [--fail-fast] [--prefill N]
  *   --quick      the fixtures llama3-f32, qwen2-f16, qwen3-bf16 and the sliding window only, no shapes
@@ -34,6 +42,7 @@
 #include "tests/test.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +50,12 @@
 #include <unistd.h>
 
 static int failures, fail_fast;
-static double worst_logits, worst_ppl;
+static double worst_logits, worst_kl, worst_ppl;
+
+/* Hooks of the emulation (tests/cuda/emu/cuda_runtime.h); NULL in a GPU build. */
+extern void emu_fault_launch(long k) __attribute__((weak));
+extern const char *emu_faulted_kernel(void) __attribute__((weak));
+extern size_t emu_dynamic_smem_peak(const char *kernel) __attribute__((weak));
 
 static void failed(void) {
     failures++;
@@ -70,6 +84,23 @@ static double logit_diff(const float *g, const float *c, int rows, int vocab) {
     return worst;
 }
 
+/* max over positions of KL(softmax(c) || softmax(g)) in nats, in double */
+static double kl_max(const float *g, const float *c, int rows, int vocab) {
+    double worst = 0;
+    for (int r = 0; r < rows; r++) {
+        const float *gr = g + (size_t)r * vocab, *cr = c + (size_t)r * vocab;
+        double mc = cr[0], mg = gr[0], zc = 0, zg = 0, kl = 0;
+        for (int i = 1; i < vocab; i++) mc = fmax(mc, cr[i]), mg = fmax(mg, gr[i]);
+        for (int i = 0; i < vocab; i++) zc += exp(cr[i] - mc), zg += exp(gr[i] - mg);
+        for (int i = 0; i < vocab; i++) {
+            double lc = cr[i] - mc - log(zc), lg = gr[i] - mg - log(zg);
+            kl += exp(lc) * (lc - lg);
+        }
+        if (!(kl <= worst)) worst = isnan(kl) ? INFINITY : kl;
+    }
+    return worst;
+}
+
 typedef struct {
     const char *name;
     ewq_tier tier;      /* every weight; or mixed */
@@ -91,7 +122,42 @@ static void assign(ewq_assignment *a, int n_layers, const variant *v) {
     a->embed = EWQ_INT4, a->lm_head = EWQ_INT8;
 }
 
-/* Perplexity (4 chunks of ppl_ctx) and 64 greedy tokens from BOS on both backends. */
+/* 64 greedy tokens from BOS: the CPU's one step at a time, with the gap between its two largest logits,
+ * and ewq_greedy on the CUDA backend; compared up to the first near-tie of the CPU's. */
+static void greedy64(const char *model_name, const variant *v, const ewq_config *c, ewq_backend *cpu, ewq_backend *gpu) {
+    char name[256];
+    ewq_err err;
+    int tok = c->bos_id >= 0 ? c->bos_id : 1, oc[64], og[64], ng = 0, ties_at = 64;
+    float *logits = malloc(sizeof(float) * (size_t)c->vocab);
+    snprintf(name, sizeof name, "cuda/%s/%s/greedy64", model_name, v->name);
+    int rc = ewq_greedy(gpu, &tok, 1, 64, 0, og, &ng, &err);
+    for (int i = 0; i < 64 && !rc; i++) {
+        if ((rc = cpu->forward(cpu, &tok, 1, i, logits, 0, &err))) break;
+        int best = 0, second = -1;
+        float mag = 0;
+        for (int k = 0; k < c->vocab; k++) {
+            mag = fmaxf(mag, fabsf(logits[k]));
+            if (logits[k] > logits[best]) second = best, best = k;
+            else if (k != best && (second < 0 || logits[k] > logits[second])) second = k;
+        }
+        if (ties_at == 64 && logits[best] - logits[second] < 1e-4f * mag) ties_at = i;
+        oc[i] = tok = best;
+    }
+    free(logits);
+    if (rc) {
+        check(0, name, "%s", err.msg), failed();
+        return;
+    }
+    int first = -1;
+    for (int i = 0; i < ties_at && first < 0; i++)
+        if (i >= ng || oc[i] != og[i]) first = i;
+    expect(first < 0, name, "the generations differ from token %g on", first);
+    if (ties_at < 64)
+        printf("# %s: compared the first %d tokens only: at token %d the CPU's two largest logits are closer than "
+               "1e-4 * max |logit|\n", name, ties_at, ties_at);
+}
+
+/* Perplexity (4 chunks of ppl_ctx) with the KL divergence from the CPU backend, and 64 greedy tokens. */
 static void ppl_and_greedy(const char *model_name, const variant *v, const ewq_config *c, ewq_backend *cpu,
                            ewq_backend *gpu, const int *tokens, int ppl_ctx) {
     char name[256];
@@ -100,26 +166,17 @@ static void ppl_and_greedy(const char *model_name, const variant *v, const ewq_c
     ewq_ppl_result rc_cpu, rc_gpu;
     snprintf(name, sizeof name, "cuda/%s/%s/ppl", model_name, v->name);
     if (ewq_perplexity(cpu, NULL, tokens, 4L * ppl_ctx, ppl_ctx, 0, &rc_cpu, &err) ||
-        ewq_perplexity(gpu, NULL, tokens, 4L * ppl_ctx, ppl_ctx, 0, &rc_gpu, &err)) {
+        ewq_perplexity(gpu, cpu, tokens, 4L * ppl_ctx, ppl_ctx, 0, &rc_gpu, &err)) {
         check(0, name, "%s", err.msg), failed();
     } else {
         double d = fabs(rc_gpu.ppl - rc_cpu.ppl) / rc_cpu.ppl;
-        expect(d <= 1e-3, name, "relative difference %.3g > 0.1%%", d);
-        printf("# %s: cpu %.6f cuda %.6f (relative difference %.3g)\n", name, rc_cpu.ppl, rc_gpu.ppl, d);
+        expect(d <= 1e-3 && rc_gpu.kl_p99 <= 1e-4, name, "relative difference %.3g > 0.1%%, or KL divergence too large",
+               d);
+        printf("# %s: cpu %.6f cuda %.6f (relative difference %.3g); KL(cpu || cuda) mean %.3g, p99 %.3g nats\n",
+               name, rc_cpu.ppl, rc_gpu.ppl, d, rc_gpu.kl, rc_gpu.kl_p99);
         if (d > worst_ppl) worst_ppl = d;
     }
-
-    /* greedy decoding */
-    int prompt = c->bos_id >= 0 ? c->bos_id : 1, oc[64], og[64], nc = 0, ng = 0;
-    snprintf(name, sizeof name, "cuda/%s/%s/greedy64", model_name, v->name);
-    if (ewq_greedy(cpu, &prompt, 1, 64, 0, oc, &nc, &err) || ewq_greedy(gpu, &prompt, 1, 64, 0, og, &ng, &err)) {
-        check(0, name, "%s", err.msg), failed();
-    } else {
-        int first = -1;
-        for (int i = 0; i < 64 && first < 0; i++)
-            if (i >= nc || i >= ng || oc[i] != og[i]) first = i;
-        expect(nc == 64 && ng == 64 && first < 0, name, "the generations differ from token %g on", first);
-    }
+    greedy64(model_name, v, c, cpu, gpu);
 }
 
 /* Both backends on the same calls; `tokens` holds at least max(4 * ppl_ctx, long_prefill, 48) ids.
@@ -154,29 +211,107 @@ static void compare(const char *model_name, const ewq_model *m, const variant *v
     int pre = 40, steps = ppl_ctx ? 8 : 3, ok = 1;
     float *lc = malloc(sizeof(float) * (size_t)(long_prefill > pre ? long_prefill : pre) * V);
     float *lg = malloc(sizeof(float) * (size_t)(long_prefill > pre ? long_prefill : pre) * V);
-    double worst = 0;
+    double worst = 0, kl = 0;
     ok &= cpu.forward(&cpu, tokens, pre, 0, lc, 1, &err) == 0 && gpu.forward(&gpu, tokens, pre, 0, lg, 1, &err) == 0;
-    if (ok) worst = logit_diff(lg, lc, pre, V);
+    if (ok) worst = logit_diff(lg, lc, pre, V), kl = kl_max(lg, lc, pre, V);
     for (int s = 0; ok && s < steps; s++) {
         ok &= cpu.forward(&cpu, tokens + pre + s, 1, pre + s, lc, 0, &err) == 0 &&
               gpu.forward(&gpu, tokens + pre + s, 1, pre + s, lg, 0, &err) == 0;
-        if (ok) worst = fmax(worst, logit_diff(lg, lc, 1, V));
+        if (ok) worst = fmax(worst, logit_diff(lg, lc, 1, V)), kl = fmax(kl, kl_max(lg, lc, 1, V));
     }
     if (ok && long_prefill) {
         ok &= cpu.forward(&cpu, tokens, long_prefill, 0, lc, 1, &err) == 0 &&
               gpu.forward(&gpu, tokens, long_prefill, 0, lg, 1, &err) == 0;
-        if (ok) worst = fmax(worst, logit_diff(lg, lc, long_prefill, V));
+        if (ok)
+            worst = fmax(worst, logit_diff(lg, lc, long_prefill, V)), kl = fmax(kl, kl_max(lg, lc, long_prefill, V));
     }
     snprintf(name, sizeof name, "cuda/%s/%s/logits", model_name, v->name);
     if (!ok) check(0, name, "forward failed: %s", err.msg), failed();
-    else expect(worst <= 1e-3, name, "max |cuda - cpu| / max |cpu| = %.3g > 1e-3", worst);
+    else expect(worst <= 1e-3 && kl <= 1e-4, name, "max |cuda - cpu| / max |cpu| = %.3g > 1e-3, or KL divergence > 1e-4",
+                worst);
     if (ok && worst > worst_logits) worst_logits = worst;
-    printf("# %s: max relative difference %.3g\n", name, worst);
+    if (ok && kl > worst_kl) worst_kl = kl;
+    printf("# %s: max relative difference %.3g, max KL(cpu || cuda) %.3g nats\n", name, worst, kl);
 
     if (ppl_ctx) ppl_and_greedy(model_name, v, c, &cpu, &gpu, tokens, ppl_ctx);
     free(lc), free(lg);
     gpu.free(&gpu), cpu.free(&cpu);
     ewq_packed_free(&p);
+}
+
+/* The longest context the attention kernel takes (`limit`, from its refusal of a longer one) works: the last
+ * position's scores fill the dynamic shared memory beside the kernel's static part, also after a backend
+ * with a short context was opened (the kernel's limit belongs to the function, not to a backend); one
+ * position more is refused with one line. */
+static void longest_context(const ewq_packed *p, int limit) {
+    ewq_backend big, small, over;
+    ewq_err err;
+    int one = 1, V = p->model->cfg.vocab;
+    float *logits = malloc(sizeof(float) * (size_t)V);
+    int rc = ewq_cuda_init(&big, p, limit, &err);
+    if (rc == 0) {
+        rc = ewq_cuda_init(&small, p, 16, &err) || small.forward(&small, &one, 1, 0, logits, 0, &err);
+        if (small.state) small.free(&small);
+        rc = rc || big.forward(&big, &one, 1, limit - 1, logits, 0, &err);
+        for (int i = 0; !rc && i < V; i++)
+            if (!isfinite(logits[i])) rc = ewq_fail(&err, "cuda", "logit %d is not finite", i);
+        big.free(&big);
+    }
+    if (!check(!rc, "cuda/longest-context", "a context of %d positions: %s", limit, err.msg)) failed();
+    rc = ewq_cuda_init(&over, p, limit + 1, &err);
+    if (!check(rc && one_line(&err) && strstr(err.msg, "shared memory"), "cuda/longest-context-plus-one", "%s",
+               rc ? err.msg : "accepted"))
+        failed();
+    if (!rc) over.free(&over);
+    free(logits);
+}
+
+/* Under the emulation (its hooks): attention asks for the shared memory of the keys its positions see,
+ * not of the whole context; a fault inside a kernel fails the forward call with one line, and with
+ * EWQ_CUDA_SYNC=1 that line names the kernel. */
+static void emulated_faults_and_sizes(const ewq_packed *p) {
+    if (!emu_dynamic_smem_peak || !emu_fault_launch || !emu_faulted_kernel) {
+        test_skip("cuda/emulated", "the fault and size hooks exist under the emulation only");
+        return;
+    }
+    ewq_backend b;
+    ewq_err err;
+    int ids[6] = {1, 2, 3, 4, 5, 6}, d = p->model->cfg.head_dim;
+    float *logits = malloc(sizeof(float) * (size_t)p->model->cfg.vocab);
+    emu_dynamic_smem_peak("attention");
+    int rc = ewq_cuda_init(&b, p, 128, &err) || b.forward(&b, ids, 5, 0, logits, 0, &err);
+    size_t prefill = emu_dynamic_smem_peak("attention");
+    rc = rc || b.forward(&b, ids + 5, 1, 5, logits, 0, &err);
+    size_t decode = emu_dynamic_smem_peak("attention");
+    if (b.state) b.free(&b);
+    if (!check(!rc && prefill <= sizeof(float) * (size_t)(d + 5) && decode <= sizeof(float) * (size_t)(d + 6),
+               "cuda/attention-shared-memory", "%s", rc ? err.msg : "more than the keys seen need (context 128, positions 0..5)"))
+        failed();
+
+    /* the third launch of a forward call faults, with and without EWQ_CUDA_SYNC */
+    const char *was = getenv("EWQ_CUDA_SYNC");
+    char *saved = was ? strdup(was) : NULL;
+    for (int sync = 0; sync < 2; sync++) {
+        char name[64];
+        snprintf(name, sizeof name, "cuda/kernel-fault%s", sync ? "/EWQ_CUDA_SYNC" : "");
+        setenv("EWQ_CUDA_SYNC", sync ? "1" : "0", 1);
+        if (ewq_cuda_init(&b, p, 16, &err)) {
+            check(0, name, "%s", err.msg), failed();
+            continue;
+        }
+        emu_fault_launch(3);
+        rc = b.forward(&b, ids, 5, 0, logits, 0, &err);
+        const char *k = emu_faulted_kernel();
+        char want[128];
+        snprintf(want, sizeof want, "kernel %s: ", k ? k : "?");
+        int ok = rc && one_line(&err) && strstr(err.msg, "illegal memory access") && (!sync || strstr(err.msg, want));
+        if (!check(ok, name, "%s", rc ? err.msg : "the forward call succeeded")) failed();
+        printf("# %s: %s\n", name, err.msg);
+        b.free(&b);
+    }
+    if (saved) setenv("EWQ_CUDA_SYNC", saved, 1), free(saved);
+    else unsetenv("EWQ_CUDA_SYNC");
+    free(logits);
 }
 
 /* Bad calls fail with one line and leave the backend usable; an impossible context is refused. */
@@ -210,6 +345,10 @@ static void check_errors(const ewq_model *m) {
                r5 ? err.msg : "a context of 100000 positions was accepted"))
         failed();
     if (!r5) big.free(&big);
+    const char *most = r5 ? strstr(err.msg, "at most ") : NULL;
+    if (most) longest_context(&p, atoi(most + strlen("at most ")));
+    else check(0, "cuda/longest-context", "%s", "the refusal names no longest context"), failed();
+    emulated_faults_and_sizes(&p);
     ewq_packed_free(&p), ewq_assignment_free(&a), free(logits);
 }
 
@@ -241,7 +380,8 @@ static void run_model(const char *dir, const char *name, int window, const int *
     ewq_model_close(&m);
 }
 
-/* text with the value of "key" (a number or an array) replaced by `value`; NULL when the key is absent */
+/* text with the value of "key" (a number or an array) replaced by `value`; NULL when the key is absent or
+ * its array does not end */
 static char *replace_value(const char *text, const char *key, const char *value) {
     char quoted[64];
     snprintf(quoted, sizeof quoted, "\"%s\"", key);
@@ -249,7 +389,13 @@ static char *replace_value(const char *text, const char *key, const char *value)
     if (!v) return NULL;
     v++;
     end = v + strspn(v, " ");
-    end = *end == '[' ? strchr(end, ']') + 1 : end + strcspn(end, ",}\n");
+    if (*end == '[') {
+        end = strchr(end, ']');
+        if (!end) return NULL;
+        end++;
+    } else {
+        end += strcspn(end, ",}\n");
+    }
     size_t n = strlen(text) + strlen(value) + 2;
     char *out = malloc(n);
     snprintf(out, n, "%.*s %s%s", (int)(v - text), text, value, end);
@@ -270,7 +416,7 @@ static int synth_shape(const char *config_path, const char *dir, ewq_err *err) {
         char *edited = replace_value(text, edits[i][0], edits[i][1]);
         if (!edited) {
             free(text);
-            return ewq_fail(err, config_path, "has no %s", edits[i][0]);
+            return ewq_fail(err, config_path, "has no %s that this test can replace", edits[i][0]);
         }
         free(text), text = edited;
     }
@@ -293,9 +439,11 @@ static int synth_shape(const char *config_path, const char *dir, ewq_err *err) {
  * q/k norms. */
 static void run_shapes(const char *assets) {
     static const char *const shapes[] = {"Llama-3.2-1B", "Qwen2.5-0.5B-Instruct", "Qwen3-0.6B"};
-    char tmp[] = "/tmp/ewq-cuda-shapes-XXXXXX", config[1024], dir[512], file[1100];
+    const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char tmp[512], config[1024], dir[1024], file[1100];
+    snprintf(tmp, sizeof tmp, "%s/ewq-cuda-shapes-XXXXXX", tmpdir);
     if (!mkdtemp(tmp)) {
-        check(0, "cuda/shapes", "cannot create a temporary folder"), failed();
+        check(0, "cuda/shapes", "cannot create a temporary folder in %s: %s", tmpdir, strerror(errno)), failed();
         return;
     }
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
@@ -311,7 +459,8 @@ static void run_shapes(const char *assets) {
             test_skip(test, file);
             continue;
         }
-        if (mkdir(dir, 0777) || synth_shape(config, dir, &err)) check(0, name, "%s", err.msg), failed();
+        if (mkdir(dir, 0777)) check(0, name, "cannot create %s: %s", dir, strerror(errno)), failed();
+        else if (synth_shape(config, dir, &err)) check(0, name, "%s", err.msg), failed();
         else run_model(dir, name, 0, NULL, 0, 0, 0);
         snprintf(file, sizeof file, "%s/config.json", dir), unlink(file);
         snprintf(file, sizeof file, "%s/model.safetensors", dir), unlink(file);
@@ -399,8 +548,8 @@ int main(int argc, char **argv) {
         else run_model(s, "stories260K", 0, ids, n_ids, 128, long_prefill);
         free(ids);
     }
-    printf("# largest relative logit difference %.3g (limit 1e-3), largest perplexity difference %.3g (limit 1e-3)\n",
-           worst_logits, worst_ppl);
+    printf("# largest relative logit difference %.3g (limit 1e-3), largest KL divergence %.3g nats (limit 1e-4), "
+           "largest perplexity difference %.3g (limit 1e-3)\n", worst_logits, worst_kl, worst_ppl);
     printf("# %s\n", failures ? "FAILED" : "all passed");
     return failures != 0;
 }

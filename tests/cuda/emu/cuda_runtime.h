@@ -6,7 +6,11 @@
  * each block's dynamic shared memory, which a guard after it checks for overruns; 16-byte __ldg loads
  * check their alignment; a divergent barrier, a full-mask shuffle with a missing lane or a deadlock is
  * reported (kernel, block, thread) and aborts. EMU_SEED=N runs the runnable threads in a random order.
- * Launch syntax: hostify.sh rewrites k<<<g, b, s>>>(args) as EMU_LAUNCH((k), g, b, s)(args) first. */
+ * Static shared memory counts against a block's 227 KiB with the dynamic part, as on a GPU (a kernel's is
+ * known once it has run: each __shared__ declaration reports its size when it is reached).
+ * Launch syntax: hostify.sh rewrites k<<<g, b, s>>>(args) as EMU_LAUNCH((k), g, b, s)(args) first, and
+ * appends emu::static_smem(&name, sizeof name) to each static __shared__ declaration.
+ * Hooks for tests (extern "C"): emu_fault_launch, emu_faulted_kernel, emu_dynamic_smem_peak (below). */
 #ifndef EMU_CUDA_RUNTIME_H
 #define EMU_CUDA_RUNTIME_H
 
@@ -21,6 +25,7 @@
 #include <vector>
 #include <functional>
 #include <map>
+#include <string>
 #include <time.h>
 
 #define __global__
@@ -41,12 +46,13 @@ struct __half { unsigned short bits; };
 
 typedef enum cudaError {
     cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2, cudaErrorInvalidConfiguration = 9,
-    cudaErrorLaunchFailure = 719
+    cudaErrorIllegalAddress = 700, cudaErrorLaunchFailure = 719
 } cudaError_t;
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
 enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem; int multiProcessorCount; };
+struct cudaFuncAttributes { size_t sharedSizeBytes; int maxDynamicSharedSizeBytes; };
 typedef struct emu_event *cudaEvent_t;
 
 namespace emu {
@@ -87,6 +93,13 @@ struct state {
     float shfl[2][MAX_THREADS];         /* shuffle slots, double-buffered by parity */
     long shfl_seq[MAX_THREADS];
     cudaError_t last = cudaSuccess;
+    cudaError_t pending = cudaSuccess;  /* a fault inside a kernel: reported by the next synchronizing call */
+    long fault_in = 0;                  /* emu_fault_launch: launches until the one that faults */
+    const char *faulted = nullptr;
+    std::map<const void *, size_t> static_of;   /* static shared memory of each kernel that has run */
+    std::map<std::string, size_t> dyn_peak;     /* emu_dynamic_smem_peak */
+    std::vector<const void *> static_seen;      /* the running launch's __shared__ variables */
+    size_t static_bytes = 0;
     const char *kernel;
     std::function<void()> body;
     std::vector<int> runq;              /* runnable fibers */
@@ -134,6 +147,21 @@ inline void barrier(int kind) {
     yield();
 }
 inline void *dyn_smem() { return S().dyn.data(); }
+/* Each static __shared__ declaration (hostify.sh appends the call): counted once per launch; with the
+ * dynamic part, no more than a block can have. */
+inline void static_smem(const void *p, size_t n) {
+    state &s = S();
+    for (const void *q : s.static_seen) if (q == p) return;
+    s.static_seen.push_back(p);
+    s.static_bytes += n;
+    if (s.static_bytes + s.dyn_bytes > SMEM_OPTIN)
+        fatal("static and dynamic shared memory together exceed the 227 KiB a block can have");
+}
+/* "(name<T>)" as hostify.sh wraps a launched kernel -> "name" */
+inline std::string base_name(const char *k) {
+    std::string n(k[0] == '(' ? k + 1 : k);
+    return n.substr(0, n.find_first_of("<)"));
+}
 }  // namespace emu
 
 #define threadIdx (emu::S().cur->tid)
@@ -217,12 +245,19 @@ struct launch {
             s.last = cudaErrorInvalidValue;
             return;
         }
+        size_t &peak = s.dyn_peak[base_name(name)];
+        if (smem > peak) peak = smem;
+        if (s.fault_in && --s.fault_in == 0) {   /* emu_fault_launch: this one faults, as a GPU reports it later */
+            s.pending = cudaErrorIllegalAddress, s.faulted = name;
+            return;
+        }
         static struct counter { long launches = 0, blocks = 0, threads = 0; ~counter() {
             if (getenv("EMU_STATS")) fprintf(stderr, "emu: %ld launches, %ld blocks, %ld threads\n", launches, blocks, threads); } } c;
         c.launches++, c.blocks += (long)g.x * g.y * g.z, c.threads += (long)g.x * g.y * g.z * threads;
         std::tuple<typename std::decay<P>::type...> tup(args...);   /* by value, as a kernel receives them */
         s.body = [&] { std::apply(k, tup); };
-        s.grid = g, s.block = b, s.nthreads = (int)threads, s.kernel = name;
+        s.grid = g, s.block = b, s.nthreads = (int)threads, s.kernel = name, s.dyn_bytes = smem;
+        s.static_seen.clear(), s.static_bytes = 0;
         s.f.assign((size_t)threads, fiber());
         while (s.stacks.size() < (size_t)threads) s.stacks.push_back((char *)malloc(STACK));
         for (unsigned bz = 0; bz < g.z; bz++)
@@ -253,6 +288,8 @@ struct launch {
                         if (s.dyn[i] != 0xA5) fatal("wrote past the end of its dynamic shared memory");
                 }
         s.cur = nullptr;
+        size_t &st = s.static_of[(const void *)k];
+        if (s.static_bytes > st) st = s.static_bytes;
     }
 };
 }  // namespace emu
@@ -275,6 +312,7 @@ inline const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
     default: return "unknown error";
     }
 }
@@ -316,7 +354,21 @@ inline cudaError_t cudaFree(void *p) {
     free(p);
     return cudaSuccess;
 }
-inline cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind) { memcpy(d, s, n); return cudaSuccess; }
+namespace emu {
+/* a kernel's fault, reported by the first synchronizing call after it (then cleared: a GPU's context would
+ * stay unusable, the emulation's goes on) */
+inline cudaError_t take_pending() {
+    cudaError_t e = S().pending;
+    S().pending = cudaSuccess;
+    return e;
+}
+}  // namespace emu
+inline cudaError_t cudaDeviceSynchronize() { return emu::take_pending(); }
+inline cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind) {
+    if (cudaError_t e = emu::take_pending()) return e;
+    memcpy(d, s, n);
+    return cudaSuccess;
+}
 inline cudaError_t cudaMemset(void *d, int v, size_t n) { memset(d, v, n); return cudaSuccess; }
 inline cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total) {
     *total = (size_t)16 << 30, *free_b = *total - emu::in_use();
@@ -327,8 +379,17 @@ inline cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int) {
     *v = emu::SMEM_OPTIN;
     return cudaSuccess;
 }
+/* a kernel's static shared memory is known once it has run (0 before) */
+template <class K> inline cudaError_t cudaFuncGetAttributes(cudaFuncAttributes *a, K k) {
+    auto st = emu::S().static_of.find((const void *)k);
+    a->sharedSizeBytes = st == emu::S().static_of.end() ? 0 : st->second;
+    a->maxDynamicSharedSizeBytes = emu::max_dyn((const void *)k);
+    return cudaSuccess;
+}
 template <class K> inline cudaError_t cudaFuncSetAttribute(K k, cudaFuncAttribute, int v) {
-    if (v < 0 || v > emu::SMEM_OPTIN) return cudaErrorInvalidValue;
+    cudaFuncAttributes a;
+    cudaFuncGetAttributes(&a, k);
+    if (v < 0 || (size_t)v > emu::SMEM_OPTIN - a.sharedSizeBytes) return cudaErrorInvalidValue;
     for (auto &p : emu::attrs()) if (p.first == (const void *)k) { p.second = v; return cudaSuccess; }
     emu::attrs().push_back({(const void *)k, v});
     return cudaSuccess;
@@ -336,11 +397,28 @@ template <class K> inline cudaError_t cudaFuncSetAttribute(K k, cudaFuncAttribut
 inline cudaError_t cudaEventCreate(cudaEvent_t *e) { *e = new emu_event{0}; return cudaSuccess; }
 inline cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
 inline cudaError_t cudaEventRecord(cudaEvent_t e, int = 0) { e->t = (double)clock() / CLOCKS_PER_SEC; return cudaSuccess; }
-inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return emu::take_pending(); }
 inline cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
     *ms = (float)((b->t - a->t) * 1e3) + 1e-3f;
     return cudaSuccess;
 }
+/* Hooks for tests. emu_fault_launch(k): the k-th launch from now (1: the next) does not run and leaves an
+ * illegal-address fault for the next synchronizing call, as a kernel that faults on a GPU does;
+ * emu_faulted_kernel: that kernel's name (NULL before). emu_dynamic_smem_peak(name): the largest dynamic
+ * shared memory a launch of the kernel `name` asked for since the previous call for it. */
+extern "C" __attribute__((used)) inline void emu_fault_launch(long k) { emu::S().fault_in = k; }
+extern "C" __attribute__((used)) inline const char *emu_faulted_kernel(void) {
+    static std::string name;
+    if (!emu::S().faulted) return nullptr;
+    name = emu::base_name(emu::S().faulted);
+    return name.c_str();
+}
+extern "C" __attribute__((used)) inline size_t emu_dynamic_smem_peak(const char *kernel) {
+    size_t &p = emu::S().dyn_peak[kernel], v = p;
+    p = 0;
+    return v;
+}
+
 /* emu_switch(save, load): push the callee-saved registers, store the stack pointer in *save, continue on the
  * stack `load` points to and pop its registers (the System V ABI leaves every other register to the caller;
  * the floating-point control words are shared: no kernel changes the rounding mode) */

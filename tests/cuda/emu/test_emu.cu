@@ -65,6 +65,13 @@ __global__ void barriers_crossed(int *out) {
     out[threadIdx.x] = 1;
 }
 
+/* 200,000 bytes of static shared memory: with 40,000 dynamic ones, more than a block can have */
+__global__ void too_much_shared(int n) {
+    __shared__ unsigned char big[200000];
+    extern __shared__ unsigned char dyn[];
+    big[n] = dyn[n];
+}
+
 __global__ void overrun(int n) {
     extern __shared__ unsigned char dyn[];
     dyn[n] = 1;   /* one byte past the end */
@@ -116,6 +123,10 @@ static void run_misaligned(void) {
     misaligned_load<<<1, 1>>>(d, d + 32);
 }
 static void run_overrun(void) { overrun<<<1, 1, 64>>>(64); }
+static void run_too_much_shared(void) {
+    cudaFuncSetAttribute(too_much_shared, cudaFuncAttributeMaxDynamicSharedMemorySize, 40000);
+    too_much_shared<<<1, 1, 40000>>>(0);
+}
 static void run_deadlock(void) {
     int *d = NULL;
     cudaMalloc(&d, 64 * sizeof(int));
@@ -168,6 +179,31 @@ int main(void) {
     expect(e1 == cudaSuccess && host[0] == 0xA5 && host[1] == 0xA5, "emu/dynamic-shared-raised-and-poisoned",
            "error %ld, or a block saw another block's shared memory", e1);
 
+    /* static shared memory: rotate's 4096 bytes, known once it has run, leave the rest for the dynamic part */
+    cudaFuncAttributes fa;
+    cudaFuncGetAttributes(&fa, rotate);
+    cudaError_t over = cudaFuncSetAttribute(rotate, cudaFuncAttributeMaxDynamicSharedMemorySize, 232448 - 4096 + 1),
+                most = cudaFuncSetAttribute(rotate, cudaFuncAttributeMaxDynamicSharedMemorySize, 232448 - 4096);
+    expect(fa.sharedSizeBytes == 4096 && over == cudaErrorInvalidValue && most == cudaSuccess, "emu/static-shared-memory",
+           "%ld bytes of static shared memory reported, or the dynamic limit set wrong", (long)fa.sharedSizeBytes);
+
+    /* the largest dynamic shared memory asked for, per kernel, since the last question */
+    size_t peak1 = emu_dynamic_smem_peak("first_byte"), peak2 = emu_dynamic_smem_peak("first_byte");
+    expect(peak1 == 49153 && peak2 == 0, "emu/dynamic-shared-peak", "%ld bytes", (long)peak1);
+
+    /* an injected fault: the launch reports nothing, the next synchronizing call the fault, once */
+    emu_fault_launch(2);
+    where<<<1, 1>>>(d);
+    rotate<<<1, 32>>>(d);
+    e1 = cudaGetLastError();
+    cudaError_t sync1 = cudaMemcpy(host, d, sizeof(int), cudaMemcpyDeviceToHost),
+                sync2 = cudaDeviceSynchronize();
+    const char *faulted = emu_faulted_kernel();
+    expect(e1 == cudaSuccess && sync1 == cudaErrorIllegalAddress && sync2 == cudaSuccess && faulted &&
+               !strcmp(faulted, "rotate"),
+           "emu/injected-fault", "reported at launch (error %ld), or not once at the next memcpy, or by the wrong kernel",
+           e1);
+
     /* device memory is poisoned, not zeroed */
     unsigned char *m = NULL, first = 0;
     cudaMalloc(&m, 100);
@@ -181,5 +217,6 @@ int main(void) {
     expect_fault("emu/misaligned-ldg", run_misaligned, "misaligned_load", "misaligned __ldg");
     expect_fault("emu/deadlock", run_deadlock, "barriers_crossed", "deadlock");
     expect_fault("emu/shared-memory-overrun", run_overrun, "overrun", "past the end of its dynamic shared memory");
+    expect_fault("emu/static-and-dynamic-shared-memory", run_too_much_shared, "too_much_shared", "exceed the 227 KiB");
     return failures != 0;
 }
