@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# tests/cuda/gpu_window.sh — what one short GPU lease should run, most important first, in one command that
+# ends on its own before a global deadline (DEADLINE seconds, default 480) and writes at most 8 log files
+# into one folder ($OUT, default build/gpu-window):
+#   1. the environment: nvidia-smi (device, driver, clocks), nvcc, compute-sanitizer, ewq --version (env.txt)
+#   2. the binaries prepared on the CPU machine (gpu-window/bin); when they do not see the GPU, a build
+#      there with nvcc for sm_90 (build.txt)
+#   3. test_cuda, the CUDA backend against the CPU backend; after a failure once more with EWQ_CUDA_SYNC=1,
+#      which names the kernel that faulted (test_cuda.txt)
+#   4. ewq bench --backend cuda -p 512 -n 128 -r 3 on synthesized Llama-3.2-1B, then Llama-3.1-8B shapes at
+#      raw, int8, int4 and the EWQ plan: pp and tg tokens/s, weight bytes, peak device memory, decode
+#      bandwidth as a share of the device copy bandwidth measured in the same process (bench.txt); the
+#      checkpoints are synthesized on the CPUs while step 3 runs (synth.txt)
+#   5. compute-sanitizer memcheck on test_cuda --quick between the two shapes, racecheck with the time left
+#      at the end (sanitizer.txt)
+#   6. summary.txt: one line per step (status and seconds) and the bench table, also printed last.
+# Exit status 0 when every step that ran passed; 1 when one failed or no GPU was found. A step cut by its
+# time limit is reported as cut (its log holds what it did), not as failed.
+#
+# usage, from the repository root (tests/README.md, "GPU tests"):
+#   bash tests/cuda/gpu_window.sh --prepare   on the CPU machine, with nvcc: builds ./ewq and test_cuda for
+#                                             sm_90 and copies them, the commit and the assets the run needs
+#                                             (stories260K, six configs) into gpu-window/ (ignored by git)
+#   bash tests/cuda/gpu_window.sh             on the GPU machine, with gpu-window/ next to the repository
+#   bash tests/cuda/gpu_window.sh --dry-run   anywhere (make test): every step as on the GPU machine, except
+#                                             that each GPU step says "skipped: no GPU"; the bench commands
+#                                             are still given to ewq (which must refuse them for want of a
+#                                             GPU, not for a flag), and run on the CPU backend with a tiny
+#                                             stand-in checkpoint, so the summary table is made from them
+# environment: OUT, DEADLINE; EWQ (the ewq of a dry run, default ./ewq); EWQ_ASSETS (default gpu-window/assets,
+# else ../shared/assets); EWQ_BENCH_ROOT (where checkpoints are synthesized, default $TMPDIR or /tmp);
+# SHAPES (default "Llama-3.2-1B Llama-3.1-8B"); BENCH_ARGS (default "-p 512 -n 128 -r 3").
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+mode=run
+case "${1:-}" in
+    --dry-run) mode=dry ;;
+    --prepare) mode=prepare ;;
+    "") ;;
+    *) echo "usage: bash tests/cuda/gpu_window.sh [--prepare | --dry-run]" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "usage: bash tests/cuda/gpu_window.sh [--prepare | --dry-run]" >&2; exit 2; }
+prep=$PWD/gpu-window
+shapes=${SHAPES:-Llama-3.2-1B Llama-3.1-8B}
+# the configs test_cuda's real-width shapes are made from (tests/cuda/test_cuda.c, run_shapes)
+test_shapes="Llama-3.2-1B Qwen2.5-0.5B-Instruct Qwen3-0.6B"
+[ -d /usr/local/cuda/bin ] && PATH=$PATH:/usr/local/cuda/bin
+
+if [ $mode = prepare ]; then
+    set -e
+    src=${EWQ_ASSETS:-../shared/assets}
+    make -j2 CUDA=1 ewq build/cuda/gpu/test_cuda
+    rm -rf "$prep"
+    mkdir -p "$prep/bin" "$prep/assets/configs"
+    cp ewq build/cuda/gpu/test_cuda "$prep/bin/"
+    cp -r "$src/stories260K" "$prep/assets/"
+    # shellcheck disable=SC2086
+    for s in $(printf '%s\n' $shapes $test_shapes | sort -u); do cp -r "$src/configs/$s" "$prep/assets/configs/"; done
+    { git rev-parse HEAD; git status --short --untracked-files=no; } >"$prep/COMMIT"
+    echo "gpu-window/ prepared ($(du -sh "$prep" | cut -f1)); on the GPU machine, from the repository root with"
+    echo "gpu-window/ beside the rest: bash tests/cuda/gpu_window.sh"
+    exit 0
+fi
+
+out=${OUT:-build/gpu-window}
+mkdir -p "$out" || exit 1
+end=$(($(date +%s) + ${DEADLINE:-480}))
+args=${BENCH_ARGS:--p 512 -n 128 -r 3}
+root=${EWQ_BENCH_ROOT:-${TMPDIR:-/tmp}}
+failures=0 cuts=0
+: >"$out/summary.txt"
+note() { printf '%s %s\n' "$(date -u +%T)" "$*" | tee -a "$out/summary.txt"; }
+
+# room SECONDS: prints the seconds a step may take, at most SECONDS and ending 10 s before the deadline
+# (kept for the summary); fails when under 5 s are left
+room() {
+    local r=$((end - $(date +%s) - 10))
+    [ "$r" -gt "$1" ] && r=$1
+    [ "$r" -ge 5 ] && echo "$r"
+}
+
+# step NAME SECONDS LOG COMMAND...: COMMAND within room SECONDS, its output appended to LOG after a header
+# line, and one summary line; returns COMMAND's status (124 or 137: cut by its time limit)
+step() {
+    local name=$1 secs t0 rc what
+    secs=$(room "$2") || { note "$name: skipped: out of time"; return 125; }
+    local log=$3
+    shift 3
+    t0=$(date +%s)
+    echo "## $name: $* (at most $secs s)" >>"$log"
+    timeout -k 5 "$secs" "$@" >>"$log" 2>&1
+    rc=$?
+    case $rc in
+        0) what=ok ;;
+        124 | 137) what="cut after $secs s (incomplete)"; cuts=$((cuts + 1)) ;;
+        *) what="failed (exit status $rc; see $(basename "$log"))"; failures=$((failures + 1)) ;;
+    esac
+    note "$name: $what, $(($(date +%s) - t0)) s"
+    return $rc
+}
+
+# gpu_step NAME SECONDS LOG COMMAND...: step, when there is a GPU to run it on
+gpu_step() {
+    if [ "$gpu" = 1 ]; then step "$@"; else note "$1: skipped: no GPU${no_gpu:+ ($no_gpu)}"; return 125; fi
+}
+
+# 1. the environment
+gpu=0 no_gpu=
+if [ $mode = dry ]; then
+    no_gpu="dry run"
+elif timeout 20 nvidia-smi -L >/dev/null 2>&1; then
+    gpu=1
+else
+    no_gpu="nvidia-smi finds none"
+fi
+if [ $mode = dry ]; then
+    ewq=${EWQ:-./ewq} tc=build/cuda/gpu/test_cuda
+elif [ -x "$prep/bin/ewq" ] && [ -x "$prep/bin/test_cuda" ]; then
+    ewq=$prep/bin/ewq tc=$prep/bin/test_cuda
+else
+    ewq=./ewq tc=build/cuda/gpu/test_cuda
+fi
+assets=${EWQ_ASSETS:-}
+[ -n "$assets" ] || { [ -d "$prep/assets" ] && assets=$prep/assets; } || assets=../shared/assets
+export EWQ_ASSETS=$assets
+{
+    echo "# tests/cuda/gpu_window.sh${1:+ $1}, $(date -u +%Y-%m-%dT%H:%M:%SZ), deadline ${DEADLINE:-480} s"
+    echo "binaries: $ewq, $tc; built from: $(head -n 1 "$prep/COMMIT" 2>/dev/null || git rev-parse HEAD 2>/dev/null || echo unknown)"
+    echo "assets: $assets"
+    echo "host: $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores," \
+         "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) memory, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    for c in nvidia-smi nvcc compute-sanitizer; do echo "$c: $(command -v $c || echo absent)"; done
+    if [ $gpu = 1 ]; then
+        timeout 20 nvidia-smi
+        timeout 20 nvidia-smi --format=csv --query-gpu=name,driver_version,memory.total,memory.used,clocks.sm,clocks.max.sm,clocks.mem,clocks.max.mem,power.draw,power.limit,temperature.gpu,compute_mode
+    fi
+    command -v nvcc >/dev/null && nvcc --version | tail -n 2
+    command -v compute-sanitizer >/dev/null && compute-sanitizer --version | head -n 2
+    "$ewq" --version
+} >"$out/env.txt" 2>&1
+note "environment: $(grep -E '^(backends|CUDA):' "$out/env.txt" | paste -sd ';' - | grep . || echo "$ewq --version failed")"
+
+# 2. binaries that see the GPU, or a build here (without -Werror: another compiler may warn differently)
+if [ $gpu = 1 ] && ! { "$ewq" --version 2>&1 | grep -q 'compute capability' && [ -x "$tc" ]; }; then
+    note "build: the prepared binaries do not run here ($("$ewq" --version 2>&1 | grep -m1 -E '^CUDA:|rror' || echo "$ewq is missing")); building"
+    step build 240 "$out/build.txt" make -j"$(nproc)" CUDA=1 CUDA_ARCH=sm_90 WARN="-std=c11 -Wall" \
+        NVCCFLAGS="-O3 -arch=sm_90" ewq build/cuda/gpu/test_cuda
+    ewq=./ewq tc=build/cuda/gpu/test_cuda
+    if ! ./ewq --version 2>&1 | tee -a "$out/build.txt" | grep -q 'compute capability'; then
+        gpu=0 no_gpu="neither the prepared nor the built binaries can use it"
+        failures=$((failures + 1))
+    fi
+elif [ $gpu = 0 ]; then
+    note "build: skipped: no GPU ($no_gpu); a GPU machine whose prepared binaries do not run builds with make CUDA=1"
+fi
+
+# the bench checkpoints and their plans, on the CPUs while the tests run; "ready SHAPE" when one is done.
+# A dry run makes each from the llama3-f32 fixture's config (kilobytes), checking that the real one exists.
+synthesize() {
+    local child=
+    trap 'kill $child 2>/dev/null; exit 143' TERM
+    for s in $shapes; do
+        local config=$assets/configs/$s/config.json dir=$root/ewq-bench-$s
+        if [ $mode = dry ]; then
+            [ -f "$config" ] || echo "dry run: $config is missing (a GPU run needs it: --prepare copies it)"
+            config=data/fixtures/llama3-f32/config.json dir=$root/ewq-dry-run-$s
+            echo "dry run: data/fixtures/llama3-f32's config stands in for $s"
+        fi
+        [ -f "$config" ] || { echo "failed $s: $config is missing (set EWQ_ASSETS, or run --prepare)"; continue; }
+        if ! { cmp -s "$config" "$dir/config.json" && [ -f "$dir/model.safetensors" ]; }; then
+            rm -f "$dir/plan.json"
+            "$ewq" synth "$config" -o "$dir" --seed 1 & child=$!
+            wait $child || { echo "failed $s: ewq synth"; continue; }
+        fi
+        if [ ! -f "$dir/plan.json" ]; then
+            "$ewq" plan "$dir" -o "$dir/plan.json" & child=$!
+            wait $child || { echo "failed $s: ewq plan"; continue; }
+        fi
+        echo "ready $s $dir"
+    done
+}
+synth_pid=
+if [ $gpu = 1 ] || [ $mode = dry ]; then
+    synthesize >"$out/synth.txt" 2>&1 &
+    synth_pid=$!
+fi
+
+# 3. correctness
+gpu_step test_cuda 150 "$out/test_cuda.txt" "$tc"
+rc=$?
+if [ $rc != 0 ] && [ $rc != 125 ]; then
+    gpu_step "test_cuda again, every kernel waited for (EWQ_CUDA_SYNC=1)" 90 "$out/test_cuda.txt" \
+        env EWQ_CUDA_SYNC=1 CUDA_LAUNCH_BLOCKING=1 "$tc" --fail-fast
+fi
+if [ -s "$out/test_cuda.txt" ]; then
+    note "test_cuda: $(grep -c '^PASS' "$out/test_cuda.txt") PASS, $(grep -c '^FAIL' "$out/test_cuda.txt") FAIL lines; $(grep -m1 '^# largest' "$out/test_cuda.txt" | cut -c3-)"
+fi
+
+# 4. and 5. the bench, one shape at a time; memcheck after the first
+bench_shape() {   # SHAPE SECONDS-PER-RUN
+    local shape=$1 dir w label
+    if [ -z "$synth_pid" ]; then
+        note "bench $shape: skipped: no GPU ($no_gpu)"
+        return
+    fi
+    while ! grep -qE "^(ready|failed) $shape( |:)" "$out/synth.txt" && kill -0 $synth_pid 2>/dev/null && room 5 >/dev/null; do
+        sleep 1
+    done
+    dir=$(sed -n "s/^ready $shape //p" "$out/synth.txt")
+    if [ -z "$dir" ]; then
+        if grep -q "^failed $shape" "$out/synth.txt"; then
+            note "bench $shape: no checkpoint: $(grep -m1 "^failed $shape" "$out/synth.txt")"
+            failures=$((failures + 1))
+        else
+            note "bench $shape: cut: the checkpoint was not ready before the deadline"
+            cuts=$((cuts + 1))
+        fi
+        return
+    fi
+    for w in "--uniform raw" "--uniform int8" "--uniform int4" "--plan $dir/plan.json"; do
+        label=${w#--uniform }
+        [ "$label" = "$w" ] && label=plan
+        # shellcheck disable=SC2086
+        if [ $mode = dry ]; then
+            local said rc
+            said=$("$ewq" bench "$dir" --backend cuda $w $args 2>&1)
+            rc=$?
+            if [ $rc = 1 ] && printf '%s' "$said" | grep -qE '^ewq: cuda: .*(no usable GPU|not built in|built without)'; then
+                note "bench $shape $label: skipped: no GPU ($no_gpu; ewq refuses it for that alone)"
+            else
+                note "bench $shape $label: ewq bench --backend cuda $w $args: exit status $rc, not the no-GPU refusal: $said"
+                failures=$((failures + 1))
+            fi
+            step "bench $shape $label on the CPU backend (dry run)" 60 "$out/bench.txt" "$ewq" bench "$dir" $w $args
+        else
+            gpu_step "bench $shape $label" "$2" "$out/bench.txt" "$ewq" bench "$dir" --backend cuda $w $args
+        fi
+    done
+}
+sanitize() {   # TOOL SECONDS [OPTION...]
+    local tool=$1 secs=$2
+    shift 2
+    gpu_step "compute-sanitizer $tool (test_cuda --quick)" "$secs" "$out/sanitizer.txt" \
+        compute-sanitizer --tool "$tool" "$@" --error-exitcode 99 "$tc" --quick
+}
+# shellcheck disable=SC2086
+set -- $shapes
+bench_shape "$1" 60
+sanitize memcheck 120 --leak-check full
+shift
+for s in "$@"; do bench_shape "$s" 100; done
+sanitize racecheck 600
+
+if [ -n "$synth_pid" ] && kill -0 $synth_pid 2>/dev/null; then
+    kill $synth_pid
+    note "synthesis stopped at the deadline"
+fi
+wait
+
+# 6. the table
+{
+    echo
+    echo "shape            weights   weight MiB   pp tok/s   tg tok/s   decode GB/s   % of copy   device MiB"
+    awk '
+        function row() { if (shape != "") printf "%-16s %-9s %10s %10s %10s %13s %11s %12s\n", shape, w, mib, pp, tg, gbs, pct, dev }
+        /^## bench / {
+            row(); shape = $3; w = $4; sub(/:$/, "", w); mib = pp = tg = gbs = pct = dev = "-"
+        }
+        /^weights / { mib = $(NF - 1) }
+        /^pp[0-9]/ { pp = $2 }
+        /^tg[0-9]/ { tg = $2 }
+        /^decode bandwidth/ { gbs = $3; for (i = 1; i <= NF; i++) if ($i ~ /%$/) pct = $i }
+        /^peak device memory/ { dev = $4 }
+        END { row() }' "$out/bench.txt" 2>/dev/null
+    echo
+    echo "$(find "$out" -type f | wc -l) log files in $out; $failures failed, $cuts cut; $((end - $(date +%s))) s before the deadline"
+} | tee -a "$out/summary.txt"
+[ $failures = 0 ] && { [ $gpu = 1 ] || [ $mode = dry ]; }
