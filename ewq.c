@@ -1747,52 +1747,75 @@ static int f16_finite(uint16_t h) { return (h & 0x7c00) != 0x7c00; }
  * -ffast-math keeps). Codes stay below 2^8 here. */
 static float round_even(float x) { return (x + 0x1.8p23f) - 0x1.8p23f; }
 
+/* x limited to [lo, hi] by comparisons: fminf/fmaxf are library calls at -O2, as they must order NaNs
+ * and signed zeros; here x is finite and the sign of a zero vanishes in the integer code it becomes. */
+static float clamp(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
+
 /* One int8 group; -1 when its scale does not fit in fp16. */
 static int pack_group_int8(const float *v, int n, int8_t *q, uint16_t *scale) {
     float a = 0;
-    for (int i = 0; i < n; i++) a = fmaxf(a, fabsf(v[i]));
+    for (int i = 0; i < n; i++) a = fabsf(v[i]) > a ? fabsf(v[i]) : a;
     uint16_t sh = up16(a / 127);
     if (f16_finite(sh) && 127 * ewq_f16_to_f32(sh) < a) sh = f16_step(sh, 1);   /* a / 127 rounded down */
     if (!f16_finite(sh)) return -1;
     float s = ewq_f16_to_f32(sh);
-    for (int i = 0; i < n; i++) q[i] = s > 0 ? (int8_t)fminf(fmaxf(round_even(v[i] / s), -127), 127) : 0;
+    for (int i = 0; i < n; i++) q[i] = s > 0 ? (int8_t)clamp(round_even(v[i] / s), -127, 127) : 0;
     *scale = sh;
     return 0;
 }
 
-/* Quantizes an int4 group over the range [a, b]: fills q, *m, *s, and returns the squared error, or -1
- * when the minimum or scale does not fit in fp16. */
-static double int4_try(const float *v, int n, float a, float b, uint8_t *q, uint16_t *m, uint16_t *s) {
-    *m = down16(a);
-    float mf = ewq_f16_to_f32(*m);
-    *s = up16((b - mf) / 15);
-    if (f16_finite(*s) && mf + 15 * ewq_f16_to_f32(*s) < b) *s = f16_step(*s, 1);   /* division rounded down */
-    if (!f16_finite(*m) || !f16_finite(*s)) return -1;
-    float sf = ewq_f16_to_f32(*s);
-    double e = 0;
-    for (int i = 0; i < n; i++) {
-        q[i] = sf > 0 ? (uint8_t)fminf(fmaxf(round_even((v[i] - mf) / sf), 0), 15) : 0;
-        double d = (double)v[i] - (double)(mf + sf * (float)q[i]);
-        e += d * d;
-    }
-    return e;
+/* An int4 group's candidate ranges, as ewq.h turns a range [a, b] into an fp16 minimum m and scale s,
+ * one array per quantity so that the loop over candidates vectorizes. div is the divisor of the codes:
+ * s, or 1 when s = 0 (then every code is 0), so that no lane divides by zero. */
+#define INT4_CANDIDATES 16
+typedef struct {
+    uint16_t m[INT4_CANDIDATES], s[INT4_CANDIDATES];
+    float mf[INT4_CANDIDATES], sf[INT4_CANDIDATES], div[INT4_CANDIDATES];
+    int ok[INT4_CANDIDATES];   /* 0: m or s does not fit in fp16 */
+} int4_ranges;
+
+static void int4_range(int4_ranges *r, int k, float a, float b) {
+    uint16_t m = down16(a), s;
+    float mf = ewq_f16_to_f32(m);
+    s = up16((b - mf) / 15);
+    if (f16_finite(s) && mf + 15 * ewq_f16_to_f32(s) < b) s = f16_step(s, 1);   /* division rounded down */
+    r->ok[k] = f16_finite(m) && f16_finite(s);
+    r->m[k] = m, r->s[k] = s, r->mf[k] = mf;
+    r->sf[k] = r->ok[k] ? ewq_f16_to_f32(s) : 0;
+    r->div[k] = r->sf[k] > 0 ? r->sf[k] : 1;
+}
+
+static float int4_code(float v, const int4_ranges *r, int k) {
+    float c = clamp(round_even((v - r->mf[k]) / r->div[k]), 0, 15);
+    return r->sf[k] > 0 ? c : 0;
 }
 
 /* One int4 group into unpacked nibbles q[0..n); with `shrink`, the least-squared-error range of the
- * 4 x 4 candidates ewq.h lists. */
+ * 4 x 4 candidates ewq.h lists. The candidates are scored together, column by column, in vector lanes,
+ * each error still summed in column order as ewq.h says. Candidate 0 is the full range [lo, hi]; the
+ * list's own (0, 0) repeats it (up to the sign of a zero minimum, with the same error), so it is left
+ * out. Without `shrink` every candidate is the full range, so candidate 0 wins. */
 static int pack_group_int4(const float *v, int n, int shrink, uint8_t *q, uint16_t *min, uint16_t *scale) {
     float lo = v[0], hi = v[0];
-    for (int i = 1; i < n; i++) lo = fminf(lo, v[i]), hi = fmaxf(hi, v[i]);
+    for (int i = 1; i < n; i++) lo = v[i] <= lo ? v[i] : lo, hi = v[i] > hi ? v[i] : hi;   /* ties: ewq.h */
     float d = hi - lo;
-    double best = int4_try(v, n, lo, hi, q, min, scale);
-    if (best < 0) return -1;
-    for (int i = 0; shrink && i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-            uint8_t cq[EWQ_MAX_GROUP];
-            uint16_t cm, cs;
-            double e = int4_try(v, n, lo + d * (i / 16.0f), hi - d * (j / 16.0f), cq, &cm, &cs);
-            if (e >= 0 && e < best) best = e, *min = cm, *scale = cs, memcpy(q, cq, (size_t)n);
+    int4_ranges r;
+    int4_range(&r, 0, lo, hi);
+    if (!r.ok[0]) return -1;
+    for (int k = 1; k < INT4_CANDIDATES; k++)
+        if (shrink) int4_range(&r, k, lo + d * ((float)(k / 4) / 16), hi - d * ((float)(k % 4) / 16));
+        else int4_range(&r, k, lo, hi);
+    double err[INT4_CANDIDATES] = {0};
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < INT4_CANDIDATES; k++) {
+            double e = (double)v[i] - (double)(r.mf[k] + r.sf[k] * int4_code(v[i], &r, k));
+            err[k] += e * e;
         }
+    int best = 0;
+    for (int k = 1; k < INT4_CANDIDATES; k++)
+        if (r.ok[k] && err[k] < err[best]) best = k;   /* the first strictly smallest error */
+    for (int i = 0; i < n; i++) q[i] = (uint8_t)int4_code(v[i], &r, best);
+    *min = r.m[best], *scale = r.s[best];
     return 0;
 }
 

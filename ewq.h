@@ -410,9 +410,10 @@ void ewq_llama_quantize_command(FILE *f, const ewq_assignment *a, ewq_dtype raw,
  *   scale  fp16   [rows * ng]
  *   min    fp16   [rows * ng]
  *   dequantized value: w[r][c] = f32(min[i]) + f32(scale[i]) * (float)nibble, i = r*ng + c/G
- *   packing one group v[0..n): lo = min v, hi = max v, d = hi - lo. Candidate ranges, tried in this
- *   order for i = 0..3 (outer) and j = 0..3 (inner): [lo + d*(i/16), hi - d*(j/16)] (i/16 and j/16 are
- *   exact floats). Each candidate [a, b] becomes m = down16(a), s = up16((b - f32(m)) / 15) (one fp16
+ *   packing one group v[0..n): lo = min v, hi = max v (where -0 and +0 tie, lo is the last of them in
+ *   column order and hi the first: that decides the sign bits of a zero m or s), d = hi - lo. Candidate
+ *   ranges, tried in this order for i = 0..3 (outer) and j = 0..3 (inner): [lo + d*(i/16), hi - d*(j/16)]
+ *   (i/16 and j/16 are exact floats). Each candidate [a, b] becomes m = down16(a), s = up16((b - f32(m)) / 15) (one fp16
  *   step higher if f32(m) + 15*f32(s) < b),
  *   q = rint((v - f32(m)) / f32(s)) clamped to [0, 15] (q = 0 when s = 0), and its squared error is
  *   sum over the group of (v - (f32(m) + f32(s)*q))^2, each term and the sum in double, in column

@@ -3,7 +3,7 @@
  *   - round-trip bounds |w - ŵ| <= scale/2 on random groups and adversarial ones (constant, one huge
  *     outlier, all negative, float and fp16 subnormals, ±0), for several group sizes and rows whose
  *     length is not a multiple of the group;
- *   - the int4 range shrink never increases a group's squared error;
+ *   - the int4 range shrink never increases a group's squared error; the signs of zero minimums and scales;
  *   - refusals (NaN, infinity, values beyond fp16).
  * The packed bytes of the fixture models are also checked against an independent numpy implementation
  * of the same layout, in test_forward.c. */
@@ -81,6 +81,23 @@ static void test_layout_int4(void) {
     size_t bytes = ok ? (size_t)ewq_weight_bytes(m.tier, m.dtype, m.rows, m.cols, m.group) : 0;
     check(ok && bytes == 17 + 4 * 3, "pack/int4-bytes", "%zu", bytes);
     if (ok) ewq_qmat_free(&m);
+}
+
+/* Groups of signed zeros: ewq.h says which zero is lo (the last in column order) and which is hi (the
+ * first), so the sign bits of m = down16(lo) and s = up16((hi - m) / 15) are known. */
+static void test_signed_zeros(void) {
+    float w[2][4] = {{-0.0f, 0.0f, -0.0f, 0.0f}, {0.0f, -0.0f, 0.0f, -0.0f}};
+    uint16_t want_min[2] = {0x0000, 0x8000}, want_scale[2] = {0x8000, 0x0000};
+    for (int shrink = 0; shrink < 2; shrink++) {
+        ewq_qmat m;
+        ewq_err err;
+        int ok = ewq_qmat_pack(&m, EWQ_INT4, &w[0][0], 2, 4, 4, shrink, "t", &err) == 0;
+        int same = ok && ((const uint8_t *)m.q)[0] == 0 && ((const uint8_t *)m.q)[3] == 0;
+        for (int r = 0; ok && r < 2; r++) same &= m.min[r] == want_min[r] && m.scale[r] == want_scale[r];
+        check(same, shrink ? "pack/int4-signed-zeros/shrink" : "pack/int4-signed-zeros", "min %04x %04x, scale %04x %04x",
+              ok ? m.min[0] : 0, ok ? m.min[1] : 0, ok ? m.scale[0] : 0, ok ? m.scale[1] : 0);
+        if (ok) ewq_qmat_free(&m);
+    }
 }
 
 static void test_layout_int8(void) {
@@ -206,6 +223,7 @@ int main(void) {
     ewq_threads_init(2);
     test_layout_int4();
     test_layout_int8();
+    test_signed_zeros();
     int shapes[][2] = {{9, 64}, {18, 160}, {9, 172}, {9, 33}, {27, 256}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         float *w = adversarial(shapes[s][0], shapes[s][1]);
