@@ -2115,7 +2115,7 @@ typedef struct cpu_state {
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
     float *scores;                       /* attention: max_ctx per thread of the pool (ewq_worker) */
     float *scratch;                      /* matmul: MATMUL_BLOCKS x TILE rows of the widest matrix */
-    float *matvec_aux;                   /* matvec_prepare's sums of x: 8 floats per group of the widest */
+    float *matvec_aux;                   /* matvec_prepare's x: the widest row plus 8 floats per group */
 } cpu_state;
 
 /* Eight partial sums, so the compiler can use vector registers without reassociating a single sum. */
@@ -2256,81 +2256,93 @@ AVX2_INLINE void raw_rows(const ewq_qmat *w, ewq_dtype t, int r, int nr, const f
     }
 }
 
-/* int8 rows: per group, the lanes of s * sum(q * x), each group's sum of q * x formed before its scale. */
-AVX2_INLINE void int8_rows(const ewq_qmat *w, int r, int nr, const float *x, float *out) {
-    int cols = w->cols, g = w->group, ng = ewq_groups_per_row(cols, g);
-    __m256 acc[TILE];
-    float tail[TILE] = {0};
-    UNROLL
-    for (int k = 0; k < nr; k++) acc[k] = _mm256_setzero_ps();
-    for (int gi = 0; gi < ng; gi++) {
-        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, i = 0;
-        __m256 gacc[TILE];
-        UNROLL
-        for (int k = 0; k < nr; k++) gacc[k] = _mm256_setzero_ps();
-        for (; i + 8 <= n; i += 8) {
-            __m256 xv = _mm256_loadu_ps(x + c0 + i);
-            UNROLL
-            for (int k = 0; k < nr; k++)
-                gacc[k] = _mm256_fmadd_ps(load_i8((const int8_t *)w->q + (size_t)(r + k) * cols + c0 + i), xv, gacc[k]);
-        }
-        UNROLL
-        for (int k = 0; k < nr; k++) {
-            size_t row = (size_t)(r + k) * cols;
-            float s = f16_table[w->scale[(size_t)(r + k) * ng + gi]], ts = 0;
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(s), gacc[k], acc[k]);
-            for (int j = i; j < n; j++) ts += (float)((const int8_t *)w->q)[row + c0 + j] * x[c0 + j];
-            tail[k] += s * ts;
-        }
-    }
-    UNROLL
-    for (int k = 0; k < nr; k++) out[k] = hsum8(acc[k]) + tail[k];
+/* int4, sixteen columns from an even one (8 bytes): the codes of the even columns (low nibbles) in
+ * *even, those of the odd columns in *odd, as floats. Splitting by parity keeps every byte in its lane
+ * (no shuffles beyond the widening load); quant_prepare orders x to match. */
+AVX2_INLINE void load_i4_split(const uint8_t *q, __m256 *even, __m256 *odd) {
+    __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)q));
+    *even = _mm256_cvtepi32_ps(_mm256_and_si256(b, _mm256_set1_epi32(15)));
+    *odd = _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4));
 }
 
-/* int4, for even group sizes (each group starts on a byte): the value of a column is m + s*q, so a
- * group's share of the dot product is s * sum(q * x) + m * sum(x); sum(x) over the group's vectorized
- * columns, lane by lane, comes from int4_prepare (aux: 8 floats per group), once per product. */
-AVX2 static void int4_prepare(const ewq_qmat *w, const float *x, float *aux) {
+/* The vectorized columns of a group that starts at column c0 and holds n: int8 from c0, eight at a
+ * time; int4 from the first even column (a group of odd size may start in the high nibble of a byte),
+ * sixteen at a time. */
+AVX2_INLINE void vector_span(ewq_tier tier, int c0, int n, int *lead, int *nv) {
+    *lead = tier == EWQ_INT4 ? c0 % 2 : 0;
+    int step = tier == EWQ_INT4 ? 16 : 8;
+    *nv = (n - *lead) / step * step;
+}
+
+/* For int4 products: per group, the eight lane sums of x over its vectorized columns, then those
+ * columns of x split by parity sixteen at a time (the eight even ones, then the eight odd ones), once
+ * per product for all rows (aux: cols + 8 floats per group). */
+AVX2 static void quant_prepare(const ewq_qmat *w, const float *x, float *aux) {
+    if (w->tier != EWQ_INT4) return;
     int cols = w->cols, g = w->group, ng = ewq_groups_per_row(cols, g);
     for (int gi = 0; gi < ng; gi++) {
-        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g;
+        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, lead, nv;
+        vector_span(EWQ_INT4, c0, n, &lead, &nv);
+        float *xs = aux, *xp = aux + 8;
         __m256 s = _mm256_setzero_ps();
-        for (int i = 0; i + 16 <= n; i += 16)
-            s = _mm256_add_ps(s, _mm256_add_ps(_mm256_loadu_ps(x + c0 + i), _mm256_loadu_ps(x + c0 + i + 8)));
-        _mm256_storeu_ps(aux + (size_t)gi * 8, s);
+        for (int i = 0; i < nv; i += 16) {
+            const float *xc = x + c0 + lead + i;
+            for (int k = 0; k < 8; k++) xp[i + k] = xc[2 * k], xp[i + 8 + k] = xc[2 * k + 1];
+            s = _mm256_add_ps(s, _mm256_add_ps(_mm256_loadu_ps(xp + i), _mm256_loadu_ps(xp + i + 8)));
+        }
+        _mm256_storeu_ps(xs, s);
+        aux += 8 + nv;
     }
 }
 
-AVX2_INLINE void int4_rows(const ewq_qmat *w, int r, int nr, const float *x, const float *xsum, float *out) {
+/* int8 and int4 rows, nr (constant) at once, the tier a constant in each copy. Per group, the lanes of
+ * sum(q * x) before the group's scale s multiplies them; int4 (value m + s*q) adds m * sum(x), the sums
+ * of x from quant_prepare. Columns outside the vector span add their values one by one. */
+AVX2_INLINE void quant_rows(const ewq_qmat *w, ewq_tier tier, int r, int nr, const float *x, const float *aux,
+                            float *out) {
     int cols = w->cols, g = w->group, ng = ewq_groups_per_row(cols, g);
-    size_t row_bytes = ((size_t)cols + 1) / 2;
+    size_t row_bytes = tier == EWQ_INT8 ? (size_t)cols : ((size_t)cols + 1) / 2;
+    const uint8_t *q = (const uint8_t *)w->q + (size_t)r * row_bytes;
     __m256 acc[TILE];
     float tail[TILE] = {0};
     UNROLL
     for (int k = 0; k < nr; k++) acc[k] = _mm256_setzero_ps();
     for (int gi = 0; gi < ng; gi++) {
-        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, i = 0;
+        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, lead, nv;
+        vector_span(tier, c0, n, &lead, &nv);
         __m256 gacc[TILE];
         UNROLL
         for (int k = 0; k < nr; k++) gacc[k] = _mm256_setzero_ps();
-        for (; i + 16 <= n; i += 16) {
-            __m256 x0 = _mm256_loadu_ps(x + c0 + i), x1 = _mm256_loadu_ps(x + c0 + i + 8), lo, hi;
-            UNROLL
-            for (int k = 0; k < nr; k++) {
-                load_i4x16((const uint8_t *)w->q + (size_t)(r + k) * row_bytes + (c0 + i) / 2, &lo, &hi);
-                gacc[k] = _mm256_fmadd_ps(hi, x1, _mm256_fmadd_ps(lo, x0, gacc[k]));
+        if (tier == EWQ_INT8) {
+            for (int i = 0; i < nv; i += 8) {
+                __m256 xv = _mm256_loadu_ps(x + c0 + i);
+                UNROLL
+                for (int k = 0; k < nr; k++)
+                    gacc[k] = _mm256_fmadd_ps(load_i8((const int8_t *)q + k * row_bytes + c0 + i), xv, gacc[k]);
+            }
+        } else {
+            for (int i = 0; i < nv; i += 16) {
+                __m256 xe = _mm256_loadu_ps(aux + 8 + i), xo = _mm256_loadu_ps(aux + 16 + i), even, odd;
+                UNROLL
+                for (int k = 0; k < nr; k++) {
+                    load_i4_split(q + k * row_bytes + (c0 + lead + i) / 2, &even, &odd);
+                    gacc[k] = _mm256_fmadd_ps(odd, xo, _mm256_fmadd_ps(even, xe, gacc[k]));
+                }
             }
         }
-        __m256 xs = _mm256_loadu_ps(xsum + (size_t)gi * 8);
         UNROLL
         for (int k = 0; k < nr; k++) {
             size_t gk = (size_t)(r + k) * ng + gi;
-            float s = f16_table[w->scale[gk]], m = f16_table[w->min[gk]], vals[16];
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(m), xs, _mm256_fmadd_ps(_mm256_set1_ps(s), gacc[k], acc[k]));
-            if (i == n) continue;
-            dequant_span(w, r + k, c0 + i, n - i, vals);
-            for (int j = i; j < n; j++) tail[k] += vals[j - i] * x[c0 + j];
+            float s = f16_table[w->scale[gk]], m = tier == EWQ_INT4 ? f16_table[w->min[gk]] : 0;
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(s), gacc[k], acc[k]);
+            if (tier == EWQ_INT4) acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(m), _mm256_loadu_ps(aux), acc[k]);
+            if (lead == 0 && nv == n) continue;
+            float vals[EWQ_MAX_GROUP];
+            dequant_span(w, r + k, c0, n, vals);
+            for (int j = 0; j < n; j++)
+                if (j < lead || j >= lead + nv) tail[k] += vals[j] * x[c0 + j];
         }
+        if (tier == EWQ_INT4) aux += 8 + nv;
     }
     UNROLL
     for (int k = 0; k < nr; k++) out[k] = hsum8(acc[k]) + tail[k];
@@ -2346,16 +2358,12 @@ AVX2_INLINE void int4_rows(const ewq_qmat *w, int r, int nr, const float *x, con
 
 AVX2 static void avx2_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out,
                              float *row) {
-    if (w->tier == EWQ_INT4 && w->group % 2) { plain_matvec(w, r0, r1, x, aux, out, row); return; }
-    if (w->tier == EWQ_INT8) ROWS_BY_TILE(int8_rows(w, r, nr, x, out + r - r0));
-    else if (w->tier == EWQ_INT4) ROWS_BY_TILE(int4_rows(w, r, nr, x, aux, out + r - r0));
+    (void)row;
+    if (w->tier == EWQ_INT8) ROWS_BY_TILE(quant_rows(w, EWQ_INT8, r, nr, x, aux, out + r - r0));
+    else if (w->tier == EWQ_INT4) ROWS_BY_TILE(quant_rows(w, EWQ_INT4, r, nr, x, aux, out + r - r0));
     else if (w->dtype == EWQ_F16) ROWS_BY_TILE(raw_rows(w, EWQ_F16, r, nr, x, out + r - r0));
     else if (w->dtype == EWQ_BF16) ROWS_BY_TILE(raw_rows(w, EWQ_BF16, r, nr, x, out + r - r0));
     else ROWS_BY_TILE(raw_rows(w, EWQ_F32, r, nr, x, out + r - r0));
-}
-
-AVX2 static void avx2_matvec_prepare(const ewq_qmat *w, const float *x, float *aux) {
-    if (w->tier == EWQ_INT4 && w->group % 2 == 0) int4_prepare(w, x, aux);
 }
 
 /* One row dequantized into dst: the same values as dequant_row (s*q; m + s*q rounded as a product,
@@ -2376,8 +2384,9 @@ AVX2 static void avx2_row(const ewq_qmat *w, int r, float *dst) {
         if (w->tier == EWQ_INT8) {
             for (; i + 8 <= n; i += 8)
                 _mm256_storeu_ps(dst + c0 + i, _mm256_mul_ps(s, load_i8((const int8_t *)w->q + (size_t)r * cols + c0 + i)));
-        } else if (g % 2 == 0) {
+        } else {
             __m256 m = _mm256_set1_ps(f16_table[w->min[(size_t)r * ng + gi]]), lo, hi;
+            if (c0 % 2) dequant_span(w, r, c0, 1, dst + c0), i = 1;   /* a high nibble: vectors start on a byte */
             for (; i + 16 <= n; i += 16) {
                 load_i4x16((const uint8_t *)w->q + (size_t)r * (((size_t)cols + 1) / 2) + (c0 + i) / 2, &lo, &hi);
                 _mm256_storeu_ps(dst + c0 + i, _mm256_add_ps(m, _mm256_mul_ps(s, lo)));
@@ -2481,7 +2490,7 @@ AVX2 static void avx2_mix(const float *a, const float *vals, size_t stride, int 
     }
 }
 
-static const cpu_kernels avx2_kernels = {"AVX2+FMA+F16C", avx2_matvec_prepare, avx2_matvec, avx2_tile, avx2_tile_dot,
+static const cpu_kernels avx2_kernels = {"AVX2+FMA+F16C", quant_prepare, avx2_matvec, avx2_tile, avx2_tile_dot,
                                          avx2_scores, avx2_mix};
 #endif
 
@@ -2772,7 +2781,7 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
     if (c->intermediate > widest) widest = c->intermediate;
     if (c->n_heads * c->head_dim > widest) widest = c->n_heads * c->head_dim;
     s->scratch = xmalloc(sizeof(float) * MATMUL_BLOCKS * TILE * (size_t)widest);
-    s->matvec_aux = xmalloc(sizeof(float) * 8 * (size_t)widest);
+    s->matvec_aux = xmalloc(sizeof(float) * 9 * (size_t)widest);   /* cols + 8 per group: at most 9 cols */
     ewq_threads_init(0);   /* fixes the pool's size (if not set yet) before sizing per-thread scratch */
     s->scores = xmalloc(sizeof(float) * (size_t)ewq_threads() * max_ctx);
     b->name = "cpu";
