@@ -28,6 +28,8 @@ ASSET=../shared/assets/smollm2-135m
 config=../shared/assets/configs/Qwen2.5-0.5B-Instruct/config.json
 [ -f "$ASSET/make_weights.py" ] && [ -f "$config" ] || { echo "bench-cpu: ../shared/assets is missing"; exit 1; }
 mkdir -p "$DIR"
+# a copy of the binary: a make in the same tree relinked ./ewq in the middle of an earlier run
+cp "$EWQ" "$DIR/ewq.tmp" && mv "$DIR/ewq.tmp" "$DIR/ewq" && EWQ=$DIR/ewq
 PY=${PY:-python3}
 if ! "$PY" -c 'import numpy, gguf, llama_cpp' 2>/dev/null; then
     PY=$DIR/venv/bin/python
