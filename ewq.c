@@ -13,7 +13,7 @@
  *   CPU forward        the reference backend: float32 activations, KV cache, prefill and decode
  *   evaluation         token files, sampling and generation, perplexity and KL divergence, throughput
  *   tokenizer          tokenizer.json: byte-level BPE (Llama-3, Qwen), SentencePiece-style BPE (Llama-2)
- *   export             the packed model as a GGUF file for llama.cpp
+ *   export             the packed model as a GGUF file for llama.cpp, or a compressed-tensors folder
  *   infrastructure     atomic output files, the thread pool
  *   study              `ewq run`: every variant measured on the same tokens, and its reports
  *   command line       the ewq commands and main (left out of the library build: EWQ_NO_MAIN)
@@ -4673,6 +4673,254 @@ int ewq_gguf_write(FILE *f, const ewq_packed *p, const ewq_tokenizer *t, FILE *n
 }
 
 /* ===================================================================================================
+ * Export: the packed model as a compressed-tensors folder for transformers and vLLM (format in ewq.h)
+ * In: an ewq_packed. Out: model.safetensors (the checkpoint's tensors, int8 linears pack-quantized from
+ * ewq's codes and scales), config.json with its quantization_config, the tokenizer files.
+ * =================================================================================================== */
+
+/* One tensor of model.safetensors: a checkpoint tensor copied, or one of the three parts of an int8 linear. */
+typedef enum { CT_COPY, CT_PACKED, CT_SCALE, CT_SHAPE } ct_part;
+typedef struct {
+    char *name;
+    ct_part part;
+    const ewq_tensor *src;     /* CT_COPY */
+    const ewq_qmat *w;         /* the other parts */
+    int dtype_rank;            /* the safetensors package's order: larger dtypes first */
+    const char *dtype;
+    int ndim;
+    int64_t shape[EWQ_MAX_DIMS];
+    uint64_t offset, bytes;
+} ct_tensor;
+
+int ewq_ct_convertible(const ewq_qmat *m) { return m->tier == EWQ_INT8 && m->cols % m->group == 0; }
+
+static int ct_order(const void *a, const void *b) {
+    const ct_tensor *x = a, *y = b;
+    return x->dtype_rank != y->dtype_rank ? x->dtype_rank - y->dtype_rank : strcmp(x->name, y->name);
+}
+
+static char *ct_name(const char *weight, const char *suffix) {   /* "A.B.weight" -> "A.B" + suffix */
+    size_t n = strlen(weight) - strlen("weight");
+    char *s = xmalloc(n + strlen(suffix) + 1);
+    memcpy(s, weight, n);
+    strcpy(s + n, suffix);
+    return s;
+}
+
+static void ct_add_part(ct_tensor *t, const ewq_tensor *src, const ewq_qmat *w, ct_part part) {
+    static const char *const suffix[] = {"", "weight_packed", "weight_scale", "weight_shape"};
+    *t = (ct_tensor){.name = ct_name(src->name, suffix[part]), .part = part, .w = w, .ndim = 2,
+                     .shape = {w->rows, 0}};
+    if (part == CT_PACKED) t->dtype = "I32", t->dtype_rank = 2, t->shape[1] = (w->cols + 3) / 4;
+    if (part == CT_SCALE) t->dtype = "F32", t->dtype_rank = 1, t->shape[1] = w->cols / w->group;
+    if (part == CT_SHAPE) t->dtype = "I64", t->dtype_rank = 0, t->ndim = 1, t->shape[0] = 2;
+    t->bytes = (uint64_t)t->shape[0] * (uint64_t)(t->ndim == 2 ? t->shape[1] : 1) * (part == CT_SHAPE ? 8 : 4);
+}
+
+/* The weight a checkpoint tensor is packed as, or NULL for the tensors outside the block linears. */
+static const ewq_qmat *ct_linear_of(const ewq_packed *p, const ewq_tensor *t) {
+    for (int b = 0; b < p->model->cfg.n_layers; b++)
+        for (int k = 0; k < EWQ_N_LINEAR; k++)
+            if (p->model->blocks[b].linear[k] == t) return &p->linear[b * EWQ_N_LINEAR + k];
+    return NULL;
+}
+
+/* The tensors of model.safetensors, in the file's order; quantized weights without an exact form noted. */
+static ct_tensor *ct_tensors(const ewq_packed *p, int *n, FILE *notes) {
+    const ewq_model *m = p->model;
+    ct_tensor *list = xcalloc((size_t)m->ck.n_tensors * 3, sizeof *list);
+    *n = 0;
+    for (int i = 0; i < m->ck.n_tensors; i++) {
+        const ewq_tensor *t = &m->ck.tensors[i];
+        const ewq_qmat *w = ct_linear_of(p, t);
+        if (!w && t == m->embed) w = &p->embed;
+        if (!w && t == m->lm_head) w = &p->lm_head;
+        if (w && ewq_ct_convertible(w) && t != m->embed && t != m->lm_head) {
+            for (ct_part part = CT_PACKED; part <= CT_SHAPE; part++) ct_add_part(&list[(*n)++], t, w, part);
+            continue;
+        }
+        if (w && w->tier != EWQ_RAW && notes) {
+            char why[128];
+            if (t == m->embed || t == m->lm_head)
+                snprintf(why, sizeof why, "the export keeps the embedding and lm_head raw");
+            else if (w->tier == EWQ_INT4)
+                snprintf(why, sizeof why, "compressed-tensors' int4 zero points are integers, ewq's int4 minimum is not");
+            else
+                snprintf(why, sizeof why, "%d columns are not a multiple of the group size %d", w->cols, w->group);
+            fprintf(notes, "ewq: note: %s: %s; written raw (%s) instead of %s\n", t->name, why,
+                    ewq_dtype_name(t->dtype), ewq_tier_name(w->tier));
+        }
+        ct_tensor *c = &list[(*n)++];
+        *c = (ct_tensor){.name = xstrdup(t->name), .part = CT_COPY, .src = t, .dtype = ewq_dtype_name(t->dtype),
+                         .dtype_rank = t->dtype == EWQ_F32 ? 1 : t->dtype == EWQ_BF16 ? 3 : 4, .ndim = t->ndim,
+                         .bytes = t->nbytes};
+        memcpy(c->shape, t->shape, sizeof c->shape);
+    }
+    qsort(list, (size_t)*n, sizeof *list, ct_order);
+    return list;
+}
+
+/* A JSON string as serde_json (which the safetensors package uses) escapes it. */
+static void ct_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f"
+                        : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+        if (esc) fputs(esc, f);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* The safetensors header, offsets assigned: {"__metadata__":{"format":"pt"},"NAME":{"dtype":..,"shape":
+ * [..],"data_offsets":[begin,end]},...}, then spaces up to a multiple of 8 bytes. Returns its length. */
+static size_t ct_header(char **text, ct_tensor *list, int n) {
+    size_t len;
+    FILE *h = open_memstream(text, &len);
+    if (!h) out_of_memory(0, 1);
+    fputs("{\"__metadata__\":{\"format\":\"pt\"}", h);
+    uint64_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        list[i].offset = offset;
+        offset += list[i].bytes;
+        fputc(',', h);
+        ct_json_string(h, list[i].name);
+        fprintf(h, ":{\"dtype\":\"%s\",\"shape\":[", list[i].dtype);
+        for (int d = 0; d < list[i].ndim; d++) fprintf(h, "%s%" PRId64, d ? "," : "", list[i].shape[d]);
+        fprintf(h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", list[i].offset, offset);
+    }
+    fputc('}', h);
+    while (ftell(h) % 8) fputc(' ', h);
+    fclose(h);
+    return len;
+}
+
+static void ct_write_tensor(FILE *f, const ct_tensor *t, uint8_t *row) {
+    const ewq_qmat *w = t->w;
+    if (t->part == CT_COPY) {
+        fwrite(t->src->data, 1, t->src->nbytes, f);
+    } else if (t->part == CT_PACKED) {   /* 8-bit values, four to a little-endian int32: byte j is value j */
+        size_t row_bytes = (size_t)t->shape[1] * 4;
+        for (int r = 0; r < w->rows; r++) {
+            const int8_t *q = (const int8_t *)w->q + (size_t)r * w->cols;
+            memset(row, 0, row_bytes);
+            for (int c = 0; c < w->cols; c++) row[c] = (uint8_t)(q[c] + 128);
+            fwrite(row, 1, row_bytes, f);
+        }
+    } else if (t->part == CT_SCALE) {
+        size_t n = (size_t)w->rows * (size_t)(w->cols / w->group);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u = bits_from_f32(ewq_f16_to_f32(w->scale[i]));
+            fwrite((uint8_t[4]){(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)}, 1, 4, f);
+        }
+    } else {
+        uint64_t dims[2] = {(uint64_t)w->rows, (uint64_t)w->cols};
+        for (int d = 0; d < 2; d++)
+            for (int b = 0; b < 8; b++) fputc((int)(dims[d] >> (8 * b) & 255), f);
+    }
+}
+
+static int ct_write_safetensors(ewq_outdir *d, ct_tensor *list, int n, ewq_err *err) {
+    char *header;
+    size_t len = ct_header(&header, list, n), max_row = 4;
+    for (int i = 0; i < n; i++)
+        if (list[i].part == CT_PACKED && (size_t)list[i].shape[1] * 4 > max_row) max_row = (size_t)list[i].shape[1] * 4;
+    ewq_outfile out;
+    int rc = ewq_outdir_file(d, &out, "model.safetensors", err);
+    if (rc == 0) {
+        uint8_t *row = xmalloc(max_row);
+        for (int b = 0; b < 8; b++) fputc((int)((uint64_t)len >> (8 * b) & 255), out.f);
+        fwrite(header, 1, len, out.f);
+        for (int i = 0; i < n; i++) ct_write_tensor(out.f, &list[i], row);
+        free(row);
+        rc = ewq_out_commit(&out, err);
+    }
+    free(header);
+    return rc;
+}
+
+/* MODEL's config.json with "quantization_config" as its last member: the JSON that compressed-tensors'
+ * QuantizationConfig.model_dump() gives, indented by two spaces per level (as json.dumps(indent=2)). */
+static void ct_write_config(FILE *f, const char *text, size_t len, const ct_tensor *list, int n, int group) {
+    size_t end = len;
+    while (end > 0 && text[end - 1] != '}') end--;
+    end--;   /* the closing brace (ewq_config_parse saw an object) */
+    while (end > 0 && strchr(" \t\r\n", text[end - 1])) end--;
+    fwrite(text, 1, end, f);
+    fputs(",\n  \"quantization_config\": {\n    \"config_groups\": {\n      \"group_0\": {\n        \"targets\": [", f);
+    int first = 1;
+    for (int i = 0; i < n; i++)
+        if (list[i].part == CT_SHAPE) {   /* one per int8 linear; the module is the name without ".weight_shape" */
+            size_t k = strlen(list[i].name) - strlen(".weight_shape");
+            fprintf(f, "%s\n          \"%.*s\"", first ? "" : ",", (int)k, list[i].name);
+            first = 0;
+        }
+    fprintf(f, "\n        ],\n        \"weights\": {\n          \"num_bits\": 8,\n          \"type\": \"int\",\n"
+               "          \"symmetric\": true,\n          \"group_size\": %d,\n          \"strategy\": \"group\",\n"
+               "          \"dynamic\": false\n        },\n        \"input_activations\": null,\n"
+               "        \"output_activations\": null,\n        \"format\": \"pack-quantized\"\n      }\n    },\n"
+               "    \"quant_method\": \"compressed-tensors\",\n    \"kv_cache_scheme\": null,\n"
+               "    \"format\": \"pack-quantized\",\n    \"quantization_status\": \"compressed\",\n"
+               "    \"global_compression_ratio\": null,\n    \"ignore\": [\n      \"lm_head\"\n    ],\n"
+               "    \"moe_sparsity_config\": null\n  }\n}\n", group);
+}
+
+/* Files of the model folder that describe the tokenizer and generation, copied when present. */
+static const char *const ct_copied[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                        "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
+                                        "chat_template.jinja", "generation_config.json"};
+
+static int ct_copy(ewq_outdir *d, const char *dir, const char *name, ewq_err *err) {
+    char *src = path_join(dir, name);
+    FILE *in = fopen(src, "rb");
+    int rc = 0;
+    if (!in && errno != ENOENT) rc = ewq_fail(err, src, "cannot open: %s", strerror(errno));
+    ewq_outfile out;
+    if (in && (rc = ewq_outdir_file(d, &out, name, err)) == 0) {
+        char buf[1 << 16];
+        size_t k;
+        while ((k = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, k, out.f);
+        if (ferror(in)) {
+            rc = ewq_fail(err, src, "read failed: %s", strerror(errno));
+            ewq_out_abort(&out);
+        } else {
+            rc = ewq_out_commit(&out, err);
+        }
+    }
+    if (in) fclose(in);
+    free(src);
+    return rc;
+}
+
+int ewq_ct_write(ewq_outdir *d, const ewq_packed *p, FILE *notes, ewq_err *err) {
+    const ewq_model *m = p->model;
+    char *cfg_path = path_join(m->dir, "config.json"), *text = NULL;
+    size_t len = 0;
+    int rc = ewq_read_file(cfg_path, EWQ_MAX_CONFIG, &text, &len, err), n = 0, quantized = 0;
+    json_doc doc = {0};
+    if (rc == 0 && json_parse(text, len, &doc, NULL, 0) == 0 && json_get(doc.root, "quantization_config"))
+        rc = ewq_fail(err, cfg_path, "has a quantization_config: the checkpoint is quantized already");
+    json_free(&doc);
+    ct_tensor *list = rc ? NULL : ct_tensors(p, &n, notes);
+    for (int i = 0; i < n; i++) quantized |= list[i].part != CT_COPY;
+    if (rc == 0) rc = ct_write_safetensors(d, list, n, err);
+    ewq_outfile out;
+    if (rc == 0 && (rc = ewq_outdir_file(d, &out, "config.json", err)) == 0) {
+        if (quantized) ct_write_config(out.f, text, len, list, n, p->group);
+        else fwrite(text, 1, len, out.f);   /* every weight raw: the checkpoint as it is */
+        rc = ewq_out_commit(&out, err);
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof ct_copied / sizeof *ct_copied; i++) rc = ct_copy(d, m->dir, ct_copied[i], err);
+    for (int i = 0; i < n; i++) free(list[i].name);
+    free(list);
+    free(text);
+    free(cfg_path);
+    return rc;
+}
+
+/* ===================================================================================================
  * Infrastructure: atomic output files, the thread pool
  * Used by the sections above through ewq.h: outputs appear complete or not at all, and work is
  * spread over a persistent pool of threads.
@@ -4682,7 +4930,7 @@ int ewq_gguf_write(FILE *f, const ewq_packed *p, const ewq_tokenizer *t, FILE *n
  * exits without committing them (a refusal after an output was opened), so that only SIGKILL can leave one
  * behind. Files first, then the temporary folders that held them. The handler reads these tables, so
  * slots change with one store. */
-#define OUT_PENDING 8
+#define OUT_PENDING (EWQ_OUTDIR_FILES + 4)
 static char *volatile out_pending[OUT_PENDING], *volatile out_pending_dirs[2];
 
 static void out_remove_pending(void) {   /* async-signal-safe: unlink and rmdir only */
@@ -4713,6 +4961,7 @@ static void out_track_in(char *volatile *table, int n, const char *path, int on)
         if (on ? !table[i] : table[i] == path) { table[i] = on ? (char *)path : NULL; return; }
 }
 static void out_track(const char *tmp, int on) { out_track_in(out_pending, OUT_PENDING, tmp, on); }
+static void out_track_dir(const char *tmp, int on) { out_track_in(out_pending_dirs, 2, tmp, on); }
 
 /* A target that is not a regular file (a terminal, /dev/null, a FIFO) is written in place: a rename would
  * replace the device or pipe with a regular file. Standard output under another name (/dev/stdout) is
@@ -4785,6 +5034,78 @@ int ewq_out_commit(ewq_outfile *o, ewq_err *err) {
     if (o->tmp) out_track(o->tmp, 0);
     free(o->path);
     free(o->tmp);
+    return 0;
+}
+
+/* --- output folders --- */
+
+int ewq_outdir_open(ewq_outdir *d, const char *path, ewq_err *err) {
+    memset(d, 0, sizeof *d);
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') len--;   /* "out/" is the folder out */
+    d->path = xmalloc(len + 1);
+    memcpy(d->path, path, len), d->path[len] = 0;
+    const char *base = strrchr(d->path, '/') ? strrchr(d->path, '/') + 1 : d->path;
+    int rc = 0;
+    struct stat st;
+    if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {   /* it is renamed into place: it needs a name */
+        rc = ewq_fail(err, path, "names no folder of its own");
+    } else if (stat(d->path, &st) == 0) {
+        DIR *dir = S_ISDIR(st.st_mode) ? opendir(d->path) : NULL;
+        struct dirent *de;
+        if (!S_ISDIR(st.st_mode)) rc = ewq_fail(err, path, "exists and is not a folder");
+        else if (!dir) rc = ewq_fail(err, path, "%s", strerror(errno));
+        while (dir && rc == 0 && (de = readdir(dir)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                rc = ewq_fail(err, path, "is not empty (it holds '%s'): ewq writes a new folder", de->d_name);
+        if (dir) closedir(dir);
+    } else if (errno != ENOENT) {
+        rc = ewq_fail(err, path, "%s", strerror(errno));
+    }
+    if (rc == 0) {
+        d->tmp = xmalloc(len + 32);
+        snprintf(d->tmp, len + 32, "%s.tmp.%ld", d->path, (long)getpid());
+        out_track_dir(d->tmp, 1);   /* before it exists, as for files */
+        if (mkdir(d->tmp, 0777) != 0) {
+            int e = errno;
+            rc = ewq_fail(err, path, "cannot create%s: %s", e == ENOENT ? " (its parent is missing)" : "", strerror(e));
+            out_track_dir(d->tmp, 0);
+            free(d->tmp);
+        }
+    }
+    if (rc) free(d->path), memset(d, 0, sizeof *d);
+    return rc;
+}
+
+int ewq_outdir_file(ewq_outdir *d, ewq_outfile *o, const char *name, ewq_err *err) {
+    if (d->n == EWQ_OUTDIR_FILES) return ewq_fail(err, d->path, "more than %d files", EWQ_OUTDIR_FILES);
+    char *path = path_join(d->tmp, name);
+    d->files[d->n++] = path;
+    out_track(path, 1);   /* the file once committed inside the folder, until the folder is */
+    return ewq_out_open(o, path, err);
+}
+
+static void outdir_release(ewq_outdir *d, int remove_files) {
+    for (int i = 0; i < d->n; i++) {
+        if (remove_files) unlink(d->files[i]);
+        out_track(d->files[i], 0);
+        free(d->files[i]);
+    }
+    if (remove_files) rmdir(d->tmp);
+    out_track_dir(d->tmp, 0);
+    free(d->tmp), free(d->path);
+    memset(d, 0, sizeof *d);
+}
+
+void ewq_outdir_abort(ewq_outdir *d) { outdir_release(d, 1); }
+
+int ewq_outdir_commit(ewq_outdir *d, ewq_err *err) {
+    if (rename(d->tmp, d->path) != 0) {
+        int rc = ewq_fail(err, d->path, "cannot put the folder in place: %s", strerror(errno));
+        ewq_outdir_abort(d);
+        return rc;
+    }
+    outdir_release(d, 0);
     return 0;
 }
 
@@ -5734,7 +6055,6 @@ static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, c
  * or absent. The folder and the files in it are removed on a refusal, on SIGINT, SIGTERM and SIGHUP.
  * DIR comes without trailing slashes ("out/" is the folder out). */
 static char *report_tmp, *report_tmp_files[sizeof report_files / sizeof *report_files];
-static void out_track_dir(const char *tmp, int on) { out_track_in(out_pending_dirs, 2, tmp, on); }
 
 static int report_start(const char *dir, ewq_err *err) {
     size_t len = strlen(dir);
@@ -6899,32 +7219,44 @@ static int cmd_bench(const args *a) {
 /* --- export --- */
 
 static int cmd_export(const args *a) {
-    const char *dir = a->operand[0], *gguf = arg_text(a, "--gguf");
+    const char *dir = a->operand[0], *gguf = arg_text(a, "--gguf"), *ct = arg_text(a, "--compressed-tensors");
     model_opts o = model_args(a);
-    if (!gguf) usage_error("export", "missing --gguf OUT.gguf");
-    if (o.group % 32) usage_error("export", "--group %d: GGUF's Q8_0 and Q4_1 hold groups of multiples of 32", o.group);
+    if (!gguf && !ct) usage_error("export", "missing --gguf OUT.gguf or --compressed-tensors OUT_DIR");
+    if (gguf && o.group % 32) usage_error("export", "--group %d: GGUF's Q8_0 and Q4_1 hold groups of multiples of 32", o.group);
     ewq_model m;
     ewq_tokenizer t;
     ewq_assignment asg;
     ewq_packed p;
     ewq_outfile out;
+    ewq_outdir folder;
     ewq_err err;
     weights_desc weights;
     open_model(dir, &o, &m);
-    if (ewq_tokenizer_load(&t, dir, &err)) die(&err);
+    if (gguf && ewq_tokenizer_load(&t, dir, &err)) die(&err);
     make_assignment(&m, &o, &asg);
     describe_weights(&weights, &o, &asg);
-    if (ewq_out_open(&out, gguf, &err)) die(&err);   /* before the packing: a bad path fails at once */
-    if (ewq_pack(&p, &m, &asg, o.group, isatty(STDERR_FILENO), &err) ||
-        ewq_gguf_write(out.f, &p, &t, stderr, &err)) {
-        ewq_out_abort(&out);
+    /* the outputs before the packing: a bad path fails at once */
+    if (gguf && ewq_out_open(&out, gguf, &err)) die(&err);
+    if (ct && ewq_outdir_open(&folder, ct, &err)) {
+        if (gguf) ewq_out_abort(&out);
         die(&err);
     }
-    if (ewq_out_commit(&out, &err)) die(&err);
-    fprintf(stderr, "wrote %s (%s)\n", gguf, weights.text);
+    int rc = ewq_pack(&p, &m, &asg, o.group, isatty(STDERR_FILENO), &err);
+    if (rc == 0 && gguf) rc = ewq_gguf_write(out.f, &p, &t, stderr, &err);
+    if (rc == 0 && ct) rc = ewq_ct_write(&folder, &p, stderr, &err);
+    int gguf_open = gguf != NULL, ct_open = ct != NULL;   /* a commit closes its output, or removes it */
+    if (rc == 0 && gguf) rc = ewq_out_commit(&out, &err), gguf_open = 0;
+    if (rc == 0 && ct) rc = ewq_outdir_commit(&folder, &err), ct_open = 0;
+    if (rc) {
+        if (gguf_open) ewq_out_abort(&out);
+        if (ct_open) ewq_outdir_abort(&folder);
+        die(&err);
+    }
+    if (gguf) fprintf(stderr, "wrote %s (%s)\n", gguf, weights.text);
+    if (ct) fprintf(stderr, "wrote %s/ (%s)\n", ct, weights.text);
     ewq_packed_free(&p);
     ewq_assignment_free(&asg);
-    ewq_tokenizer_free(&t);
+    if (gguf) ewq_tokenizer_free(&t);
     ewq_model_close(&m);
     return 0;
 }
@@ -7144,19 +7476,26 @@ static const command commands[] = {
         "ewq bench MODEL --uniform int4 --backend cuda --json",
     },
     {
-        "export", {"MODEL"}, "missing MODEL folder", "MODEL [--plan FILE | --uniform T] [options] --gguf OUT.gguf",
-        "the packed model as a GGUF file for llama.cpp",
+        "export", {"MODEL"}, "missing MODEL folder",
+        "MODEL [--plan FILE | --uniform T] [options] (--gguf OUT.gguf | --compressed-tensors OUT_DIR)",
+        "the packed model as a GGUF file for llama.cpp or a compressed-tensors folder for transformers and vLLM",
         "Write the packed model as a GGUF file for llama.cpp: the weights llama.cpp reads are the values ewq\n"
         "measured (int8 as Q8_0, int4 as Q4_1, raw in the checkpoint's dtype), with llama.cpp's tensor names,\n"
         "architecture metadata and the tokenizer from MODEL/tokenizer.json. A quantized weight whose row width\n"
         "is not a multiple of 32 has no exact GGUF type: it is written raw, and a note on stderr names it.\n"
-        "The file is written under a temporary name and renamed when complete. Examples:\n"
+        "--compressed-tensors writes a Hugging Face folder in compressed-tensors' pack-quantized format, which\n"
+        "transformers (with the compressed-tensors package) and vLLM load: int8 weights as 8-bit groups whose\n"
+        "dequantized values are ewq's; int4 has no exact form there (its zero points are integers, ewq's int4\n"
+        "minimum is not), so int4 weights are written raw, with a note. OUT_DIR must be absent or empty.\n"
+        "Outputs are written under a temporary name and renamed when complete. Examples:\n"
         "  ewq plan MODEL -o plan.json && ewq export MODEL --plan plan.json --gguf model-ewq.gguf\n"
-        "  ewq export MODEL --uniform int8 --gguf model-q8_0.gguf",
+        "  ewq export MODEL --uniform int8 --gguf model-q8_0.gguf\n"
+        "  ewq export MODEL --uniform int8 --compressed-tensors model-w8/",
         (const opt[]){
-            {"--gguf", OPT_TEXT, "OUT.gguf", 0, 0, NULL, "the file to write", NULL},
+            {"--gguf", OPT_TEXT, "OUT.gguf", 0, 0, NULL, "the GGUF file to write", NULL},
+            {"--compressed-tensors", OPT_TEXT, "OUT_DIR", 0, 0, NULL, "the compressed-tensors folder to write", NULL},
             WEIGHT_OPTIONS,
-            {"--group", OPT_INT, "N", 32, EWQ_MAX_GROUP, STR(EWQ_GROUP), "values per quantization group, a multiple of 32",
+            {"--group", OPT_INT, "N", 32, EWQ_MAX_GROUP, STR(EWQ_GROUP), "values per quantization group (a multiple of 32 for --gguf)",
              NULL},
             {"--threads", OPT_INT, "N", 1, EWQ_MAX_THREADS, NULL, "CPU threads for packing, one per core when not given", NULL},
             {0},

@@ -844,6 +844,39 @@ int ewq_gguf_convertible(const ewq_qmat *m);
 void ewq_gguf_row(const ewq_qmat *m, int r, uint8_t *out);
 
 /* ---------------------------------------------------------------------------------------------------
+ * Export as a compressed-tensors folder (`ewq export --compressed-tensors DIR`): the Hugging Face layout
+ * that transformers (with the compressed-tensors package) and vLLM load, in compressed-tensors'
+ * "pack-quantized" format. DIR holds:
+ *   model.safetensors  every tensor of the checkpoint with its name, dtype, shape and bytes, except that
+ *     each int8 block linear PREFIX.weight (rows x cols, groups of G) becomes three tensors:
+ *       PREFIX.weight_packed  I32 [rows, ceil(cols/4)]: four 8-bit values to a little-endian int32, so
+ *                             byte c of a row's words is column c's code q as q + 128 (0 past cols)
+ *       PREFIX.weight_scale   F32 [rows, cols/G]: ewq's fp16 scales, widened exactly
+ *       PREFIX.weight_shape   I64 [2]: rows, cols
+ *     so that compressed-tensors' dequantization, (byte - 128) * scale in float32, is ewq's value bit for
+ *     bit. Tensors in the safetensors package's order (by dtype: I64, F32, I32, BF16, F16; then by name),
+ *     after the header {"__metadata__":{"format":"pt"},"NAME":{"dtype":..,"shape":[..],"data_offsets":
+ *     [begin,end]},...} (serde_json's escapes) padded with spaces to a multiple of 8 bytes.
+ *   config.json  MODEL's, with "quantization_config" added as its last member when a weight is int8:
+ *     what compressed-tensors' QuantizationConfig.model_dump() holds (format "pack-quantized", status
+ *     "compressed", ignore ["lm_head"]) for one config group "group_0" whose targets are the int8 linears'
+ *     module names (in the order of their weight_shape tensors) and whose weights are {num_bits 8, type
+ *     int, symmetric, group_size G, strategy group, dynamic false}, written as json.dumps(indent=2) nests
+ *     it. Layers in no group stay in the checkpoint's dtype.
+ *   the tokenizer and generation files of MODEL that exist (tokenizer.json, tokenizer_config.json,
+ *     special_tokens_map.json, tokenizer.model, vocab.json, merges.txt, added_tokens.json,
+ *     chat_template.jinja, generation_config.json), copied.
+ * Only int8 maps exactly. compressed-tensors' asymmetric int4 dequantizes (q - zero_point) * scale with an
+ * integer zero point, which cannot hold ewq's fp16 minimum: int4 weights are written raw (the checkpoint's
+ * tensor), as are int8 weights whose width is not a multiple of G and a quantized embedding or lm_head,
+ * each with a note on `notes` naming it.
+ * Refused: a config.json that has a quantization_config already. */
+struct ewq_outdir;   /* the atomic output folder, below */
+int ewq_ct_write(struct ewq_outdir *d, const ewq_packed *p, FILE *notes, ewq_err *err);
+/* 1 when m is int8 with a width that is a multiple of its group size. */
+int ewq_ct_convertible(const ewq_qmat *m);
+
+/* ---------------------------------------------------------------------------------------------------
  * Infrastructure shared by the sections of ewq.c: atomic output files and the thread pool.
  */
 /* Atomic output: write to "PATH.tmp.PID", then rename over PATH, so PATH is complete or absent (or keeps its
@@ -857,6 +890,17 @@ typedef struct ewq_outfile { FILE *f; char *path, *tmp; } ewq_outfile;
 int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err);
 int ewq_out_commit(ewq_outfile *o, ewq_err *err);   /* flush, fsync, close, rename */
 void ewq_out_abort(ewq_outfile *o);                /* close and remove the temporary file */
+
+/* Atomic output folder: open creates "DIR.tmp.PID" (DIR must be absent or an empty folder: ewq never
+ * replaces a folder's content), each file goes into it through ewq_outdir_file (then ewq_out_commit or
+ * ewq_out_abort, as for any output), and commit renames the folder to DIR, so DIR is complete or absent.
+ * Abort, a refusal that exits, SIGINT, SIGTERM and SIGHUP remove the folder and what it holds. */
+#define EWQ_OUTDIR_FILES 12
+typedef struct ewq_outdir { char *path, *tmp, *files[EWQ_OUTDIR_FILES]; int n; } ewq_outdir;
+int ewq_outdir_open(ewq_outdir *d, const char *path, ewq_err *err);
+int ewq_outdir_file(ewq_outdir *d, ewq_outfile *o, const char *name, ewq_err *err);
+int ewq_outdir_commit(ewq_outdir *d, ewq_err *err);
+void ewq_outdir_abort(ewq_outdir *d);
 
 /* Progress of long work on stderr. Only when stderr is a terminal (never into a log or a pipe), at most
  * ten times a second, one line rewritten in place: "WHAT: DONE/TOTAL UNIT, RATE UNIT/s, ETA S s, NOTE".

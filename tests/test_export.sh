@@ -76,3 +76,74 @@ expect_exit export/group-not-multiple-of-32 2 "--group 48" "$EWQ" export "$tmp/q
 expect_exit export/missing-output 2 "missing --gguf" "$EWQ" export "$tmp/qwen3-f32-int8"
 expect_exit export/plan-and-uniform 2 "exclude each other" "$EWQ" export "$tmp/qwen3-f32-int8" --plan "$tmp/l3.json" \
     --uniform int8 --gguf "$tmp/g.gguf"
+
+# --- --compressed-tensors: model.safetensors and config.json byte for byte those tests/gen/make_ct_expected.py
+# writes with the compressed-tensors and safetensors packages (data/expected/compressed_tensors.sha256), the
+# tokenizer files copied, a note for each weight without an exact form, and the error contract.
+ct_matches() {   # name, model fixture, export options...
+    local name=$1 fixture=$2 want got f why=""
+    shift 2
+    assemble "$tmp/ct-$name" "data/fixtures/$fixture" $inputs/spm
+    if ! "$EWQ" export "$tmp/ct-$name" "$@" --compressed-tensors "$tmp/ct-$name.out" >"$tmp/out" 2>"$tmp/ct-$name.err"; then
+        echo "FAIL export/ct-$name: $(grep -v '^packing' "$tmp/ct-$name.err" | head -3)"
+        return
+    fi
+    for f in model.safetensors config.json; do
+        want=$(awk -v f="$name/$f" '$2 == f {print $1}' data/expected/compressed_tensors.sha256)
+        got=$(sha256sum "$tmp/ct-$name.out/$f" | cut -d' ' -f1)
+        [ -n "$want" ] && [ "$got" = "$want" ] || why="$why $f: sha256 $got, expected '$want';"
+    done
+    for f in tokenizer.json tokenizer_config.json; do
+        cmp -s "$inputs/spm/$f" "$tmp/ct-$name.out/$f" || why="$why $f not copied;"
+    done
+    report "export/ct-$name" "${why:+$why (tests/gen/make_ct_expected.py --keep DIR writes the expected files)}"
+}
+ct_matches llama3-bf16-plan llama3-bf16 --plan $inputs/llama3-bf16.plan.json
+ct_matches qwen2-f16-int8 qwen2-f16 --uniform int8 --embed int8
+ct_matches qwen3-f32-int8 qwen3-f32 --uniform int8 --lm-head int4 --group 32
+
+# one note per weight written raw: the four int4 linears of the plan; the two 160-wide down_proj at group 64
+# and the int8 embedding; lm_head at int4
+notes=$(grep -c "^ewq: note: model\.layers\.[01]\.mlp\.[a-z_]*\.weight: compressed-tensors' int4 zero points are integers, ewq's int4 minimum is not; written raw (BF16) instead of int4$" \
+        "$tmp/ct-llama3-bf16-plan.err")
+check export/ct-int4-note "$([ "$notes" = 4 ]; echo $?)" "$(cat "$tmp/ct-llama3-bf16-plan.err")"
+notes=$(grep -c '^ewq: note: model\.layers\.[01]\.mlp\.down_proj\.weight: 160 columns are not a multiple of the group size 64; written raw (F16) instead of int8$' \
+        "$tmp/ct-qwen2-f16-int8.err")
+grep -q "^ewq: note: model.embed_tokens.weight: the export keeps the embedding and lm_head raw; written raw (F16) instead of int8$" \
+    "$tmp/ct-qwen2-f16-int8.err" && [ "$notes" = 2 ]
+check export/ct-width-and-embedding-notes $? "$(cat "$tmp/ct-qwen2-f16-int8.err")"
+grep -q "^ewq: note: lm_head.weight: the export keeps the embedding and lm_head raw; written raw (F32) instead of int4$" \
+    "$tmp/ct-qwen3-f32-int8.err"
+check export/ct-lm-head-note $? "$(cat "$tmp/ct-qwen3-f32-int8.err")"
+
+# a GGUF and a folder in one run: the same bytes as each alone
+"$EWQ" export "$tmp/ct-qwen3-f32-int8" --uniform int8 --lm-head int4 --group 32 --gguf "$tmp/both.gguf" \
+    --compressed-tensors "$tmp/both" >/dev/null 2>&1
+cmp -s "$tmp/both/model.safetensors" "$tmp/ct-qwen3-f32-int8.out/model.safetensors" &&
+    [ "$(sha256sum <"$tmp/both.gguf" | cut -d' ' -f1)" = "$(awk '$2 == "qwen3-f32-int8.gguf" {print $1}' data/expected/export.sha256)" ]
+check export/ct-and-gguf-together $? "the outputs differ from those written alone"
+
+# bad input: one line, and no folder (nor its temporary) left behind; an existing folder is never replaced
+expect_refusal export/ct-plan-for-another-model "plan is for a LlamaForCausalLM model" "$tmp/l3.json" \
+    "$EWQ" export "$tmp/ct-qwen3-f32-int8" --plan "$tmp/l3.json" --compressed-tensors "$tmp/ct-bad"
+expect_refusal export/ct-parent-missing "cannot create (its parent is missing)" "$tmp/no/such/out" \
+    "$EWQ" export "$tmp/ct-qwen3-f32-int8" --uniform int8 --compressed-tensors "$tmp/no/such/out"
+expect_refusal export/ct-output-is-a-file "exists and is not a folder" "$tmp/kept.gguf" \
+    "$EWQ" export "$tmp/ct-qwen3-f32-int8" --uniform int8 --compressed-tensors "$tmp/kept.gguf"
+expect_refusal export/ct-output-not-empty "is not empty (it holds '" "$tmp/ct-qwen3-f32-int8.out" \
+    "$EWQ" export "$tmp/ct-qwen3-f32-int8" --uniform int8 --compressed-tensors "$tmp/ct-qwen3-f32-int8.out/"
+expect_refusal export/ct-output-names-no-folder "names no folder of its own" "$tmp/.." \
+    "$EWQ" export "$tmp/ct-qwen3-f32-int8" --uniform int8 --compressed-tensors "$tmp/.."
+cmp -s "$tmp/ct-qwen3-f32-int8.out/model.safetensors" "$tmp/both/model.safetensors"
+check export/ct-existing-folder-untouched $? "the refused export changed the existing folder"
+mkdir "$tmp/ct-quantized"
+cp "$tmp/ct-qwen3-f32-int8.out/config.json" "$tmp/ct-qwen3-f32-int8/model.safetensors" "$tmp/ct-quantized/"
+expect_refusal export/ct-quantized-already "has a quantization_config" "$tmp/ct-quantized/config.json" \
+    "$EWQ" export "$tmp/ct-quantized" --uniform int8 --compressed-tensors "$tmp/ct-bad"
+mkdir "$tmp/ct-empty"
+"$EWQ" export "$tmp/ct-qwen3-f32-int8" --compressed-tensors "$tmp/ct-empty" >/dev/null 2>&1 &&
+    cmp -s "$tmp/ct-empty/model.safetensors" "$tmp/ct-qwen3-f32-int8/model.safetensors" &&
+    cmp -s "$tmp/ct-empty/config.json" "$tmp/ct-qwen3-f32-int8/config.json"
+check export/ct-raw-into-empty-folder $? "an all-raw export into an empty folder is not the checkpoint itself"
+ls "$tmp" | grep -qE '^ct-bad|\.tmp\.' && echo "FAIL export/ct-no-partial-output: $(ls "$tmp")" \
+    || echo "PASS export/ct-no-partial-output"

@@ -3,7 +3,7 @@
 
     python3 tests/bench/gguf_proof.py ../shared/assets/stories260K \
         --text ../shared/assets/text/tinystories_validation_100.txt --ctx 256 [--chunks N] \
-        [--variants raw,int8,int4,plan] [--threads 2]
+        [--variants raw,int8,int4,plan,llama-q8_0,llama-q4_1] [--threads 2]
 
 For each variant (every block linear raw, int8 or int4, or an EWQ plan that `ewq plan` makes here) it runs
 `ewq export` and then checks, printing one block of lines per variant:
@@ -20,6 +20,10 @@ For each variant (every block linear raw, int8 or int4, or an EWQ plan that `ewq
      printed digits, so the KLD is the gap between the exported file in llama.cpp and the model ewq ran.
      llama.cpp quantizes activations for Q8_0/Q4_1 (and to BF16 for BF16 weights) on the CPU, so its
      numbers are close, not equal.
+The controls llama-q8_0 and llama-q4_1 do not test ewq's file: they quantize ewq's raw export with llama.cpp's
+own llama_model_quantize (every block linear Q8_0 or Q4_1, the token embedding kept F16) and run step 3 on
+that file, llama.cpp against transformers on the same weights; the gap they show is llama.cpp's arithmetic
+alone, so an ewq variant's gap is an export error only where it is larger than its control's.
 --no-repack runs llama.cpp without its repacked CPU weights (llama.cpp's --no-repack), which stories260K
 needs here: see without_repacking().
 Needs numpy, gguf, torch, transformers and llama-cpp-python (tests/requirements-dev.txt).
@@ -77,36 +81,48 @@ def llama_rope_order(rows, heads):
     return np.array([h * d + (k * d // 2) + j for h in range(heads) for j in range(d // 2) for k in range(2)])
 
 
-def check_file(path, folder, cfg, tiers, weights, dtypes, group=64):
-    """Types and values of every block linear against the tiers; returns (problems, hf weights read back)."""
+def read_back(path, cfg):
+    """HF name -> (GGML type, float32 values in Hugging Face's row order) for every block linear of a GGUF,
+    decoded by gguf-py's implementation of ggml's dequantization (Llama's q/k rows put back)."""
     reader = gguf.GGUFReader(str(path))
     tensors = {t.name: t for t in reader.tensors}
     llama = cfg["architectures"][0] in ("LlamaForCausalLM", "MistralForCausalLM")
     heads = cfg["num_attention_heads"]
     kv_heads = cfg.get("num_key_value_heads", heads)
-    problems, back = [], {}
+    out = {}
+    for b in range(cfg["num_hidden_layers"]):
+        for k in range(len(LINEAR)):
+            t = tensors[f"blk.{b}.{GGUF_LINEAR[k]}.weight"]
+            rows, cols = (int(n) for n in reversed(t.shape.tolist()))
+            values = gguf.quants.dequantize(t.data, t.tensor_type).reshape(rows, cols)
+            if llama and k < 2:
+                hf_rows = np.empty_like(values)
+                hf_rows[llama_rope_order(rows, heads if k == 0 else kv_heads)] = values
+                values = hf_rows
+            out[f"model.layers.{b}.{LINEAR[k]}.weight"] = (t.tensor_type, values)
+    return out
+
+
+def check_file(path, folder, cfg, tiers, weights, dtypes, group=64):
+    """Types and values of every block linear against the tiers; returns (problems, what read_back gives)."""
+    back = read_back(path, cfg)
+    problems = []
     for b, block in enumerate(tiers):
         for k, tier in enumerate(block):
             hf = f"model.layers.{b}.{LINEAR[k]}.weight"
-            t = tensors[f"blk.{b}.{GGUF_LINEAR[k]}.weight"]
+            name = f"blk.{b}.{GGUF_LINEAR[k]}.weight"
+            tensor_type, values = back[hf]
             w = weights[hf]
-            cols = w.shape[1]
             raw_type = {"F32": Q.F32, "F16": Q.F16, "BF16": Q.BF16}[dtypes[hf]]
-            kept_raw = tier != "raw" and cols % 32 != 0
+            kept_raw = tier != "raw" and w.shape[1] % 32 != 0
             want_type = raw_type if tier == "raw" or kept_raw else {"int8": Q.Q8_0, "int4": Q.Q4_1}[tier]
-            if t.tensor_type != want_type:
-                problems.append(f"{t.name}: {t.tensor_type.name}, expected {want_type.name}")
+            if tensor_type != want_type:
+                problems.append(f"{name}: {tensor_type.name}, expected {want_type.name}")
                 continue
-            values = gguf.quants.dequantize(t.data, t.tensor_type).reshape(w.shape)
-            if llama and k < 2:
-                hf_rows = np.empty_like(values)
-                hf_rows[llama_rope_order(w.shape[0], heads if k == 0 else kv_heads)] = values
-                values = hf_rows
             want = w if tier == "raw" or kept_raw else pack_reference.pack(w, tier, group=group, shrink=True)[1]
             if not np.array_equal(values.view(np.uint32), want.astype(np.float32).view(np.uint32)):
                 bad = int(np.sum(values != want))
-                problems.append(f"{t.name}: {bad} values differ from ewq's")
-            back[hf] = values
+                problems.append(f"{name}: {bad} values differ from ewq's")
     return problems, back
 
 
@@ -156,13 +172,65 @@ def without_repacking():
     llama_module.llama_cpp.llama_model_default_params = params
 
 
-def run_variant(name, opts, args, folder, cfg, weights, dtypes, text_ids, ids_file, work, log):
+def llama_cpp_quantized(source, out, ftype):
+    """llama.cpp's own quantization (llama_model_quantize) of a raw GGUF: every block linear to ftype's type,
+    the token embedding kept F16 as ewq keeps it raw."""
+    import llama_cpp
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.pure = True
+    params.token_embedding_type = int(Q.F16)
+    params.output_tensor_type = int(Q.F16)
+    if llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), params) != 0:
+        raise SystemExit(f"gguf_proof: llama_model_quantize failed on {source}")
+
+
+def output_type(path):
+    """The GGML type of the output projection the file holds (the token embedding where tied)."""
+    tensors = {t.name: t for t in gguf.GGUFReader(str(path)).tensors}
+    return tensors.get("output.weight", tensors["token_embd.weight"]).tensor_type
+
+
+def measure(path, back, args, folder, chunks, log, ewq_ppl=None):
+    """Perplexity of llama.cpp on the file against transformers (float32) on the weights read back from it,
+    and the mean KL divergence between the two."""
     from llama_cpp import Llama
     import torch
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    llm = Llama(model_path=str(path), n_ctx=args.ctx, n_batch=args.ctx, logits_all=True, n_threads=args.threads,
+                verbose=False)
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    with torch.no_grad():
+        for hf, (_, values) in back.items():
+            model.get_parameter(hf).copy_(torch.from_numpy(values.copy()))
+    nll_l, nll_t, kld = [], [], []
+    for chunk in chunks:
+        llm.reset()
+        llm.eval(chunk)
+        lp_l = log_softmax(np.asarray(llm.scores[:args.ctx]))
+        with torch.no_grad():
+            lp_t = log_softmax(model(torch.tensor([chunk])).logits[0].numpy())
+        for p in range(args.ctx // 2, args.ctx - 1):
+            nll_l.append(-lp_l[p, chunk[p + 1]])
+            nll_t.append(-lp_t[p, chunk[p + 1]])
+            kld.append(float(np.sum(np.exp(lp_t[p]) * (lp_t[p] - lp_l[p]))))
+    pl, pl_se = ppl_of(nll_l)
+    pt, _ = ppl_of(nll_t)
+    log(f"perplexity ({len(chunks)} chunks of {args.ctx}, {len(nll_l)} positions): "
+        + (f"ewq {ewq_ppl['ppl']:.4f} ± {ewq_ppl['ppl_stderr']:.4f}, " if ewq_ppl else "")
+        + f"transformers on the file's weights {pt:.4f}, llama.cpp {pl:.4f} ± {pl_se:.4f} "
+        + (f"({100 * (pl / ewq_ppl['ppl'] - 1):+.3f}% vs ewq)" if ewq_ppl else f"({100 * (pl / pt - 1):+.3f}% vs transformers)"))
+    log(f"mean KL(transformers || llama.cpp) {np.mean(kld):.3g} nats (max {np.max(kld):.3g}); load average "
+        f"{os.getloadavg()[0]:.1f}")
+    log("")
+
+
+def run_variant(name, opts, args, folder, cfg, weights, dtypes, text_ids, ids_file, work, log):
+    from llama_cpp import Llama
 
     out = work / f"{name}.gguf"
     r = ewq("export", folder, *opts, "--gguf", out)
@@ -179,16 +247,13 @@ def run_variant(name, opts, args, folder, cfg, weights, dtypes, text_ids, ids_fi
     log(f"read back (gguf {version('gguf')}): " + ("types and values equal ewq's for every block linear"
                                                    if not problems else "; ".join(problems[:5])))
 
-    llm = Llama(model_path=str(out), n_ctx=args.ctx, n_batch=args.ctx, logits_all=True, n_threads=args.threads,
-                verbose=False)
+    llm = Llama(model_path=str(out), n_ctx=8, vocab_only=True, verbose=False)
     ids = llm.tokenize(args.text.read_bytes(), add_bos=True, special=False)
+    del llm
     same = len(ids) == len(text_ids) and all(a == b for a, b in zip(ids, text_ids))
     first = next((i for i, (a, b) in enumerate(zip(ids, text_ids)) if a != b), min(len(ids), len(text_ids)))
     log(f"token ids: llama.cpp {len(ids)}, ewq {len(text_ids)}: " + ("identical" if same else f"first difference at {first}"))
 
-    bos = cfg.get("bos_token_id")
-    chunks = chunks_of(text_ids, args.ctx, args.chunks, bos)
-    first_scored = args.ctx // 2
     ppl_args = ["--tokens", ids_file, "--ctx", args.ctx, "--threads", args.threads, "--json"]
     ewq_asked = json.loads(ewq("ppl", folder, *opts, *ppl_args).stdout)
     ewq_ppl = ewq_asked
@@ -196,32 +261,26 @@ def run_variant(name, opts, args, folder, cfg, weights, dtypes, text_ids, ids_fi
         written = work / f"{name}.written.json"
         written.write_text(json.dumps(as_written(json.loads(Path(args.plan).read_text()), tiers, weights)))
         ewq_ppl = json.loads(ewq("ppl", folder, "--plan", written, *ppl_args).stdout)
+        log(f"ewq ppl as asked (the weights kept raw for their width quantized): {ewq_asked['ppl']:.4f}")
+    measure(out, back, args, folder, chunks_of(text_ids, args.ctx, args.chunks, cfg.get("bos_token_id")), log,
+            ewq_ppl)
 
-    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, attn_implementation="eager")
-    model.eval()
-    with torch.no_grad():
-        for hf, values in back.items():
-            model.get_parameter(hf).copy_(torch.from_numpy(values.copy()))
-    nll_l, nll_t, kld = [], [], []
-    for chunk in chunks:
-        llm.reset()
-        llm.eval(chunk)
-        lp_l = log_softmax(np.asarray(llm.scores[:args.ctx]))
-        with torch.no_grad():
-            lp_t = log_softmax(model(torch.tensor([chunk])).logits[0].numpy())
-        for p in range(first_scored, args.ctx - 1):
-            nll_l.append(-lp_l[p, chunk[p + 1]])
-            nll_t.append(-lp_t[p, chunk[p + 1]])
-            kld.append(float(np.sum(np.exp(lp_t[p]) * (lp_t[p] - lp_l[p]))))
-    pl, pl_se = ppl_of(nll_l)
-    pt, _ = ppl_of(nll_t)
-    gap = 100 * (pl / ewq_ppl["ppl"] - 1)
-    log(f"perplexity ({len(chunks)} chunks of {args.ctx}, {len(nll_l)} positions): ewq {ewq_ppl['ppl']:.4f} ± "
-        f"{ewq_ppl['ppl_stderr']:.4f} (with the tiers as written; as asked: {ewq_asked['ppl']:.4f}), transformers "
-        f"on the file's weights {pt:.4f}, llama.cpp {pl:.4f} ± {pl_se:.4f} ({gap:+.3f}% vs ewq)")
-    log(f"mean KL(transformers || llama.cpp) {np.mean(kld):.3g} nats (max {np.max(kld):.3g}); load average "
-        f"{os.getloadavg()[0]:.1f}")
-    log("")
+
+def run_control(name, args, folder, cfg, text_ids, work, log):
+    """llama.cpp's own Q8_0 or Q4_1 of ewq's raw export: how far llama.cpp's CPU arithmetic alone moves the
+    perplexity of a file it wrote itself, against transformers on that file's weights."""
+    import llama_cpp
+    raw = work / "raw.gguf"
+    if not raw.exists():
+        ewq("export", folder, "--uniform", "raw", "--gguf", raw)
+    out = work / f"{name}.gguf"
+    ftype = {"llama-q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, "llama-q4_1": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_1}[name]
+    llama_cpp_quantized(raw, out, ftype)
+    back = read_back(out, cfg)
+    types = sorted({t.name for t, _ in back.values()})
+    log(f"## {name} (control): llama.cpp's llama_model_quantize of `ewq export --uniform raw`, block linears "
+        f"{'/'.join(types)}, output {output_type(out).name}; {out.stat().st_size} bytes")
+    measure(out, back, args, folder, chunks_of(text_ids, args.ctx, args.chunks, cfg.get("bos_token_id")), log)
 
 
 def main():
@@ -262,6 +321,9 @@ def main():
         options = {"raw": ["--uniform", "raw"], "int8": ["--uniform", "int8"], "int4": ["--uniform", "int4"],
                    "plan": ["--plan", str(plan)]}
         for name in args.variants.split(","):
+            if name.startswith("llama-"):
+                run_control(name, args, folder, cfg, text_ids, work, log)
+                continue
             run_variant(name, options[name], args, folder, cfg, weights, dtypes, text_ids, ids_file, work, log)
 
 
