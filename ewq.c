@@ -4725,6 +4725,12 @@ static const ewq_qmat *ct_linear_of(const ewq_packed *p, const ewq_tensor *t) {
     return NULL;
 }
 
+static void ct_note(FILE *notes, const ewq_tensor *t, const ewq_qmat *w, const char *why) {
+    if (notes && w->tier != EWQ_RAW)
+        fprintf(notes, "ewq: note: %s: %s; written raw (%s) instead of %s\n", t->name, why, ewq_dtype_name(t->dtype),
+                ewq_tier_name(w->tier));
+}
+
 /* The tensors of model.safetensors, in the file's order; quantized weights without an exact form noted. */
 static ct_tensor *ct_tensors(const ewq_packed *p, int *n, FILE *notes) {
     const ewq_model *m = p->model;
@@ -4733,23 +4739,16 @@ static ct_tensor *ct_tensors(const ewq_packed *p, int *n, FILE *notes) {
     for (int i = 0; i < m->ck.n_tensors; i++) {
         const ewq_tensor *t = &m->ck.tensors[i];
         const ewq_qmat *w = ct_linear_of(p, t);
-        if (!w && t == m->embed) w = &p->embed;
-        if (!w && t == m->lm_head) w = &p->lm_head;
-        if (w && ewq_ct_convertible(w) && t != m->embed && t != m->lm_head) {
+        if (w && ewq_ct_convertible(w)) {
             for (ct_part part = CT_PACKED; part <= CT_SHAPE; part++) ct_add_part(&list[(*n)++], t, w, part);
             continue;
         }
-        if (w && w->tier != EWQ_RAW && notes) {
-            char why[128];
-            if (t == m->embed || t == m->lm_head)
-                snprintf(why, sizeof why, "the export keeps the embedding and lm_head raw");
-            else if (w->tier == EWQ_INT4)
-                snprintf(why, sizeof why, "compressed-tensors' int4 zero points are integers, ewq's int4 minimum is not");
-            else
-                snprintf(why, sizeof why, "%d columns are not a multiple of the group size %d", w->cols, w->group);
-            fprintf(notes, "ewq: note: %s: %s; written raw (%s) instead of %s\n", t->name, why,
-                    ewq_dtype_name(t->dtype), ewq_tier_name(w->tier));
-        }
+        char why[96];
+        snprintf(why, sizeof why, "%d columns are not a multiple of the group size %d", w ? w->cols : 0, p->group);
+        if (w) ct_note(notes, t, w, w->tier == EWQ_INT4 ? "compressed-tensors' int4 zero points are integers, ewq's "
+                                                          "int4 minimum is not" : why);
+        if (t == m->embed) ct_note(notes, t, &p->embed, "the export keeps the embedding raw");
+        if (t == m->lm_head) ct_note(notes, t, &p->lm_head, "the export keeps lm_head raw");
         ct_tensor *c = &list[(*n)++];
         *c = (ct_tensor){.name = xstrdup(t->name), .part = CT_COPY, .src = t, .dtype = ewq_dtype_name(t->dtype),
                          .dtype_rank = t->dtype == EWQ_F32 ? 1 : t->dtype == EWQ_BF16 ? 3 : 4, .ndim = t->ndim,

@@ -220,10 +220,15 @@ def measure(path, back, args, folder, chunks, log, ewq_ppl=None):
             kld.append(float(np.sum(np.exp(lp_t[p]) * (lp_t[p] - lp_l[p]))))
     pl, pl_se = ppl_of(nll_l)
     pt, _ = ppl_of(nll_t)
+    # the gap's standard error, from the paired per-position differences (transformers' NLL stands in for
+    # ewq's, which equals it to the printed digits)
+    diff = np.array(nll_l) - np.array(nll_t)
+    gap_se = 100 * diff.std() / np.sqrt(len(diff) - 1)
     log(f"perplexity ({len(chunks)} chunks of {args.ctx}, {len(nll_l)} positions): "
         + (f"ewq {ewq_ppl['ppl']:.4f} ± {ewq_ppl['ppl_stderr']:.4f}, " if ewq_ppl else "")
         + f"transformers on the file's weights {pt:.4f}, llama.cpp {pl:.4f} ± {pl_se:.4f} "
-        + (f"({100 * (pl / ewq_ppl['ppl'] - 1):+.3f}% vs ewq)" if ewq_ppl else f"({100 * (pl / pt - 1):+.3f}% vs transformers)"))
+        + (f"({100 * (pl / ewq_ppl['ppl'] - 1):+.3f}% vs ewq" if ewq_ppl else f"({100 * (pl / pt - 1):+.3f}% vs transformers")
+        + f", standard error of the gap {gap_se:.3f}%)")
     log(f"mean KL(transformers || llama.cpp) {np.mean(kld):.3g} nats (max {np.max(kld):.3g}); load average "
         f"{os.getloadavg()[0]:.1f}")
     log("")
