@@ -22,10 +22,8 @@ those weights raw, with a note) and int8 weights whose width is not a multiple o
 Needs numpy, torch, transformers, compressed-tensors and gguf (tests/requirements-dev.txt) and a C compiler.
 """
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -37,7 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "bench"))
 import gguf_proof  # noqa: E402  (the readers, chunks and perplexity of tests/bench/gguf_proof.py)
-from gguf_proof import LINEAR, as_written, chunks_of, ewq, log_softmax, pack_reference, ppl_of  # noqa: E402
+from gguf_proof import (LINEAR, as_written, chunks_of, ewq, log, log_header, log_softmax,  # noqa: E402
+                        pack_reference, ppl_of)
 
 
 def ewq_logits_tool(work):
@@ -150,16 +149,7 @@ def main():
     cfg = json.loads((folder / "config.json").read_text())
     weights, _ = gguf_proof.read_safetensors(folder)
 
-    def log(line):
-        print(line, flush=True)
-
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
-    log(f"# compressed-tensors export proof: {folder.name}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    log(f"command: python tests/bench/ct_proof.py {' '.join(sys.argv[1:])}")
-    log(f"machine: {cpu}, {os.cpu_count()} cores (shared with other work); python {platform.python_version()}, "
-        f"transformers {version('transformers')}, compressed-tensors {version('compressed-tensors')}, torch "
-        f"{version('torch')}; {ewq('--version').stdout.splitlines()[0]}")
-    log("")
+    log_header("compressed-tensors export proof", folder, ["transformers", "compressed-tensors", "torch"])
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         tool = ewq_logits_tool(work)

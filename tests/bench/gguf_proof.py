@@ -137,6 +137,21 @@ def as_written(plan, tiers, weights):
     return plan
 
 
+def log(line):
+    print(line, flush=True)
+
+
+def log_header(title, folder, packages):
+    """The lines a proof's log starts with: what and when, the command, the machine and the versions."""
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    log(f"# {title}: {folder.name}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    log(f"command: python tests/bench/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}")
+    log(f"machine: {cpu}, {os.cpu_count()} cores (shared with other work); python {platform.python_version()}, "
+        + ", ".join(f"{p.replace('_', '-')} {version(p)}" for p in packages)
+        + f"; {ewq('--version').stdout.splitlines()[0]}")
+    log("")
+
+
 def chunks_of(ids, ctx, n_chunks, bos):
     out = []
     for c in range(min(len(ids) // ctx, n_chunks)):
@@ -304,16 +319,7 @@ def main():
     cfg = json.loads((folder / "config.json").read_text())
     weights, dtypes = read_safetensors(folder)
 
-    def log(line):
-        print(line, flush=True)
-
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
-    log(f"# GGUF export proof: {folder.name}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    log(f"command: python tests/bench/gguf_proof.py {' '.join(sys.argv[1:])}")
-    log(f"machine: {cpu}, {os.cpu_count()} cores (shared with other work); python {platform.python_version()}, "
-        f"llama-cpp-python {version('llama_cpp_python')}, gguf {version('gguf')}, transformers {version('transformers')}, "
-        f"torch {version('torch')}; {ewq('--version').stdout.splitlines()[0]}")
-    log("")
+    log_header("GGUF export proof", folder, ["llama_cpp_python", "gguf", "transformers", "torch"])
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         text_ids = [int(x) for x in ewq("tokenize", folder, args.text, "--ids").stdout.split()]
