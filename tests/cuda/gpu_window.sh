@@ -67,6 +67,12 @@ mkdir -p "$out" || exit 1
 end=$(($(date +%s) + ${DEADLINE:-480}))
 args=${BENCH_ARGS:--p 512 -n 128 -r 3}
 root=${EWQ_BENCH_ROOT:-${TMPDIR:-/tmp}}
+# the 8B checkpoint takes 16 GB: where $TMPDIR has less room (a small tmpfs), under build/ instead
+if [ -z "${EWQ_BENCH_ROOT:-}" ] && [ $mode = run ] &&
+   [ "$(df -Pk "$root" 2>/dev/null | awk 'NR == 2 {print int($4 / 1048576)}')" -lt 24 ] 2>/dev/null; then
+    root=$PWD/build/gpu-bench
+    mkdir -p "$root"
+fi
 failures=0 cuts=0
 : >"$out/summary.txt"
 note() { printf '%s %s\n' "$(date -u +%T)" "$*" | tee -a "$out/summary.txt"; }
@@ -126,7 +132,7 @@ export EWQ_ASSETS=$assets
 {
     echo "# tests/cuda/gpu_window.sh${1:+ $1}, $(date -u +%Y-%m-%dT%H:%M:%SZ), deadline ${DEADLINE:-480} s"
     echo "binaries: $ewq, $tc; built from: $(head -n 1 "$prep/COMMIT" 2>/dev/null || git rev-parse HEAD 2>/dev/null || echo unknown)"
-    echo "assets: $assets"
+    echo "assets: $assets; checkpoints under $root ($(df -Ph "$root" 2>/dev/null | awk 'NR == 2 {print $4}') free)"
     echo "host: $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores," \
          "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) memory, load $(cut -d' ' -f1-3 /proc/loadavg)"
     for c in nvidia-smi nvcc compute-sanitizer; do echo "$c: $(command -v $c || echo absent)"; done
@@ -256,6 +262,10 @@ if [ -n "$synth_pid" ] && kill -0 $synth_pid 2>/dev/null; then
     note "synthesis stopped at the deadline"
 fi
 wait
+
+if [ $gpu = 1 ]; then   # the clocks and memory after the work, beside those before it in env.txt
+    { echo "# after the run"; timeout 20 nvidia-smi --format=csv --query-gpu=memory.used,clocks.sm,clocks.mem,power.draw,temperature.gpu; } >>"$out/env.txt" 2>&1
+fi
 
 # 6. the table
 {
