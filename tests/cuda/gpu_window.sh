@@ -131,7 +131,8 @@ assets=${EWQ_ASSETS:-}
 export EWQ_ASSETS=$assets
 {
     echo "# tests/cuda/gpu_window.sh${1:+ $1}, $(date -u +%Y-%m-%dT%H:%M:%SZ), deadline ${DEADLINE:-480} s"
-    echo "binaries: $ewq, $tc; built from: $(head -n 1 "$prep/COMMIT" 2>/dev/null || git rev-parse HEAD 2>/dev/null || echo unknown)"
+    if [ "$ewq" = "$prep/bin/ewq" ]; then built=$(head -n 1 "$prep/COMMIT"); else built=$(git rev-parse HEAD 2>/dev/null); fi
+    echo "binaries: $ewq, $tc; built from: ${built:-unknown}"
     echo "assets: $assets; checkpoints under $root ($(df -Ph "$root" 2>/dev/null | awk 'NR == 2 {print $4}') free)"
     echo "host: $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores," \
          "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) memory, load $(cut -d' ' -f1-3 /proc/loadavg)"
