@@ -10,7 +10,8 @@
 #   4. ewq bench --backend cuda -p 512 -n 128 -r 3 on synthesized Llama-3.2-1B, then Llama-3.1-8B shapes at
 #      raw, int8, int4 and the EWQ plan: pp and tg tokens/s, weight bytes, peak device memory, decode
 #      bandwidth as a share of the device copy bandwidth measured in the same process (bench.txt); the
-#      checkpoints are synthesized on the CPUs while step 3 runs (synth.txt)
+#      checkpoints are synthesized on the CPUs while step 3 runs (synth.txt); after each shape's bench,
+#      test_cuda --model compares the whole checkpoint on both backends (test_cuda.txt)
 #   5. compute-sanitizer memcheck on test_cuda --quick between the two shapes, racecheck with the time left
 #      at the end (sanitizer.txt)
 #   6. summary.txt: one line per step (status and seconds) and the bench table, also printed last.
@@ -71,8 +72,8 @@ root=${EWQ_BENCH_ROOT:-${TMPDIR:-/tmp}}
 if [ -z "${EWQ_BENCH_ROOT:-}" ] && [ $mode = run ] &&
    [ "$(df -Pk "$root" 2>/dev/null | awk 'NR == 2 {print int($4 / 1048576)}')" -lt 24 ] 2>/dev/null; then
     root=$PWD/build/gpu-bench
-    mkdir -p "$root"
 fi
+mkdir -p "$root" || exit 1
 failures=0 cuts=0
 : >"$out/summary.txt"
 note() { printf '%s %s\n' "$(date -u +%T)" "$*" | tee -a "$out/summary.txt"; }
@@ -203,8 +204,9 @@ if [ -s "$out/test_cuda.txt" ]; then
     note "test_cuda: $(grep -c '^PASS' "$out/test_cuda.txt") PASS, $(grep -c '^FAIL' "$out/test_cuda.txt") FAIL lines; $(grep -m1 '^# largest' "$out/test_cuda.txt" | cut -c3-)"
 fi
 
-# 4. and 5. the bench, one shape at a time; memcheck after the first
-bench_shape() {   # SHAPE SECONDS-PER-RUN
+# 4. and 5. the bench, one shape at a time, each followed by test_cuda --model on its checkpoint (the whole
+# model on both backends: logits and KL divergence); memcheck after the first
+bench_shape() {   # SHAPE SECONDS-PER-RUN SECONDS-FOR-THE-COMPARISON
     local shape=$1 dir w label
     if [ -z "$synth_pid" ]; then
         note "bench $shape: skipped: no GPU ($no_gpu)"
@@ -243,6 +245,10 @@ bench_shape() {   # SHAPE SECONDS-PER-RUN
             gpu_step "bench $shape $label" "$2" "$out/bench.txt" "$ewq" bench "$dir" --backend cuda $w $args
         fi
     done
+    if gpu_step "test_cuda --model $shape (whole, CUDA against CPU)" "$3" "$out/test_cuda.txt" "$tc" --model "$dir" ||
+       [ $? != 125 ]; then
+        note "test_cuda --model $shape: $(grep '^# largest' "$out/test_cuda.txt" | tail -n 1 | cut -c3-)"
+    fi
 }
 sanitize() {   # TOOL SECONDS [OPTION...]
     local tool=$1 secs=$2
@@ -252,10 +258,10 @@ sanitize() {   # TOOL SECONDS [OPTION...]
 }
 # shellcheck disable=SC2086
 set -- $shapes
-bench_shape "$1" 60
+bench_shape "$1" 60 120
 sanitize memcheck 120 --leak-check full
 shift
-for s in "$@"; do bench_shape "$s" 100; done
+for s in "$@"; do bench_shape "$s" 100 150; done
 sanitize racecheck 600
 
 if [ -n "$synth_pid" ] && kill -0 $synth_pid 2>/dev/null; then

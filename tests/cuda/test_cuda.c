@@ -31,11 +31,14 @@
  * sees, not of the whole context, and with EWQ_CUDA_SYNC=1 a kernel's fault is reported naming it.
  * Without a GPU it checks that ewq_cuda_init fails with one line, and prints SKIP for the rest.
  *
- * usage: test_cuda [--quick] [--fail-fast] [--prefill N]
+ * usage: test_cuda [--quick] [--fail-fast] [--prefill N] [--model DIR]
  *   --quick      the fixtures llama3-f32, qwen2-f16, qwen3-bf16 and the sliding window only, no shapes
  *                and no stories260K (the emulation under AddressSanitizer, and each mutant)
  *   --fail-fast  exit at the first failed check (tests/cuda/mutants.sh)
  *   --prefill N  stories260K's long prefill (the emulation's attention is quadratic and slow)
+ *   --model DIR  only the checkpoint in DIR, whole (every layer, the full vocabulary), as the real-width
+ *                shapes: logits and KL divergence at the two mixed assignments (tests/cuda/gpu_window.sh
+ *                on its synthesized Llama-3.2-1B)
  */
 #define _GNU_SOURCE
 #include "ewq.h"
@@ -491,15 +494,24 @@ static int no_gpu_here(void) {
     return failures != 0;
 }
 
+static int summary(void) {
+    printf("# largest relative logit difference %.3g (limit 1e-3), largest KL divergence %.3g nats (limit 1e-4), "
+           "largest perplexity difference %.3g (limit 1e-3)\n", worst_logits, worst_kl, worst_ppl);
+    printf("# %s\n", failures ? "FAILED" : "all passed");
+    return failures != 0;
+}
+
 int main(int argc, char **argv) {
     static const char *const quick_set[] = {"llama3-f32", "qwen2-f16", "qwen3-bf16"};
     int quick = 0, long_prefill = 600;
+    const char *model = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--fail-fast")) fail_fast = 1;
         else if (!strcmp(argv[i], "--prefill") && i + 1 < argc) long_prefill = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else {
-            fprintf(stderr, "usage: test_cuda [--quick] [--fail-fast] [--prefill N]\n");
+            fprintf(stderr, "usage: test_cuda [--quick] [--fail-fast] [--prefill N] [--model DIR]\n");
             return 2;
         }
     }
@@ -511,6 +523,11 @@ int main(int argc, char **argv) {
         return rc;
     }
     printf("# device: %s\n", gpu);
+    if (model) {
+        const char *slash = strrchr(model, '/');
+        run_model(model, slash && slash[1] ? slash + 1 : model, 0, NULL, 0, 0, 0);
+        return summary();
+    }
     DIR *d = opendir("data/fixtures");
     struct dirent *e;
     char *names[64];
@@ -548,8 +565,5 @@ int main(int argc, char **argv) {
         else run_model(s, "stories260K", 0, ids, n_ids, 128, long_prefill);
         free(ids);
     }
-    printf("# largest relative logit difference %.3g (limit 1e-3), largest KL divergence %.3g nats (limit 1e-4), "
-           "largest perplexity difference %.3g (limit 1e-3)\n", worst_logits, worst_kl, worst_ppl);
-    printf("# %s\n", failures ? "FAILED" : "all passed");
-    return failures != 0;
+    return summary();
 }
