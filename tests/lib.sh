@@ -23,6 +23,14 @@ report() { if [ -z "$2" ]; then echo "PASS $1"; else echo "FAIL $1: $2"; fi; }  
 
 check() { if [ "$2" = 0 ]; then report "$1" ""; else report "$1" "$3"; fi; }   # name, status, why if not 0
 
+# Whether SIGHUP was ignored when the tests were started (nohup): ewq then leaves it ignored, as it should,
+# so a test that sends it has nothing to see. Read from this shell's own /proc entry.
+sighup_ignored() {
+    local key value
+    while read -r key value; do [ "$key" = SigIgn: ] && return $(((16#$value & 1) == 0)); done </proc/self/status
+    return 1
+}
+
 expect_exit() {   # name, status, text the single stderr line must contain, command...
     local name=$1
     shift
