@@ -87,7 +87,7 @@ from gguf import GGUFReader
 print(sum(int(t.n_bytes) for t in GGUFReader(sys.argv[1]).tensors))' "$1"; }
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $("$EWQ" --version | head -n 2 | tr '\n' ' '); $THREADS threads, $REPS repetitions"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $("$EWQ" --version | grep -v '^CUDA' | tr '\n' ' '); $THREADS threads, $REPS repetitions"
 echo "llama.cpp: $("$PY" -c 'import llama_cpp; print("llama-cpp-python", llama_cpp.__version__)')"
 sg=$(sgemm "$smol")
 fl=$(flops "$smol")
@@ -97,7 +97,7 @@ printf '%-22s %9s %9s %6s %6s  %-26s %s\n' "SmolLM2-135M" "pp512" "tg128" "pp" "
 printf '%-22s %9s %9s %6s %6s  %-26s %s\n' "" "tok/s" "tok/s" "ratio" "ratio" "GFLOP/s (of sgemm)" "GB/s (of copy)"
 line() {   # label, json, weight bytes per token (empty: from the json), ewq's json (for the ratios)
     "$PY" -c 'import json, sys
-label, r, fl, sg, cp = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+label, r, fl, sg, cp = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]) * 1e9
 pp, tg = r["pp"]["tok_s"], r["tg"]["tok_s"]
 e = json.loads(sys.argv[7]) if sys.argv[7] else None
 ratio = lambda k, v: "%.2f" % (e[k]["tok_s"] / v) if e else "-"
@@ -112,7 +112,7 @@ for pair in "raw F16" "int8 Q8_0" "int4 Q4_0" "int4 Q4_1"; do
         tier=$1
         e=$("$EWQ" bench "$smol" --uniform "$1" --embed "$1" --lm-head "$1" -p 512 -n 128 -r "$REPS" --threads "$THREADS" \
             --json 2>/dev/null)
-        copy_bw=$(jget "$e" copy_bandwidth)
+        copy_bw=$(jget "$e" copy_bandwidth_gb_s)
         line "ewq $1" "$e" "" ""
     fi
     g=$DIR/gguf/smollm2-135m-$2.gguf
@@ -130,6 +130,6 @@ echo "Qwen2.5-0.5B shape (ewq synth, BF16), ewq only, pp$QWEN_P / tg$QWEN_N; flo
 for t in raw int8 int4; do
     e=$("$EWQ" bench "$qwen" --uniform $t --embed $t --lm-head $t -p "$QWEN_P" -n "$QWEN_N" -r "$REPS" --threads "$THREADS" \
         --json 2>/dev/null)
-    copy_bw=$(jget "$e" copy_bandwidth)
+    copy_bw=$(jget "$e" copy_bandwidth_gb_s)
     line "ewq $t" "$e" "" ""
 done
