@@ -1656,6 +1656,15 @@ static double nice_step(double span, int n) {
     return raw <= mag ? mag : raw <= 2 * mag ? 2 * mag : raw <= 5 * mag ? 5 * mag : 10 * mag;
 }
 
+/* A model's folder name alone, for a plot's title (a fresh string): "a/b/model/" gives "model". */
+static char *folder_name(const char *path) {
+    size_t end = strlen(path);
+    while (end > 1 && path[end - 1] == '/') end--;
+    size_t start = end;
+    while (start > 0 && path[start - 1] != '/') start--;
+    return strndup(path + start, end - start);
+}
+
 void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *model) {   /* block granularity */
     const double W = 800, H = 400, left = 64, right = 150, top = 44, bottom = 50;   /* right: the lines' labels */
     int L = p->n_layers;
@@ -1665,12 +1674,7 @@ void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *model) {   /* block gr
     lo -= pad, hi += pad;
 #define X(i) (left + 20 + (L > 1 ? (double)(i) / (L - 1) : 0.5) * (W - left - right - 40))
 #define Y(v) (top + (hi - (v)) / (hi - lo) * (H - top - bottom))
-    /* the title names the model by its folder's name, not the path it was given by */
-    size_t end = strlen(model);
-    while (end > 1 && model[end - 1] == '/') end--;
-    size_t start = end;
-    while (start > 0 && model[start - 1] != '/') start--;
-    char *name = strndup(model + start, end - start), title[256];
+    char *name = folder_name(model), title[256];   /* the model by its folder's name, not the path given */
     snprintf(title, sizeof title, "Block entropy of %s (%d bins, factor %g)", name, p->bins, p->rule.factor);
     free(name);
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
@@ -5349,7 +5353,7 @@ static int *tokenize_file(const char *dir, const char *path, int vocab, long *n)
 /* --- run: the main job --- */
 
 #define RUN_MAX_FACTORS 32
-static const char *const report_files[] = {"report.md", "report.json", "entropy.svg"};
+static const char *const report_files[] = {"report.md", "report.json", "entropy.svg", "frontier.svg"};   /* the last: --sweep */
 
 typedef struct {
     const char *dir, *text, *tokens, *report;
@@ -5938,6 +5942,121 @@ static void print_frontier(const table_out *t, const run_set *s, const run_opts 
     free(idx);
 }
 
+/* --- run: the size-vs-KLD plot (the report's frontier.svg, with --sweep) --- */
+
+/* A point of the plot: a variant's bits per block-linear weight and KLD; sd >= 0 for a random mean. */
+typedef struct { char label[64]; int series; double bpw, kld, sd; } plot_point;
+enum { SERIES_UNIFORM, SERIES_EWQ, SERIES_RANDOM, SERIES_SENSITIVITY, N_SERIES };
+static const char *const series_names[] = {"uniform int8, int4", "ewq", "random mean ± sd", "sensitivity"};
+static const char *const series_colors[] = {"#495057", "#1971c2", "#868e96", "#2f9e44"};
+static const char *const series_markers[] = {   /* centred on the point */
+    "<polygon points=\"0,-6 5.2,3 -5.2,3\" fill=\"%s\"/>", "<circle r=\"5\" fill=\"%s\"/>",
+    "<rect x=\"-4\" y=\"-4\" width=\"8\" height=\"8\" fill=\"%s\"/>", "<polygon points=\"0,-6 6,0 0,6 -6,0\" fill=\"%s\"/>"};
+
+static void add_point(plot_point *p, int series, const run_variant *v, const run_opts *o) {
+    *p = (plot_point){"", series, v->bpw, v->q.kl, -1};
+    variant_label(p->label, sizeof p->label, v, o);
+}
+
+/* The points of the plot: uniform int8 and int4, then per factor the random mean, EWQ and sensitivity. */
+static int plot_points(const run_set *s, const run_opts *o, plot_point *pt) {
+    int n = 0;
+    add_point(&pt[n++], SERIES_UNIFORM, &s->v[1], o);
+    add_point(&pt[n++], SERIES_UNIFORM, &s->v[2], o);
+    for (int fi = 0; fi < o->n_factors; fi++) {
+        const run_variant *e = ewq_variant(s, fi), *sen = factor_variant(s, fi, VARIANT_SENSITIVITY);
+        run_stat kl = random_stat(s, fi, e->q.kl, 1, metric_kl);
+        pt[n] = (plot_point){"", SERIES_RANDOM, e->bpw, kl.mean, kl.sd};   /* under EWQ's marker at the same size */
+        snprintf(pt[n++].label, sizeof pt->label, "random mean f=%g", o->factors[fi]);
+        add_point(&pt[n++], SERIES_EWQ, e, o);
+        if (sen) add_point(&pt[n++], SERIES_SENSITIVITY, sen, o);
+    }
+    return n;
+}
+
+/* KLD on a logarithmic axis of whole decades, bits per weight on a linear one with round ticks. Each marker
+ * is a group translated to its point and titled with its numbers; a KLD of 0, which a logarithmic axis
+ * cannot show, sits on the bottom axis. The raw reference (KLD 0 by definition) is not drawn. */
+static void frontier_svg(FILE *f, const run_set *s, const run_opts *o) {
+    const double W = 800, H = 460, left = 70, right = 30, top = 60, bottom = 50;
+    plot_point pt[2 + 3 * RUN_MAX_FACTORS];
+    int n = plot_points(s, o, pt);
+    double kmin = INFINITY, kmax = 0, bmin = INFINITY, bmax = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        bmin = fmin(bmin, pt[i].bpw), bmax = fmax(bmax, pt[i].bpw);
+        double lo = pt[i].sd > 0 ? pt[i].kld - pt[i].sd : pt[i].kld, hi = pt[i].kld + fmax(pt[i].sd, 0);
+        if (pt[i].kld > 0) kmin = fmin(kmin, pt[i].kld);
+        if (lo > 0) kmin = fmin(kmin, lo);
+        kmax = fmax(kmax, hi);
+    }
+    int dlo = kmax > 0 ? (int)floor(log10(kmin)) : -6, dhi = kmax > 0 ? (int)ceil(log10(kmax)) : 0;
+    if (dhi <= dlo) dhi = dlo + 1;
+    double step = nice_step(bmax > bmin ? bmax - bmin : 1, 6), xlo = floor(bmin / step) * step;
+    int xticks = (int)ceil(bmax / step - xlo / step - 1e-9);
+    if (xticks < 1) xticks = 1;
+    double xhi = xlo + xticks * step;
+#define X(b) (left + ((b) - xlo) / (xhi - xlo) * (W - left - right))
+#define Y(k) ((k) > 0 ? top + (dhi - log10(k)) / (dhi - dlo) * (H - top - bottom) : H - bottom)
+    char *name = folder_name(o->dir), title[256];
+    snprintf(title, sizeof title, "KLD against size: %s, %d chunks of %d tokens", name, s->v[0].q.chunks, s->v[0].q.ctx);
+    free(name);
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"20\" "
+               "font-size=\"14\">",
+            W, H, left);
+    print_xml_text(f, title);
+    fprintf(f, "</text>\n");
+    /* one line per tick: the gridline and its label */
+    for (int d = dlo; d <= dhi; d++)
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#e9ecef\"/><text x=\"%.1f\" y=\"%.2f\" "
+                   "text-anchor=\"end\">%g</text>\n", left, Y(pow(10, d)), W - right, Y(pow(10, d)), left - 6,
+                Y(pow(10, d)) + 4, pow(10, d));
+    int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    for (int k = 0; k <= xticks; k++)
+        fprintf(f, "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#e9ecef\"/><text x=\"%.2f\" y=\"%.1f\" "
+                   "text-anchor=\"middle\">%.*f</text>\n", X(xlo + k * step), top, X(xlo + k * step), H - bottom,
+                X(xlo + k * step), H - bottom + 16, decimals, xlo + k * step);
+    fprintf(f, "<path d=\"M%.1f %.1fV%.1fH%.1f\" fill=\"none\" stroke=\"black\"/>\n", left, top, H - bottom, W - right);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">bits per block-linear weight</text>\n",
+            (left + W - right) / 2, H - 10);
+    fprintf(f, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\">KLD from raw (nats, log "
+               "scale)</text>\n", (top + H - bottom) / 2);
+    for (int series = SERIES_EWQ; series < N_SERIES; series++) {   /* each method's points joined by size */
+        int idx[RUN_MAX_FACTORS], k = 0;
+        for (int i = 0; i < n; i++)
+            if (pt[i].series == series) {
+                int j = k++;
+                for (; j > 0 && pt[idx[j - 1]].bpw > pt[i].bpw; j--) idx[j] = idx[j - 1];
+                idx[j] = i;
+            }
+        if (k < 2) continue;
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-opacity=\"0.5\" points=\"", series_colors[series]);
+        for (int j = 0; j < k; j++) fprintf(f, "%s%.2f,%.2f", j ? " " : "", X(pt[idx[j]].bpw), Y(pt[idx[j]].kld));
+        fprintf(f, "\"/>\n");
+    }
+    for (int i = 0; i < n; i++) {
+        const plot_point *p = &pt[i];
+        fprintf(f, "<g transform=\"translate(%.2f %.2f)\"><title>", X(p->bpw), Y(p->kld));
+        print_xml_text(f, p->label);
+        fprintf(f, ": %.3f bits per weight, KLD %.4g", p->bpw, p->kld);
+        if (p->sd >= 0) fprintf(f, " sd %.4g", p->sd);
+        fprintf(f, "</title>");
+        if (p->sd >= 0)   /* the bar, relative to the point */
+            fprintf(f, "<line x1=\"0\" y1=\"%.2f\" x2=\"0\" y2=\"%.2f\" stroke=\"%s\"/>", Y(p->kld + p->sd) - Y(p->kld),
+                    Y(p->kld - p->sd) - Y(p->kld), series_colors[p->series]);
+        fprintf(f, series_markers[p->series], series_colors[p->series]);
+        fprintf(f, "</g>\n");
+    }
+    for (int series = 0; series < N_SERIES; series++) {   /* legend, above the plot */
+        fprintf(f, "<g transform=\"translate(%.1f 40)\">", left + 10 + 150 * series);
+        fprintf(f, series_markers[series], series_colors[series]);
+        fprintf(f, "<text x=\"10\" y=\"4\">%s</text></g>\n", series_names[series]);
+    }
+    fprintf(f, "</svg>\n");
+#undef X
+#undef Y
+}
+
 static void print_tiers_json(FILE *f, const ewq_tier *t, int n) {
     fputc('[', f);
     for (int i = 0; i < n; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", ewq_tier_name(t[i]));
@@ -6044,6 +6163,7 @@ static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, c
     if (o->n_factors > 1) {
         fprintf(f, "\n## Size against KLD (distinct block assignments)\n\n");
         print_frontier(&t, s, o);
+        fprintf(f, "\n![KLD against size](frontier.svg)\n");
     }
     fprintf(f, "\n![block entropy](entropy.svg)\n");
 }
@@ -6107,12 +6227,14 @@ static int write_report(const ewq_model *m, const run_opts *o, const run_set *s,
     char *old = xmalloc(len);
     snprintf(old, len, "%s.old.%d", o->report, (int)getpid());
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof report_files / sizeof *report_files; i++) {
+    size_t n_files = sizeof report_files / sizeof *report_files - (o->n_factors > 1 ? 0 : 1);
+    for (size_t i = 0; rc == 0 && i < n_files; i++) {
         ewq_outfile out;
         if ((rc = ewq_out_open(&out, report_tmp_files[i], err)) == 0) {
             if (i == 0) print_run_markdown(out.f, m, o, s, plan, n_tokens, note);
             else if (i == 1) print_run_json(out.f, m, o, s, plan, n_tokens);
-            else ewq_plan_svg(out.f, plan, o->dir);
+            else if (i == 2) ewq_plan_svg(out.f, plan, o->dir);
+            else frontier_svg(out.f, s, o);
             rc = ewq_out_commit(&out, err);
         }
     }
@@ -7554,8 +7676,9 @@ static const command commands[] = {
             {"-r", OPT_INT, "N", 1, 1000, "3", "throughput: repetitions", NULL},
             {"--bins", OPT_INT, "N", 2, EWQ_MAX_BINS, STR(EWQ_DEFAULT_BINS), "histogram bins of the entropy", NULL},
             {"--report", OPT_TEXT, "DIR", 0, 0, NULL,
-             "also write DIR/report.md (the tables), DIR/report.json and DIR/entropy.svg; DIR appears complete or not "
-             "at all, replacing an earlier report there", NULL},
+             "also write DIR/report.md (the tables), DIR/report.json, DIR/entropy.svg and, with --sweep, "
+             "DIR/frontier.svg (KLD against bits per weight); DIR appears complete or not at all, replacing an "
+             "earlier report there", NULL},
             {"--json", OPT_FLAG, NULL, 0, 0, NULL, "machine-readable output", NULL},
             MACHINE_OPTIONS,
             {0},

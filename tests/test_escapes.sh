@@ -73,14 +73,16 @@ mkdir "$odd" && cp "$good"/config.json "$good"/model.safetensors "$odd/"
 "$EWQ" plan "$odd" -o "$tmp/odd-plan.json" >/dev/null 2>&1
 "$EWQ" inspect "$odd" --json >"$tmp/odd-inspect.json"
 "$EWQ" entropy "$odd" --json --svg "$tmp/odd.svg" >"$tmp/odd-entropy.json" 2>/dev/null
-for out in odd-plan.json odd-inspect.json odd-entropy.json odd.svg; do
+seq 0 99 | awk '{ print ($1 * 37) % 256 }' >"$tmp/ids.txt"
+"$EWQ" run "$odd" --tokens "$tmp/ids.txt" --ctx 16 --sweep 0.3,1 --seeds 2 -p 0 -n 0 --report "$tmp/odd-report" >/dev/null 2>&1
+for out in odd-plan.json odd-inspect.json odd-entropy.json odd.svg odd-report/frontier.svg; do
     why=$(clean "$tmp/$out")
     if [ -z "$why" ] && [ "${out%.json}" != "$out" ] && command -v jq >/dev/null; then
         jq -e . "$tmp/$out" >/dev/null 2>&1 || why="jq cannot parse it"
         [ -z "$why" ] && ! jq -r '.. | strings' "$tmp/$out" | grep -q $'odd\x01name\xef\xbf\xbd' &&
             why="the path is not kept with U+FFFD for the invalid byte"
     fi
-    if [ -z "$why" ] && [ "$out" = odd.svg ] && command -v xmllint >/dev/null; then
+    if [ -z "$why" ] && [ "${out%.svg}" != "$out" ] && command -v xmllint >/dev/null; then
         xmllint --noout "$tmp/$out" 2>/dev/null || why="xmllint cannot parse it"
     fi
     report "escapes/$out" "$why"

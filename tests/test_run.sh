@@ -134,8 +134,8 @@ marked=$(grep -c '^random s[0-9]* .* = random s[0-9]*$' "$tmp/d.txt")
 check run/random-repeats-marked $( [ "$marked" -ge $((40 - want)) ]; echo $?) "$marked rows marked, $((40 - want)) repeats"
 
 # --- sweep, and a report replacing an earlier one ---
-"$EWQ" run data/default --text "$tmp/short.txt" --ctx 128 -p 0 -n 0 --seeds 2 --sweep 0.3,0.65,2 --report "$tmp/r1" \
-    >"$tmp/sweep.out" 2>"$tmp/sweep.err"
+"$EWQ" run data/default --text "$tmp/short.txt" --ctx 128 -p 0 -n 0 --seeds 2 --sweep 0.3,0.65,2 --sensitivity 2 \
+    --report "$tmp/r1" >"$tmp/sweep.out" 2>"$tmp/sweep.err"
 rc=$?
 check run/sweep $((rc != 0 || $(sed '/^size against/q' "$tmp/sweep.out" | grep -c '^ewq f=\(0.3\|0.65\|2\) ') != 3)) \
     "exit $rc or not one ewq row per factor: $(tail -n 2 "$tmp/sweep.err")"
@@ -143,6 +143,54 @@ grep -q '^size against KLD' "$tmp/sweep.out" && grep -q 'yes$' "$tmp/sweep.out"
 check run/sweep-frontier $? "no frontier table, or nothing on it"
 check run/report-replaced $( grep -q '"seeds": 2' "$tmp/r1/report.json" && [ "$(ls "$tmp" | grep -c 'r1\.')" = 0 ]; echo $?) \
     "report.json is not the new run's, or temporary folders are left: $(ls "$tmp")"
+# the frontier plot: well-formed, in the report, and every point where the plot's own tick labels put the
+# variant's bits per weight (linear axis) and KLD (logarithmic axis) from report.json, to 0.03 pixel; the random
+# mean's bar ends at mean + sd and at mean - sd (or on the bottom axis when that is not positive)
+svg=$tmp/r1/frontier.svg
+ok=0
+[ -s "$svg" ] && grep -q '^!\[KLD against size\](frontier.svg)$' "$tmp/r1/report.md" || ok=1
+[ "$(head -c 5 "$svg")" = '<svg ' ] && [ "$(tail -n 1 "$svg")" = '</svg>' ] || ok=1
+if command -v xmllint >/dev/null; then xmllint --noout "$svg" 2>/dev/null || ok=1; fi
+check run/frontier-svg $ok "frontier.svg is missing, not in report.md, or not well-formed XML"
+why=$(awk 'function val(s, key, m) { if (!match(s, "\"" key "\": [^,}]*")) return ""
+        m = substr(s, RSTART, RLENGTH); sub(/.*: /, "", m); gsub(/"/, "", m); return m }
+    function attr(s, a, m) { match(s, " " a "=\"[^\"]*\""); m = substr(s, RSTART, RLENGTH); sub(/.*="/, "", m)
+        sub(/"/, "", m); return m + 0 }
+    function label(s) { sub(/<\/text>.*/, "", s); sub(/.*>/, "", s); return s + 0 }
+    function lg(x) { return log(x) / log(10) }
+    function ypx(k) { return k > 0 ? yt[1] + (yt[ny] - yt[1]) * (lg(k) - lg(yl[1])) / (lg(yl[ny]) - lg(yl[1])) : bottom }
+    function near(a, b) { return a - b < 0.03 && b - a < 0.03 }
+    FNR == NR && /^  \{"name": / {   # report.json: the variants drawn, and the EWQ size per factor
+        kind = val($0, "kind"); f = val($0, "factor")
+        if (kind == "ewq") ewq_bpw[f] = val($0, "linear_bits_per_weight")
+        if (kind != "uniform" && kind != "ewq" && kind != "sensitivity") next
+        name = val($0, "name"); lab = f == "null" ? name : name " f=" f
+        want[lab] = 1; bpw[lab] = val($0, "linear_bits_per_weight"); kld[lab] = val($0, "kld"); n++; next }
+    FNR == NR && /^  \{"factor": .*"seeds": / {   # report.json: the random statistics
+        lab = "random mean f=" val($0, "factor"); k = $0; sub(/.*"kld": \{/, "", k)
+        want[lab] = 1; rf[lab] = val($0, "factor"); kld[lab] = val(k, "mean"); sd[lab] = val(k, "sd"); n++; next }
+    FNR == NR { next }
+    /^<line .*text-anchor="end">/ { ny++; yt[ny] = attr($0, "y1"); yl[ny] = label($0) }
+    /^<line .*text-anchor="middle">/ { nx++; xt[nx] = attr($0, "x1"); xl[nx] = label($0) }
+    /^<path d="M/ { b = $0; sub(/.*V/, "", b); bottom = b + 0 }
+    /^<g transform="translate\([0-9.]+ [0-9.]+\)"><title>/ {
+        t = $0; sub(/.*<title>/, "", t); sub(/: .*/, "", t); drawn++
+        p = $0; sub(/^<g transform="translate\(/, "", p); split(p, xy, /[ )]/); gx[t] = xy[1]; gy[t] = xy[2]
+        if ($0 ~ /<line /) { by1[t] = attr($0, "y1"); by2[t] = attr($0, "y2") } }
+    END {
+        if (nx < 2 || ny < 2) { print "fewer than two ticks on an axis"; exit }
+        for (lab in want) {
+            if (!(lab in gx)) { printf "%s not drawn; ", lab; continue }
+            if (lab in rf) bpw[lab] = ewq_bpw[rf[lab]]
+            x = xt[1] + (xt[nx] - xt[1]) * (bpw[lab] - xl[1]) / (xl[nx] - xl[1]); y = ypx(kld[lab])
+            if (!near(gx[lab], x) || !near(gy[lab], y)) printf "%s at (%s %s), its numbers say (%.2f %.2f); ", lab, gx[lab], gy[lab], x, y
+            if ((lab in rf) && (!near(gy[lab] + by1[lab], ypx(kld[lab] + sd[lab])) ||
+                                !near(gy[lab] + by2[lab], ypx(kld[lab] - sd[lab]))))
+                printf "%s: bar from %s to %s; ", lab, gy[lab] + by1[lab], gy[lab] + by2[lab]
+        }
+        if (drawn != n || n != 2 + 3 * 3) printf "%d points drawn, %d in report.json, expected 11", drawn, n }' \
+    "$tmp/r1/report.json" "$svg")
+report run/frontier-points "$why"
 mkdir "$tmp/other" && echo keep >"$tmp/other/notes.txt"
 "$EWQ" "${args[@]}" --report "$tmp/other" >/dev/null 2>"$tmp/err"
 check run/report-refuses-foreign-folder $( [ $? = 1 ] && [ "$(ls "$tmp/other")" = notes.txt ]; echo $?) "$(cat "$tmp/err")"
