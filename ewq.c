@@ -1665,6 +1665,16 @@ static char *folder_name(const char *path) {
     return strndup(path + start, end - start);
 }
 
+/* An SVG document's opening: its size, a white background and the title (escaped) above the plot at x = left. */
+static void svg_start(FILE *f, double W, double H, double left, const char *title) {
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"20\" "
+               "font-size=\"14\">",
+            W, H, left);
+    print_xml_text(f, title);
+    fprintf(f, "</text>\n");
+}
+
 void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *model) {   /* block granularity */
     const double W = 800, H = 400, left = 64, right = 150, top = 44, bottom = 50;   /* right: the lines' labels */
     int L = p->n_layers;
@@ -1677,12 +1687,7 @@ void ewq_plan_svg(FILE *f, const ewq_plan *p, const char *model) {   /* block gr
     char *name = folder_name(model), title[256];   /* the model by its folder's name, not the path given */
     snprintf(title, sizeof title, "Block entropy of %s (%d bins, factor %g)", name, p->bins, p->rule.factor);
     free(name);
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
-               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"20\" "
-               "font-size=\"14\">",
-            W, H, left);
-    print_xml_text(f, title);
-    fprintf(f, "</text>\n");
+    svg_start(f, W, H, left, title);
     double step = nice_step(hi - lo, 5);   /* y: round values, light gridlines */
     int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
     for (double v = ceil(lo / step) * step; v <= hi + 1e-12; v += step) {
@@ -6000,12 +6005,7 @@ static void frontier_svg(FILE *f, const run_set *s, const run_opts *o) {
     char *name = folder_name(o->dir), title[256];
     snprintf(title, sizeof title, "KLD against size: %s, %d chunks of %d tokens", name, s->v[0].q.chunks, s->v[0].q.ctx);
     free(name);
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
-               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"20\" "
-               "font-size=\"14\">",
-            W, H, left);
-    print_xml_text(f, title);
-    fprintf(f, "</text>\n");
+    svg_start(f, W, H, left, title);
     /* one line per tick: the gridline and its label */
     for (int d = dlo; d <= dhi; d++)
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#e9ecef\"/><text x=\"%.1f\" y=\"%.2f\" "
