@@ -4701,7 +4701,8 @@ typedef struct {
     uint64_t offset, bytes;
 } ct_tensor;
 
-int ewq_ct_convertible(const ewq_qmat *m) { return m->tier == EWQ_INT8 && m->cols % m->group == 0; }
+/* int8 whose width is a multiple of its group size: the one case compressed-tensors holds exactly */
+static int ct_convertible(const ewq_qmat *m) { return m->tier == EWQ_INT8 && m->cols % m->group == 0; }
 
 static int ct_order(const void *a, const void *b) {
     const ct_tensor *x = a, *y = b;
@@ -4748,7 +4749,7 @@ static ct_tensor *ct_tensors(const ewq_packed *p, int *n, FILE *notes) {
     for (int i = 0; i < m->ck.n_tensors; i++) {
         const ewq_tensor *t = &m->ck.tensors[i];
         const ewq_qmat *w = ct_linear_of(p, t);
-        if (w && ewq_ct_convertible(w)) {
+        if (w && ct_convertible(w)) {
             for (ct_part part = CT_PACKED; part <= CT_SHAPE; part++) ct_add_part(&list[(*n)++], t, w, part);
             continue;
         }

@@ -873,8 +873,6 @@ void ewq_gguf_row(const ewq_qmat *m, int r, uint8_t *out);
  * Refused: a config.json that has a quantization_config already. */
 struct ewq_outdir;   /* the atomic output folder, below */
 int ewq_ct_write(struct ewq_outdir *d, const ewq_packed *p, FILE *notes, ewq_err *err);
-/* 1 when m is int8 with a width that is a multiple of its group size. */
-int ewq_ct_convertible(const ewq_qmat *m);
 
 /* ---------------------------------------------------------------------------------------------------
  * Infrastructure shared by the sections of ewq.c: atomic output files and the thread pool.
