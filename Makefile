@@ -13,6 +13,8 @@
 #   make test-cuda-mutants    deliberate bugs in copies of ewq_cuda.cu, each of which the emulated test
 #                   must catch (CI runs it)
 #   make test-cuda-sanitize   the same under compute-sanitizer (memcheck, then racecheck)
+#   make cuda-report          data/results/cuda-report.md: registers, shared memory and spills of every kernel,
+#                   SASS instructions per weight of each decode loop, launches per decode token (no GPU needed)
 #   make bench-cpu  ewq's CPU backend vs llama.cpp (llama-cpp-python) on SmolLM2-135M in every format pair,
 #                   pp512/tg128, against the copy bandwidth and a numpy sgemm measured in the same run
 #   make bench-cuda pp/tg, memory and decode bandwidth on synthesized Llama-3.2-1B and 3.1-8B (needs a GPU)
@@ -156,6 +158,10 @@ $(EMU)/test_cuda: tests/cuda/test_cuda.c tests/test.h $(EMU)/lib.o $(EMU)/ewq_cu
 	$(CC) $(WARN) $(EMU_OPT) -I. -c -o $@.o $<
 	$(CXX) $(EMU_OPT) -o $@ $@.o $(EMU)/lib.o $(EMU)/ewq_cuda.o $(LDLIBS)
 
+$(EMU)/decode_launches: tests/cuda/decode_launches.c $(EMU)/lib.o $(EMU)/ewq_cuda.o
+	$(CC) $(WARN) $(EMU_OPT) -I. -c -o $@.o $<
+	$(CXX) $(EMU_OPT) -o $@ $@.o $(EMU)/lib.o $(EMU)/ewq_cuda.o $(LDLIBS)
+
 $(EMU)/test_emu: $(EMU)/test_emu.cpp tests/cuda/emu/cuda_runtime.h tests/test.h $(EMU)/lib.o
 	$(CXX) $(EMU_CXXFLAGS) -o $@ $< $(EMU)/lib.o $(LDLIBS)
 
@@ -178,6 +184,11 @@ test-cuda-mutants: $(EMU)/lib.o
 	CC="$(CC)" CFLAGS="$(WARN) $(EMU_OPT)" CXX="$(CXX)" CXXFLAGS="$(EMU_CXXFLAGS) -O1" LDLIBS="$(LDLIBS) -lstdc++" \
 	  bash tests/run.sh --only "tests/cuda/mutants.sh $(EMU)"
 
+# Static evidence about the kernels (no GPU): ptxas resources, SASS per weight of each decode loop, launches
+# per decode token (counted by the emulation); CUOBJDUMP names cuobjdump when it is not next to nvcc.
+cuda-report: $(EMU)/decode_launches
+	bash tests/cuda/report.sh data/results/cuda-report.md $(EMU)
+
 deps:
 	command -v $(CC) >/dev/null && command -v clang >/dev/null && command -v make >/dev/null || \
 	  (apt-get update && apt-get install -y --no-install-recommends build-essential clang)
@@ -185,6 +196,6 @@ deps:
 clean:
 	rm -rf build ewq
 
-.PHONY: all test asan fuzz bench bench-cpu test-cuda test-cuda-sanitize bench-cuda test-cuda-emu test-cuda-emu-run test-cuda-mutants deps clean FORCE
+.PHONY: all test asan fuzz bench bench-cpu test-cuda test-cuda-sanitize bench-cuda test-cuda-emu test-cuda-emu-run test-cuda-mutants cuda-report deps clean FORCE
 FORCE:
 -include $(wildcard $(BUILD)/*.d)

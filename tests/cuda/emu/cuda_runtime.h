@@ -5,7 +5,8 @@
  * memory (so AddressSanitizer sees kernel out-of-bounds accesses), filled with 0xA5 when allocated, as is
  * each block's dynamic shared memory, which a guard after it checks for overruns; 16-byte __ldg loads
  * check their alignment; a divergent barrier, a full-mask shuffle with a missing lane or a deadlock is
- * reported (kernel, block, thread) and aborts. EMU_SEED=N runs the runnable threads in a random order.
+ * reported (kernel, block, thread) and aborts. EMU_SEED=N runs the runnable threads in a random order;
+ * EMU_LAUNCH_LOG set prints "emu-launch KERNEL" on stderr for every launch (make cuda-report counts them).
  * Static shared memory counts against a block's 227 KiB with the dynamic part, as on a GPU (a kernel's is
  * known once it has run: each __shared__ declaration reports its size when it is reached).
  * Launch syntax: hostify.sh rewrites k<<<g, b, s>>>(args) as EMU_LAUNCH((k), g, b, s)(args) first, and
@@ -186,6 +187,18 @@ template <class T> inline T __ldg(const T *p) {
     if ((uintptr_t)p % alignof(T)) emu::fatal("misaligned __ldg");
     return *p;
 }
+/* a streaming load (ld.global.cs: evict first): the same value, the same alignment rule */
+template <class T> inline T __ldcs(const T *p) {
+    if ((uintptr_t)p % alignof(T)) emu::fatal("misaligned __ldcs");
+    return *p;
+}
+/* byte i of the result is byte (s >> 4i) & 7 of the eight bytes y:x (x the low four), as CUDA documents */
+inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
+    unsigned long long b = (unsigned long long)y << 32 | x;
+    unsigned r = 0;
+    for (int i = 0; i < 4; i++) r |= (unsigned)(b >> 8 * ((s >> 4 * i) & 7) & 0xff) << 8 * i;
+    return r;
+}
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 inline __half __ushort_as_half(unsigned short u) { __half h; h.bits = u; return h; }
 extern "C" float ewq_f16_to_f32(uint16_t h);
@@ -254,6 +267,8 @@ struct launch {
         static struct counter { long launches = 0, blocks = 0, threads = 0; ~counter() {
             if (getenv("EMU_STATS")) fprintf(stderr, "emu: %ld launches, %ld blocks, %ld threads\n", launches, blocks, threads); } } c;
         c.launches++, c.blocks += (long)g.x * g.y * g.z, c.threads += (long)g.x * g.y * g.z * threads;
+        static const bool log = getenv("EMU_LAUNCH_LOG") != nullptr;   /* one stderr line per launch */
+        if (log) fprintf(stderr, "emu-launch %.*s\n", (int)strlen(name) - 2, name + 1);   /* "(k)" as hostify.sh wraps it */
         std::tuple<typename std::decay<P>::type...> tup(args...);   /* by value, as a kernel receives them */
         s.body = [&] { std::apply(k, tup); };
         s.grid = g, s.block = b, s.nthreads = (int)threads, s.kernel = name, s.dyn_bytes = smem;

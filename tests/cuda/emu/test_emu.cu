@@ -47,6 +47,14 @@ __global__ void first_byte(int *out) {
     if (threadIdx.x == 0) out[blockIdx.x] = dyn[0], dyn[0] = 1;
 }
 
+/* __byte_perm with the selectors CUDA's documentation explains, and __ldcs beside __ldg. */
+__global__ void permute(const unsigned *in, unsigned *out) {
+    unsigned x = in[0], y = in[1];
+    out[0] = __byte_perm(x, y, 0x3210), out[1] = __byte_perm(x, y, 0x7654), out[2] = __byte_perm(x, y, 0x0123);
+    out[3] = __byte_perm(x, y, 0x7650), out[4] = __byte_perm(x, y, 0xfedc);   /* only the low 3 bits of a selector count */
+    out[5] = __ldcs(in + 1);
+}
+
 /* Faults the emulation must catch. */
 __global__ void divergent_barrier(int *out) {
     if (threadIdx.x < 16) __syncthreads();
@@ -210,7 +218,16 @@ int main(void) {
     cudaMemcpy(&first, m + 99, 1, cudaMemcpyDeviceToHost);
     expect(first == 0xA5, "emu/malloc-poisoned", "byte %ld", first);
 
-    cudaFree(d), cudaFree(fs), cudaFree(fx), cudaFree(m);
+    /* byte permutations: x = 0x33221100, y = 0x77665544 (byte i of y:x is 0x11 * i) */
+    unsigned perm_in[2] = {0x33221100u, 0x77665544u}, perm[6], *dp = NULL;
+    cudaMalloc(&dp, sizeof perm);
+    cudaMemcpy(dp, perm_in, sizeof perm_in, cudaMemcpyHostToDevice);
+    permute<<<1, 1>>>(dp, dp);
+    cudaMemcpy(perm, dp, sizeof perm, cudaMemcpyDeviceToHost);
+    expect(perm[0] == 0x33221100u && perm[1] == 0x77665544u && perm[2] == 0x00112233u && perm[3] == 0x77665500u &&
+           perm[4] == 0x77665544u && perm[5] == 0x77665544u, "emu/byte-perm", "first value %#lx", perm[0]);
+
+    cudaFree(d), cudaFree(fs), cudaFree(fx), cudaFree(m), cudaFree(dp);
 
     expect_fault("emu/divergent-syncthreads", run_divergent, "divergent_barrier", "divergent barrier");
     expect_fault("emu/shuffle-after-lane-exit", run_exited_lane, "early_exit_then_shuffle", "has exited");
