@@ -4,15 +4,18 @@
  *   upload    every weight in its packed format of ewq.h (no other layout); norm weights and biases as
  *             float32; the RoPE tables of the CPU backend (ewq_rope_tables); a float32 KV cache
  *             [layer][position][kv_heads * head_dim]; all device memory is allocated here, none later
- *   decode    matrix-vector products: one warp per output row, 16-byte weight loads, int8/int4
- *             dequantized in registers, float32 accumulation, a warp-shuffle sum
+ *   decode    matrix-vector products built for the memory bound: 4 rows per warp, a group of 64 values
+ *             per lane (int8/int4: scale and minimum loaded once, s * sum q x + min * sum x), 16-byte
+ *             streaming weight loads, 8 or more in flight per lane, codes turned into floats by byte
+ *             permutations and I2F (make cuda-report counts the SASS instructions per weight)
  *   prefill   a shared-memory tiled float32 matrix product (64 rows x 64 positions per block of 256
  *             threads): the simple, exact version that issue 7 replaces with tensor-core (mma.sync) tiles
  *   the rest  embedding lookup, RMSNorm, one kernel for bias + q/k RMSNorm + RoPE + KV-cache write,
  *             causal grouped-query attention, SiLU(gate) * up; the residual adds are fused into the
  *             o_proj and down products (out += W x)
- * Dequantization rounds as the CPU does (int4: min + scale * q as two roundings, no fused multiply-add),
- * so weights agree bit for bit; sums differ from the CPU's only in their order.
+ * The prefill and per-value paths dequantize as the CPU does (int4: min + scale * q as two roundings, no
+ * fused multiply-add), so weights agree bit for bit and sums differ only in their order; the decode
+ * products apply scale and minimum to a group's sums instead, which differs from the CPU in rounding only.
  * Every CUDA call and launch is checked; a failure becomes one ewq_err line "cuda: ...". A fault inside a
  * kernel surfaces at a later call; with EWQ_CUDA_SYNC=1 every launch is waited for and the kernel named.
  * A forward call of more than CHUNK positions runs in chunks, which causal attention makes exact.
@@ -29,7 +32,8 @@
 #define CHUNK 512      /* positions per pass: activations and device logits are sized for this many */
 #define TILE 64        /* tiled product: rows and positions per block */
 #define TILE_K 16      /* tiled product: columns staged in shared memory per step */
-#define ROWS_PER_MATVEC_BLOCK 8
+#define MATVEC_WARPS 8  /* decode products: warps per block */
+#define MATVEC_ROWS 4   /* decode products: rows per warp */
 #define ATTN_THREADS 128
 
 /* ===================================================================================================
@@ -125,27 +129,68 @@ template <int F> __device__ __forceinline__ float weight_at(const dmat &m, int r
     return int4_value(__half2float(__ldg(m.min + g)), s, c & 1 ? b >> 4 : b & 15);
 }
 
-/* The dot product of the per16(F) values packed in v (one group: scale s, minimum mn) with x[0..). */
-template <int F> __device__ __forceinline__ float dot16(uint4 v, const float *x, float s, float mn) {
-    constexpr int N = per16(F), PER_WORD = N / 4;
-    float xs[N];
-#pragma unroll
-    for (int j = 0; j < N / 4; j++) {
-        float4 a = __ldg((const float4 *)x + j);
-        xs[4 * j] = a.x, xs[4 * j + 1] = a.y, xs[4 * j + 2] = a.z, xs[4 * j + 3] = a.w;
+/* Stored codes to float32 exactly, cheaply (the decode products are bound by instructions per weight):
+ * a byte holding 0..255 becomes the float 2^23 + byte when it is the low byte under the exponent byte 0x4B
+ * (one byte permutation), and 2^23 is subtracted (one FADD); byte 0 goes through I2F, which has its own
+ * pipe, so a quarter of the conversions leave the FMA and integer pipes alone. */
+template <int B> __device__ __forceinline__ float low_byte_value(unsigned v, unsigned magic) {
+#ifdef __CUDA_ARCH__
+    float f;
+    unsigned r;
+    if (B == 0) {
+        asm("cvt.rn.f32.u8 %0, %1;" : "=f"(f) : "r"(v));
+        return f;
     }
+    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(v), "r"(magic), "n"(0x7650 | B));
+    return __uint_as_float(r) - 8388608.0f;
+#else
+    return B == 0 ? (float)(v & 0xff) : __uint_as_float(__byte_perm(v, magic, 0x7650 | B)) - 8388608.0f;
+#endif
+}
+/* Byte B of v as a signed integer, to float32: byte 0 by I2F, which reads it in place; the others by one
+ * PRMT in its sign-replicating mode (selector nibbles with bit 3 set copy the sign of byte B; __byte_perm
+ * does not offer it) and the full-rate integer conversion. */
+template <int B> __device__ __forceinline__ float signed_byte_value(unsigned v) {
+#ifdef __CUDA_ARCH__
+    float f;
+    int r;
+    if (B == 0) {
+        asm("cvt.rn.f32.s8 %0, %1;" : "=f"(f) : "r"(v));
+        return f;
+    }
+    asm("prmt.b32 %0, %1, 0, %2;" : "=r"(r) : "r"(v), "n"(B | (B | 8) << 4 | (B | 8) << 8 | (B | 8) << 12));
+    return (float)r;
+#else
+    return (float)(signed char)(v >> 8 * B);
+#endif
+}
+
+/* The dot product of the per16(F) values packed in v with x[0..): raw formats their values, int8/int4
+ * their codes q (the caller applies the group's scale and minimum: s * sum q x + min * sum x). */
+template <int F> __device__ __forceinline__ float dot16(uint4 v, const float *x, float acc, unsigned magic) {
     const unsigned u[4] = {v.x, v.y, v.z, v.w};
-    float acc = 0;
 #pragma unroll
-    for (int j = 0; j < N; j++) {
-        unsigned word = u[j / PER_WORD], k = j % PER_WORD;
-        float w;
-        if (F == FMT_F32) w = __uint_as_float(word);
-        else if (F == FMT_F16) w = f16_value((word >> 16 * k) & 0xffff);
-        else if (F == FMT_BF16) w = bf16_value((word >> 16 * k) & 0xffff);
-        else if (F == FMT_INT8) w = s * (float)(signed char)(word >> 8 * k);
-        else w = int4_value(mn, s, (word >> 4 * k) & 15);
-        acc = fmaf(w, xs[j], acc);
+    for (int k = 0; k < 4; k++) {
+        unsigned w = u[k];
+        if (F == FMT_F32) {
+            acc = fmaf(__uint_as_float(w), x[k], acc);
+        } else if (F == FMT_F16 || F == FMT_BF16) {
+            float a = F == FMT_BF16 ? __uint_as_float(w << 16) : f16_value(w & 0xffff);
+            float b = F == FMT_BF16 ? __uint_as_float(w & 0xffff0000u) : f16_value(w >> 16);
+            acc = fmaf(b, x[2 * k + 1], fmaf(a, x[2 * k], acc));
+        } else if (F == FMT_INT8) {   /* 4 signed bytes, byte 0 first */
+            acc = fmaf(signed_byte_value<0>(w), x[4 * k], acc);
+            acc = fmaf(signed_byte_value<1>(w), x[4 * k + 1], acc);
+            acc = fmaf(signed_byte_value<2>(w), x[4 * k + 2], acc);
+            acc = fmaf(signed_byte_value<3>(w), x[4 * k + 3], acc);
+        } else {   /* 8 codes, the low nibble of each byte first: the bytes of lo are codes 0, 2, 4, 6 */
+            unsigned lo = w & 0x0f0f0f0fu, hi = w >> 4 & 0x0f0f0f0fu;
+            const float *xk = x + 8 * k;
+            acc = fmaf(low_byte_value<0>(lo, magic), xk[0], acc), acc = fmaf(low_byte_value<0>(hi, magic), xk[1], acc);
+            acc = fmaf(low_byte_value<1>(lo, magic), xk[2], acc), acc = fmaf(low_byte_value<1>(hi, magic), xk[3], acc);
+            acc = fmaf(low_byte_value<2>(lo, magic), xk[4], acc), acc = fmaf(low_byte_value<2>(hi, magic), xk[5], acc);
+            acc = fmaf(low_byte_value<3>(lo, magic), xk[6], acc), acc = fmaf(low_byte_value<3>(hi, magic), xk[7], acc);
+        }
     }
     return acc;
 }
@@ -174,30 +219,84 @@ __device__ float block_reduce(float v, int is_max) {
     return v;
 }
 
-/* Decode: out[r] = W[r] . x (or out[r] += with add), one warp per row. Rows whose 16-byte pieces are
- * aligned and stay inside one group (every shape of real models) take the vector path. */
-template <int F> __global__ void __launch_bounds__(32 * ROWS_PER_MATVEC_BLOCK)
+/* Decode: out[r] = W[r] . x (or out[r] += with add) for rows whose 16-byte pieces are aligned and stay
+ * inside one group (every shape of real models). A warp computes MATVEC_ROWS rows; each lane takes a unit
+ * of G consecutive pieces of all of them at once (MATVEC_ROWS * G independent 16-byte loads in flight,
+ * streaming: weights are read once per token), loads the unit's activations once for all rows, and
+ * applies a quantized unit's scale (and minimum) once: s * sum q x + min * sum x. With G * per16(F) equal
+ * to the group (64: int8 G = 4, int4 G = 2) a unit is a group; G = 1 serves any group size that 16
+ * bytes divide. int4's sums of x over each 32-value piece are computed once per block, in shared memory. */
+template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS)
 matvec(dmat m, const float *x, float *out, int add) {
-    int r = blockIdx.x * ROWS_PER_MATVEC_BLOCK + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (r >= m.rows) return;
-    constexpr int N = per16(F);
-    float acc = 0;
-    if (m.vec) {
-        const uint4 *row = (const uint4 *)((const char *)m.w + (size_t)r * row_bytes(F, m.cols));
-        int pieces = m.cols / N;
-#pragma unroll 4
-        for (int i = lane; i < pieces; i += 32) {
-            float s = 0, mn = 0;
-            if (F == FMT_INT8 || F == FMT_INT4) {
-                size_t g = (size_t)r * m.ng + i * N / m.group;
-                s = __half2float(__ldg(m.scale + g));
-                if (F == FMT_INT4) mn = __half2float(__ldg(m.min + g));
-            }
-            acc += dot16<F>(__ldg(row + i), x + (size_t)i * N, s, mn);
+    constexpr int N = per16(F), R = MATVEC_ROWS, Q = F == FMT_INT8 || F == FMT_INT4;
+    extern __shared__ float piece_sum[];   /* int4: [cols / 32] */
+    int lane = threadIdx.x % 32, r0 = (blockIdx.x * MATVEC_WARPS + threadIdx.x / 32) * R, pieces = m.cols / N;
+    if (F == FMT_INT4) {
+        for (int p = threadIdx.x; p < pieces; p += blockDim.x) {
+            float sum = 0;
+            for (int j = 0; j < N; j++) sum += x[(size_t)p * N + j];
+            piece_sum[p] = sum;
         }
-    } else {
-        for (int c = lane; c < m.cols; c += 32) acc = fmaf(weight_at<F>(m, r, c), x[c], acc);
+        __syncthreads();   /* every piece sum written before any is read */
     }
+    if (r0 >= m.rows) return;
+    const uint4 *row[R];
+    int ri[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {   /* rows past the end repeat the last one and are not stored */
+        ri[r] = r0 + r < m.rows ? r0 + r : m.rows - 1;
+        row[r] = (const uint4 *)((const char *)m.w + (size_t)ri[r] * row_bytes(F, m.cols));
+    }
+    float acc[R] = {};
+    /* int4's exponent byte, in a register: as a visible constant, ptxas makes it PRMT's immediate and moves
+     * each byte selector into a register instead (one more instruction per code); rows >> 31 is 0 */
+    unsigned magic = 0x4b000000u | (unsigned)m.rows >> 31;
+    for (int u = lane; u < pieces / G; u += 32) {
+        uint4 w[R][G];
+#pragma unroll
+        for (int r = 0; r < R; r++)
+#pragma unroll
+            for (int g = 0; g < G; g++) w[r][g] = __ldcs(row[r] + u * G + g);
+        float xs[G * N];
+#pragma unroll
+        for (int j = 0; j < G * N / 4; j++) {
+            float4 a = __ldg((const float4 *)(x + (size_t)u * G * N) + j);
+            xs[4 * j] = a.x, xs[4 * j + 1] = a.y, xs[4 * j + 2] = a.z, xs[4 * j + 3] = a.w;
+        }
+        float xsum = 0;
+        if (F == FMT_INT4)
+#pragma unroll
+            for (int g = 0; g < G; g++) xsum += piece_sum[u * G + g];
+        int group = !Q || G > 1 ? u : u * N / m.group;
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float d = Q ? 0.0f : acc[r];
+#pragma unroll
+            for (int g = 0; g < G; g++) d = dot16<F>(w[r][g], xs + g * N, d, magic);
+            if (!Q) {
+                acc[r] = d;
+                continue;
+            }
+            size_t gi = (size_t)ri[r] * m.ng + group;
+            acc[r] = fmaf(__half2float(__ldg(m.scale + gi)), d, acc[r]);
+            if (F == FMT_INT4) acc[r] = fmaf(__half2float(__ldg(m.min + gi)), xsum, acc[r]);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        float v = warp_sum(acc[r]);
+        if (lane == 0 && r0 + r < m.rows) out[r0 + r] = add ? out[r0 + r] + v : v;
+    }
+}
+
+/* Decode for any other shape (groups that 16 bytes do not divide): one warp per row, value by value,
+ * each weight dequantized as the CPU does. */
+template <int F> __global__ void __launch_bounds__(32 * MATVEC_WARPS)
+matvec_values(dmat m, const float *x, float *out, int add) {
+    int r = blockIdx.x * MATVEC_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (r >= m.rows) return;
+    float acc = 0;
+    for (int c = lane; c < m.cols; c += 32) acc = fmaf(weight_at<F>(m, r, c), x[c], acc);
     acc = warp_sum(acc);
     if (lane == 0) out[r] = add ? out[r] + acc : acc;
 }
@@ -344,9 +443,19 @@ __global__ void copy16(uint4 *dst, const uint4 *src, size_t n) {
  * Launching by format
  * =================================================================================================== */
 
+template <int F, int G> static void launch_matvec(const dmat &m, const float *x, float *out, int add) {
+    unsigned rows_per_block = MATVEC_WARPS * MATVEC_ROWS;
+    size_t smem = F == FMT_INT4 ? sizeof(float) * (size_t)(m.cols / per16(F)) : 0;
+    matvec<F, G><<<(m.rows + rows_per_block - 1) / rows_per_block, 32 * MATVEC_WARPS, smem>>>(m, x, out, add);
+}
+
 template <int F> static void launch_product(const dmat &m, const float *x, int n, float *out, int add) {
-    if (n == 1) matvec<F><<<(m.rows + ROWS_PER_MATVEC_BLOCK - 1) / ROWS_PER_MATVEC_BLOCK, 32 * ROWS_PER_MATVEC_BLOCK>>>(m, x, out, add);
-    else matmul_tiled<F><<<dim3((m.rows + TILE - 1) / TILE, (n + TILE - 1) / TILE), 256>>>(m, x, n, out, add);
+    constexpr int N = per16(F), GROUP_G = F == FMT_INT8 || F == FMT_INT4 ? EWQ_GROUP / N : 2;
+    if (n > 1) matmul_tiled<F><<<dim3((m.rows + TILE - 1) / TILE, (n + TILE - 1) / TILE), 256>>>(m, x, n, out, add);
+    else if (!m.vec) matvec_values<F><<<(m.rows + MATVEC_WARPS - 1) / MATVEC_WARPS, 32 * MATVEC_WARPS>>>(m, x, out, add);
+    /* units of GROUP_G pieces: one group of EWQ_GROUP values (quantized), or two pieces (raw) */
+    else if (m.cols % (GROUP_G * N) == 0 && (F < FMT_INT8 || m.group == EWQ_GROUP)) launch_matvec<F, GROUP_G>(m, x, out, add);
+    else launch_matvec<F, 1>(m, x, out, add);
 }
 
 /* out[t] (+)= W x[t] for t < n: the matrix-vector kernel for one position, the tiled one for more. */
@@ -358,7 +467,7 @@ static int product(const dmat *m, const float *x, int n, float *out, int add, ew
     case FMT_INT8: launch_product<FMT_INT8>(*m, x, n, out, add); break;
     default: launch_product<FMT_INT4>(*m, x, n, out, add); break;
     }
-    return launched(n == 1 ? "matvec" : "matmul_tiled", err);
+    return launched(n > 1 ? "matmul_tiled" : m->vec ? "matvec" : "matvec_values", err);
 }
 
 static int embed_rows(const dmat *m, const int *tokens, int n, float *x, ewq_err *err) {

@@ -13,10 +13,14 @@ jobs=${JOBS:-2}
 # name | sed expression (extended syntax) | what it breaks
 mutants=(
 'key-off-by-one|s/kr = kc \+ \(size_t\)\(first \+ k\) \* kvd/kr = kc + (size_t)(first + k + 1) * kvd/|attention reads the key one position later'
-'no-syncthreads|0,/        __syncthreads\(\);/s///|the tiled product computes before its shared tiles are complete'
+'no-syncthreads|0,/^        __syncthreads\(\);$/s///|the tiled product computes before its shared tiles are complete'
 'no-syncwarp|s/    __syncwarp\(\);//|qkv_finish rotates values other lanes have not written yet'
 'shared-too-small|s/32, sizeof\(float\) \* d>>>/32, sizeof(float) * (d \/ 2)>>>/|qkv_finish gets half the shared memory it writes'
 'attention-scale|s/float scale = 1\.0f \/ sqrtf\(\(float\)d\);/float scale = 1.0f \/ (float)d;/|scores scaled by 1 over d, not 1 over sqrt(d)'
+'matvec-no-syncthreads|s/__syncthreads\(\);   \/\* every piece sum/\/* every piece sum/|the int4 decode product reads the sums of x before other threads have written them'
+'matvec-min-sum|s/xsum \+= piece_sum\[u \* G \+ g\]/xsum += piece_sum[u * G]/|the int4 decode product applies the minimum to the sum of the first piece of each group only'
+'matvec-group-index|s/u \* N \/ m\.group;/u;/|the piece-by-piece decode product takes each piece as its own group'
+'int4-nibble-order|s/xk\[0\], acc\), acc = fmaf\(low_byte_value<0>\(hi, magic\), xk\[1\]/xk[1], acc), acc = fmaf(low_byte_value<0>(hi, magic), xk[0]/|the int4 decode product swaps the two codes of byte 0 of each word'
 'group-scale|s/float s = __half2float\(__ldg\(m\.scale \+ g\)\)/float s = __half2float(__ldg(m.scale + (size_t)r * m.ng))/|per-value dequantization uses the scale of the first group of the row for all groups'
 'attention-smem-by-context|s/size_t smem = attention_smem\(d, pos, n, c->sliding_window\);/size_t smem = attention_smem(d, 0, b->max_ctx, c->sliding_window);/|attention asks for the shared memory of the whole context at every launch'
 'smem-limit-last-init-wins|s/if \(attn_need > attention_smem_limit\) \{/if (attn_need != attention_smem_limit) {/|each backend sets the attention kernel limit to its own need, lowering it under an earlier one'

@@ -22,7 +22,7 @@ cuobjdump=${CUOBJDUMP:-$(command -v cuobjdump || echo "$(dirname "$(command -v "
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$nvcc" -O3 -arch="$arch" -cubin -Xptxas -v -o "$tmp/k.cubin" ewq_cuda.cu 2>"$tmp/ptxas.log"
+"$nvcc" -O3 -arch="$arch" -cubin -Xptxas -v -o "$tmp/k.cubin" ewq_cuda.cu 2>"$tmp/ptxas.log" || { cat "$tmp/ptxas.log" >&2; exit 1; }
 "$cuobjdump" -sass "$tmp/k.cubin" >"$tmp/k.sass"
 
 # ptxas -v: "Compiling entry function 'NAME'", then "N bytes stack frame, N bytes spill stores, N bytes spill
@@ -74,7 +74,7 @@ echo "count the loop's global loads (128: 16 bytes, U16: a 2-byte scale or minim
 echo
 echo "| kernel | format | loop instructions | 16-byte weight loads | loads in the loop | weights per pass | instructions per weight |"
 echo "|---|---|---:|---:|---|---:|---:|"
-for name in $(awk '{print $1}' "$tmp/sass" | sort -u | grep -E '^_Z[0-9]+matvec'); do
+for name in $(awk '{print $1}' "$tmp/sass" | sort -u | grep -E '^_Z6matvecI'); do
     read -r fname bpw per16 < <(fmt_of "$name")
     awk -v k="$name" '$1 == k' "$tmp/sass" >"$tmp/one"
     # the loop: a backward branch [target, branch]; the one with the most 16-byte loads
@@ -105,7 +105,7 @@ echo
 fixture=data/fixtures/llama3-f32
 for layers in 1 2; do
     EMU_LAUNCH_LOG=1 "$emu/decode_launches" "$fixture" $layers 2>"$tmp/launches"
-    sed -n '/^decode-begin$/,/^decode-end$/p' "$tmp/launches" | grep '^emu-launch ' | sed 's/^emu-launch //' >"$tmp/decode$layers"
+    sed -n '/^decode-begin$/,/^decode-end$/p' "$tmp/launches" | grep '^emu-launch ' | sed 's/^emu-launch //; s/ //g' >"$tmp/decode$layers"
 done
 n1=$(wc -l <"$tmp/decode1") n2=$(wc -l <"$tmp/decode2")
 echo "One decode step after a prefill of 8 positions on \`$fixture\` (every weight int4) cut to 1 and to 2 layers,"

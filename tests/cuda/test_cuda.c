@@ -17,12 +17,14 @@
  * Models: every fixture in data/fixtures/; mistral-f32 once more with a sliding window of 12 positions
  * (shorter than the prefill and the perplexity chunks, so the window decides what attention sees);
  * real-width shapes (Llama-3.2-1B, Qwen2.5-0.5B, Qwen3-0.6B from $EWQ_ASSETS/configs, default
- * ../shared/assets) at 2 layers and a vocabulary of 4096, synthesized into a temporary folder, logits
+ * ../shared/assets) at 2 layers and a vocabulary of 4093 (a prime: the last block of every decode
+ * product over the vocabulary is partial, down to a lone row), synthesized into a temporary folder, logits
  * only (3 decode steps) at the two mixed assignments; and stories260K
  * ($EWQ_ASSETS/stories260K), which also runs a long prefill (default 600 positions: longer than the
  * backend's 512-position chunk) on its tinystories tokens, and perplexity with chunks of 128.
  * Assignments: raw; int8 and int4 (every weight, embedding and lm_head included); mixed (block linears
- * cycling raw/int8/int4, embedding int4, lm_head int8); mixed with groups of 40, which no 16-byte
+ * cycling raw/int8/int4, embedding int4, lm_head int8); mixed with groups of 128, which the decode
+ * products take piece by piece rather than a group at a time; mixed with groups of 40, which no 16-byte
  * load divides, so the products take the per-value path and the last group of a row is short.
  * Also checked: bad calls, a context too large for device memory and one too long for the attention
  * kernel fail with one line; the longest context the refusal names works (its last position's attention
@@ -115,6 +117,7 @@ static const variant variants[] = {
     {"int8", EWQ_INT8, 0, EWQ_GROUP},
     {"int4", EWQ_INT4, 0, EWQ_GROUP},
     {"mixed", EWQ_RAW, 1, EWQ_GROUP},
+    {"mixed-g128", EWQ_RAW, 1, 128},
     {"mixed-g40", EWQ_RAW, 1, 40},
 };
 
@@ -406,11 +409,11 @@ static char *replace_value(const char *text, const char *key, const char *value)
 }
 
 /* dir/config.json and dir/model.safetensors: the config at config_path with 2 layers and a vocabulary of
- * 4096 (BOS 1, EOS 2), and random weights of its shapes (ewq synth). The vocabulary is cut because the
+ * 4093 (BOS 1, EOS 2), and random weights of its shapes (ewq synth). The vocabulary is cut because the
  * emulation pays for every lm_head row of every tiled product; the widths that matter stay real. */
 static int synth_shape(const char *config_path, const char *dir, ewq_err *err) {
     static const char *const edits[][2] = {
-        {"num_hidden_layers", "2"}, {"vocab_size", "4096"}, {"bos_token_id", "1"}, {"eos_token_id", "2"}};
+        {"num_hidden_layers", "2"}, {"vocab_size", "4093"}, {"bos_token_id", "1"}, {"eos_token_id", "2"}};
     char *text, path[1100];
     size_t len;
     ewq_config c;

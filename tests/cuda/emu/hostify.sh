@@ -10,7 +10,7 @@
 # generated file.
 set -eu
 in=${1:?usage: hostify.sh IN.cu OUT.cpp} out=${2:?usage: hostify.sh IN.cu OUT.cpp}
-sed -E -e 's/([A-Za-z_][A-Za-z_0-9]*(<[A-Za-z_0-9]+>)?)<<<(.*)>>>\(/EMU_LAUNCH((\1), \3)(/' \
+sed -E -e 's/([A-Za-z_][A-Za-z_0-9]*(<[A-Za-z_0-9, ]+>)?)<<<(.*)>>>\(/EMU_LAUNCH((\1), \3)(/' \
        -e 's/extern __shared__ ([A-Za-z_][A-Za-z_0-9 ]*) ([A-Za-z_][A-Za-z_0-9]*)\[\];/\1 *\2 = (\1 *)emu::dyn_smem();/' \
        "$in" |
 awk '/^[ \t]*__shared__ [^;]*;[ \t]*$/ {
