@@ -4,13 +4,18 @@
  *   upload    every weight in its packed format of ewq.h (no other layout); norm weights and biases as
  *             float32; the RoPE tables of the CPU backend (ewq_rope_tables); a float32 KV cache
  *             [layer][position][kv_heads * head_dim]; all device memory is allocated here, none later
- *   decode    matrix-vector products built for the memory bound: 4 rows per warp, a group of 64 values
- *             per lane (int8/int4: scale and minimum loaded once, s * sum q x + min * sum x), 16-byte
- *             streaming weight loads, 8 or more in flight per lane, codes turned into floats by byte
- *             permutations and I2F (make cuda-report counts the SASS instructions per weight)
+ *   decode    one position is one CUDA graph (captured at the first, replayed with the token and position
+ *             read from device memory), 5 kernels per layer: q/k/v products with the RMSNorm folded in;
+ *             attention with bias, q/k norm, RoPE and the KV-cache write folded in, flash-decoding (256
+ *             keys per block, partials combined by the last block of each head); o_proj with the
+ *             residual; gate and up with the RMSNorm and SiLU(gate) * up folded in; down with the
+ *             residual. The products are built for the memory bound: 4 rows per warp, a group of 64
+ *             values per lane (int8/int4: scale and minimum loaded once, s * sum q x + min * sum x),
+ *             16-byte streaming weight loads, 8 or more in flight per lane, the input in shared memory,
+ *             codes turned into floats by byte permutations and I2F (make cuda-report counts the SASS)
  *   prefill   a shared-memory tiled float32 matrix product (64 rows x 64 positions per block of 256
- *             threads): the simple, exact version that issue 7 replaces with tensor-core (mma.sync) tiles
- *   the rest  embedding lookup, RMSNorm, one kernel for bias + q/k RMSNorm + RoPE + KV-cache write,
+ *             threads): the simple, exact version that issue 7 replaces with tensor-core (mma.sync) tiles;
+ *             embedding lookup, RMSNorm, one kernel for bias + q/k RMSNorm + RoPE + KV-cache write,
  *             causal grouped-query attention, SiLU(gate) * up; the residual adds are fused into the
  *             o_proj and down products (out += W x)
  * The prefill and per-value paths dequantize as the CPU does (int4: min + scale * q as two roundings, no
@@ -35,6 +40,7 @@
 #define MATVEC_WARPS 8  /* decode products: warps per block */
 #define MATVEC_ROWS 4   /* decode products: rows per warp */
 #define ATTN_THREADS 128
+#define SPLIT_KEYS 256  /* decode attention: keys per block */
 
 /* ===================================================================================================
  * Errors: every runtime call checked, every launch followed by cudaGetLastError
@@ -219,86 +225,124 @@ __device__ float block_reduce(float v, int is_max) {
     return v;
 }
 
-/* Decode: out[r] = W[r] . x (or out[r] += with add) for rows whose 16-byte pieces are aligned and stay
- * inside one group (every shape of real models). A warp computes MATVEC_ROWS rows; each lane takes a unit
- * of G consecutive pieces of all of them at once (MATVEC_ROWS * G independent 16-byte loads in flight,
- * streaming: weights are read once per token), loads the unit's activations once for all rows, and
- * applies a quantized unit's scale (and minimum) once: s * sum q x + min * sum x. With G * per16(F) equal
- * to the group (64: int8 G = 4, int4 G = 2) a unit is a group; G = 1 serves any group size that 16
- * bytes divide. int4's sums of x over each 32-value piece are computed once per block, in shared memory. */
-template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS)
-matvec(dmat m, const float *x, float *out, int add) {
+/* Decode, the rows r0 .. r0 + MATVEC_ROWS - 1 of W x for one warp; x (and int4's sums of x over each 32-value
+ * piece) in shared memory. Every lane returns the sums. Rows whose 16-byte pieces are aligned and stay
+ * inside one group (every shape of real models) take units of G consecutive pieces: a lane loads a unit
+ * of all its rows at once (MATVEC_ROWS * G independent 16-byte loads in flight, streaming: weights are
+ * read once per token) and applies a quantized unit's scale (and minimum) once, s * sum q x + min * sum x.
+ * With G * per16(F) equal to the group (64: int8 G = 4, int4 G = 2) a unit is a group; G = 1 serves any
+ * group size that 16 bytes divide; G = 0 is the per-value path for every other shape, each weight
+ * dequantized as the CPU does. */
+template <int F, int G> __device__ __forceinline__ void matvec_rows(const dmat &m, const float *xs, const float *psum,
+                                                                    int r0, float acc[MATVEC_ROWS]) {
     constexpr int N = per16(F), R = MATVEC_ROWS, Q = F == FMT_INT8 || F == FMT_INT4;
-    extern __shared__ float piece_sum[];   /* int4: [cols / 32] */
-    int lane = threadIdx.x % 32, r0 = (blockIdx.x * MATVEC_WARPS + threadIdx.x / 32) * R, pieces = m.cols / N;
-    if (F == FMT_INT4) {
-        for (int p = threadIdx.x; p < pieces; p += blockDim.x) {
+    int lane = threadIdx.x % 32, ri[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {   /* rows past the end repeat the last one; the caller stores none of them */
+        ri[r] = r0 + r < m.rows ? r0 + r : m.rows - 1;
+        acc[r] = 0;
+    }
+    if (G == 0) {
+        for (int c = lane; c < m.cols; c += 32)
+#pragma unroll
+            for (int r = 0; r < R; r++) acc[r] = fmaf(weight_at<F>(m, ri[r], c), xs[c], acc[r]);
+    } else {
+        constexpr int U = G > 0 ? G : 1;   /* pieces per unit */
+        const uint4 *row[R];
+#pragma unroll
+        for (int r = 0; r < R; r++) row[r] = (const uint4 *)((const char *)m.w + (size_t)ri[r] * row_bytes(F, m.cols));
+        /* int4's exponent byte, in a register: as a visible constant, ptxas makes it PRMT's immediate and
+         * moves each byte selector into a register instead (one more instruction per code); rows >> 31 is 0 */
+        unsigned magic = 0x4b000000u | (unsigned)m.rows >> 31;
+        for (int u = lane; u < m.cols / N / U; u += 32) {
+            uint4 w[R][U];
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+                for (int g = 0; g < U; g++) w[r][g] = __ldcs(row[r] + u * U + g);
+            float x[U * N];
+#pragma unroll
+            for (int j = 0; j < U * N / 4; j++) {
+                float4 a = ((const float4 *)(xs + (size_t)u * U * N))[j];
+                x[4 * j] = a.x, x[4 * j + 1] = a.y, x[4 * j + 2] = a.z, x[4 * j + 3] = a.w;
+            }
+            float xsum = 0;
+            if (F == FMT_INT4)
+#pragma unroll
+                for (int g = 0; g < U; g++) xsum += psum[u * U + g];
+            int group = !Q || U > 1 ? u : u * N / m.group;
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                float d = Q ? 0.0f : acc[r];
+#pragma unroll
+                for (int g = 0; g < U; g++) d = dot16<F>(w[r][g], x + g * N, d, magic);
+                if (!Q) {
+                    acc[r] = d;
+                    continue;
+                }
+                size_t gi = (size_t)ri[r] * m.ng + group;
+                acc[r] = fmaf(__half2float(__ldg(m.scale + gi)), d, acc[r]);
+                if (F == FMT_INT4) acc[r] = fmaf(__half2float(__ldg(m.min + gi)), xsum, acc[r]);
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++) acc[r] = warp_sum(acc[r]);
+}
+
+/* A decode product: one to three matrices of the same format and unit (q, k, v) applied to one input, or
+ * gate and up with SiLU(gate) * up as the output (glu). */
+typedef struct dec_job {
+    dmat m;
+    float *out;
+    int add, blocks;   /* add: out += W x (the residual); blocks: this job's share of the grid */
+} dec_job;
+typedef struct dec_args {
+    dec_job job[3];
+    int jobs, glu;           /* glu: job[0] gate, job[1] up (its blocks and out unused), out = SiLU(gate) * up */
+    const float *x, *norm;   /* norm: x is RMS-normalized with this weight first (NULL: x as it is) */
+    int cols;
+    float eps;
+} dec_args;
+
+/* Each block stages its input in shared memory (RMS-normalized as the rmsnorm kernel does it, when a
+ * norm weight is given: the norm runs once per block instead of once more per layer), then its warps
+ * compute MATVEC_ROWS rows each. */
+template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS) dec_product(dec_args a) {
+    extern __shared__ float xs[];   /* [cols] the input, then [cols / 32] int4's sums of 32-value pieces */
+    float *psum = xs + a.cols, inv = 1;
+    if (a.norm) {
+        float ss = 0;
+        for (int i = threadIdx.x; i < a.cols; i += blockDim.x) ss += a.x[i] * a.x[i];
+        inv = 1.0f / sqrtf(block_reduce(ss, 0) / (float)a.cols + a.eps);
+    }
+    for (int i = threadIdx.x; i < a.cols; i += blockDim.x) xs[i] = a.norm ? a.norm[i] * (a.x[i] * inv) : a.x[i];
+    __syncthreads();
+    if (F == FMT_INT4 && G > 0) {
+        for (int p = threadIdx.x; p < a.cols / 32; p += blockDim.x) {
             float sum = 0;
-            for (int j = 0; j < N; j++) sum += x[(size_t)p * N + j];
-            piece_sum[p] = sum;
+            for (int j = 0; j < 32; j++) sum += xs[32 * p + j];
+            psum[p] = sum;
         }
         __syncthreads();   /* every piece sum written before any is read */
     }
-    if (r0 >= m.rows) return;
-    const uint4 *row[R];
-    int ri[R];
+    int b = blockIdx.x, j = 0;
+    while (j + 1 < a.jobs && b >= a.job[j].blocks) b -= a.job[j].blocks, j++;
+    const dec_job &job = a.job[j];
+    int r0 = (b * MATVEC_WARPS + (int)threadIdx.x / 32) * MATVEC_ROWS;
+    if (r0 >= job.m.rows) return;
+    float acc[MATVEC_ROWS];
+    matvec_rows<F, G>(job.m, xs, psum, r0, acc);
+    if (a.glu) {
+        float up[MATVEC_ROWS];
+        matvec_rows<F, G>(a.job[1].m, xs, psum, r0, up);
 #pragma unroll
-    for (int r = 0; r < R; r++) {   /* rows past the end repeat the last one and are not stored */
-        ri[r] = r0 + r < m.rows ? r0 + r : m.rows - 1;
-        row[r] = (const uint4 *)((const char *)m.w + (size_t)ri[r] * row_bytes(F, m.cols));
+        for (int r = 0; r < MATVEC_ROWS; r++) acc[r] = acc[r] / (1.0f + expf(-acc[r])) * up[r];
     }
-    float acc[R] = {};
-    /* int4's exponent byte, in a register: as a visible constant, ptxas makes it PRMT's immediate and moves
-     * each byte selector into a register instead (one more instruction per code); rows >> 31 is 0 */
-    unsigned magic = 0x4b000000u | (unsigned)m.rows >> 31;
-    for (int u = lane; u < pieces / G; u += 32) {
-        uint4 w[R][G];
+    if (threadIdx.x % 32 == 0)
 #pragma unroll
-        for (int r = 0; r < R; r++)
-#pragma unroll
-            for (int g = 0; g < G; g++) w[r][g] = __ldcs(row[r] + u * G + g);
-        float xs[G * N];
-#pragma unroll
-        for (int j = 0; j < G * N / 4; j++) {
-            float4 a = __ldg((const float4 *)(x + (size_t)u * G * N) + j);
-            xs[4 * j] = a.x, xs[4 * j + 1] = a.y, xs[4 * j + 2] = a.z, xs[4 * j + 3] = a.w;
-        }
-        float xsum = 0;
-        if (F == FMT_INT4)
-#pragma unroll
-            for (int g = 0; g < G; g++) xsum += piece_sum[u * G + g];
-        int group = !Q || G > 1 ? u : u * N / m.group;
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            float d = Q ? 0.0f : acc[r];
-#pragma unroll
-            for (int g = 0; g < G; g++) d = dot16<F>(w[r][g], xs + g * N, d, magic);
-            if (!Q) {
-                acc[r] = d;
-                continue;
-            }
-            size_t gi = (size_t)ri[r] * m.ng + group;
-            acc[r] = fmaf(__half2float(__ldg(m.scale + gi)), d, acc[r]);
-            if (F == FMT_INT4) acc[r] = fmaf(__half2float(__ldg(m.min + gi)), xsum, acc[r]);
-        }
-    }
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        float v = warp_sum(acc[r]);
-        if (lane == 0 && r0 + r < m.rows) out[r0 + r] = add ? out[r0 + r] + v : v;
-    }
-}
-
-/* Decode for any other shape (groups that 16 bytes do not divide): one warp per row, value by value,
- * each weight dequantized as the CPU does. */
-template <int F> __global__ void __launch_bounds__(32 * MATVEC_WARPS)
-matvec_values(dmat m, const float *x, float *out, int add) {
-    int r = blockIdx.x * MATVEC_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (r >= m.rows) return;
-    float acc = 0;
-    for (int c = lane; c < m.cols; c += 32) acc = fmaf(weight_at<F>(m, r, c), x[c], acc);
-    acc = warp_sum(acc);
-    if (lane == 0) out[r] = add ? out[r] + acc : acc;
+        for (int r = 0; r < MATVEC_ROWS; r++)
+            if (r0 + r < job.m.rows) job.out[r0 + r] = job.add ? job.out[r0 + r] + acc[r] : acc[r];
 }
 
 /* Prefill: out[t][r] = sum_c x[t][c] W[r][c] (or += with add) for t < n. A block computes 64 rows x 64
@@ -361,34 +405,123 @@ typedef struct qkv_args {
     float eps;
 } qkv_args;
 
-/* One warp per (head, position) of q and k: bias (Qwen2), RMSNorm of the head (Qwen3), RoPE
- * (rotate-half). q stays in place; k, and v with its bias, go into the cache at their position. */
-__global__ void qkv_finish(qkv_args a) {
-    extern __shared__ float x[];   /* [d] */
-    int d = a.d, half = d / 2, t = blockIdx.y, p = a.pos + t, lane = threadIdx.x, is_q = (int)blockIdx.x < a.heads;
-    int h = is_q ? blockIdx.x : blockIdx.x - a.heads;
-    size_t kvd = (size_t)a.kv_heads * d;
-    const float *src = is_q ? a.q + ((size_t)t * a.heads + h) * d : a.k + (size_t)t * kvd + (size_t)h * d;
-    const float *bias = is_q ? a.bias[0] : a.bias[1], *norm = is_q ? a.q_norm : a.k_norm;
-    for (int i = lane; i < d; i += 32) x[i] = bias ? src[i] + bias[h * d + i] : src[i];
+/* One head vector at position p, by one warp: bias (Qwen2), RMSNorm of the head (Qwen3), RoPE
+ * (rotate-half) of src into dst (which may be src); x is shared scratch of d floats. */
+__device__ void finish_head(float *x, const float *src, const float *bias, const float *norm, float eps, int d,
+                            const float *cs, const float *sn, float *dst) {
+    int lane = threadIdx.x % 32, half = d / 2;
+    for (int i = lane; i < d; i += 32) x[i] = bias ? src[i] + bias[i] : src[i];
     if (norm) {
         float ss = 0;
         for (int i = lane; i < d; i += 32) ss += x[i] * x[i];
-        float inv = 1.0f / sqrtf(warp_sum(ss) / (float)d + a.eps);
+        float inv = 1.0f / sqrtf(warp_sum(ss) / (float)d + eps);
         for (int i = lane; i < d; i += 32) x[i] = norm[i] * (x[i] * inv);
     }
     __syncwarp();
-    float *dst = is_q ? a.q + ((size_t)t * a.heads + h) * d : a.kc + (size_t)p * kvd + (size_t)h * d;
-    const float *cs = a.cos_t + (size_t)p * half, *sn = a.sin_t + (size_t)p * half;
     for (int i = lane; i < half; i += 32) {
         float x0 = x[i], x1 = x[i + half];
         dst[i] = x0 * cs[i] - x1 * sn[i];
         dst[i + half] = x1 * cs[i] + x0 * sn[i];
     }
-    if (is_q) return;
+}
+
+/* Prefill: one warp per (head, position) of q and k, finished (finish_head). q stays in place; k, and v
+ * with its bias, go into the cache at their position. */
+__global__ void qkv_finish(qkv_args a) {
+    extern __shared__ float x[];   /* [d] */
+    int d = a.d, t = blockIdx.y, p = a.pos + t, lane = threadIdx.x, is_q = (int)blockIdx.x < a.heads;
+    int h = is_q ? blockIdx.x : blockIdx.x - a.heads;
+    size_t kvd = (size_t)a.kv_heads * d;
+    const float *cs = a.cos_t + (size_t)p * (d / 2), *sn = a.sin_t + (size_t)p * (d / 2);
+    if (is_q) {
+        float *q = a.q + ((size_t)t * a.heads + h) * d;
+        finish_head(x, q, a.bias[0] ? a.bias[0] + h * d : NULL, a.q_norm, a.eps, d, cs, sn, q);
+        return;
+    }
+    finish_head(x, a.k + (size_t)t * kvd + (size_t)h * d, a.bias[1] ? a.bias[1] + h * d : NULL, a.k_norm, a.eps, d,
+                cs, sn, a.kc + (size_t)p * kvd + (size_t)h * d);
     const float *vs = a.v + (size_t)t * kvd + (size_t)h * d;
     float *vd = a.vc + (size_t)p * kvd + (size_t)h * d;
     for (int i = lane; i < d; i += 32) vd[i] = a.bias[2] ? vs[i] + a.bias[2][h * d + i] : vs[i];
+}
+
+/* Decode attention, flash-decoding: block (h, split) takes query head h against the keys split *
+ * SPLIT_KEYS .. + SPLIT_KEYS - 1 that position p sees (p read from device memory: a captured decode step
+ * replays for every position). It finishes its own copy of q (and, in the split holding p, of the new key
+ * and value: the first query head of each KV head writes them to the cache, the others use their copy),
+ * scores its keys one per thread, keeps exp(score - max) once, and writes its partial output with its
+ * max and sum. The last split of a head to arrive (a ticket per head) combines the partials in split
+ * order, so the result does not depend on which block finishes last. */
+typedef struct attn_args {
+    const float *q, *k, *v, *bias[3], *q_norm, *k_norm, *cos_t, *sin_t;   /* q, k, v as the products left them */
+    float *kc, *vc, *part, *out;   /* part: [heads][splits][d + 2] each split's output, max and sum */
+    int *arrived;                  /* [heads] splits done; the last resets it */
+    const int *pos;
+    int heads, kv_heads, d, window, splits;
+    float eps;
+} attn_args;
+
+__global__ void __launch_bounds__(ATTN_THREADS) attention_decode(attn_args a) {
+    extern __shared__ float sh[];   /* q, new k, new v, scratch for q and k [d each], weights [SPLIT_KEYS], flag */
+    int d = a.d, h = blockIdx.x, split = blockIdx.y, p = *a.pos, kvh = h / (a.heads / a.kv_heads);
+    int first = a.window && p >= a.window ? p - a.window + 1 : 0, k0 = split * SPLIT_KEYS, k1 = k0 + SPLIT_KEYS;
+    k0 = k0 > first ? k0 : first, k1 = k1 < p + 1 ? k1 : p + 1;
+    if (k0 >= k1) return;   /* no key of this split is visible */
+    float *qs = sh, *kn = sh + d, *vn = sh + 2 * d, *weight = sh + 5 * d;
+    int *last = (int *)(weight + SPLIT_KEYS), warp = threadIdx.x / 32, has_new = k1 == p + 1;
+    size_t kvd = (size_t)a.kv_heads * d, head = (size_t)kvh * d;
+    const float *cs = a.cos_t + (size_t)p * (d / 2), *sn = a.sin_t + (size_t)p * (d / 2);
+    if (warp == 0) finish_head(sh + 3 * d, a.q + (size_t)h * d, a.bias[0] ? a.bias[0] + h * d : NULL, a.q_norm, a.eps, d, cs, sn, qs);
+    if (warp == 1 && has_new)
+        finish_head(sh + 4 * d, a.k + head, a.bias[1] ? a.bias[1] + head : NULL, a.k_norm, a.eps, d, cs, sn, kn);
+    if (warp == 2 && has_new)
+        for (int i = threadIdx.x % 32; i < d; i += 32) vn[i] = a.bias[2] ? a.v[head + i] + a.bias[2][head + i] : a.v[head + i];
+    __syncthreads();
+    if (has_new && h % (a.heads / a.kv_heads) == 0)
+        for (int i = threadIdx.x; i < d; i += blockDim.x) a.kc[p * kvd + head + i] = kn[i], a.vc[p * kvd + head + i] = vn[i];
+
+    float scale = 1.0f / sqrtf((float)d), mx = -INFINITY, sum = 0;
+    for (int k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
+        const float *kr = k == p ? kn : a.kc + (size_t)k * kvd + head;
+        float s = 0;
+        if (d % 4 == 0)   /* 16-byte loads: rows of the cache (and q, kn) start 16-byte aligned then */
+            for (int i = 0; i < d; i += 4) {
+                float4 kv = *(const float4 *)(kr + i), qv = *(const float4 *)(qs + i);
+                s = fmaf(qv.w, kv.w, fmaf(qv.z, kv.z, fmaf(qv.y, kv.y, fmaf(qv.x, kv.x, s))));
+            }
+        else
+            for (int i = 0; i < d; i++) s = fmaf(qs[i], kr[i], s);
+        weight[k - k0] = s * scale;
+        mx = fmaxf(mx, s * scale);
+    }
+    mx = block_reduce(mx, 1);
+    for (int k = k0 + threadIdx.x; k < k1; k += blockDim.x) sum += weight[k - k0] = expf(weight[k - k0] - mx);
+    sum = block_reduce(sum, 0);   /* its barriers also publish the weights */
+    float *mine = a.part + ((size_t)h * a.splits + split) * (d + 2);
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        float o = 0;
+        for (int k = k0; k < k1; k++) o = fmaf(weight[k - k0], k == p ? vn[i] : a.vc[(size_t)k * kvd + head + i], o);
+        mine[i] = o;
+    }
+    if (threadIdx.x == 0) mine[d] = mx, mine[d + 1] = sum;
+    __threadfence();   /* this block's partial visible to the block that combines */
+    __syncthreads();
+    int s0 = first / SPLIT_KEYS, s1 = p / SPLIT_KEYS;
+    if (threadIdx.x == 0) {
+        *last = atomicAdd(a.arrived + h, 1) == s1 - s0;
+        if (*last) a.arrived[h] = 0;
+    }
+    __syncthreads();
+    if (!*last) return;
+    const float *part = a.part + (size_t)h * a.splits * (d + 2);
+    float m = -INFINITY, l = 0;
+    for (int j = s0; j <= s1; j++) m = fmaxf(m, __ldcg(part + (size_t)j * (d + 2) + d));
+    for (int j = s0; j <= s1; j++) l += __ldcg(part + (size_t)j * (d + 2) + d + 1) * expf(__ldcg(part + (size_t)j * (d + 2) + d) - m);
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        float o = 0;
+        for (int j = s0; j <= s1; j++) o += __ldcg(part + (size_t)j * (d + 2) + i) * expf(__ldcg(part + (size_t)j * (d + 2) + d) - m);
+        a.out[(size_t)h * d + i] = o / l;
+    }
 }
 
 /* One block per (query head, position): the scores of the visible keys in shared memory, softmax,
@@ -443,40 +576,91 @@ __global__ void copy16(uint4 *dst, const uint4 *src, size_t n) {
  * Launching by format
  * =================================================================================================== */
 
-template <int F, int G> static void launch_matvec(const dmat &m, const float *x, float *out, int add) {
-    unsigned rows_per_block = MATVEC_WARPS * MATVEC_ROWS;
-    size_t smem = F == FMT_INT4 ? sizeof(float) * (size_t)(m.cols / per16(F)) : 0;
-    matvec<F, G><<<(m.rows + rows_per_block - 1) / rows_per_block, 32 * MATVEC_WARPS, smem>>>(m, x, out, add);
+/* The unit of a decode product (matvec_rows' G): 0 per value; GROUP_G pieces, one group of EWQ_GROUP values
+ * (quantized) or two pieces (raw), where the shape allows; else 1 piece. */
+template <int F> constexpr int group_units() { return F == FMT_INT8 || F == FMT_INT4 ? EWQ_GROUP / per16(F) : 2; }
+static int unit_of(const dmat *m) {
+    int n = per16(m->fmt), g = m->fmt == FMT_INT8 ? group_units<FMT_INT8>() : m->fmt == FMT_INT4 ? group_units<FMT_INT4>() : 2;
+    if (!m->vec) return 0;
+    return m->cols % (g * n) == 0 && (m->fmt < FMT_INT8 || m->group == EWQ_GROUP) ? g : 1;
 }
 
-template <int F> static void launch_product(const dmat &m, const float *x, int n, float *out, int add) {
-    constexpr int N = per16(F), GROUP_G = F == FMT_INT8 || F == FMT_INT4 ? EWQ_GROUP / N : 2;
-    if (n > 1) matmul_tiled<F><<<dim3((m.rows + TILE - 1) / TILE, (n + TILE - 1) / TILE), 256>>>(m, x, n, out, add);
-    else if (!m.vec) matvec_values<F><<<(m.rows + MATVEC_WARPS - 1) / MATVEC_WARPS, 32 * MATVEC_WARPS>>>(m, x, out, add);
-    /* units of GROUP_G pieces: one group of EWQ_GROUP values (quantized), or two pieces (raw) */
-    else if (m.cols % (GROUP_G * N) == 0 && (F < FMT_INT8 || m.group == EWQ_GROUP)) launch_matvec<F, GROUP_G>(m, x, out, add);
-    else launch_matvec<F, 1>(m, x, out, add);
+template <int F> static void launch_dec(const dec_args &a, int unit, unsigned blocks, size_t smem, cudaStream_t st) {
+    constexpr int G = group_units<F>();
+    if (unit == 0) dec_product<F, 0><<<blocks, 32 * MATVEC_WARPS, smem, st>>>(a);
+    else if (unit == 1) dec_product<F, 1><<<blocks, 32 * MATVEC_WARPS, smem, st>>>(a);
+    else dec_product<F, G><<<blocks, 32 * MATVEC_WARPS, smem, st>>>(a);
 }
 
-/* out[t] (+)= W x[t] for t < n: the matrix-vector kernel for one position, the tiled one for more. */
-static int product(const dmat *m, const float *x, int n, float *out, int add, ewq_err *err) {
-    switch (m->fmt) {
-    case FMT_F32: launch_product<FMT_F32>(*m, x, n, out, add); break;
-    case FMT_F16: launch_product<FMT_F16>(*m, x, n, out, add); break;
-    case FMT_BF16: launch_product<FMT_BF16>(*m, x, n, out, add); break;
-    case FMT_INT8: launch_product<FMT_INT8>(*m, x, n, out, add); break;
-    default: launch_product<FMT_INT4>(*m, x, n, out, add); break;
+/* Dynamic shared memory of a decode product over cols inputs: the input and int4's piece sums. */
+static size_t dec_smem(int cols) { return sizeof(float) * ((size_t)cols + (size_t)cols / 32); }
+
+/* A decode product (dec_args: jobs, input, norm) on stream st: one launch when the matrices share format
+ * and unit (in a model whose layers each have one tier, always), else one launch per matrix; gate and up
+ * of different formats (glu) are the caller's to split. */
+static int decode_product(dec_args a, cudaStream_t st, ewq_err *err) {
+    int fmt = a.job[0].m.fmt, unit = unit_of(&a.job[0].m), jobs = a.glu ? 2 : a.jobs;
+    for (int j = 1; j < jobs; j++)
+        if (a.job[j].m.fmt != fmt || unit_of(&a.job[j].m) != unit) {
+            dec_args one = a;
+            one.jobs = 1;
+            for (int i = 0; i < a.jobs; i++) {
+                one.job[0] = a.job[i];
+                if (decode_product(one, st, err)) return -1;
+            }
+            return 0;
+        }
+    unsigned blocks = 0, rows_per_block = MATVEC_WARPS * MATVEC_ROWS;
+    for (int j = 0; j < a.jobs; j++) blocks += a.job[j].blocks = (a.job[j].m.rows + rows_per_block - 1) / rows_per_block;
+    size_t smem = dec_smem(a.cols);
+    switch (fmt) {
+    case FMT_F32: launch_dec<FMT_F32>(a, unit, blocks, smem, st); break;
+    case FMT_F16: launch_dec<FMT_F16>(a, unit, blocks, smem, st); break;
+    case FMT_BF16: launch_dec<FMT_BF16>(a, unit, blocks, smem, st); break;
+    case FMT_INT8: launch_dec<FMT_INT8>(a, unit, blocks, smem, st); break;
+    default: launch_dec<FMT_INT4>(a, unit, blocks, smem, st); break;
     }
-    return launched(n > 1 ? "matmul_tiled" : m->vec ? "matvec" : "matvec_values", err);
+    return launched("dec_product", err);
 }
 
-static int embed_rows(const dmat *m, const int *tokens, int n, float *x, ewq_err *err) {
+/* A decode product's shared memory above the default 48 KiB (inputs of more than about 11,900 values):
+ * raised for every instantiation, only ever (it belongs to the functions, so to every backend at once). */
+template <int F> static cudaError_t raise_dec_smem(int bytes) {
+    cudaError_t e = cudaFuncSetAttribute(dec_product<F, 0>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    if (e == cudaSuccess) e = cudaFuncSetAttribute(dec_product<F, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(dec_product<F, group_units<F>()>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    return e;
+}
+static size_t dec_smem_limit = 48 << 10;
+
+/* out[t] (+)= W x[t] for t < n: the tiled product for several positions, the decode product for one. */
+template <int F> static void launch_tiled(const dmat &m, const float *x, int n, float *out, int add) {
+    matmul_tiled<F><<<dim3((m.rows + TILE - 1) / TILE, (n + TILE - 1) / TILE), 256>>>(m, x, n, out, add);
+}
+static int product(const dmat *m, const float *x, int n, float *out, int add, ewq_err *err) {
+    if (n == 1) {
+        dec_args a = {};
+        a.job[0].m = *m, a.job[0].out = out, a.job[0].add = add, a.jobs = 1, a.x = x, a.cols = m->cols;
+        return decode_product(a, 0, err);
+    }
     switch (m->fmt) {
-    case FMT_F32: embed<FMT_F32><<<n, 256>>>(*m, tokens, x); break;
-    case FMT_F16: embed<FMT_F16><<<n, 256>>>(*m, tokens, x); break;
-    case FMT_BF16: embed<FMT_BF16><<<n, 256>>>(*m, tokens, x); break;
-    case FMT_INT8: embed<FMT_INT8><<<n, 256>>>(*m, tokens, x); break;
-    default: embed<FMT_INT4><<<n, 256>>>(*m, tokens, x); break;
+    case FMT_F32: launch_tiled<FMT_F32>(*m, x, n, out, add); break;
+    case FMT_F16: launch_tiled<FMT_F16>(*m, x, n, out, add); break;
+    case FMT_BF16: launch_tiled<FMT_BF16>(*m, x, n, out, add); break;
+    case FMT_INT8: launch_tiled<FMT_INT8>(*m, x, n, out, add); break;
+    default: launch_tiled<FMT_INT4>(*m, x, n, out, add); break;
+    }
+    return launched("matmul_tiled", err);
+}
+
+static int embed_rows(const dmat *m, const int *tokens, int n, float *x, cudaStream_t st, ewq_err *err) {
+    switch (m->fmt) {
+    case FMT_F32: embed<FMT_F32><<<n, 256, 0, st>>>(*m, tokens, x); break;
+    case FMT_F16: embed<FMT_F16><<<n, 256, 0, st>>>(*m, tokens, x); break;
+    case FMT_BF16: embed<FMT_BF16><<<n, 256, 0, st>>>(*m, tokens, x); break;
+    case FMT_INT8: embed<FMT_INT8><<<n, 256, 0, st>>>(*m, tokens, x); break;
+    default: embed<FMT_INT4><<<n, 256, 0, st>>>(*m, tokens, x); break;
     }
     return launched("embed", err);
 }
@@ -496,6 +680,14 @@ typedef struct cuda_state {
     float *final_norm, *rope_cos, *rope_sin, *kcache, *vcache;
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *logits;   /* [CHUNK positions][width] */
     int *tokens, chunk;
+    /* decode: one step is captured into a graph at the first and replayed for every position */
+    float *attn_part;                  /* attention_decode's partials [heads][splits][head_dim + 2] */
+    int *attn_arrived, splits;         /* [heads] */
+    int *step;                         /* on the device: the token and its position */
+    int *host_step;                    /* pinned: the same, copied up before each replay */
+    float *host_logits;                /* pinned: the logits, copied down after it */
+    cudaStream_t stream;
+    cudaGraphExec_t graph;
     void **allocs;                     /* every device allocation, freed together */
     int n_allocs;
     size_t allocated;
@@ -567,6 +759,9 @@ static int upload_floats(cuda_state *s, float **p, const ewq_tensor *t, ewq_err 
 static void cuda_free(ewq_backend *b) {
     cuda_state *s = (cuda_state *)b->state;
     if (!s) return;
+    if (s->graph) cudaGraphExecDestroy(s->graph);
+    if (s->stream) cudaStreamDestroy(s->stream);
+    cudaFreeHost(s->host_step), cudaFreeHost(s->host_logits);
     for (int i = 0; i < s->n_allocs; i++) cudaFree(s->allocs[i]);
     free(s->allocs);
     free(s->layers);
@@ -616,13 +811,86 @@ static int mlp_block(ewq_backend *b, int l, int n, ewq_err *err) {
     return product(&L->w[EWQ_DOWN], s->hb, n, s->x, 1, err);   /* x += down(SiLU(gate) * up) */
 }
 
+/* Every launch of one decode step on s->stream, reading the token and its position from s->step: 2 per
+ * token and 5 per layer (a model whose layers each keep one tier; a layer mixing them takes more). */
+static int decode_enqueue(ewq_backend *b, ewq_err *err) {
+    cuda_state *s = (cuda_state *)b->state;
+    const ewq_config *c = &b->packed->model->cfg;
+    int d = c->head_dim, qd = c->n_heads * d;
+    float eps = (float)c->rms_eps;
+    cudaStream_t st = s->stream;
+    if (embed_rows(&s->embed, s->step, 1, s->x, st, err)) return -1;
+    for (int l = 0; l < c->n_layers; l++) {
+        const dlayer *L = &s->layers[l];
+        size_t cache = (size_t)l * b->max_ctx * c->n_kv_heads * d;
+        dec_args a = {};   /* x = x + o_proj(attention(qkv(norm(x)))) */
+        a.job[0] = {L->w[EWQ_Q], s->q, 0, 0}, a.job[1] = {L->w[EWQ_K], s->k, 0, 0}, a.job[2] = {L->w[EWQ_V], s->v, 0, 0};
+        a.jobs = 3, a.x = s->x, a.norm = L->attn_norm, a.cols = c->hidden, a.eps = eps;
+        if (decode_product(a, st, err)) return -1;
+        attn_args at = {s->q, s->k, s->v, {L->bias[0], L->bias[1], L->bias[2]}, L->q_norm, L->k_norm, s->rope_cos,
+                        s->rope_sin, s->kcache + cache, s->vcache + cache, s->attn_part, s->att, s->attn_arrived,
+                        s->step + 1, c->n_heads, c->n_kv_heads, d, c->sliding_window, s->splits, eps};
+        size_t smem = sizeof(float) * (5 * d + SPLIT_KEYS + 1);
+        LAUNCH("attention_decode", attention_decode<<<dim3(c->n_heads, s->splits), ATTN_THREADS, smem, st>>>(at));
+        a = dec_args{};
+        a.job[0] = {L->w[EWQ_O], s->x, 1, 0}, a.jobs = 1, a.x = s->att, a.cols = qd;
+        if (decode_product(a, st, err)) return -1;
+        a = dec_args{};   /* x = x + down(SiLU(gate(norm(x))) * up(norm(x))) */
+        a.job[0] = {L->w[EWQ_GATE], s->hb, 0, 0}, a.job[1] = {L->w[EWQ_UP], s->hb2, 0, 0};
+        a.jobs = 1, a.glu = 1, a.x = s->x, a.norm = L->ffn_norm, a.cols = c->hidden, a.eps = eps;
+        if (a.job[0].m.fmt != a.job[1].m.fmt || unit_of(&a.job[0].m) != unit_of(&a.job[1].m)) {
+            a.glu = 0, a.jobs = 2;
+            if (decode_product(a, st, err)) return -1;
+            LAUNCH("silu_mul", silu_mul<<<(unsigned)((c->intermediate + 255) / 256), 256, 0, st>>>(s->hb, s->hb2, c->intermediate));
+        } else if (decode_product(a, st, err)) {
+            return -1;
+        }
+        a = dec_args{};
+        a.job[0] = {L->w[EWQ_DOWN], s->x, 1, 0}, a.jobs = 1, a.x = s->hb, a.cols = c->intermediate;
+        if (decode_product(a, st, err)) return -1;
+    }
+    dec_args a = {};   /* logits = lm_head(norm(x)) */
+    a.job[0] = {s->lm_head, s->logits, 0, 0}, a.jobs = 1, a.x = s->x, a.norm = s->final_norm, a.cols = c->hidden, a.eps = eps;
+    return decode_product(a, st, err);
+}
+
+/* One position: token at pos, its logits into `logits` (NULL: none wanted). The step is captured into a
+ * CUDA graph the first time and replayed after: one graph launch per token instead of 5 per layer
+ * (EWQ_CUDA_SYNC=1, which waits after each launch, cannot be captured: the launches go one by one). */
+static int decode_step(ewq_backend *b, int token, int pos, float *logits, ewq_err *err) {
+    cuda_state *s = (cuda_state *)b->state;
+    size_t vocab = (size_t)b->packed->model->cfg.vocab;
+    s->host_step[0] = token, s->host_step[1] = pos;
+    CUDA_TRY(cudaMemcpyAsync(s->step, s->host_step, 2 * sizeof(int), cudaMemcpyHostToDevice, s->stream));
+    if (sync_each_launch) {
+        if (decode_enqueue(b, err)) return -1;
+    } else if (!s->graph) {
+        cudaGraph_t g;
+        CUDA_TRY(cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeThreadLocal));
+        int rc = decode_enqueue(b, err);
+        cudaError_t e = cudaStreamEndCapture(s->stream, &g);
+        if (rc || e != cudaSuccess) {
+            if (e == cudaSuccess) cudaGraphDestroy(g);
+            return rc ? -1 : ewq_fail(err, "cuda", "capturing the decode step: %s", cudaGetErrorString(e));
+        }
+        e = cudaGraphInstantiate(&s->graph, g, 0);
+        cudaGraphDestroy(g);
+        if (e != cudaSuccess) return ewq_fail(err, "cuda", "instantiating the decode step: %s", cudaGetErrorString(e));
+    }
+    if (!sync_each_launch) CUDA_TRY(cudaGraphLaunch(s->graph, s->stream));
+    if (logits) CUDA_TRY(cudaMemcpyAsync(s->host_logits, s->logits, sizeof(float) * vocab, cudaMemcpyDeviceToHost, s->stream));
+    CUDA_TRY(cudaStreamSynchronize(s->stream));
+    if (logits) memcpy(logits, s->host_logits, sizeof(float) * vocab);
+    return 0;
+}
+
 /* n <= chunk positions from pos; logits (NULL: none wanted) of all of them or of the last. */
 static int forward_chunk(ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err) {
     cuda_state *s = (cuda_state *)b->state;
     const ewq_config *c = &b->packed->model->cfg;
     int h = c->hidden;
     CUDA_TRY(cudaMemcpy(s->tokens, tokens, sizeof(int) * (size_t)n, cudaMemcpyHostToDevice));
-    if (embed_rows(&s->embed, s->tokens, n, s->x, err)) return -1;
+    if (embed_rows(&s->embed, s->tokens, n, s->x, 0, err)) return -1;
     for (int l = 0; l < c->n_layers; l++)
         if (attention_block(b, l, n, pos, err) || mlp_block(b, l, n, err)) return -1;
     if (!logits) return 0;
@@ -642,7 +910,9 @@ static int cuda_forward(ewq_backend *b, const int *tokens, int n, int pos, float
     for (int done = 0; done < n; done += s->chunk) {
         int m = n - done < s->chunk ? n - done : s->chunk, last = done + m == n;
         float *out = all ? logits + (size_t)done * c->vocab : last ? logits : NULL;
-        if (forward_chunk(b, tokens + done, m, pos + done, out, all, err)) return -1;
+        if (m == 1 ? decode_step(b, tokens[done], pos + done, out, err)
+                   : forward_chunk(b, tokens + done, m, pos + done, out, all, err))
+            return -1;
     }
     return 0;
 }
@@ -652,7 +922,8 @@ static size_t state_bytes(const ewq_config *c, int max_ctx, int chunk) {
     size_t kv = 2 * sizeof(float) * c->n_layers * (size_t)max_ctx * c->n_kv_heads * c->head_dim;
     size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim, h = c->hidden;
     size_t act = sizeof(float) * chunk * (h + (h > qd ? h : qd) + 2 * qd + 2 * kvd + 2 * (size_t)c->intermediate + c->vocab);
-    return kv + act + sizeof(float) * (size_t)max_ctx * c->head_dim + sizeof(int) * chunk;
+    size_t part = sizeof(float) * (size_t)c->n_heads * ((max_ctx + SPLIT_KEYS - 1) / SPLIT_KEYS) * (c->head_dim + 2);
+    return kv + act + part + sizeof(float) * (size_t)max_ctx * c->head_dim + sizeof(int) * ((size_t)chunk + c->n_heads + 2);
 }
 
 static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
@@ -679,6 +950,21 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
     if (attn_need > attention_smem_limit) {
         CUDA_TRY(cudaFuncSetAttribute(attention, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)attn_need));
         attention_smem_limit = attn_need;
+    }
+    /* a decode product holds its whole input in shared memory, beside block_reduce's 32 floats */
+    int widest = c->hidden > c->intermediate ? c->hidden : c->intermediate;
+    widest = widest > c->n_heads * d ? widest : c->n_heads * d;
+    size_t dec_need = dec_smem(widest);
+    if (dec_need + 32 * sizeof(float) > (size_t)smem_max)
+        return ewq_fail(err, "cuda", "rows of %d values exceed the decode products' shared memory (%d bytes)", widest, smem_max);
+    if (dec_need > dec_smem_limit) {
+        cudaError_t e = raise_dec_smem<FMT_F32>((int)dec_need);
+        if (e == cudaSuccess) e = raise_dec_smem<FMT_F16>((int)dec_need);
+        if (e == cudaSuccess) e = raise_dec_smem<FMT_BF16>((int)dec_need);
+        if (e == cudaSuccess) e = raise_dec_smem<FMT_INT8>((int)dec_need);
+        if (e == cudaSuccess) e = raise_dec_smem<FMT_INT4>((int)dec_need);
+        if (e != cudaSuccess) return ewq_fail(err, "cuda", "decode products' shared memory: %s", cudaGetErrorString(e));
+        dec_smem_limit = dec_need;
     }
 
     if (upload_qmat(s, &s->embed, &p->embed, m->embed->name, err)) return -1;
@@ -717,7 +1003,18 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
     size_t widths[] = {h, h > qd ? h : qd, qd, kvd, kvd, qd, f, f, (size_t)c->vocab};
     for (int i = 0; i < 9; i++)
         if (dev_alloc(s, (void **)bufs[i], sizeof(float) * N * widths[i], "activations", err)) return -1;
-    return dev_alloc(s, (void **)&s->tokens, sizeof(int) * N, "activations", err);
+    if (dev_alloc(s, (void **)&s->tokens, sizeof(int) * N, "activations", err)) return -1;
+
+    s->splits = (max_ctx + SPLIT_KEYS - 1) / SPLIT_KEYS;
+    if (dev_alloc(s, (void **)&s->attn_part, sizeof(float) * c->n_heads * (size_t)s->splits * (d + 2), "attention", err) ||
+        dev_alloc(s, (void **)&s->attn_arrived, sizeof(int) * c->n_heads, "attention", err) ||
+        dev_alloc(s, (void **)&s->step, 2 * sizeof(int), "activations", err))
+        return -1;
+    CUDA_TRY(cudaMemset(s->attn_arrived, 0, sizeof(int) * c->n_heads));
+    CUDA_TRY(cudaStreamCreate(&s->stream));
+    CUDA_TRY(cudaMallocHost((void **)&s->host_step, 2 * sizeof(int)));
+    CUDA_TRY(cudaMallocHost((void **)&s->host_logits, sizeof(float) * c->vocab));
+    return 0;
 }
 
 int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {

@@ -2,8 +2,8 @@
 # tests/cuda/report.sh OUT.md EMU_DIR — static evidence about ewq_cuda.cu's kernels, for a GPU run to
 # confirm (nothing here runs on a GPU; `make cuda-report` calls it):
 #   1. ptxas's resource use of every kernel for sm_90: registers, shared memory, stack, spill bytes;
-#   2. the SASS (cuobjdump) of every decode matrix-vector kernel: its hot loop (the backward branch whose
-#      body holds the most 16-byte loads, nested loops refused), the instructions in it, the loads by width
+#   2. the SASS (cuobjdump) of every decode matrix-vector kernel: its hot loop (of the innermost loops, the
+#      one whose body holds the most 16-byte loads), the instructions in it, the loads by width
 #      and the weights it consumes per pass, so instructions per weight; and the tensor-core (HMMA)
 #      instructions of every kernel;
 #   3. kernel launches per decode token, counted by the emulation (EMU_DIR/decode_launches, EMU_LAUNCH_LOG)
@@ -69,21 +69,22 @@ done < <(sort -k1,1 "$tmp/resources")
 echo
 echo "## Decode matrix-vector products: the hot loop"
 echo
-echo "Instructions per weight = instructions in the loop body / weights it consumes per pass. Loads by width"
+echo "Instructions per weight = instructions in the loop body / weights it consumes per pass (the per-value"
+echo "kernels, \`dec_product<F, 0>\`, for shapes no 16-byte load fits, are left out). Loads by width"
 echo "count the loop's global loads (128: 16 bytes, U16: a 2-byte scale or minimum) and shared loads (LDS)."
 echo
 echo "| kernel | format | loop instructions | 16-byte weight loads | loads in the loop | weights per pass | instructions per weight |"
 echo "|---|---|---:|---:|---|---:|---:|"
-for name in $(awk '{print $1}' "$tmp/sass" | sort -u | grep -E '^_Z6matvecI'); do
+for name in $(awk '{print $1}' "$tmp/sass" | sort -u | grep -E '^_Z11dec_productI' | grep -v 'ILi[0-9]ELi0EE'); do
     read -r fname bpw per16 < <(fmt_of "$name")
     awk -v k="$name" '$1 == k' "$tmp/sass" >"$tmp/one"
-    # the loop: a backward branch [target, branch]; the one with the most 16-byte loads
-    read -r lo hi < <(awk "$hex"' $3 ~ /^BRA/ { t = hex($4); if (t < $2) print t, $2 }' "$tmp/one" |
-        while read -r a b; do
-            echo "$(awk -v a="$a" -v b="$b" '$2 >= a && $2 <= b && $3 ~ /^LDG.*128/' "$tmp/one" | wc -l) $a $b"
-        done | sort -k1,1nr | head -1 | awk '{print $2, $3}')
-    nested=$(awk -v a="$lo" -v b="$hi" "$hex"' $2 >= a && $2 < b && $3 ~ /^BRA/ { t = hex($4); if (t < $2 && t >= a) n++ } END { print n + 0 }' "$tmp/one")
-    awk -v a="$lo" -v b="$hi" -v bpw="$bpw" -v per16="$per16" -v nm="$(demangle "$name")" -v fmt="$fname" -v nested="$nested" '
+    # the loop: a backward branch [target, branch] with no other inside it; the one with the most 16-byte loads
+    awk "$hex"' $3 ~ /^BRA/ { t = hex($4); if (t < $2) print t, $2 }' "$tmp/one" >"$tmp/loops"
+    read -r lo hi < <(while read -r a b; do
+            inner=$(awk -v a="$a" -v b="$b" '$1 >= a && $2 < b' "$tmp/loops" | wc -l)
+            [ "$inner" -eq 0 ] && echo "$(awk -v a="$a" -v b="$b" '$2 >= a && $2 <= b && $3 ~ /^LDG.*128/' "$tmp/one" | wc -l) $a $b"
+        done <"$tmp/loops" | sort -k1,1nr | head -1 | awk '{print $2, $3}')
+    awk -v a="$lo" -v b="$hi" -v bpw="$bpw" -v per16="$per16" -v nm="$(demangle "$name")" -v fmt="$fname" -v ipw="$tmp/ipw" '
         $2 >= a && $2 <= b {
             n++
             if ($3 ~ /^LDG/) { w = $3; sub(/^LDG\.E\./, "", w); sub(/\.CONSTANT/, "", w); loads[w]++ }
@@ -95,8 +96,8 @@ for name in $(awk '{print $1}' "$tmp/sass" | sort -u | grep -E '^_Z6matvecI'); d
             s = ""; for (w in loads) s = s (s == "" ? "" : ", ") loads[w] " " w
             weights = ef ? ef * per16 : bytes16 / (bpw + 4)
             note = ef ? "" : " (activations read in the loop)"
-            if (nested > 0) printf "| `%s` | %s | nested loop: not counted | | %s | | |\n", nm, fmt, s
-            else printf "| `%s` | %s | %d | %d | %s | %g%s | %.2f |\n", nm, fmt, n, ef, s, weights, note, n / weights
+            printf "| `%s` | %s | %d | %d | %s | %g%s | %.2f |\n", nm, fmt, n, ef, s, weights, note, n / weights
+            print nm, n / weights >>ipw
         }' "$tmp/one"
 done
 echo
@@ -105,17 +106,71 @@ echo
 fixture=data/fixtures/llama3-f32
 for layers in 1 2; do
     EMU_LAUNCH_LOG=1 "$emu/decode_launches" "$fixture" $layers 2>"$tmp/launches"
-    sed -n '/^decode-begin$/,/^decode-end$/p' "$tmp/launches" | grep '^emu-launch ' | sed 's/^emu-launch //; s/ //g' >"$tmp/decode$layers"
+    sed -n '/^decode-begin$/,/^decode-end$/p' "$tmp/launches" >"$tmp/step$layers"
+    grep '^emu-launch ' "$tmp/step$layers" | sed 's/^emu-launch //; s/ graph$//; s/ //g' >"$tmp/decode$layers"
 done
-n1=$(wc -l <"$tmp/decode1") n2=$(wc -l <"$tmp/decode2")
+n1=$(wc -l <"$tmp/decode1") n2=$(wc -l <"$tmp/decode2") graphs=$(grep -c '^emu-graph-launch$' "$tmp/step2" || true)
+outside=$(grep '^emu-launch ' "$tmp/step2" | grep -vc ' graph$' || true)
 echo "One decode step after a prefill of 8 positions on \`$fixture\` (every weight int4) cut to 1 and to 2 layers,"
-echo "as the emulated backend issues it (EMU_LAUNCH_LOG): $n1 and $n2 launches, so **$((n2 - n1)) per layer** and"
-echo "$((2 * n1 - n2)) once per token (a model of L layers: $((n2 - n1))·L + $((2 * n1 - n2)) launches per token)."
+echo "as the emulated backend issues it (EMU_LAUNCH_LOG): $n1 and $n2 kernels run, so **$((n2 - n1)) per layer** and"
+echo "$((2 * n1 - n2)) once per token (a model of L layers: $((n2 - n1))·L + $((2 * n1 - n2)) kernels per token); the host"
+echo "launches **$graphs CUDA graph(s)** and $outside kernels outside a graph per token."
 echo
 echo "| kernel | per layer | once per token |"
 echo "|---|---:|---:|"
 join -a1 -a2 -e 0 -o 0,1.1,2.1 -1 2 -2 2 <(sort "$tmp/decode1" | uniq -c | sort -k2,2) <(sort "$tmp/decode2" | uniq -c | sort -k2,2) |
     awk '{ printf "| `%s` | %d | %d |\n", $1, $3 - $2, 2 * $2 - $3 }'
+echo
+echo "## Predicted decode bandwidth fraction (a model, for a GPU run to confirm or refute)"
+echo
+assets=${EWQ_ASSETS:-../shared/assets}
+cat <<'EOT'
+Per decode token, each kernel of the step takes its bytes at the slowest of three rates, plus a fixed cost:
+the copy bandwidth; the bytes its warps keep in flight over the memory latency (its warps, at most what the
+GPU holds resident given the kernel's registers and shared memory, times 32 lanes times its 16-byte loads
+per pass); the bytes its SASS instructions per weight (above) let the SMs issue. The fraction is the time
+the token's bytes take at the copy bandwidth over the predicted time. Assumed (H200): copy bandwidth
+4.3 TB/s (a device copy measured on such a machine), 132 SMs at 1.98 GHz issuing 128 thread-instructions
+per clock each, 1 µs memory latency under load, 2 µs per kernel node in a graph (launch, ramp-up, tail),
+context 512 (the float32 KV cache read by attention), every weight of the tier (embedding and lm_head
+too); weights with their fp16 scales (and minimums) per group of 64.
+
+| shape | tier | MB per token | tok/s at the copy bandwidth | predicted tok/s | predicted fraction | most time in |
+|---|---|---:|---:|---:|---:|---|
+EOT
+for shape in Llama-3.2-1B Llama-3.1-8B; do
+    cfg=$assets/configs/$shape/config.json
+    [ -f "$cfg" ] || { echo "| $shape | (no $cfg) | | | | | |"; continue; }
+    for tier in bf16 int8 int4; do
+        case $tier in bf16) k="dec_product<2, 2>" ;; int8) k="dec_product<3, 4>" ;; int4) k="dec_product<4, 2>" ;; esac
+        regs=$(while read -r n r _; do if [ "$(demangle "$n")" = "$k" ]; then echo "$r"; fi; done <"$tmp/resources")
+        ipw_k=$(awk -v k="$k" '{ name = $1 " " $2 } name == k {print $3}' "$tmp/ipw")
+        tr -d ' ,' <"$cfg" | tr '\n' ' ' | awk -v shape="$shape" -v tier="$tier" -v regs="$regs" -v ipw="$ipw_k" '
+        function num(key,  m) { if (match($0, "\"" key "\":[0-9]+")) { m = substr($0, RSTART, RLENGTH); sub(/.*:/, "", m); return m + 0 } return 0 }
+        function kernel(rows, cols, what,  bytes, warps, resident, blocks, inflight, rate, r, t) {
+            bytes = rows * cols * bpw; warps = int((rows + 3) / 4)
+            blocks = int(65536 / (regs * 32 * 256 / 32)); r = int(233472 / (4 * (cols + cols / 32) + 128)); if (r < blocks) blocks = r
+            if (blocks > 8) blocks = 8; resident = 132 * blocks * 8; if (warps > resident) warps = resident
+            inflight = warps * 32 * loads * 16; rate = bw; if (inflight / lat < rate) rate = inflight / lat
+            r = bpw * 132 * 128 * clock / ipw; if (r < rate) rate = r
+            t = bytes / rate + node; total += t; moved += bytes; share[what] += t
+        }
+        {
+            h = num("hidden_size"); f = num("intermediate_size"); nh = num("num_attention_heads"); kv = num("num_key_value_heads")
+            d = num("head_dim"); if (!d) d = h / nh; L = num("num_hidden_layers"); V = num("vocab_size")
+            bw = 4.3e12; clock = 1.98e9; lat = 1e-6; node = 2e-6; ctx = 512
+            bpw = tier == "bf16" ? 2 : tier == "int8" ? 1 + 2 / 64 : 0.5 + 4 / 64; loads = tier == "int8" ? 16 : 8
+            for (l = 0; l < L; l++) {
+                kernel(nh * d + 2 * kv * d, h, "q/k/v"); kernel(h, nh * d, "o_proj"); kernel(2 * f, h, "gate+up"); kernel(h, f, "down")
+                t = 2 * ctx * kv * d * 4 / bw + node; total += t; moved += 2 * ctx * kv * d * 4; share["attention"] += t
+            }
+            kernel(V, h, "lm_head"); total += node; share["embedding"] += node
+            best = ""; for (w in share) if (best == "" || share[w] > share[best]) best = w
+            printf "| %s | %s | %.0f | %.0f | %.0f | %.0f%% | %s (%.0f%%) |\n", shape, tier, moved / 1e6, bw / moved, 1 / total,
+                   100 * moved / bw / total, best, 100 * share[best] / total
+        }'
+    done
+done
 } >"$out.tmp"
 mv "$out.tmp" "$out"
 echo "report.sh: wrote $out"

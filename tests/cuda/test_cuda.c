@@ -5,7 +5,9 @@
  *
  * For every model below, and every weight assignment below, both backends run the same calls and
  * must agree:
- *   logits      a prefill of 40 positions (logits of all of them), then 8 decode steps; per position
+ *   logits      a prefill of 40 positions (logits of all of them), then 8 decode steps; then (raw weights)
+ *               a prefill of 250 and decode steps to position 261 (across the decode attention's split of
+ *               256 keys); per position
  *               max |cuda - cpu| / max |cpu| <= 1e-3 and KL(cpu || cuda) <= 1e-4 nats (the maxima over
  *               everything are reported). The KL divergence sees what perplexity on random weights
  *               cannot: their perplexity is near the vocabulary size whatever the logits are.
@@ -53,6 +55,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* decode steps from position LONG_DECODE_FROM to LONG_DECODE_END - 1, across the CUDA backend's first
+ * attention split (256 keys), after a prefill of LONG_DECODE_FROM positions */
+#define LONG_DECODE_FROM 250
+#define LONG_DECODE_END 262
 
 static int failures, fail_fast;
 static double worst_logits, worst_kl, worst_ppl;
@@ -196,7 +203,7 @@ static void compare(const char *model_name, const ewq_model *m, const variant *v
     ewq_backend cpu, gpu;
     ewq_err err;
     const ewq_config *c = &m->cfg;
-    int V = c->vocab, ctx = 4 * ppl_ctx > 128 ? 4 * ppl_ctx : 128;
+    int V = c->vocab, ctx = 4 * ppl_ctx > LONG_DECODE_END ? 4 * ppl_ctx : LONG_DECODE_END;
     if (long_prefill > ctx) ctx = long_prefill;
     assign(&a, c->n_layers, v);
     int rc = ewq_pack(&p, m, &a, v->group, 0, &err);
@@ -223,6 +230,13 @@ static void compare(const char *model_name, const ewq_model *m, const variant *v
     for (int s = 0; ok && s < steps; s++) {
         ok &= cpu.forward(&cpu, tokens + pre + s, 1, pre + s, lc, 0, &err) == 0 &&
               gpu.forward(&gpu, tokens + pre + s, 1, pre + s, lg, 0, &err) == 0;
+        if (ok) worst = fmax(worst, logit_diff(lg, lc, 1, V)), kl = fmax(kl, kl_max(lg, lc, 1, V));
+    }
+    /* decode across the first split of the decode attention: a prefill to LONG_DECODE_FROM, then steps (raw
+     * weights only: the splits do not depend on the format, and the emulated prefill is slow) */
+    for (int pos = LONG_DECODE_FROM; ok && ppl_ctx && v == &variants[0] && pos < LONG_DECODE_END; pos++) {
+        int n = pos == LONG_DECODE_FROM ? pos : 1, at = pos == LONG_DECODE_FROM ? 0 : pos;
+        ok &= cpu.forward(&cpu, tokens + at, n, at, lc, 0, &err) == 0 && gpu.forward(&gpu, tokens + at, n, at, lg, 0, &err) == 0;
         if (ok) worst = fmax(worst, logit_diff(lg, lc, 1, V)), kl = fmax(kl, kl_max(lg, lc, 1, V));
     }
     if (ok && long_prefill) {
@@ -379,7 +393,8 @@ static void run_model(const char *dir, const char *name, int window, const int *
     if (window > 0) m.cfg.sliding_window = window;
     int *own = NULL;
     long need = 4L * ppl_ctx > long_prefill ? 4L * ppl_ctx : long_prefill;
-    if (!tokens || n_tokens < need) tokens = own = lcg_tokens((int)(need > 128 ? need : 128), m.cfg.vocab);
+    need = need > LONG_DECODE_END ? need : LONG_DECODE_END;
+    if (!tokens || n_tokens < need) tokens = own = lcg_tokens((int)need, m.cfg.vocab);
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++)
         if (ppl_ctx || variants[v].mixed) compare(name, &m, &variants[v], tokens, ppl_ctx, long_prefill);
     free(own);

@@ -6,7 +6,10 @@
  * each block's dynamic shared memory, which a guard after it checks for overruns; 16-byte __ldg loads
  * check their alignment; a divergent barrier, a full-mask shuffle with a missing lane or a deadlock is
  * reported (kernel, block, thread) and aborts. EMU_SEED=N runs the runnable threads in a random order;
- * EMU_LAUNCH_LOG set prints "emu-launch KERNEL" on stderr for every launch (make cuda-report counts them).
+ * EMU_LAUNCH_LOG set prints "emu-launch KERNEL" on stderr for every kernel run ("emu-launch KERNEL graph"
+ * when a graph launch replays it) and "emu-graph-launch" for every graph launch (make cuda-report counts).
+ * A capturing stream records launches with their arguments by value and a graph launch replays them, so
+ * a kernel argument that a captured decode step should have read from device memory shows as wrong output.
  * Static shared memory counts against a block's 227 KiB with the dynamic part, as on a GPU (a kernel's is
  * known once it has run: each __shared__ declaration reports its size when it is reached).
  * Launch syntax: hostify.sh rewrites k<<<g, b, s>>>(args) as EMU_LAUNCH((k), g, b, s)(args) first, and
@@ -47,7 +50,7 @@ struct __half { unsigned short bits; };
 
 typedef enum cudaError {
     cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2, cudaErrorInvalidConfiguration = 9,
-    cudaErrorIllegalAddress = 700, cudaErrorLaunchFailure = 719
+    cudaErrorIllegalAddress = 700, cudaErrorLaunchFailure = 719, cudaErrorStreamCaptureUnsupported = 900
 } cudaError_t;
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
 enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
@@ -55,6 +58,12 @@ enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem; int multiProcessorCount; };
 struct cudaFuncAttributes { size_t sharedSizeBytes; int maxDynamicSharedSizeBytes; };
 typedef struct emu_event *cudaEvent_t;
+/* Streams and graphs: a stream that captures records each launch (its arguments by value, as CUDA does)
+ * instead of running it; a graph launch replays the records in order. Everything else runs at once. */
+typedef struct emu_stream *cudaStream_t;
+typedef struct emu_graph *cudaGraph_t;
+typedef struct emu_graph *cudaGraphExec_t;
+enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1 };
 
 namespace emu {
 enum { WARP = 32, MAX_THREADS = 1024, SMEM_OPTIN = 232448, STACK = 256 << 10, GUARD = 256 };
@@ -199,6 +208,10 @@ inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
     for (int i = 0; i < 4; i++) r |= (unsigned)(b >> 8 * ((s >> 4 * i) & 7) & 0xff) << 8 * i;
     return r;
 }
+/* blocks run one after another and threads on one OS thread: atomics are plain, fences order nothing more */
+inline int atomicAdd(int *p, int v) { int old = *p; *p += v; return old; }
+inline void __threadfence() {}
+template <class T> inline T __ldcg(const T *p) { return *p; }
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 inline __half __ushort_as_half(unsigned short u) { __half h; h.bits = u; return h; }
 extern "C" float ewq_f16_to_f32(uint16_t h);
@@ -244,8 +257,10 @@ inline void run_block() {
     }
 }
 int max_dyn(const void *k);
+inline std::vector<std::function<void()>> *recording(cudaStream_t st);
+inline bool &replaying() { static bool r; return r; }
 struct launch {
-    dim3 g, b; size_t smem; const char *name;
+    dim3 g, b; size_t smem; const char *name; cudaStream_t stream;
     template <class... P, class... Args> void operator()(void (*k)(P...), Args &&...args) {
         state &s = S();
         long threads = (long)b.x * b.y * b.z;
@@ -258,6 +273,12 @@ struct launch {
             s.last = cudaErrorInvalidValue;
             return;
         }
+        if (auto *rec = recording(stream)) {   /* captured: the arguments as they are now, run at each replay */
+            std::tuple<typename std::decay<P>::type...> tup(args...);
+            launch now{g, b, smem, name, nullptr};
+            rec->push_back([now, k, tup]() mutable { std::apply([&](auto &...a) { now(k, a...); }, tup); });
+            return;
+        }
         size_t &peak = s.dyn_peak[base_name(name)];
         if (smem > peak) peak = smem;
         if (s.fault_in && --s.fault_in == 0) {   /* emu_fault_launch: this one faults, as a GPU reports it later */
@@ -268,7 +289,8 @@ struct launch {
             if (getenv("EMU_STATS")) fprintf(stderr, "emu: %ld launches, %ld blocks, %ld threads\n", launches, blocks, threads); } } c;
         c.launches++, c.blocks += (long)g.x * g.y * g.z, c.threads += (long)g.x * g.y * g.z * threads;
         static const bool log = getenv("EMU_LAUNCH_LOG") != nullptr;   /* one stderr line per launch */
-        if (log) fprintf(stderr, "emu-launch %.*s\n", (int)strlen(name) - 2, name + 1);   /* "(k)" as hostify.sh wraps it */
+        if (log)   /* "(k)" as hostify.sh wraps it; " graph" when a graph launch replays it */
+            fprintf(stderr, "emu-launch %.*s%s\n", (int)strlen(name) - 2, name + 1, replaying() ? " graph" : "");
         std::tuple<typename std::decay<P>::type...> tup(args...);   /* by value, as a kernel receives them */
         s.body = [&] { std::apply(k, tup); };
         s.grid = g, s.block = b, s.nthreads = (int)threads, s.kernel = name, s.dyn_bytes = smem;
@@ -314,8 +336,8 @@ template <class K> struct bound {
     K k; launch l;
     template <class... Args> void operator()(Args &&...args) { l(k, std::forward<Args>(args)...); }
 };
-template <class K> bound<K> launch_of(K k, dim3 g, dim3 b, const char *name, size_t smem = 0) {
-    return bound<K>{k, launch{g, b, smem, name}};
+template <class K> bound<K> launch_of(K k, dim3 g, dim3 b, const char *name, size_t smem = 0, cudaStream_t st = nullptr) {
+    return bound<K>{k, launch{g, b, smem, name, st}};
 }
 }  // namespace emu
 
@@ -328,6 +350,7 @@ inline const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
     default: return "unknown error";
     }
 }
@@ -377,9 +400,12 @@ inline cudaError_t take_pending() {
     S().pending = cudaSuccess;
     return e;
 }
+inline int &captures();
 }  // namespace emu
-inline cudaError_t cudaDeviceSynchronize() { return emu::take_pending(); }
+/* a synchronous call while a stream captures invalidates the capture on a GPU: here it fails */
+inline cudaError_t cudaDeviceSynchronize() { return emu::captures() ? cudaErrorStreamCaptureUnsupported : emu::take_pending(); }
 inline cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind) {
+    if (emu::captures()) return cudaErrorStreamCaptureUnsupported;
     if (cudaError_t e = emu::take_pending()) return e;
     memcpy(d, s, n);
     return cudaSuccess;
@@ -409,6 +435,56 @@ template <class K> inline cudaError_t cudaFuncSetAttribute(K k, cudaFuncAttribut
     emu::attrs().push_back({(const void *)k, v});
     return cudaSuccess;
 }
+/* ---- streams, capture, graphs, pinned memory ---- */
+struct emu_stream { bool capturing; std::vector<std::function<void()>> ops; };
+struct emu_graph { std::vector<std::function<void()>> ops; };
+namespace emu {
+inline int &captures() { static int n; return n; }   /* streams capturing now */
+inline std::vector<std::function<void()>> *recording(cudaStream_t st) { return st && st->capturing ? &st->ops : nullptr; }
+}  // namespace emu
+inline cudaError_t cudaStreamCreate(cudaStream_t *st) { *st = new emu_stream{false, {}}; return cudaSuccess; }
+inline cudaError_t cudaStreamDestroy(cudaStream_t st) { delete st; return cudaSuccess; }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t st) {
+    return st && st->capturing ? cudaErrorStreamCaptureUnsupported : emu::take_pending();
+}
+inline cudaError_t cudaStreamBeginCapture(cudaStream_t st, cudaStreamCaptureMode) {
+    if (!st || st->capturing) return cudaErrorInvalidValue;
+    st->capturing = true, st->ops.clear(), emu::captures()++;
+    return cudaSuccess;
+}
+inline cudaError_t cudaStreamEndCapture(cudaStream_t st, cudaGraph_t *g) {
+    if (!st || !st->capturing) return cudaErrorInvalidValue;
+    st->capturing = false, emu::captures()--;
+    *g = new emu_graph{std::move(st->ops)};
+    st->ops.clear();
+    return cudaSuccess;
+}
+inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t *e, cudaGraph_t g, unsigned long long = 0) {
+    *e = new emu_graph{g->ops};
+    return cudaSuccess;
+}
+inline cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t st) {
+    if (emu::recording(st)) return cudaErrorStreamCaptureUnsupported;
+    if (getenv("EMU_LAUNCH_LOG")) fprintf(stderr, "emu-graph-launch\n");
+    emu::replaying() = true;
+    for (auto &op : e->ops) op();
+    emu::replaying() = false;
+    return cudaSuccess;
+}
+inline cudaError_t cudaGraphDestroy(cudaGraph_t g) { delete g; return cudaSuccess; }
+inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) { delete e; return cudaSuccess; }
+/* an asynchronous copy runs at once; inside a capture it would become a graph node, which ewq_cuda.cu never asks */
+inline cudaError_t cudaMemcpyAsync(void *d, const void *src, size_t n, cudaMemcpyKind, cudaStream_t st = nullptr) {
+    if (emu::recording(st)) return cudaErrorStreamCaptureUnsupported;
+    if (cudaError_t e = emu::take_pending()) return e;   /* an earlier kernel's fault, as a GPU reports it */
+    memcpy(d, src, n);
+    return cudaSuccess;
+}
+inline cudaError_t cudaMallocHost(void **p, size_t n) {
+    *p = malloc(n ? n : 1);
+    return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+inline cudaError_t cudaFreeHost(void *p) { free(p); return cudaSuccess; }
 inline cudaError_t cudaEventCreate(cudaEvent_t *e) { *e = new emu_event{0}; return cudaSuccess; }
 inline cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
 inline cudaError_t cudaEventRecord(cudaEvent_t e, int = 0) { e->t = (double)clock() / CLOCKS_PER_SEC; return cudaSuccess; }
