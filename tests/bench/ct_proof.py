@@ -66,13 +66,7 @@ def run_variant(name, opts, args, folder, cfg, weights, text_ids, work, tool, lo
     hf_logging.disable_progress_bar()
     group = 64
     out = work / name
-    r = ewq("export", folder, *opts, "--compressed-tensors", out)
-    notes = [ln for ln in r.stderr.splitlines() if ln.startswith("ewq: note:")]
-    if name == "plan":
-        plan = json.loads(Path(opts[1]).read_text())
-        tiers = [[t["tier"] for t in b["tensors"]] for b in plan["blocks"]]
-    else:
-        tiers = [[opts[1]] * 7 for _ in range(cfg["num_hidden_layers"])]
+    notes, tiers = gguf_proof.export(name, opts, folder, cfg, "--compressed-tensors", out)
     held = written_tiers(tiers, weights, group)
     asked = {t: sum(row.count(t) for row in tiers) for t in ("raw", "int8", "int4")}
     counts = {t: sum(row.count(t) for row in held) for t in ("raw", "int8")}

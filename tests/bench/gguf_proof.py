@@ -249,17 +249,23 @@ def measure(path, back, args, folder, chunks, log, ewq_ppl=None):
     log("")
 
 
-def run_variant(name, opts, args, folder, cfg, weights, dtypes, text_ids, ids_file, work, log):
-    from llama_cpp import Llama
-
-    out = work / f"{name}.gguf"
-    r = ewq("export", folder, *opts, "--gguf", out)
+def export(name, opts, folder, cfg, *target):
+    """Runs `ewq export FOLDER OPTS TARGET...`; returns its notes and the tiers asked, per block and linear."""
+    r = ewq("export", folder, *opts, *target)
     notes = [ln for ln in r.stderr.splitlines() if ln.startswith("ewq: note:")]
     if name == "plan":
         plan = json.loads(Path(opts[1]).read_text())
         tiers = [[t["tier"] for t in b["tensors"]] for b in plan["blocks"]]
     else:
         tiers = [[opts[1]] * 7 for _ in range(cfg["num_hidden_layers"])]
+    return notes, tiers
+
+
+def run_variant(name, opts, args, folder, cfg, weights, dtypes, text_ids, ids_file, work, log):
+    from llama_cpp import Llama
+
+    out = work / f"{name}.gguf"
+    notes, tiers = export(name, opts, folder, cfg, "--gguf", out)
     problems, back = check_file(out, folder, cfg, tiers, weights, dtypes)
     counts = {t: sum(row.count(t) for row in tiers) for t in ("raw", "int8", "int4")}
     log(f"## {name}: ewq export {' '.join(map(str, opts))}  ({counts['raw']} raw / {counts['int8']} int8 / "
