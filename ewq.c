@@ -2123,8 +2123,10 @@ typedef struct cpu_state {
     int cap;                             /* positions the activation buffers hold */
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
     float *scores;                       /* attention: max_ctx per thread of the pool (ewq_worker) */
-    float *scratch;                      /* matmul: MATMUL_BLOCKS x TILE rows of the widest matrix */
-    float *matvec_aux;                   /* matvec_prepare's x: the widest row plus 8 floats per group */
+    float *scratch;                      /* matmul: GEMM_ROWS rows of the widest matrix per thread */
+    float *aux, *aux_mem;                /* the kernels' prepared x (64-byte aligned in aux_mem): for a decode,
+                                            the widest row plus 8 floats per group; for a prefill, cap
+                                            positions (rounded up to blocks of 32) of the widest row */
 } cpu_state;
 
 /* Eight partial sums, so the compiler can use vector registers without reassociating a single sum. */
@@ -2140,30 +2142,50 @@ static float dot(const float *a, const float *b, int n) {
 }
 
 /* --- matrix kernels ---
- * Two implementations of the same three kernels: plain C (any CPU; the compiler vectorizes what it can)
- * and AVX2 + FMA + F16C, chosen at run time when the CPU has them (EWQ_CPU=plain in the environment, or
- * building with -DEWQ_PLAIN, forces the plain one). The two round differently (FMA, the order of the
- * partial sums), both well inside the tolerances against transformers; within one implementation every
- * output element is summed in a fixed order, so the thread count never changes a result.
+ * Three implementations: plain C (any CPU; the compiler vectorizes what it can), AVX2 + FMA + F16C, and
+ * AVX-512 (F, BW, VL, DQ) with FMA and F16C, the best the CPU has chosen at run time (EWQ_CPU=avx2 or
+ * EWQ_CPU=plain in the environment forces a lower one; building with -DEWQ_PLAIN forces plain C). They round
+ * differently (FMA, the order of the partial sums), all well inside the tolerances against transformers;
+ * within one implementation every output element is summed in a fixed order, so the thread count never
+ * changes a result.
+ *   prepare    once per product, before the threads split the rows: what the product's kernels read
+ *              instead of x (aux), or nothing (NULL kernel, or nothing to do for this format and n)
  *   matvec     decode: out[r - r0] = W[r] . x for rows [r0, r1), the weights streamed once, dequantized
- *              in registers (aux: what matvec_prepare computed from x; row: room for one row of floats)
- *   tile       prefill: TILE rows of W from row r, dequantized into buf[TILE][cols] (zeros past the end)
- *   tile_dot   prefill: out[t*ostride + i] = buf[i] . x[t] for i < nr rows and t < np <= TILE_POS
- *              positions, all TILE x np sums in registers at once
+ *              in registers (aux: what prepare computed from x; row: room for one row of floats)
+ *   prefill    out[t*rows + r] = W[r] . x[t] for rows [r0, r1) and t < n > 1 (buf: GEMM_ROWS rows of
+ *              floats, this thread's)
  *   scores     attention: out[k] = (q . key[k]) * scale for k < n, key[k] = keys + k*stride, d wide
- *   mix        attention: out[i] = sum over k < n of a[k] * val[k][i], val[k] = vals + k*stride */
-#define TILE 4            /* weight rows per prefill tile */
-#define TILE_POS 3        /* positions per register block of the prefill */
+ *   mix        attention: out[i] = sum over k < n of a[k] * val[k][i], val[k] = vals + k*stride
+ * The plain C and AVX2 prefills dequantize TILE rows at a time into buf and take TILE_POS positions at a
+ * time (tile, tile_dot, both below); the AVX-512 one is a matrix product by outer products (gemm_panel). */
+#define TILE 4            /* weight rows per prefill tile (plain C, AVX2) */
+#define TILE_POS 3        /* positions per register block of the prefill (plain C, AVX2) */
 #define POS_BLOCK 128     /* positions whose activations stay in L2 while the tiles of a row block pass */
+#define GEMM_ROWS 12      /* weight rows per AVX-512 prefill panel (a multiple of TILE) */
+#define GEMM_POS 32       /* positions per AVX-512 micro-kernel: two zmm of position lanes */
 typedef struct {
     const char *name;
-    void (*matvec_prepare)(const ewq_qmat *w, const float *x, float *aux);
+    void (*prepare)(const ewq_qmat *w, const float *x, int n, float *aux);
     void (*matvec)(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out, float *row);
-    void (*tile)(const ewq_qmat *w, int r, int nr, float *buf);
-    void (*tile_dot)(const float *buf, int cols, const float *x, int np, float *out, int ostride, int nr);
+    void (*prefill)(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, int n, float *out,
+                    float *buf);
     void (*scores)(const float *q, const float *keys, size_t stride, int n, int d, float scale, float *out);
     void (*mix)(const float *a, const float *vals, size_t stride, int n, int d, float *out);
 } cpu_kernels;
+
+/* The prefill of the plain C and AVX2 kernels: a tile of TILE rows dequantized once per POS_BLOCK
+ * positions, swept TILE_POS positions at a time. */
+#define TILED_PREFILL(tile, tile_dot)                                                                          \
+    for (int p0 = 0; p0 < n; p0 += POS_BLOCK) {                                                                \
+        int p1 = p0 + POS_BLOCK < n ? p0 + POS_BLOCK : n;                                                      \
+        for (int r = r0; r < r1; r += TILE) {                                                                  \
+            int nr = r1 - r < TILE ? r1 - r : TILE;                                                            \
+            tile(w, r, nr, buf);                                                                               \
+            for (int t = p0; t < p1; t += TILE_POS)                                                            \
+                tile_dot(buf, w->cols, x + (size_t)t * w->cols, p1 - t < TILE_POS ? p1 - t : TILE_POS,         \
+                         out + (size_t)t * w->rows + r, w->rows, nr);                                          \
+        }                                                                                                      \
+    }
 
 static void plain_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out, float *row) {
     (void)aux;
@@ -2205,8 +2227,13 @@ static void plain_mix(const float *a, const float *vals, size_t stride, int n, i
         for (int i = 0; i < d; i++) out[i] += a[k] * vals[(size_t)k * stride + i];
 }
 
-static const cpu_kernels plain_kernels = {"plain C", NULL, plain_matvec, plain_tile, plain_tile_dot, plain_scores,
-                                          plain_mix};
+static void plain_prefill(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, int n, float *out,
+                          float *buf) {
+    (void)aux;
+    TILED_PREFILL(plain_tile, plain_tile_dot)
+}
+
+static const cpu_kernels plain_kernels = {"plain C", NULL, plain_matvec, plain_prefill, plain_scores, plain_mix};
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(EWQ_PLAIN)
 #include <cpuid.h>
@@ -2286,8 +2313,8 @@ AVX2_INLINE void vector_span(ewq_tier tier, int c0, int n, int *lead, int *nv) {
 /* For int4 products: per group, the eight lane sums of x over its vectorized columns, then those
  * columns of x split by parity sixteen at a time (the eight even ones, then the eight odd ones), once
  * per product for all rows (aux: cols + 8 floats per group). */
-AVX2 static void quant_prepare(const ewq_qmat *w, const float *x, float *aux) {
-    if (w->tier != EWQ_INT4) return;
+AVX2 static void quant_prepare(const ewq_qmat *w, const float *x, int n, float *aux) {
+    if (n > 1 || w->tier != EWQ_INT4) return;
     int cols = w->cols, g = w->group, ng = ewq_groups_per_row(cols, g);
     for (int gi = 0; gi < ng; gi++) {
         int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, lead, nv;
@@ -2499,22 +2526,128 @@ AVX2 static void avx2_mix(const float *a, const float *vals, size_t stride, int 
     }
 }
 
-static const cpu_kernels avx2_kernels = {"AVX2+FMA+F16C", quant_prepare, avx2_matvec, avx2_tile, avx2_tile_dot,
-                                         avx2_scores, avx2_mix};
+AVX2 static void avx2_prefill(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, int n, float *out,
+                              float *buf) {
+    (void)aux;
+    TILED_PREFILL(avx2_tile, avx2_tile_dot)
+}
+
+static const cpu_kernels avx2_kernels = {"AVX2+FMA+F16C", quant_prepare, avx2_matvec, avx2_prefill, avx2_scores,
+                                         avx2_mix};
+/* AVX-512: the prefill as a matrix product by outer products; decode and attention as AVX2 does them. */
+#define AVX512_TARGET "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"
+#define AVX512 __attribute__((target(AVX512_TARGET)))
+#define AVX512_INLINE static inline __attribute__((always_inline, target(AVX512_TARGET)))
+#define GEMM_L2 (1 << 18)    /* bytes of transposed activations a panel sweeps from L2 (half of a 2 MiB L2) */
+
+/* For a prefill, x transposed in blocks of GEMM_POS positions, each block cols rows of GEMM_POS floats
+ * (column c of its positions in one 128-byte row), zeros past position n: the micro-kernel then loads the
+ * positions of a column as two vectors. Once per product, for all threads. A decode prepares as AVX2 does. */
+AVX512 static void gemm_prepare(const ewq_qmat *w, const float *x, int n, float *xt) {
+    if (n == 1) {
+        quant_prepare(w, x, n, xt);
+        return;
+    }
+    int cols = w->cols;
+    for (int t0 = 0; t0 < n; t0 += GEMM_POS) {
+        float *blk = xt + (size_t)t0 * cols;
+        for (int c0 = 0; c0 < cols; c0 += 64)   /* 64 columns: the 8 KiB written stay in L1 */
+            for (int t = 0; t < GEMM_POS; t++) {
+                const float *xr = x + (size_t)(t0 + t) * cols;
+                for (int c = c0; c < cols && c < c0 + 64; c++) blk[(size_t)c * GEMM_POS + t] = t0 + t < n ? xr[c] : 0;
+            }
+    }
+}
+
+/* GEMM_ROWS rows of a panel (dequantized, cols floats apart) times 16*nh (constant) positions of a
+ * transposed block: per column, the rows' weights broadcast against the positions' vectors, all
+ * GEMM_ROWS x nh accumulators in zmm registers. Every output element is one chain of FMAs over the
+ * columns in order, whichever rows and positions share its block. */
+AVX512_INLINE void gemm_kernel(const float *panel, int cols, const float *xt, int nh, float *out, int ostride, int nr,
+                               int np) {
+    __m512 acc[GEMM_ROWS][2];
+    UNROLL
+    for (int i = 0; i < GEMM_ROWS; i++)
+        UNROLL
+        for (int h = 0; h < nh; h++) acc[i][h] = _mm512_setzero_ps();
+    for (int c = 0; c < cols; c++) {
+        __m512 xv[2];
+        UNROLL
+        for (int h = 0; h < nh; h++) xv[h] = _mm512_load_ps(xt + (size_t)c * GEMM_POS + 16 * h);
+        UNROLL
+        for (int i = 0; i < GEMM_ROWS; i++) {
+            __m512 wv = _mm512_set1_ps(panel[(size_t)i * cols + c]);
+            UNROLL
+            for (int h = 0; h < nh; h++) acc[i][h] = _mm512_fmadd_ps(wv, xv[h], acc[i][h]);
+        }
+    }
+    float sums[GEMM_ROWS][GEMM_POS];
+    UNROLL
+    for (int i = 0; i < GEMM_ROWS; i++)
+        UNROLL
+        for (int h = 0; h < nh; h++) _mm512_storeu_ps(sums[i] + 16 * h, acc[i][h]);
+    for (int t = 0; t < np; t++)
+        for (int i = 0; i < nr; i++) out[(size_t)t * ostride + i] = sums[i][t];
+}
+
+/* Rows [r0, r1) a panel of GEMM_ROWS at a time, dequantized into buf once per chunk of positions whose
+ * transposed activations fit GEMM_L2, then swept GEMM_POS positions at a time. */
+AVX512 static void avx512_prefill(const ewq_qmat *w, int r0, int r1, const float *x, const float *xt, int n,
+                                  float *out, float *buf) {
+    (void)x;
+    int cols = w->cols, chunk = GEMM_L2 / (int)sizeof(float) / cols / GEMM_POS * GEMM_POS;
+    if (chunk < 4 * GEMM_POS) chunk = 4 * GEMM_POS;   /* fewer would dequantize the panel too often */
+    size_t row_bytes = w->tier == EWQ_RAW    ? (size_t)cols * ewq_dtype_size(w->dtype)
+                       : w->tier == EWQ_INT8 ? (size_t)cols
+                                             : int4_row_bytes(cols);
+    const char *codes = w->tier == EWQ_RAW ? (const char *)w->raw : (const char *)w->q;
+    for (int p0 = 0; p0 < n; p0 += chunk) {
+        int p1 = p0 + chunk < n ? p0 + chunk : n, blocks = (p1 - p0 + GEMM_POS - 1) / GEMM_POS;
+        for (int r = r0; r < r1; r += GEMM_ROWS) {
+            int nr = r1 - r < GEMM_ROWS ? r1 - r : GEMM_ROWS;
+            for (int i = 0; i < GEMM_ROWS; i++)
+                if (i < nr) avx2_row(w, r + i, buf + (size_t)i * cols);
+                else memset(buf + (size_t)i * cols, 0, sizeof(float) * (size_t)cols);
+            /* the next panel's weights, requested a slice per position block while this panel computes:
+             * its dequantization would otherwise wait on memory */
+            int next = r1 - r - nr < GEMM_ROWS ? r1 - r - nr : GEMM_ROWS;
+            const char *ahead = codes + (size_t)(r + nr) * row_bytes;
+            size_t ahead_bytes = (size_t)next * row_bytes;
+            for (int t = p0; t < p1; t += GEMM_POS) {
+                int np = p1 - t < GEMM_POS ? p1 - t : GEMM_POS, b = (t - p0) / GEMM_POS;
+                for (size_t off = ahead_bytes * b / blocks & ~(size_t)63; off < ahead_bytes * (b + 1) / blocks; off += 64)
+                    _mm_prefetch(ahead + off, _MM_HINT_T1);
+                float *o = out + (size_t)t * w->rows + r;
+                if (np > 16) gemm_kernel(buf, cols, xt + (size_t)t * cols, 2, o, w->rows, nr, np);
+                else gemm_kernel(buf, cols, xt + (size_t)t * cols, 1, o, w->rows, nr, np);
+            }
+        }
+    }
+}
+
+static const cpu_kernels avx512_kernels = {"AVX-512+FMA+F16C", gemm_prepare, avx2_matvec, avx512_prefill,
+                                           avx2_scores, avx2_mix};
+
 #endif
 
 static const cpu_kernels *kernels = &plain_kernels;
 static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 
+/* The best kernels the CPU (and its OS, for the zmm state) supports, at most the level EWQ_CPU names. */
 static void choose_kernels(void) {
     pthread_once(&f16_once, f16_table_init);
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(EWQ_PLAIN)
     const char *force = getenv("EWQ_CPU");
+    int plain = force && !strcmp(force, "plain"), avx2 = force && !strcmp(force, "avx2");
     unsigned a, b, c, d;   /* F16C from CPUID leaf 1 (clang's __builtin_cpu_supports has no "f16c") */
     __builtin_cpu_init();
-    if (!(force && !strcmp(force, "plain")) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C))
-        kernels = &avx2_kernels;
+    if (plain || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") || !__get_cpuid(1, &a, &b, &c, &d) ||
+        !(c & bit_F16C))
+        return;
+    kernels = &avx2_kernels;
+    if (!avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        kernels = &avx512_kernels;
 #endif
 }
 
@@ -2523,14 +2656,13 @@ const char *ewq_cpu_kernels(void) {
     return kernels->name;
 }
 
-/* out[t][r] = sum_c x[t][c] * W[r][c] for t < n: threads take blocks of rows (whole tiles). A decode
- * (n = 1) streams each row once; a prefill dequantizes a tile of TILE rows once per POS_BLOCK positions
- * and sweeps those positions TILE_POS at a time. */
+/* out[t][r] = sum_c x[t][c] * W[r][c] for t < n: threads take blocks of rows (whole panels of GEMM_ROWS,
+ * so whole tiles too), a decode (n = 1) by matvec, a prefill by prefill. */
 #define MATMUL_BLOCKS 64
 typedef struct {
     const ewq_qmat *w;
     const float *x, *aux;
-    float *out, *scratch;   /* scratch: MATMUL_BLOCKS tiles of TILE x cols floats */
+    float *out, *scratch;   /* scratch: GEMM_ROWS x cols floats per thread */
     int n, rows_per_block;
 } matmul_job;
 
@@ -2538,30 +2670,18 @@ static void matmul_block(void *ctx, int blk) {
     const matmul_job *j = ctx;
     const ewq_qmat *w = j->w;
     int r0 = blk * j->rows_per_block, r1 = r0 + j->rows_per_block < w->rows ? r0 + j->rows_per_block : w->rows;
-    float *buf = j->scratch + (size_t)blk * TILE * w->cols;
-    if (j->n == 1) {
-        kernels->matvec(w, r0, r1, j->x, j->aux, j->out + r0, buf);
-        return;
-    }
-    for (int p0 = 0; p0 < j->n; p0 += POS_BLOCK) {
-        int p1 = p0 + POS_BLOCK < j->n ? p0 + POS_BLOCK : j->n;
-        for (int r = r0; r < r1; r += TILE) {
-            int nr = r1 - r < TILE ? r1 - r : TILE;
-            kernels->tile(w, r, nr, buf);
-            for (int t = p0; t < p1; t += TILE_POS)
-                kernels->tile_dot(buf, w->cols, j->x + (size_t)t * w->cols, p1 - t < TILE_POS ? p1 - t : TILE_POS,
-                                  j->out + (size_t)t * w->rows + r, w->rows, nr);
-        }
-    }
+    float *buf = j->scratch + (size_t)ewq_worker() * GEMM_ROWS * w->cols;
+    if (j->n == 1) kernels->matvec(w, r0, r1, j->x, j->aux, j->out + r0, buf);
+    else kernels->prefill(w, r0, r1, j->x, j->aux, j->n, j->out, buf);
 }
 
 static void matmul(float *out, const float *x, int n, const ewq_qmat *w, cpu_state *s) {
     /* small products run on the calling thread: waking the pool costs more than they do */
     double work = (double)w->rows * w->cols * n;
     int per = work < 65536 ? w->rows : (w->rows + MATMUL_BLOCKS - 1) / MATMUL_BLOCKS;
-    per = (per + TILE - 1) / TILE * TILE;
+    per = (per + GEMM_ROWS - 1) / GEMM_ROWS * GEMM_ROWS;
     matmul_job j = {.w = w, .x = x, .out = out, .scratch = s->scratch, .n = n, .rows_per_block = per};
-    if (n == 1 && kernels->matvec_prepare) kernels->matvec_prepare(w, x, s->matvec_aux), j.aux = s->matvec_aux;
+    if (kernels->prepare) kernels->prepare(w, x, n, s->aux), j.aux = s->aux;
     ewq_parallel((w->rows + per - 1) / per, matmul_block, &j);
 }
 
@@ -2613,6 +2733,12 @@ void ewq_rope_tables(const ewq_config *c, int n_pos, float *cos_t, float *sin_t)
     free(inv);
 }
 
+/* The widest row a product reads: hidden, intermediate or the attention output. */
+static int widest_row(const ewq_config *c) {
+    int widest = c->hidden > c->intermediate ? c->hidden : c->intermediate;
+    return c->n_heads * c->head_dim > widest ? c->n_heads * c->head_dim : widest;
+}
+
 static void cpu_grow(cpu_state *s, const ewq_config *c, int n) {
     if (n <= s->cap) return;
     size_t q = (size_t)c->n_heads * c->head_dim, kv = (size_t)c->n_kv_heads * c->head_dim, h = (size_t)c->hidden,
@@ -2620,6 +2746,9 @@ static void cpu_grow(cpu_state *s, const ewq_config *c, int n) {
     float **bufs[] = {&s->x, &s->xb, &s->q, &s->k, &s->v, &s->att, &s->hb, &s->hb2};
     size_t widths[] = {h, h > q ? h : q, q, kv, kv, q, f, f};
     for (int i = 0; i < 8; i++) *bufs[i] = xrealloc(*bufs[i], sizeof(float) * N * widths[i]);
+    size_t blocks = (N + GEMM_POS - 1) / GEMM_POS * GEMM_POS;   /* at least 9 rows: a decode's aux */
+    s->aux_mem = xrealloc(s->aux_mem, sizeof(float) * (blocks > 9 ? blocks : 9) * (size_t)widest_row(c) + 64);
+    s->aux = (float *)(((uintptr_t)s->aux_mem + 63) & ~(uintptr_t)63);
     s->cap = n;
 }
 
@@ -2755,7 +2884,7 @@ static void cpu_free(ewq_backend *b) {
         for (int i = 0; i < 7; i++) free(fs[i]);
     }
     float *fs[] = {s->final_norm, s->rope_cos, s->rope_sin, s->kcache, s->vcache, s->x, s->xb, s->q,
-                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch, s->matvec_aux, s->scores};
+                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch, s->aux_mem, s->scores};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
     free(s->layers);
     free(s);
@@ -2786,12 +2915,8 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
     size_t kv = (size_t)c->n_layers * max_ctx * c->n_kv_heads * c->head_dim;
     s->kcache = xcalloc(kv, sizeof(float));
     s->vcache = xcalloc(kv, sizeof(float));
-    int widest = c->hidden;
-    if (c->intermediate > widest) widest = c->intermediate;
-    if (c->n_heads * c->head_dim > widest) widest = c->n_heads * c->head_dim;
-    s->scratch = xmalloc(sizeof(float) * MATMUL_BLOCKS * TILE * (size_t)widest);
-    s->matvec_aux = xmalloc(sizeof(float) * 9 * (size_t)widest);   /* cols + 8 per group: at most 9 cols */
     ewq_threads_init(0);   /* fixes the pool's size (if not set yet) before sizing per-thread scratch */
+    s->scratch = xmalloc(sizeof(float) * (size_t)ewq_threads() * GEMM_ROWS * (size_t)widest_row(c));
     s->scores = xmalloc(sizeof(float) * (size_t)ewq_threads() * max_ctx);
     b->name = "cpu";
     b->packed = p;

@@ -34,8 +34,11 @@ else
     for t in "$build"/test_*; do
         [ -x "$t" ] && [ -f "$t" ] && case "$t" in *.d) ;; *) run_one "$(basename "$t")" "$t" ;; esac
     done
-    # the forward tests once more on the plain C kernels, the path of every CPU without AVX2/FMA/F16C
-    [ -x "$build/test_forward" ] && run_one "test_forward (EWQ_CPU=plain)" env EWQ_CPU=plain "$build/test_forward"
+    # the forward tests once more on each lower kernel set than the CPU's best: AVX2 (the path of CPUs
+    # without AVX-512) and plain C (without AVX2/FMA/F16C)
+    for k in avx2 plain; do
+        [ -x "$build/test_forward" ] && run_one "test_forward (EWQ_CPU=$k)" env EWQ_CPU=$k "$build/test_forward"
+    done
     for s in tests/test_*.sh; do
         [ -f "$s" ] && run_one "$(basename "$s")" bash "$s"
     done
