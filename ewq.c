@@ -5173,8 +5173,30 @@ int ewq_out_commit(ewq_outfile *o, ewq_err *err) {
 
 /* --- output folders --- */
 
-int ewq_outdir_open(ewq_outdir *d, const char *path, ewq_err *err) {
+static int is_earlier(const ewq_outdir *d, const char *name) {
+    for (const char *const *e = d->earlier; e && *e; e++)
+        if (!strcmp(name, *e)) return 1;
+    return 0;
+}
+
+/* A folder already at DIR: refused unless it is empty or holds only the earlier output's names. */
+static int outdir_check_existing(const ewq_outdir *d, const char *path, ewq_err *err) {
+    DIR *dir = opendir(d->path);
+    if (!dir) return ewq_fail(err, path, "%s", strerror(errno));
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(dir))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || is_earlier(d, de->d_name)) continue;
+        if (d->earlier) rc = ewq_fail(err, path, "holds '%s': not an earlier ewq output, refusing to replace it", de->d_name);
+        else rc = ewq_fail(err, path, "is not empty (it holds '%s'): ewq writes a new folder", de->d_name);
+    }
+    closedir(dir);
+    return rc;
+}
+
+int ewq_outdir_open(ewq_outdir *d, const char *path, const char *const *earlier, ewq_err *err) {
     memset(d, 0, sizeof *d);
+    d->earlier = earlier;
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/') len--;   /* "out/" is the folder out */
     d->path = xmalloc(len + 1);
@@ -5185,14 +5207,7 @@ int ewq_outdir_open(ewq_outdir *d, const char *path, ewq_err *err) {
     if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {   /* it is renamed into place: it needs a name */
         rc = ewq_fail(err, path, "names no folder of its own");
     } else if (stat(d->path, &st) == 0) {
-        DIR *dir = S_ISDIR(st.st_mode) ? opendir(d->path) : NULL;
-        struct dirent *de;
-        if (!S_ISDIR(st.st_mode)) rc = ewq_fail(err, path, "exists and is not a folder");
-        else if (!dir) rc = ewq_fail(err, path, "%s", strerror(errno));
-        while (dir && rc == 0 && (de = readdir(dir)))
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                rc = ewq_fail(err, path, "is not empty (it holds '%s'): ewq writes a new folder", de->d_name);
-        if (dir) closedir(dir);
+        rc = S_ISDIR(st.st_mode) ? outdir_check_existing(d, path, err) : ewq_fail(err, path, "exists and is not a folder");
     } else if (errno != ENOENT) {
         rc = ewq_fail(err, path, "%s", strerror(errno));
     }
@@ -5233,14 +5248,34 @@ static void outdir_release(ewq_outdir *d, int remove_files) {
 
 void ewq_outdir_abort(ewq_outdir *d) { outdir_release(d, 1); }
 
-int ewq_outdir_commit(ewq_outdir *d, ewq_err *err) {
-    if (rename(d->tmp, d->path) != 0) {
-        int rc = ewq_fail(err, d->path, "cannot put the folder in place: %s", strerror(errno));
-        ewq_outdir_abort(d);
-        return rc;
+/* The earlier output's names in a folder, and then the folder (left in place if something else came in). */
+static void remove_earlier(const ewq_outdir *d, const char *folder) {
+    for (const char *const *e = d->earlier; *e; e++) {
+        char *p = path_join(folder, *e);
+        unlink(p);
+        free(p);
     }
-    outdir_release(d, 0);
-    return 0;
+    rmdir(folder);
+}
+
+int ewq_outdir_commit(ewq_outdir *d, ewq_err *err) {
+    /* a non-empty folder cannot be renamed over: an earlier output goes aside first, and back on failure */
+    size_t len = strlen(d->path) + 32;
+    char *old = xmalloc(len);
+    snprintf(old, len, "%s.old.%ld", d->path, (long)getpid());
+    struct stat st;
+    int had = d->earlier && stat(d->path, &st) == 0, rc = 0;
+    if (had && rename(d->path, old) != 0) {
+        rc = ewq_fail(err, d->path, "cannot move the earlier folder aside: %s", strerror(errno));
+    } else if (rename(d->tmp, d->path) != 0) {
+        rc = ewq_fail(err, d->path, "cannot put the folder in place: %s", strerror(errno));
+        if (had) rename(old, d->path);
+    } else if (had) {
+        remove_earlier(d, old);
+    }
+    free(old);
+    outdir_release(d, rc != 0);
+    return rc;
 }
 
 /* --- progress --- */
@@ -5484,11 +5519,12 @@ static int *tokenize_file(const char *dir, const char *path, int vocab, long *n)
 /* --- run: the main job --- */
 
 #define RUN_MAX_FACTORS 32
-static const char *const report_files[] = {"report.md", "report.json", "entropy.svg", "frontier.svg"};   /* the last: --sweep */
+static const char *const report_files[] = {"report.md", "report.json", "entropy.svg", "frontier.svg", NULL};   /* the last: --sweep */
 
 typedef struct {
     const char *dir, *text, *tokens, *report;
     char *report_path;         /* --report without trailing slashes */
+    ewq_outdir *report_folder; /* --report's folder, opened before the work */
     model_opts mo;             /* --group, --threads, --backend (every variant: raw block linears, raw embed) */
     int ctx, chunks, seeds, p, n, reps, bins, json;   /* chunks: at most this many (0: all) */
     int calibration;           /* --sensitivity N: chunks at the end of the text, or 0 */
@@ -6294,69 +6330,14 @@ static void print_run_markdown(FILE *f, const ewq_model *m, const run_opts *o, c
     fprintf(f, "\n![block entropy](entropy.svg)\n");
 }
 
-/* --report DIR, before the work: DIR named by its own name (not ".", "..", or "/"), and when it exists an
- * earlier report; then its temporary folder DIR.tmp.PID is created, so a place that cannot be written fails
- * at once. After the work the files are written into it and it is renamed into place, so DIR is complete
- * or absent. The folder and the files in it are removed on a refusal, on SIGINT, SIGTERM and SIGHUP.
- * DIR comes without trailing slashes ("out/" is the folder out). */
-static char *report_tmp, *report_tmp_files[sizeof report_files / sizeof *report_files];
-
-static int report_start(const char *dir, ewq_err *err) {
-    size_t len = strlen(dir);
-    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
-    if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))   /* it is renamed into place: it needs a name */
-        return ewq_fail(err, dir, "names no folder of its own; --report wants the report folder's name");
-    struct stat st;
-    if (stat(dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) return ewq_fail(err, dir, "exists and is not a folder");
-        DIR *d = opendir(dir);
-        if (!d) return ewq_fail(err, dir, "%s", strerror(errno));
-        struct dirent *de;
-        int rc = 0;
-        while (rc == 0 && (de = readdir(d))) {
-            int known = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-            for (size_t i = 0; i < sizeof report_files / sizeof *report_files; i++) known |= !strcmp(de->d_name, report_files[i]);
-            if (!known) rc = ewq_fail(err, dir, "holds '%s': not an earlier ewq report, refusing to replace it", de->d_name);
-        }
-        closedir(d);
-        if (rc) return rc;
-    } else if (errno != ENOENT) {
-        return ewq_fail(err, dir, "%s", strerror(errno));
-    }
-    report_tmp = xmalloc(len + 32);
-    snprintf(report_tmp, len + 32, "%s.tmp.%d", dir, (int)getpid());
-    for (size_t i = 0; i < sizeof report_files / sizeof *report_files; i++) {
-        report_tmp_files[i] = path_join(report_tmp, report_files[i]);
-        out_track(report_tmp_files[i], 1);
-    }
-    out_track_dir(report_tmp, 1);   /* before it exists, as for files */
-    if (mkdir(report_tmp, 0777) != 0) {
-        int e = errno;
-        return ewq_fail(err, dir, "cannot create the report folder%s: %s", e == ENOENT ? " (its parent is missing)" : "",
-                        strerror(e));
-    }
-    return 0;
-}
-
-static void remove_report(const char *dir) {
-    for (size_t i = 0; i < sizeof report_files / sizeof *report_files; i++) {
-        char *p = path_join(dir, report_files[i]);
-        unlink(p);
-        free(p);
-    }
-    rmdir(dir);
-}
-
+/* The report's files into --report's folder, opened before the work (so a place that cannot be written
+ * fails at once), then the folder put in place, replacing an earlier report there. */
 static int write_report(const ewq_model *m, const run_opts *o, const run_set *s, const ewq_plan *plan, long n_tokens,
                         const char *note, ewq_err *err) {
-    size_t len = strlen(o->report) + 32;
-    char *old = xmalloc(len);
-    snprintf(old, len, "%s.old.%d", o->report, (int)getpid());
-    int rc = 0;
-    size_t n_files = sizeof report_files / sizeof *report_files - (o->n_factors > 1 ? 0 : 1);
-    for (size_t i = 0; rc == 0 && i < n_files; i++) {
+    int rc = 0, n_files = o->n_factors > 1 ? 4 : 3;   /* frontier.svg: --sweep */
+    for (int i = 0; rc == 0 && i < n_files; i++) {
         ewq_outfile out;
-        if ((rc = ewq_out_open(&out, report_tmp_files[i], err)) == 0) {
+        if ((rc = ewq_outdir_file(o->report_folder, &out, report_files[i], err)) == 0) {
             if (i == 0) print_run_markdown(out.f, m, o, s, plan, n_tokens, note);
             else if (i == 1) print_run_json(out.f, m, o, s, plan, n_tokens);
             else if (i == 2) ewq_plan_svg(out.f, plan, o->dir);
@@ -6364,19 +6345,8 @@ static int write_report(const ewq_model *m, const run_opts *o, const run_set *s,
             rc = ewq_out_commit(&out, err);
         }
     }
-    struct stat st;
-    int had = rc == 0 && stat(o->report, &st) == 0;
-    if (rc == 0 && had && rename(o->report, old) != 0) rc = ewq_fail(err, o->report, "%s", strerror(errno));
-    if (rc == 0 && rename(report_tmp, o->report) != 0) {
-        rc = ewq_fail(err, o->report, "%s", strerror(errno));
-        if (had) rename(old, o->report);
-    }
-    if (rc == 0 && had) remove_report(old);
-    if (rc) remove_report(report_tmp);
-    for (size_t i = 0; i < sizeof report_files / sizeof *report_files; i++)
-        out_track(report_tmp_files[i], 0), free(report_tmp_files[i]);
-    out_track_dir(report_tmp, 0);
-    free(report_tmp), free(old);
+    if (rc == 0) return ewq_outdir_commit(o->report_folder, err);
+    ewq_outdir_abort(o->report_folder);
     return rc;
 }
 
@@ -7484,7 +7454,7 @@ static int cmd_export(const args *a) {
     describe_weights(&weights, &o, &asg);
     /* the outputs before the packing: a bad path fails at once */
     if (gguf && ewq_out_open(&out, gguf, &err)) die(&err);
-    if (ct && ewq_outdir_open(&folder, ct, &err)) {
+    if (ct && ewq_outdir_open(&folder, ct, NULL, &err)) {
         if (gguf) ewq_out_abort(&out);
         die(&err);
     }
@@ -7531,7 +7501,9 @@ static int cmd_run(const args *a) {
     if (o.embedded && !arg_given(a, "--ctx")) o.ctx = 128;   /* a small model: short chunks keep the demo quick */
     if (!o.text && !o.tokens) usage_error("run", "missing --text FILE (or --tokens FILE) for MODEL");
     ewq_err err;
-    if (o.report && report_start(o.report_path, &err)) die(&err);
+    ewq_outdir report_folder;
+    if (o.report && ewq_outdir_open(&report_folder, o.report, report_files, &err)) die(&err);
+    o.report_folder = &report_folder;
     return run_study(&o);
 }
 

@@ -890,13 +890,19 @@ int ewq_out_open(ewq_outfile *o, const char *path, ewq_err *err);
 int ewq_out_commit(ewq_outfile *o, ewq_err *err);   /* flush, fsync, close, rename */
 void ewq_out_abort(ewq_outfile *o);                /* close and remove the temporary file */
 
-/* Atomic output folder: open creates "DIR.tmp.PID" (DIR must be absent or an empty folder: ewq never
- * replaces a folder's content), each file goes into it through ewq_outdir_file (then ewq_out_commit or
- * ewq_out_abort, as for any output), and commit renames the folder to DIR, so DIR is complete or absent.
- * Abort, a refusal that exits, SIGINT, SIGTERM and SIGHUP remove the folder and what it holds. */
+/* Atomic output folder: open creates "DIR.tmp.PID", each file goes into it through ewq_outdir_file (then
+ * ewq_out_commit or ewq_out_abort, as for any output), and commit renames the folder to DIR, so DIR is
+ * complete or absent. Abort, a refusal that exits, SIGINT, SIGTERM and SIGHUP remove the folder and what
+ * it holds. DIR must be absent or an empty folder (ewq never replaces a folder's content), unless earlier
+ * lists (NULL-terminated) the names ewq writes there: then DIR may hold those names only, an earlier output
+ * of the same kind, which commit replaces (moved aside to "DIR.old.PID", then removed). */
 #define EWQ_OUTDIR_FILES 12
-typedef struct ewq_outdir { char *path, *tmp, *files[EWQ_OUTDIR_FILES]; int n; } ewq_outdir;
-int ewq_outdir_open(ewq_outdir *d, const char *path, ewq_err *err);
+typedef struct ewq_outdir {
+    char *path, *tmp, *files[EWQ_OUTDIR_FILES];
+    const char *const *earlier;
+    int n;
+} ewq_outdir;
+int ewq_outdir_open(ewq_outdir *d, const char *path, const char *const *earlier, ewq_err *err);
 int ewq_outdir_file(ewq_outdir *d, ewq_outfile *o, const char *name, ewq_err *err);
 int ewq_outdir_commit(ewq_outdir *d, ewq_err *err);
 void ewq_outdir_abort(ewq_outdir *d);

@@ -333,7 +333,7 @@ for name in . ..; do   # a report folder is renamed into place: it needs a name 
         run "$root/data/default" --text "$tmp/short.txt" --report "$f/$name"
 done
 mkdir "$f/notes" && : >"$f/notes/mine.txt"
-refuse cli/run/report-foreign-folder 1 "$f/notes" "not an earlier ewq report" \
+refuse cli/run/report-foreign-folder 1 "$f/notes" "not an earlier ewq output" \
     run "$root/data/default" --text "$tmp/short.txt" --report "$f/notes"
 refuse cli/tokenize/folder-without-tokenizer 1 "$f/empty-folder/tokenizer.json" "No such file or directory" \
     tokenize "$f/empty-folder"

@@ -113,11 +113,11 @@ mkdir "$tmp/cwd" && : >"$tmp/cwd/mine.txt"
 for r in . .. ./ / "$tmp/cwd/."; do
     expect_refusal "output/report-'$r'" "names no folder of its own" "${r%/}" "$EWQ" "${run_args[@]}" --report "$r"
 done
-expect_refusal output/report-parent-missing "cannot create the report folder (its parent is missing)" \
+expect_refusal output/report-parent-missing "cannot create (its parent is missing)" \
     "$tmp/nowhere/report" "$EWQ" "${run_args[@]}" --report "$tmp/nowhere/report"
 "$EWQ" "${run_args[@]}" --report "$tmp/rep/" >/dev/null 2>"$tmp/err" && [ -f "$tmp/rep/report.md" ] &&
     report output/report-trailing-slash "" || report output/report-trailing-slash "$(cat "$tmp/err")"
-expect_refusal output/report-foreign-folder-with-slash "not an earlier ewq report" "$tmp/cwd" \
+expect_refusal output/report-foreign-folder-with-slash "not an earlier ewq output" "$tmp/cwd" \
     "$EWQ" "${run_args[@]}" --report "$tmp/cwd/"
 expect_refusal output/report-refusal-after-start "fewer than one chunk" data/default/sample.txt \
     "$EWQ" "${run_args[@]}" --ctx 100000 --report "$tmp/rep2"
