@@ -867,9 +867,10 @@ void ewq_gguf_row(const ewq_qmat *m, int r, uint8_t *out);
  *   the tokenizer and generation files of MODEL that exist (tokenizer.json, tokenizer_config.json,
  *     special_tokens_map.json, tokenizer.model, vocab.json, merges.txt, added_tokens.json,
  *     chat_template.jinja, generation_config.json), copied.
- * Only int8 maps exactly. compressed-tensors' asymmetric int4 dequantizes (q - zero_point) * scale with an
- * integer zero point, which cannot hold ewq's fp16 minimum: int4 weights are written raw (the checkpoint's
- * tensor), as are int8 weights whose width is not a multiple of G and a quantized embedding or lm_head,
+ * Only int8 maps exactly. compressed-tensors' asymmetric int4 dequantizes (q - zero_point) * scale, and its
+ * pack-quantized format (the one vLLM runs 4-bit weights from) packs zero points as 4-bit integers, which
+ * cannot hold ewq's fp16 minimum (a float zero point needs naive-quantized, a byte per code, which vLLM does
+ * not run): int4 weights are written raw (the checkpoint's tensor), as are int8 weights whose width is not a multiple of G and a quantized embedding or lm_head,
  * each with a note on `notes` naming it.
  * Refused: a config.json that has a quantization_config already. */
 struct ewq_outdir;   /* the atomic output folder, below */
