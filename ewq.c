@@ -7503,7 +7503,7 @@ static int cmd_run(const args *a) {
     ewq_err err;
     ewq_outdir report_folder;
     if (o.report && ewq_outdir_open(&report_folder, o.report, report_files, &err)) die(&err);
-    o.report_folder = &report_folder;
+    if (o.report) o.report_folder = &report_folder;
     return run_study(&o);
 }
 
