@@ -2123,9 +2123,10 @@ typedef struct cpu_state {
     int cap;                             /* positions the activation buffers hold */
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
     float *scores;                       /* attention: max_ctx per thread of the pool (ewq_worker) */
-    float *scratch;                      /* matmul: GEMM_ROWS rows of the widest matrix per thread */
+    float *scratch;                      /* matmul: scratch_floats per thread (scratch_floats below) */
+    size_t scratch_floats;
     float *aux, *aux_mem;                /* the kernels' prepared x (64-byte aligned in aux_mem): for a decode,
-                                            the widest row plus 8 floats per group; for a prefill, cap
+                                            the widest row plus 16 floats per group; for a prefill, cap
                                             positions (rounded up to blocks of 32) of the widest row */
 } cpu_state;
 
@@ -2148,27 +2149,32 @@ static float dot(const float *a, const float *b, int n) {
  * differently (FMA, the order of the partial sums), all well inside the tolerances against transformers;
  * within one implementation every output element is summed in a fixed order, so the thread count never
  * changes a result.
- *   prepare    once per product, before the threads split the rows: what the product's kernels read
- *              instead of x (aux), or nothing (NULL kernel, or nothing to do for this format and n)
+ *   matvec_prepare   once per decode product, before the threads split the rows: what matvec reads
+ *                    besides x (aux), or nothing (NULL, or nothing to do for this format)
  *   matvec     decode: out[r - r0] = W[r] . x for rows [r0, r1), the weights streamed once, dequantized
- *              in registers (aux: what prepare computed from x; row: room for one row of floats)
- *   prefill    out[t*rows + r] = W[r] . x[t] for rows [r0, r1) and t < n > 1 (buf: GEMM_ROWS rows of
- *              floats, this thread's)
+ *              in registers (aux: what matvec_prepare computed from x; row: room for one row of floats)
+ *   prefill_prepare  once per prefill product, GEMM_POS positions (block b) per call, the threads sharing
+ *                    the blocks: x (n positions of cols) as the prefill reads it, in aux (NULL: x as it is)
+ *   prefill    out[t*rows + r] = W[r] . x[t] for rows [r0, r1) and t < n > 1
  *   scores     attention: out[k] = (q . key[k]) * scale for k < n, key[k] = keys + k*stride, d wide
  *   mix        attention: out[i] = sum over k < n of a[k] * val[k][i], val[k] = vals + k*stride
  * The plain C and AVX2 prefills dequantize TILE rows at a time into buf and take TILE_POS positions at a
- * time (tile, tile_dot, both below); the AVX-512 one is a matrix product by outer products (gemm_panel). */
+ * time (tile, tile_dot, both below); the AVX-512 one is a matrix product by outer products (gemm_kernel). */
 #define TILE 4            /* weight rows per prefill tile (plain C, AVX2) */
 #define TILE_POS 3        /* positions per register block of the prefill (plain C, AVX2) */
 #define POS_BLOCK 128     /* positions whose activations stay in L2 while the tiles of a row block pass */
-#define GEMM_ROWS 12      /* weight rows per AVX-512 prefill panel (a multiple of TILE) */
+#define GEMM_ROWS 12      /* weight rows per AVX-512 micro-kernel: 12 x 2 sums, 2 of x, 1 weight: 27 zmm */
 #define GEMM_POS 32       /* positions per AVX-512 micro-kernel: two zmm of position lanes */
+#define GEMM_KC 128       /* columns per pass (or one group, if larger): 16 KiB of x (GEMM_POS positions) and
+                             a panel's 6 KiB of weights stay in L1 while the panels pass */
+#define GEMM_BLOCK 96     /* weight rows dequantized together, 8 panels, EWQ_MAX_GROUP floats apart (L2) */
 typedef struct {
     const char *name;
-    void (*prepare)(const ewq_qmat *w, const float *x, int n, float *aux);
+    void (*matvec_prepare)(const ewq_qmat *w, const float *x, float *aux);
     void (*matvec)(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out, float *row);
+    void (*prefill_prepare)(const float *x, int n, int cols, int b, float *aux);
     void (*prefill)(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, int n, float *out,
-                    float *buf);
+                    float *buf);   /* buf: this thread's scratch (cpu_state) */
     void (*scores)(const float *q, const float *keys, size_t stride, int n, int d, float scale, float *out);
     void (*mix)(const float *a, const float *vals, size_t stride, int n, int d, float *out);
 } cpu_kernels;
@@ -2233,7 +2239,7 @@ static void plain_prefill(const ewq_qmat *w, int r0, int r1, const float *x, con
     TILED_PREFILL(plain_tile, plain_tile_dot)
 }
 
-static const cpu_kernels plain_kernels = {"plain C", NULL, plain_matvec, plain_prefill, plain_scores, plain_mix};
+static const cpu_kernels plain_kernels = {"plain C", NULL, plain_matvec, NULL, plain_prefill, plain_scores, plain_mix};
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(EWQ_PLAIN)
 #include <cpuid.h>
@@ -2301,35 +2307,36 @@ AVX2_INLINE void load_i4_split(const uint8_t *q, __m256 *even, __m256 *odd) {
     *odd = _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4));
 }
 
-/* The vectorized columns of a group that starts at column c0 and holds n: int8 from c0, eight at a
- * time; int4 from the first even column (a group of odd size may start in the high nibble of a byte),
- * sixteen at a time. */
-AVX2_INLINE void vector_span(ewq_tier tier, int c0, int n, int *lead, int *nv) {
+/* The vectorized columns of a group that starts at column c0 and holds n, for vectors of `lanes` floats:
+ * int8 from c0, lanes at a time; int4 from the first even column (a group of odd size may start in the
+ * high nibble of a byte), 2*lanes at a time. */
+static inline void vector_span(ewq_tier tier, int lanes, int c0, int n, int *lead, int *nv) {
     *lead = tier == EWQ_INT4 ? c0 % 2 : 0;
-    int step = tier == EWQ_INT4 ? 16 : 8;
+    int step = tier == EWQ_INT4 ? 2 * lanes : lanes;
     *nv = (n - *lead) / step * step;
 }
 
-/* For int4 products: per group, the eight lane sums of x over its vectorized columns, then those
- * columns of x split by parity sixteen at a time (the eight even ones, then the eight odd ones), once
- * per product for all rows (aux: cols + 8 floats per group). */
-AVX2 static void quant_prepare(const ewq_qmat *w, const float *x, int n, float *aux) {
-    if (n > 1 || w->tier != EWQ_INT4) return;
+/* For int4 products with vectors of `lanes` floats: per group, the lane sums of x over its vectorized
+ * columns, then those columns of x split by parity 2*lanes at a time (the lanes even ones, then the odd
+ * ones), once per product for all rows (aux: cols + lanes floats per group). */
+static void int4_prepare(const ewq_qmat *w, const float *x, float *aux, int lanes) {
+    if (w->tier != EWQ_INT4) return;
     int cols = w->cols, g = w->group, ng = ewq_groups_per_row(cols, g);
     for (int gi = 0; gi < ng; gi++) {
         int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, lead, nv;
-        vector_span(EWQ_INT4, c0, n, &lead, &nv);
-        float *xs = aux, *xp = aux + 8;
-        __m256 s = _mm256_setzero_ps();
-        for (int i = 0; i < nv; i += 16) {
+        vector_span(EWQ_INT4, lanes, c0, n, &lead, &nv);
+        float *xs = aux, *xp = aux + lanes;
+        for (int k = 0; k < lanes; k++) xs[k] = 0;
+        for (int i = 0; i < nv; i += 2 * lanes) {
             const float *xc = x + c0 + lead + i;
-            for (int k = 0; k < 8; k++) xp[i + k] = xc[2 * k], xp[i + 8 + k] = xc[2 * k + 1];
-            s = _mm256_add_ps(s, _mm256_add_ps(_mm256_loadu_ps(xp + i), _mm256_loadu_ps(xp + i + 8)));
+            for (int k = 0; k < lanes; k++) xp[i + k] = xc[2 * k], xp[i + lanes + k] = xc[2 * k + 1];
+            for (int k = 0; k < lanes; k++) xs[k] += xp[i + k] + xp[i + lanes + k];
         }
-        _mm256_storeu_ps(xs, s);
-        aux += 8 + nv;
+        aux += lanes + nv;
     }
 }
+
+static void quant_prepare(const ewq_qmat *w, const float *x, float *aux) { int4_prepare(w, x, aux, 8); }
 
 /* int8 and int4 rows, nr (constant) at once, the tier a constant in each copy. Per group, the lanes of
  * sum(q * x) before the group's scale s multiplies them; int4 (value m + s*q) adds m * sum(x), the sums
@@ -2345,7 +2352,7 @@ AVX2_INLINE void quant_rows(const ewq_qmat *w, ewq_tier tier, int r, int nr, con
     for (int k = 0; k < nr; k++) acc[k] = _mm256_setzero_ps();
     for (int gi = 0; gi < ng; gi++) {
         int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, lead, nv;
-        vector_span(tier, c0, n, &lead, &nv);
+        vector_span(tier, 8, c0, n, &lead, &nv);
         __m256 gacc[TILE];
         UNROLL
         for (int k = 0; k < nr; k++) gacc[k] = _mm256_setzero_ps();
@@ -2402,41 +2409,42 @@ AVX2 static void avx2_matvec(const ewq_qmat *w, int r0, int r1, const float *x, 
     else ROWS_BY_TILE(raw_rows(w, EWQ_F32, r, nr, x, out + r - r0));
 }
 
-/* One row dequantized into dst: the same values as dequant_row (s*q; m + s*q rounded as a product,
- * then a sum), eight or sixteen at a time. */
-AVX2 static void avx2_row(const ewq_qmat *w, int r, float *dst) {
-    int cols = w->cols, c = 0;
+/* Columns [c0, c1) of row r dequantized into dst[0, c1 - c0) (c0 on the first column of a group): the
+ * same values as dequant_row (s*q; m + s*q rounded as a product, then a sum), eight or sixteen at a time. */
+AVX2 static void avx2_span(const ewq_qmat *w, int r, int c0, int c1, float *dst) {
+    int cols = w->cols, c = c0;
     if (w->tier == EWQ_RAW) {
-        if (w->dtype == EWQ_F16) for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(dst + c, load_raw8(w->raw, EWQ_F16, (size_t)r * cols + c));
-        else if (w->dtype == EWQ_BF16) for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(dst + c, load_raw8(w->raw, EWQ_BF16, (size_t)r * cols + c));
-        else for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(dst + c, load_raw8(w->raw, EWQ_F32, (size_t)r * cols + c));
-        dequant_span(w, r, c, cols - c, dst + c);
+        if (w->dtype == EWQ_F16) for (; c + 8 <= c1; c += 8) _mm256_storeu_ps(dst + c - c0, load_raw8(w->raw, EWQ_F16, (size_t)r * cols + c));
+        else if (w->dtype == EWQ_BF16) for (; c + 8 <= c1; c += 8) _mm256_storeu_ps(dst + c - c0, load_raw8(w->raw, EWQ_BF16, (size_t)r * cols + c));
+        else for (; c + 8 <= c1; c += 8) _mm256_storeu_ps(dst + c - c0, load_raw8(w->raw, EWQ_F32, (size_t)r * cols + c));
+        dequant_span(w, r, c, c1 - c, dst + c - c0);
         return;
     }
     int g = w->group, ng = ewq_groups_per_row(cols, g);
-    for (int gi = 0; gi < ng; gi++) {
-        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, i = 0;
+    for (int gi = c0 / g; gi < ng && gi * g < c1; gi++) {
+        int g0 = gi * g, n = c1 - g0 < g ? c1 - g0 : g, i = 0;
+        float *d = dst + (g0 - c0);
         __m256 s = _mm256_set1_ps(f16_table[w->scale[(size_t)r * ng + gi]]);
         if (w->tier == EWQ_INT8) {
             for (; i + 8 <= n; i += 8)
-                _mm256_storeu_ps(dst + c0 + i, _mm256_mul_ps(s, load_i8((const int8_t *)w->q + (size_t)r * cols + c0 + i)));
+                _mm256_storeu_ps(d + i, _mm256_mul_ps(s, load_i8((const int8_t *)w->q + (size_t)r * cols + g0 + i)));
         } else {
             __m256 m = _mm256_set1_ps(f16_table[w->min[(size_t)r * ng + gi]]), lo, hi;
-            if (c0 % 2) dequant_span(w, r, c0, 1, dst + c0), i = 1;   /* a high nibble: vectors start on a byte */
+            if (g0 % 2) dequant_span(w, r, g0, 1, d), i = 1;   /* a high nibble: vectors start on a byte */
             for (; i + 16 <= n; i += 16) {
-                load_i4x16((const uint8_t *)w->q + (size_t)r * (((size_t)cols + 1) / 2) + (c0 + i) / 2, &lo, &hi);
-                _mm256_storeu_ps(dst + c0 + i, _mm256_add_ps(m, _mm256_mul_ps(s, lo)));
-                _mm256_storeu_ps(dst + c0 + i + 8, _mm256_add_ps(m, _mm256_mul_ps(s, hi)));
+                load_i4x16((const uint8_t *)w->q + (size_t)r * int4_row_bytes(cols) + (g0 + i) / 2, &lo, &hi);
+                _mm256_storeu_ps(d + i, _mm256_add_ps(m, _mm256_mul_ps(s, lo)));
+                _mm256_storeu_ps(d + i + 8, _mm256_add_ps(m, _mm256_mul_ps(s, hi)));
             }
         }
-        if (i < n) dequant_span(w, r, c0 + i, n - i, dst + c0 + i);   /* (at i = n it would read past the scales) */
+        if (i < n) dequant_span(w, r, g0 + i, n - i, d + i);   /* (at i = n it would read past the scales) */
     }
 }
 
 AVX2 static void avx2_tile(const ewq_qmat *w, int r, int nr, float *buf) {
     for (int k = 0; k < TILE; k++) {
         float *dst = buf + (size_t)k * w->cols;
-        if (k < nr) avx2_row(w, r + k, dst);
+        if (k < nr) avx2_span(w, r + k, 0, w->cols, dst);
         else memset(dst, 0, sizeof(float) * (size_t)w->cols);
     }
 }
@@ -2532,101 +2540,219 @@ AVX2 static void avx2_prefill(const ewq_qmat *w, int r0, int r1, const float *x,
     TILED_PREFILL(avx2_tile, avx2_tile_dot)
 }
 
-static const cpu_kernels avx2_kernels = {"AVX2+FMA+F16C", quant_prepare, avx2_matvec, avx2_prefill, avx2_scores,
-                                         avx2_mix};
+static const cpu_kernels avx2_kernels = {"AVX2+FMA+F16C", quant_prepare, avx2_matvec, NULL, avx2_prefill,
+                                         avx2_scores, avx2_mix};
 /* AVX-512: the prefill as a matrix product by outer products; decode and attention as AVX2 does them. */
 #define AVX512_TARGET "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"
 #define AVX512 __attribute__((target(AVX512_TARGET)))
 #define AVX512_INLINE static inline __attribute__((always_inline, target(AVX512_TARGET)))
-#define GEMM_L2 (1 << 18)    /* bytes of transposed activations a panel sweeps from L2 (half of a 2 MiB L2) */
 
-/* For a prefill, x transposed in blocks of GEMM_POS positions, each block cols rows of GEMM_POS floats
- * (column c of its positions in one 128-byte row), zeros past position n: the micro-kernel then loads the
- * positions of a column as two vectors. Once per product, for all threads. A decode prepares as AVX2 does. */
-AVX512 static void gemm_prepare(const ewq_qmat *w, const float *x, int n, float *xt) {
-    if (n == 1) {
-        quant_prepare(w, x, n, xt);
-        return;
+/* A 16 x 16 transpose: dst row j (dst + j*ds, the lanes in store) holds column j of src's rows (src +
+ * i*ss; zeros for i >= rows), for the columns j < cols that src has. Four rounds of in-lane and
+ * cross-lane shuffles (pairs of floats, pairs of pairs, then 128-bit lanes twice). */
+AVX512_INLINE void transpose16(const float *src, size_t ss, int rows, int cols, float *dst, size_t ds,
+                               __mmask16 store) {
+    __m512 a[16], b[16];
+    __mmask16 have = (__mmask16)((1u << cols) - 1);
+    UNROLL
+    for (int i = 0; i < 16; i++) a[i] = i < rows ? _mm512_maskz_loadu_ps(have, src + i * ss) : _mm512_setzero_ps();
+    UNROLL
+    for (int i = 0; i < 16; i += 2) b[i] = _mm512_unpacklo_ps(a[i], a[i + 1]), b[i + 1] = _mm512_unpackhi_ps(a[i], a[i + 1]);
+    /* a[4G + j]: in 128-bit lane L, column 4L + j of rows 4G .. 4G + 3 */
+    UNROLL
+    for (int G = 0; G < 16; G += 4) {
+        __m512d lo01 = _mm512_castps_pd(b[G]), hi01 = _mm512_castps_pd(b[G + 1]), lo23 = _mm512_castps_pd(b[G + 2]),
+                hi23 = _mm512_castps_pd(b[G + 3]);
+        a[G] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo01, lo23)), a[G + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo01, lo23));
+        a[G + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi01, hi23)), a[G + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi01, hi23));
     }
-    int cols = w->cols;
-    for (int t0 = 0; t0 < n; t0 += GEMM_POS) {
-        float *blk = xt + (size_t)t0 * cols;
-        for (int c0 = 0; c0 < cols; c0 += 64)   /* 64 columns: the 8 KiB written stay in L1 */
-            for (int t = 0; t < GEMM_POS; t++) {
-                const float *xr = x + (size_t)(t0 + t) * cols;
-                for (int c = c0; c < cols && c < c0 + 64; c++) blk[(size_t)c * GEMM_POS + t] = t0 + t < n ? xr[c] : 0;
-            }
+    /* column 4L + j: lane L of a[j], a[4 + j], a[8 + j], a[12 + j] */
+    UNROLL
+    for (int j = 0; j < 4; j++) {
+        __m512 v0 = _mm512_shuffle_f32x4(a[j], a[4 + j], 0x44), v1 = _mm512_shuffle_f32x4(a[j], a[4 + j], 0xEE),
+               v2 = _mm512_shuffle_f32x4(a[8 + j], a[12 + j], 0x44), v3 = _mm512_shuffle_f32x4(a[8 + j], a[12 + j], 0xEE);
+        b[j] = _mm512_shuffle_f32x4(v0, v2, 0x88), b[4 + j] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        b[8 + j] = _mm512_shuffle_f32x4(v1, v3, 0x88), b[12 + j] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
     }
+    UNROLL
+    for (int j = 0; j < 16; j++)
+        if (j < cols) _mm512_mask_storeu_ps(dst + j * ds, store, b[j]);
 }
 
-/* GEMM_ROWS rows of a panel (dequantized, cols floats apart) times 16*nh (constant) positions of a
- * transposed block: per column, the rows' weights broadcast against the positions' vectors, all
- * GEMM_ROWS x nh accumulators in zmm registers. Every output element is one chain of FMAs over the
- * columns in order, whichever rows and positions share its block. */
-AVX512_INLINE void gemm_kernel(const float *panel, int cols, const float *xt, int nh, float *out, int ostride, int nr,
-                               int np) {
+/* x transposed in blocks of GEMM_POS positions, each block cols rows of GEMM_POS floats (column c of its
+ * positions in one 128-byte row): the micro-kernel then loads the positions of a column as two vectors.
+ * This is block b. */
+AVX512 static void gemm_prepare(const float *x, int n, int cols, int b, float *xt) {
+    for (int t = b * GEMM_POS; t < n && t < (b + 1) * GEMM_POS; t += 16)
+        for (int c = 0; c < cols; c += 16)
+            transpose16(x + (size_t)t * cols + c, (size_t)cols, n - t < 16 ? n - t : 16, cols - c < 16 ? cols - c : 16,
+                        xt + (size_t)b * GEMM_POS * cols + (size_t)c * GEMM_POS + t % GEMM_POS, GEMM_POS, 0xffff);
+}
+
+/* The micro-kernel: k columns of GEMM_ROWS weight rows (EWQ_MAX_GROUP floats apart) times 16*nh (constant)
+ * positions of a transposed block, added to (or, first, stored in) the sums c[row][position]. Per column,
+ * each row's weight is broadcast against the positions' vectors; all GEMM_ROWS x nh sums stay in zmm
+ * registers. Every output element is one chain of FMAs over the columns in order, whichever rows and
+ * positions share its block and however the columns are split into passes. */
+AVX512_INLINE void gemm_kernel(const float *wp, const float *xt, int k, float *c, int first, int nh) {
     __m512 acc[GEMM_ROWS][2];
     UNROLL
     for (int i = 0; i < GEMM_ROWS; i++)
         UNROLL
-        for (int h = 0; h < nh; h++) acc[i][h] = _mm512_setzero_ps();
-    for (int c = 0; c < cols; c++) {
+        for (int h = 0; h < nh; h++) acc[i][h] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * GEMM_POS + 16 * h);
+    for (int j = 0; j < k; j++) {
         __m512 xv[2];
         UNROLL
-        for (int h = 0; h < nh; h++) xv[h] = _mm512_load_ps(xt + (size_t)c * GEMM_POS + 16 * h);
+        for (int h = 0; h < nh; h++) xv[h] = _mm512_load_ps(xt + (size_t)j * GEMM_POS + 16 * h);
         UNROLL
         for (int i = 0; i < GEMM_ROWS; i++) {
-            __m512 wv = _mm512_set1_ps(panel[(size_t)i * cols + c]);
+            __m512 wv = _mm512_set1_ps(wp[i * EWQ_MAX_GROUP + j]);
             UNROLL
             for (int h = 0; h < nh; h++) acc[i][h] = _mm512_fmadd_ps(wv, xv[h], acc[i][h]);
         }
     }
-    float sums[GEMM_ROWS][GEMM_POS];
     UNROLL
     for (int i = 0; i < GEMM_ROWS; i++)
         UNROLL
-        for (int h = 0; h < nh; h++) _mm512_storeu_ps(sums[i] + 16 * h, acc[i][h]);
-    for (int t = 0; t < np; t++)
-        for (int i = 0; i < nr; i++) out[(size_t)t * ostride + i] = sums[i][t];
+        for (int h = 0; h < nh; h++) _mm512_storeu_ps(c + i * GEMM_POS + 16 * h, acc[i][h]);
 }
 
-/* Rows [r0, r1) a panel of GEMM_ROWS at a time, dequantized into buf once per chunk of positions whose
- * transposed activations fit GEMM_L2, then swept GEMM_POS positions at a time. */
+/* Rows [r0, r1) GEMM_BLOCK at a time. Per pass of GEMM_KC columns (a whole number of groups), the
+ * block's weights are dequantized into buf (L2), then every block of GEMM_POS positions meets every
+ * panel of GEMM_ROWS rows while its GEMM_KC columns of x stay in L1; the sums wait in buf (row-major,
+ * GEMM_POS positions a row) and are transposed into out at the end. */
 AVX512 static void avx512_prefill(const ewq_qmat *w, int r0, int r1, const float *x, const float *xt, int n,
                                   float *out, float *buf) {
     (void)x;
-    int cols = w->cols, chunk = GEMM_L2 / (int)sizeof(float) / cols / GEMM_POS * GEMM_POS;
-    if (chunk < 4 * GEMM_POS) chunk = 4 * GEMM_POS;   /* fewer would dequantize the panel too often */
-    size_t row_bytes = w->tier == EWQ_RAW    ? (size_t)cols * ewq_dtype_size(w->dtype)
-                       : w->tier == EWQ_INT8 ? (size_t)cols
-                                             : int4_row_bytes(cols);
-    const char *codes = w->tier == EWQ_RAW ? (const char *)w->raw : (const char *)w->q;
-    for (int p0 = 0; p0 < n; p0 += chunk) {
-        int p1 = p0 + chunk < n ? p0 + chunk : n, blocks = (p1 - p0 + GEMM_POS - 1) / GEMM_POS;
-        for (int r = r0; r < r1; r += GEMM_ROWS) {
-            int nr = r1 - r < GEMM_ROWS ? r1 - r : GEMM_ROWS;
-            for (int i = 0; i < GEMM_ROWS; i++)
-                if (i < nr) avx2_row(w, r + i, buf + (size_t)i * cols);
-                else memset(buf + (size_t)i * cols, 0, sizeof(float) * (size_t)cols);
-            /* the next panel's weights, requested a slice per position block while this panel computes:
-             * its dequantization would otherwise wait on memory */
-            int next = r1 - r - nr < GEMM_ROWS ? r1 - r - nr : GEMM_ROWS;
-            const char *ahead = codes + (size_t)(r + nr) * row_bytes;
-            size_t ahead_bytes = (size_t)next * row_bytes;
-            for (int t = p0; t < p1; t += GEMM_POS) {
-                int np = p1 - t < GEMM_POS ? p1 - t : GEMM_POS, b = (t - p0) / GEMM_POS;
-                for (size_t off = ahead_bytes * b / blocks & ~(size_t)63; off < ahead_bytes * (b + 1) / blocks; off += 64)
-                    _mm_prefetch(ahead + off, _MM_HINT_T1);
-                float *o = out + (size_t)t * w->rows + r;
-                if (np > 16) gemm_kernel(buf, cols, xt + (size_t)t * cols, 2, o, w->rows, nr, np);
-                else gemm_kernel(buf, cols, xt + (size_t)t * cols, 1, o, w->rows, nr, np);
-            }
+    int cols = w->cols, g = w->tier == EWQ_RAW ? 1 : w->group, kc = g < GEMM_KC ? GEMM_KC / g * g : g,
+        blocks = (n + GEMM_POS - 1) / GEMM_POS;
+    float *wb = buf, *sums = buf + (size_t)GEMM_BLOCK * EWQ_MAX_GROUP;   /* sums: blocks x GEMM_BLOCK x GEMM_POS */
+    for (int rb = r0; rb < r1; rb += GEMM_BLOCK) {
+        int nb = r1 - rb < GEMM_BLOCK ? r1 - rb : GEMM_BLOCK, panels = (nb + GEMM_ROWS - 1) / GEMM_ROWS;
+        for (int k0 = 0; k0 < cols; k0 += kc) {
+            int k1 = k0 + kc < cols ? k0 + kc : cols;
+            for (int i = 0; i < panels * GEMM_ROWS; i++)
+                if (i < nb) avx2_span(w, rb + i, k0, k1, wb + (size_t)i * EWQ_MAX_GROUP);
+                else memset(wb + (size_t)i * EWQ_MAX_GROUP, 0, sizeof(float) * (size_t)(k1 - k0));
+            for (int b = 0; b < blocks; b++)
+                for (int p = 0; p < panels; p++) {
+                    const float *wp = wb + (size_t)p * GEMM_ROWS * EWQ_MAX_GROUP,
+                                *xb = xt + (size_t)b * GEMM_POS * cols + (size_t)k0 * GEMM_POS;
+                    float *c = sums + ((size_t)b * GEMM_BLOCK + (size_t)p * GEMM_ROWS) * GEMM_POS;
+                    if (n - b * GEMM_POS > 16) gemm_kernel(wp, xb, k1 - k0, c, k0 == 0, 2);
+                    else gemm_kernel(wp, xb, k1 - k0, c, k0 == 0, 1);
+                }
         }
+        for (int b = 0; b < blocks; b++)
+            for (int i = 0; i < nb; i += 16)
+                for (int t = b * GEMM_POS; t < n && t < (b + 1) * GEMM_POS; t += 16) {
+                    int rows = nb - i < 16 ? nb - i : 16;
+                    transpose16(sums + ((size_t)b * GEMM_BLOCK + i) * GEMM_POS + t % GEMM_POS, GEMM_POS, rows,
+                                n - t < 16 ? n - t : 16, out + (size_t)t * w->rows + rb + i, (size_t)w->rows,
+                                (__mmask16)((1u << rows) - 1));
+                }
     }
 }
 
-static const cpu_kernels avx512_kernels = {"AVX-512+FMA+F16C", gemm_prepare, avx2_matvec, avx512_prefill,
-                                           avx2_scores, avx2_mix};
+/* Sixteen raw weights from element i on, as floats (F16 by F16C, BF16 by a shift). */
+AVX512_INLINE __m512 load_raw16(const void *p, ewq_dtype t, size_t i) {
+    if (t == EWQ_F32) return _mm512_loadu_ps((const float *)p + i);
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i));
+    if (t == EWQ_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* Decode as raw_rows and quant_rows do it, sixteen lanes wide: half the instructions per weight, which
+ * is what bounds the quantized formats (int8 sixteen codes by one widening load, int4 thirty-two from
+ * sixteen bytes split by parity against x ordered by prepare512). */
+AVX512_INLINE void raw_rows16(const ewq_qmat *w, ewq_dtype t, int r, int nr, const float *x, float *out) {
+    int cols = w->cols, c = 0;
+    __m512 acc[TILE];
+    UNROLL
+    for (int k = 0; k < nr; k++) acc[k] = _mm512_setzero_ps();
+    for (; c + 16 <= cols; c += 16) {
+        __m512 xv = _mm512_loadu_ps(x + c);
+        UNROLL
+        for (int k = 0; k < nr; k++)
+            acc[k] = _mm512_fmadd_ps(load_raw16(w->raw, t, (size_t)(r + k) * cols + c), xv, acc[k]);
+    }
+    UNROLL
+    for (int k = 0; k < nr; k++) {
+        float s = _mm512_reduce_add_ps(acc[k]), tail[16];
+        dequant_span(w, r + k, c, cols - c, tail);
+        for (int j = c; j < cols; j++) s += tail[j - c] * x[j];
+        out[k] = s;
+    }
+}
+
+static void prepare512(const ewq_qmat *w, const float *x, float *aux) { int4_prepare(w, x, aux, 16); }
+
+AVX512_INLINE void quant_rows16(const ewq_qmat *w, ewq_tier tier, int r, int nr, const float *x, const float *aux,
+                                float *out) {
+    int cols = w->cols, g = w->group, ng = ewq_groups_per_row(cols, g);
+    size_t row_bytes = tier == EWQ_INT8 ? (size_t)cols : int4_row_bytes(cols);
+    const uint8_t *q = (const uint8_t *)w->q + (size_t)r * row_bytes;
+    __m512 acc[TILE];
+    float tail[TILE] = {0};
+    UNROLL
+    for (int k = 0; k < nr; k++) acc[k] = _mm512_setzero_ps();
+    for (int gi = 0; gi < ng; gi++) {
+        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, lead, nv;
+        vector_span(tier, 16, c0, n, &lead, &nv);
+        __m512 gacc[TILE];
+        UNROLL
+        for (int k = 0; k < nr; k++) gacc[k] = _mm512_setzero_ps();
+        if (tier == EWQ_INT8) {
+            for (int i = 0; i < nv; i += 16) {
+                __m512 xv = _mm512_loadu_ps(x + c0 + i);
+                UNROLL
+                for (int k = 0; k < nr; k++) {
+                    __m128i b = _mm_loadu_si128((const __m128i *)(q + k * row_bytes + c0 + i));
+                    gacc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), xv, gacc[k]);
+                }
+            }
+        } else {
+            for (int i = 0; i < nv; i += 32) {
+                __m512 xe = _mm512_loadu_ps(aux + 16 + i), xo = _mm512_loadu_ps(aux + 32 + i);
+                UNROLL
+                for (int k = 0; k < nr; k++) {
+                    __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + k * row_bytes + (c0 + lead + i) / 2)));
+                    __m512 even = _mm512_cvtepi32_ps(_mm512_and_si512(b, _mm512_set1_epi32(15)));
+                    __m512 odd = _mm512_cvtepi32_ps(_mm512_srli_epi32(b, 4));
+                    gacc[k] = _mm512_fmadd_ps(odd, xo, _mm512_fmadd_ps(even, xe, gacc[k]));
+                }
+            }
+        }
+        UNROLL
+        for (int k = 0; k < nr; k++) {
+            size_t gk = (size_t)(r + k) * ng + gi;
+            float s = f16_table[w->scale[gk]], m = tier == EWQ_INT4 ? f16_table[w->min[gk]] : 0;
+            acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(s), gacc[k], acc[k]);
+            if (tier == EWQ_INT4) acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(m), _mm512_loadu_ps(aux), acc[k]);
+            if (lead == 0 && nv == n) continue;
+            float vals[EWQ_MAX_GROUP];
+            dequant_span(w, r + k, c0, n, vals);
+            for (int j = 0; j < n; j++)
+                if (j < lead || j >= lead + nv) tail[k] += vals[j] * x[c0 + j];
+        }
+        if (tier == EWQ_INT4) aux += 16 + nv;
+    }
+    UNROLL
+    for (int k = 0; k < nr; k++) out[k] = _mm512_reduce_add_ps(acc[k]) + tail[k];
+}
+
+AVX512 static void avx512_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out,
+                                 float *row) {
+    (void)row;
+    if (w->tier == EWQ_INT8) ROWS_BY_TILE(quant_rows16(w, EWQ_INT8, r, nr, x, aux, out + r - r0));
+    else if (w->tier == EWQ_INT4) ROWS_BY_TILE(quant_rows16(w, EWQ_INT4, r, nr, x, aux, out + r - r0));
+    else if (w->dtype == EWQ_F16) ROWS_BY_TILE(raw_rows16(w, EWQ_F16, r, nr, x, out + r - r0));
+    else if (w->dtype == EWQ_BF16) ROWS_BY_TILE(raw_rows16(w, EWQ_BF16, r, nr, x, out + r - r0));
+    else ROWS_BY_TILE(raw_rows16(w, EWQ_F32, r, nr, x, out + r - r0));
+}
+
+static const cpu_kernels avx512_kernels = {"AVX-512+FMA+F16C", prepare512, avx512_matvec, gemm_prepare,
+                                           avx512_prefill, avx2_scores, avx2_mix};
 
 #endif
 
@@ -2657,12 +2783,14 @@ const char *ewq_cpu_kernels(void) {
 }
 
 /* out[t][r] = sum_c x[t][c] * W[r][c] for t < n: threads take blocks of rows (whole panels of GEMM_ROWS,
- * so whole tiles too), a decode (n = 1) by matvec, a prefill by prefill. */
+ * so whole tiles too), a decode (n = 1) by matvec in MATMUL_BLOCKS blocks, a prefill by prefill in four
+ * blocks per thread (larger blocks let more panels meet each block of x while it is in L1). */
 #define MATMUL_BLOCKS 64
 typedef struct {
     const ewq_qmat *w;
     const float *x, *aux;
-    float *out, *scratch;   /* scratch: GEMM_ROWS x cols floats per thread */
+    float *out, *scratch;   /* scratch: scratch_floats per thread */
+    size_t scratch_floats;
     int n, rows_per_block;
 } matmul_job;
 
@@ -2670,18 +2798,35 @@ static void matmul_block(void *ctx, int blk) {
     const matmul_job *j = ctx;
     const ewq_qmat *w = j->w;
     int r0 = blk * j->rows_per_block, r1 = r0 + j->rows_per_block < w->rows ? r0 + j->rows_per_block : w->rows;
-    float *buf = j->scratch + (size_t)ewq_worker() * GEMM_ROWS * w->cols;
+    float *buf = j->scratch + (size_t)ewq_worker() * j->scratch_floats;
     if (j->n == 1) kernels->matvec(w, r0, r1, j->x, j->aux, j->out + r0, buf);
     else kernels->prefill(w, r0, r1, j->x, j->aux, j->n, j->out, buf);
+}
+
+typedef struct {
+    const float *x;
+    int n, cols;
+    float *aux;
+} prepare_job;
+
+static void prepare_block(void *ctx, int b) {
+    const prepare_job *p = ctx;
+    kernels->prefill_prepare(p->x, p->n, p->cols, b, p->aux);
 }
 
 static void matmul(float *out, const float *x, int n, const ewq_qmat *w, cpu_state *s) {
     /* small products run on the calling thread: waking the pool costs more than they do */
     double work = (double)w->rows * w->cols * n;
-    int per = work < 65536 ? w->rows : (w->rows + MATMUL_BLOCKS - 1) / MATMUL_BLOCKS;
+    int blocks = n == 1 ? MATMUL_BLOCKS : 4 * ewq_threads(), per = work < 65536 ? w->rows : (w->rows + blocks - 1) / blocks;
     per = (per + GEMM_ROWS - 1) / GEMM_ROWS * GEMM_ROWS;
-    matmul_job j = {.w = w, .x = x, .out = out, .scratch = s->scratch, .n = n, .rows_per_block = per};
-    if (kernels->prepare) kernels->prepare(w, x, n, s->aux), j.aux = s->aux;
+    matmul_job j = {.w = w, .x = x, .out = out, .scratch = s->scratch, .scratch_floats = s->scratch_floats, .n = n,
+                    .rows_per_block = per};
+    if (n == 1 && kernels->matvec_prepare) kernels->matvec_prepare(w, x, s->aux), j.aux = s->aux;
+    if (n > 1 && kernels->prefill_prepare) {
+        prepare_job p = {.x = x, .n = n, .cols = w->cols, .aux = s->aux};
+        ewq_parallel((n + GEMM_POS - 1) / GEMM_POS, prepare_block, &p);
+        j.aux = s->aux;
+    }
     ewq_parallel((w->rows + per - 1) / per, matmul_block, &j);
 }
 
@@ -2746,9 +2891,15 @@ static void cpu_grow(cpu_state *s, const ewq_config *c, int n) {
     float **bufs[] = {&s->x, &s->xb, &s->q, &s->k, &s->v, &s->att, &s->hb, &s->hb2};
     size_t widths[] = {h, h > q ? h : q, q, kv, kv, q, f, f};
     for (int i = 0; i < 8; i++) *bufs[i] = xrealloc(*bufs[i], sizeof(float) * N * widths[i]);
-    size_t blocks = (N + GEMM_POS - 1) / GEMM_POS * GEMM_POS;   /* at least 9 rows: a decode's aux */
-    s->aux_mem = xrealloc(s->aux_mem, sizeof(float) * (blocks > 9 ? blocks : 9) * (size_t)widest_row(c) + 64);
+    size_t widest = (size_t)widest_row(c), blocks = (N + GEMM_POS - 1) / GEMM_POS;
+    size_t positions = blocks * GEMM_POS;   /* at least 17 rows: a decode's aux (groups of 1) */
+    s->aux_mem = xrealloc(s->aux_mem, sizeof(float) * (positions > 17 ? positions : 17) * widest + 64);
     s->aux = (float *)(((uintptr_t)s->aux_mem + 63) & ~(uintptr_t)63);
+    /* per thread: TILE rows (plain C, AVX2), or a block's weights and sums (AVX-512) */
+    size_t tiles = TILE * widest, gemm = (size_t)GEMM_BLOCK * (EWQ_MAX_GROUP + blocks * GEMM_POS);
+    s->scratch_floats = tiles > gemm ? tiles : gemm;
+    free(s->scratch);
+    s->scratch = xmalloc(sizeof(float) * (size_t)ewq_threads() * s->scratch_floats);
     s->cap = n;
 }
 
@@ -2916,7 +3067,6 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
     s->kcache = xcalloc(kv, sizeof(float));
     s->vcache = xcalloc(kv, sizeof(float));
     ewq_threads_init(0);   /* fixes the pool's size (if not set yet) before sizing per-thread scratch */
-    s->scratch = xmalloc(sizeof(float) * (size_t)ewq_threads() * GEMM_ROWS * (size_t)widest_row(c));
     s->scores = xmalloc(sizeof(float) * (size_t)ewq_threads() * max_ctx);
     b->name = "cpu";
     b->packed = p;
