@@ -102,6 +102,8 @@ struct state {
     size_t dyn_bytes;
     float shfl[2][MAX_THREADS];         /* shuffle slots, double-buffered by parity */
     long shfl_seq[MAX_THREADS];
+    unsigned mma_a[2][MAX_THREADS][4], mma_b[2][MAX_THREADS][2];   /* mma.sync operands, likewise */
+    long mma_seq[MAX_THREADS];
     cudaError_t last = cudaSuccess;
     cudaError_t pending = cudaSuccess;  /* a fault inside a kernel: reported by the next synchronizing call */
     long fault_in = 0;                  /* emu_fault_launch: launches until the one that faults */
@@ -192,6 +194,39 @@ inline float __shfl_xor_sync(unsigned mask, float v, int lane_mask) {
     emu::barrier(1);
     return s.shfl[p][base + ((me - base) ^ (lane_mask & 31))];
 }
+/* mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 of one warp: d += A B with A 16 x 16 (row-major), B
+ * 16 x 8 (column-major), D 16 x 8, bf16 operands two to a 32-bit register (the lower index in the low
+ * half), float32 accumulators. Fragments as the PTX ISA ("Matrix fragments for mma.m16n8k16 with floating
+ * point type") places them, with g = lane / 4 and t = lane % 4:
+ *   a[0] = A[g][2t, 2t+1]     a[1] = A[g+8][2t, 2t+1]   a[2] = A[g][2t+8, 2t+9]   a[3] = A[g+8][2t+8, 2t+9]
+ *   b[0] = B[2t, 2t+1][g]     b[1] = B[2t+8, 2t+9][g]
+ *   d[0] = D[g][2t]  d[1] = D[g][2t+1]  d[2] = D[g+8][2t]  d[3] = D[g+8][2t+1]
+ * Each lane leaves its a and b in the warp's slots (double-buffered by parity, as shuffles), meets the
+ * others at a warp barrier, and computes its four elements of D from every lane's slots. The products of
+ * two bf16 values are exact in float32; their sum with d is accumulated in double and rounded to float32
+ * once, so a result is exact where every partial sum is (integer-valued operands); the tensor cores round
+ * their additions in an order of their own, which differs from this one in float32 rounding only. */
+inline void emu_mma_m16n8k16_bf16(float d[4], const unsigned a[4], const unsigned b[2]) {
+    emu::state &s = emu::S();
+    int me = s.cur->lin, base = me & ~31, p = (int)(s.mma_seq[me]++ & 1);
+    if (s.nthreads - base < emu::WARP) emu::fatal("mma.sync in a warp of fewer than 32 threads");
+    memcpy(s.mma_a[p][me], a, sizeof s.mma_a[p][me]);
+    memcpy(s.mma_b[p][me], b, sizeof s.mma_b[p][me]);
+    emu::barrier(1);
+    auto bf16 = [](unsigned word, int high) { unsigned u = (high ? word >> 16 : word & 0xffff) << 16; float f; memcpy(&f, &u, 4); return f; };
+    int g = (me - base) / 4, t = (me - base) % 4;
+    for (int i = 0; i < 4; i++) {
+        int row = g + 8 * (i / 2), col = 2 * t + i % 2;
+        double sum = d[i];
+        for (int k = 0; k < 16; k++) {
+            int k8 = k % 8, hi = k >= 8;
+            float x = bf16(s.mma_a[p][base + 4 * (row % 8) + k8 / 2][(row >= 8) + 2 * hi], k8 % 2);
+            float y = bf16(s.mma_b[p][base + 4 * col + k8 / 2][hi], k8 % 2);
+            sum += (double)(x * y);
+        }
+        d[i] = (float)sum;
+    }
+}
 template <class T> inline T __ldg(const T *p) {
     if ((uintptr_t)p % alignof(T)) emu::fatal("misaligned __ldg");
     return *p;
@@ -213,6 +248,7 @@ inline int atomicAdd(int *p, int v) { int old = *p; *p += v; return old; }
 inline void __threadfence() {}
 template <class T> inline T __ldcg(const T *p) { return *p; }
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
+inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
 inline __half __ushort_as_half(unsigned short u) { __half h; h.bits = u; return h; }
 extern "C" float ewq_f16_to_f32(uint16_t h);
 inline float __half2float(__half h) { return ewq_f16_to_f32(h.bits); }
@@ -309,7 +345,7 @@ struct launch {
                         f = fiber();
                         f.lin = i;
                         f.tid = dim3((unsigned)i % b.x, (unsigned)i / b.x % b.y, (unsigned)i / (b.x * b.y));
-                        s.shfl_seq[i] = 0;
+                        s.shfl_seq[i] = 0, s.mma_seq[i] = 0;
                         /* a frame that emu_switch "returns" into entry() from: 6 registers, then the
                          * return address at 16-byte alignment (as a call leaves it) */
                         uintptr_t top = ((uintptr_t)s.stacks[(size_t)i] + STACK - 64) & ~(uintptr_t)15;

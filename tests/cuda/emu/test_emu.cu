@@ -55,6 +55,35 @@ __global__ void permute(const unsigned *in, unsigned *out) {
     out[5] = __ldcs(in + 1);
 }
 
+/* mma.sync m16n8k16 (bf16, float32 accumulators): each warp of each block multiplies its own A (16 x 16,
+ * row-major) and B (16 x 8, row-major here) twice onto C (16 x 8): D = C + 2 A B. The fragments are built
+ * from the PTX ISA's formulas for element i of each operand (g = lane / 4, t = lane % 4); the operands hold
+ * small integers, so D is exact. */
+__device__ unsigned bf16_pair(float lo, float hi) {
+    unsigned l, h;
+    memcpy(&l, &lo, 4), memcpy(&h, &hi, 4);
+    return l >> 16 | (h & 0xffff0000u);
+}
+__global__ void mma_twice(const float *a, const float *b, const float *c, float *d) {
+    int w = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const float *A = a + 256 * w, *B = b + 128 * w;
+    float av[8], bv[4], acc[4];
+    for (int i = 0; i < 8; i++) av[i] = A[16 * (g + 8 * (i / 2 % 2)) + 2 * t + (i & 1) + 8 * (i >= 4)];
+    for (int i = 0; i < 4; i++) bv[i] = B[8 * (2 * t + (i & 1) + 8 * (i >= 2)) + g];
+    for (int i = 0; i < 4; i++) acc[i] = c[128 * w + 8 * (g + 8 * (i >= 2)) + 2 * t + (i & 1)];
+    unsigned af[4] = {bf16_pair(av[0], av[1]), bf16_pair(av[2], av[3]), bf16_pair(av[4], av[5]), bf16_pair(av[6], av[7])};
+    unsigned bf[2] = {bf16_pair(bv[0], bv[1]), bf16_pair(bv[2], bv[3])};
+    emu_mma_m16n8k16_bf16(acc, af, bf);
+    emu_mma_m16n8k16_bf16(acc, af, bf);
+    for (int i = 0; i < 4; i++) d[128 * w + 8 * (g + 8 * (i >= 2)) + 2 * t + (i & 1)] = acc[i];
+}
+__global__ void mma_half_warp(float *d) {
+    float acc[4] = {0, 0, 0, 0};
+    unsigned af[4] = {0, 0, 0, 0}, bf[2] = {0, 0};
+    emu_mma_m16n8k16_bf16(acc, af, bf);
+    d[threadIdx.x] = acc[0];
+}
+
 /* Graph capture: k is baked into the capture, src is read at each replay. */
 __global__ void add_from(const int *src, int *dst, int k) { dst[threadIdx.x] = src[threadIdx.x] + k; }
 /* Each block takes a ticket: distinct, 0 .. blocks - 1. */
@@ -136,6 +165,11 @@ static void run_misaligned(void) {
     float *d = NULL;
     cudaMalloc(&d, 64 * sizeof(float));
     misaligned_load<<<1, 1>>>(d, d + 32);
+}
+static void run_mma_half_warp(void) {
+    float *d = NULL;
+    cudaMalloc(&d, 64 * sizeof(float));
+    mma_half_warp<<<1, 48>>>(d);
 }
 static void run_overrun(void) { overrun<<<1, 1, 64>>>(64); }
 static void run_too_much_shared(void) {
@@ -234,6 +268,31 @@ int main(void) {
     expect(perm[0] == 0x33221100u && perm[1] == 0x77665544u && perm[2] == 0x00112233u && perm[3] == 0x77665500u &&
            perm[4] == 0x77665544u && perm[5] == 0x77665544u, "emu/byte-perm", "first value %#lx", perm[0]);
 
+    /* mma.sync: 2 blocks of 2 warps, integers in [-8, 8] (A, B) and [-100, 100] (C), D = C + 2 A B exactly */
+    enum { MMA_WARPS = 4 };
+    static float ma[MMA_WARPS * 256], mb[MMA_WARPS * 128], mc[MMA_WARPS * 128], md[MMA_WARPS * 128];
+    unsigned long long lcg = 12345;
+    auto next = [&](int span) { lcg = lcg * 6364136223846793005ull + 1442695040888963407ull; return (float)((int)(lcg >> 33) % (2 * span + 1) - span); };
+    for (float &v : ma) v = next(8);
+    for (float &v : mb) v = next(8);
+    for (float &v : mc) v = next(100);
+    float *dma = NULL, *dmb = NULL, *dmc = NULL, *dmd = NULL;
+    cudaMalloc(&dma, sizeof ma), cudaMalloc(&dmb, sizeof mb), cudaMalloc(&dmc, sizeof mc), cudaMalloc(&dmd, sizeof md);
+    cudaMemcpy(dma, ma, sizeof ma, cudaMemcpyHostToDevice), cudaMemcpy(dmb, mb, sizeof mb, cudaMemcpyHostToDevice);
+    cudaMemcpy(dmc, mc, sizeof mc, cudaMemcpyHostToDevice);
+    mma_twice<<<2, 64>>>(dma, dmb, dmc, dmd);
+    cudaMemcpy(md, dmd, sizeof md, cudaMemcpyDeviceToHost);
+    bad = 0;
+    for (int w = 0; w < MMA_WARPS; w++)
+        for (int r = 0; r < 16; r++)
+            for (int col = 0; col < 8; col++) {
+                double want = mc[128 * w + 8 * r + col];
+                for (int k = 0; k < 16; k++) want += 2.0 * ma[256 * w + 16 * r + k] * mb[128 * w + 8 * k + col];
+                bad += md[128 * w + 8 * r + col] != want;
+            }
+    expect(bad == 0, "emu/mma-m16n8k16-bf16", "%ld wrong elements of D", bad);
+    cudaFree(dma), cudaFree(dmb), cudaFree(dmc), cudaFree(dmd);
+
     /* a captured launch does not run; each replay reads device memory as it is then, with the captured k */
     int *src = NULL, *dst = NULL, in[4] = {1, 2, 3, 4}, got[4] = {0}, before = 0;
     cudaStream_t st = NULL;
@@ -274,6 +333,7 @@ int main(void) {
     expect_fault("emu/shuffle-after-lane-exit", run_exited_lane, "early_exit_then_shuffle", "has exited");
     expect_fault("emu/misaligned-ldg", run_misaligned, "misaligned_load", "misaligned __ldg");
     expect_fault("emu/deadlock", run_deadlock, "barriers_crossed", "deadlock");
+    expect_fault("emu/mma-needs-a-whole-warp", run_mma_half_warp, "mma_half_warp", "fewer than 32 threads");
     expect_fault("emu/shared-memory-overrun", run_overrun, "overrun", "past the end of its dynamic shared memory");
     expect_fault("emu/static-and-dynamic-shared-memory", run_too_much_shared, "too_much_shared", "exceed the 227 KiB");
     return failures != 0;
