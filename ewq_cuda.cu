@@ -13,14 +13,18 @@
  *             values per lane (int8/int4: scale and minimum loaded once, s * sum q x + min * sum x),
  *             16-byte streaming weight loads, 8 or more in flight per lane, the input in shared memory,
  *             codes turned into floats by byte permutations and I2F (make cuda-report counts the SASS)
- *   prefill   a shared-memory tiled float32 matrix product (64 rows x 64 positions per block of 256
- *             threads): the simple, exact version that issue 7 replaces with tensor-core (mma.sync) tiles;
+ *   prefill   matrix products on the tensor cores (mma.sync m16n8k16, bf16 operands, float32 sums; 64
+ *             rows x 64 positions per block of 4 warps): activations split into bf16 hi + lo, int8/int4
+ *             codes and bf16 weights exact in bf16, f16/f32 weights split as well, group scale and minimum
+ *             applied in float32 per 64 columns (s * sum q x + min * sum x); quantization groups that are
+ *             not a multiple of 64 columns take a shared-memory tiled float32 product instead;
  *             embedding lookup, RMSNorm, one kernel for bias + q/k RMSNorm + RoPE + KV-cache write,
  *             causal grouped-query attention, SiLU(gate) * up; the residual adds are fused into the
  *             o_proj and down products (out += W x)
- * The prefill and per-value paths dequantize as the CPU does (int4: min + scale * q as two roundings, no
- * fused multiply-add), so weights agree bit for bit and sums differ only in their order; the decode
- * products apply scale and minimum to a group's sums instead, which differs from the CPU in rounding only.
+ * The tiled prefill and per-value paths dequantize as the CPU does (int4: min + scale * q as two roundings,
+ * no fused multiply-add), so weights agree bit for bit and sums differ only in their order; the decode and
+ * tensor-core products apply scale and minimum to a group's sums instead, and the tensor-core one rounds
+ * activations (and f32 weights) to 16 significant bits, which differ from the CPU in rounding only.
  * Every CUDA call and launch is checked; a failure becomes one ewq_err line "cuda: ...". A fault inside a
  * kernel surfaces at a later call; with EWQ_CUDA_SYNC=1 every launch is waited for and the kernel named.
  * A forward call of more than CHUNK positions runs in chunks, which causal attention makes exact.
@@ -37,6 +41,11 @@
 #define CHUNK 512      /* positions per pass: activations and device logits are sized for this many */
 #define TILE 64        /* tiled product: rows and positions per block */
 #define TILE_K 16      /* tiled product: columns staged in shared memory per step */
+#define MMA_ROWS 64    /* tensor-core product: rows per block of 4 warps (each 32 rows x 32 positions) */
+#define MMA_POS 64     /* tensor-core product: positions per block */
+#define MMA_COLS 64    /* tensor-core product: columns staged per step, one quantization group or part of one */
+#define MMA_WORDS (MMA_COLS / 2 + 4)   /* a staged row: 32-bit words of two bf16, padded so that the 32 lanes
+                                        * of a fragment load (rows g, words t) meet 32 different banks */
 #define MATVEC_WARPS 8  /* decode products: warps per block */
 #define MATVEC_ROWS 4   /* decode products: rows per warp */
 #define ATTN_THREADS 128
@@ -121,18 +130,26 @@ typedef struct dmat {
 __device__ __forceinline__ float bf16_value(unsigned h) { return __uint_as_float(h << 16); }
 __device__ __forceinline__ float f16_value(unsigned h) { return __half2float(__ushort_as_half((unsigned short)h)); }
 /* min + scale * q in two roundings, as ewq.h writes it and the CPU computes it */
-__device__ __forceinline__ float int4_value(float mn, float s, unsigned q) { return __fadd_rn(mn, __fmul_rn(s, (float)q)); }
+__device__ __forceinline__ float int4_value(float mn, float s, float q) { return __fadd_rn(mn, __fmul_rn(s, q)); }
 
-template <int F> __device__ __forceinline__ float weight_at(const dmat &m, int r, int c) {
+/* The value stored at row r, column c: raw formats the weight, int8/int4 the code q. */
+template <int F> __device__ __forceinline__ float stored_at(const dmat &m, int r, int c) {
     size_t i = (size_t)r * m.cols + c;
     if (F == FMT_F32) return __ldg((const float *)m.w + i);
     if (F == FMT_F16) return f16_value(__ldg((const unsigned short *)m.w + i));
     if (F == FMT_BF16) return bf16_value(__ldg((const unsigned short *)m.w + i));
+    if (F == FMT_INT8) return (float)__ldg((const signed char *)m.w + i);
+    unsigned b = __ldg((const unsigned char *)m.w + (size_t)r * row_bytes(F, m.cols) + c / 2);
+    return (float)(c & 1 ? b >> 4 : b & 15);
+}
+
+/* The weight at row r, column c, dequantized as the CPU does. */
+template <int F> __device__ __forceinline__ float weight_at(const dmat &m, int r, int c) {
+    if (F < FMT_INT8) return stored_at<F>(m, r, c);
     size_t g = (size_t)r * m.ng + c / m.group;
     float s = __half2float(__ldg(m.scale + g));
-    if (F == FMT_INT8) return s * (float)__ldg((const signed char *)m.w + i);
-    unsigned b = __ldg((const unsigned char *)m.w + (size_t)r * row_bytes(F, m.cols) + c / 2);
-    return int4_value(__half2float(__ldg(m.min + g)), s, c & 1 ? b >> 4 : b & 15);
+    if (F == FMT_INT8) return s * stored_at<F>(m, r, c);
+    return int4_value(__half2float(__ldg(m.min + g)), s, stored_at<F>(m, r, c));
 }
 
 /* Stored codes to float32 exactly, cheaply (the decode products are bound by instructions per weight):
@@ -381,6 +398,168 @@ matmul_tiled(dmat m, const float *x, int n, float *out, int add) {
             float *o = out + (size_t)t * m.rows + r;
             *o = add ? *o + acc[i][j] : acc[i][j];
         }
+}
+
+/* ===================================================================================================
+ * Prefill on the tensor cores: mma.sync m16n8k16, bf16 operands, float32 accumulators
+ * =================================================================================================== */
+
+/* d += A B for one warp: A 16 x 16 weights (row-major, a[0..3]), B 16 x 8 activations (column-major: a
+ * position's columns, b[0..1]), two bf16 to a 32-bit word, the lower column in the low half; fragments as the
+ * PTX ISA places them (g = lane / 4, t = lane % 4): a = A[g][2t..], A[g+8][2t..], A[g][2t+8..], A[g+8][2t+8..];
+ * b = B[2t..][g], B[2t+8..][g]; d = D[g][2t], D[g][2t+1], D[g+8][2t], D[g+8][2t+1]. The emulation runs its
+ * per-warp model of the instruction instead. */
+__device__ __forceinline__ void mma_bf16(float d[4], const unsigned a[4], const unsigned b[2]) {
+#ifdef __CUDA_ARCH__
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                 "{%0, %1, %2, %3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#elif defined(EMU_CUDA_RUNTIME_H)
+    emu_mma_m16n8k16_bf16(d, a, b);
+#endif
+}
+
+/* The bf16 nearest to a finite float32 (ties to even), as 16 bits. */
+__device__ __forceinline__ unsigned bf16_bits(float v) {
+    unsigned u = __float_as_uint(v);
+    return (u + 0x7fffu + (u >> 16 & 1)) >> 16;
+}
+/* v[0..32) as bf16 pairs into hi[0..16) and, with lo, the remainders v - hi as bf16 pairs too: hi + lo
+ * carries 16 significant bits of each value (float32 values to about 2^-17 relative, f16 ones exactly). */
+__device__ __forceinline__ void split_bf16(const float v[32], unsigned *hi, unsigned *lo) {
+#pragma unroll
+    for (int j = 0; j < 16; j++) {
+        unsigned h0 = bf16_bits(v[2 * j]), h1 = bf16_bits(v[2 * j + 1]);
+        hi[j] = h0 | h1 << 16;
+        if (lo) lo[j] = bf16_bits(v[2 * j] - bf16_value(h0)) | bf16_bits(v[2 * j + 1] - bf16_value(h1)) << 16;
+    }
+}
+
+/* The per16(F) values of 16 stored bytes, as stored_at gives them. */
+template <int F> __device__ __forceinline__ void unpack16(uint4 v, float *out) {
+    const unsigned u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        unsigned w = u[k];
+        if (F == FMT_F32) out[k] = __uint_as_float(w);
+        if (F == FMT_F16) out[2 * k] = f16_value(w & 0xffff), out[2 * k + 1] = f16_value(w >> 16);
+        if (F == FMT_BF16) out[2 * k] = bf16_value(w & 0xffff), out[2 * k + 1] = bf16_value(w >> 16);
+        if (F == FMT_INT8)
+#pragma unroll
+            for (int j = 0; j < 4; j++) out[4 * k + j] = (float)(signed char)(w >> 8 * j);
+        if (F == FMT_INT4)   /* code 2i in the low nibble of byte i */
+#pragma unroll
+            for (int j = 0; j < 8; j++) out[8 * k + j] = (float)(w >> 4 * j & 15);
+    }
+}
+
+/* Stored values c .. c+31 of row r (stored_at's), 0 outside the matrix: 16-byte loads where the row allows. */
+template <int F> __device__ __forceinline__ void stored_piece(const dmat &m, int r, int c, float v[32]) {
+    if (r < m.rows && m.vec && c + 32 <= m.cols) {
+        const uint4 *p = (const uint4 *)((const unsigned char *)m.w + (size_t)r * row_bytes(F, m.cols) + row_bytes(F, c));
+#pragma unroll
+        for (int i = 0; i < 32 / per16(F); i++) unpack16<F>(__ldg(p + i), v + i * per16(F));
+        return;
+    }
+    for (int j = 0; j < 32; j++) v[j] = r < m.rows && c + j < m.cols ? stored_at<F>(m, r, c + j) : 0.0f;
+}
+
+/* Prefill on the tensor cores: out[t][r] = sum_c x[t][c] W[r][c] (or += with add) for t < n. A block of 4
+ * warps computes 64 rows x 64 positions, each warp 32 x 32 (2 x 4 tiles of 16 x 8); every step stages 64
+ * columns of both operands in shared memory as bf16: the activations split into hi + lo, int8/int4 codes and
+ * bf16 weights exact as they are, f16/f32 weights split too. So each tile takes two products (hi and lo of
+ * x) or three (and lo of W times hi of x; lo times lo is below float32's precision). int8/int4: a step is
+ * one group or part of one (groups a multiple of MMA_COLS); its sum of q x is scaled by the group's s, and
+ * int4 adds min * sum x (sums of x per position staged beside them): s sum q x + min sum x. */
+template <int F> __global__ void __launch_bounds__(128)
+mma_product(dmat m, const float *x, int n, float *out, int add) {
+    constexpr bool quantized = F == FMT_INT8 || F == FMT_INT4, w_lo = F == FMT_F32 || F == FMT_F16;
+    __shared__ unsigned wh[MMA_ROWS][MMA_WORDS], wl[MMA_ROWS][MMA_WORDS], xh[MMA_POS][MMA_WORDS], xl[MMA_POS][MMA_WORDS];
+    __shared__ float xsum[MMA_POS];
+    int r0 = blockIdx.x * MMA_ROWS, t0 = blockIdx.y * MMA_POS;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+    int wr = warp % 2 * 32, wp = warp / 2 * 32;     /* the warp's rows and positions in the block */
+    int sr = threadIdx.x / 2, sc = threadIdx.x % 2 * 32;   /* staging: row / position sr, columns sc..sc+31 */
+    float acc[2][4][4] = {};
+    for (int k0 = 0; k0 < m.cols; k0 += MMA_COLS) {
+        float v[32];
+        stored_piece<F>(m, r0 + sr, k0 + sc, v);
+        split_bf16(v, wh[sr] + sc / 2, w_lo ? wl[sr] + sc / 2 : nullptr);
+        int t = t0 + sr, c = k0 + sc;
+        const float *xr = x + (size_t)t * m.cols + c;
+        if (t < n && m.cols % 4 == 0 && c + 32 <= m.cols)
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                float4 f = __ldg((const float4 *)xr + i);
+                v[4 * i] = f.x, v[4 * i + 1] = f.y, v[4 * i + 2] = f.z, v[4 * i + 3] = f.w;
+            }
+        else
+            for (int j = 0; j < 32; j++) v[j] = t < n && c + j < m.cols ? xr[j] : 0.0f;
+        split_bf16(v, xh[sr] + sc / 2, xl[sr] + sc / 2);
+        if (F == FMT_INT4) {   /* the position's sum over the step, its two halves from lanes 2i and 2i + 1 */
+            float sum = 0;
+            for (int j = 0; j < 32; j++) sum += v[j];
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            if (sc == 0) xsum[sr] = sum;
+        }
+        __syncthreads();
+        float part[2][4][4] = {}, (*d)[4][4] = quantized ? part : acc;   /* int8/int4: this step's sums of q x */
+#pragma unroll
+        for (int kw = 0; kw < MMA_COLS / 2; kw += 8) {   /* 16 columns: words kw .. kw+7 */
+            unsigned ah[2][4], al[2][4], bh[4][2], bl[4][2];
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                int r = wr + 16 * i + g;
+                ah[i][0] = wh[r][kw + q], ah[i][1] = wh[r + 8][kw + q], ah[i][2] = wh[r][kw + 4 + q], ah[i][3] = wh[r + 8][kw + 4 + q];
+                if (w_lo)
+                    al[i][0] = wl[r][kw + q], al[i][1] = wl[r + 8][kw + q], al[i][2] = wl[r][kw + 4 + q], al[i][3] = wl[r + 8][kw + 4 + q];
+            }
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                int p = wp + 8 * j + g;
+                bh[j][0] = xh[p][kw + q], bh[j][1] = xh[p][kw + 4 + q], bl[j][0] = xl[p][kw + q], bl[j][1] = xl[p][kw + 4 + q];
+            }
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    mma_bf16(d[i][j], ah[i], bh[j]);
+                    mma_bf16(d[i][j], ah[i], bl[j]);
+                    if (w_lo) mma_bf16(d[i][j], al[i], bh[j]);
+                }
+        }
+        if (quantized) {   /* acc += s * sum q x (+ min * sum x) for this lane's rows g, g + 8 of each tile */
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    int r = r0 + wr + 16 * i + g + 8 * h;
+                    if (r >= m.rows) continue;
+                    size_t gi = (size_t)r * m.ng + k0 / m.group;
+                    float s = __half2float(__ldg(m.scale + gi)), mn = F == FMT_INT4 ? __half2float(__ldg(m.min + gi)) : 0.0f;
+#pragma unroll
+                    for (int j = 0; j < 4; j++)
+#pragma unroll
+                        for (int e = 2 * h; e < 2 * h + 2; e++) {
+                            acc[i][j][e] = fmaf(s, part[i][j][e], acc[i][j][e]);
+                            if (F == FMT_INT4) acc[i][j][e] = fmaf(mn, xsum[wp + 8 * j + 2 * q + e % 2], acc[i][j][e]);
+                        }
+                }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int r = r0 + wr + 16 * i + g + 8 * (e / 2), t = t0 + wp + 8 * j + 2 * q + e % 2;
+                if (r >= m.rows || t >= n) continue;
+                float *o = out + (size_t)t * m.rows + r;
+                *o = add ? *o + acc[i][j][e] : acc[i][j][e];
+            }
 }
 
 /* x[t] = row tokens[t] of the embedding, dequantized; one block per position. */
@@ -634,9 +813,11 @@ template <int F> static cudaError_t raise_dec_smem(int bytes) {
 }
 static size_t dec_smem_limit = 48 << 10;
 
-/* out[t] (+)= W x[t] for t < n: the tiled product for several positions, the decode product for one. */
-template <int F> static void launch_tiled(const dmat &m, const float *x, int n, float *out, int add) {
-    matmul_tiled<F><<<dim3((m.rows + TILE - 1) / TILE, (n + TILE - 1) / TILE), 256>>>(m, x, n, out, add);
+/* out[t] (+)= W x[t] for t < n: the decode product for one position; for several the tensor-core product,
+ * or the tiled one where a quantization group is not a whole number of its steps (groups of 40, say). */
+template <int F> static void launch_prefill(const dmat &m, const float *x, int n, float *out, int add, int mma) {
+    if (mma) mma_product<F><<<dim3((m.rows + MMA_ROWS - 1) / MMA_ROWS, (n + MMA_POS - 1) / MMA_POS), 128>>>(m, x, n, out, add);
+    else matmul_tiled<F><<<dim3((m.rows + TILE - 1) / TILE, (n + TILE - 1) / TILE), 256>>>(m, x, n, out, add);
 }
 static int product(const dmat *m, const float *x, int n, float *out, int add, ewq_err *err) {
     if (n == 1) {
@@ -644,14 +825,15 @@ static int product(const dmat *m, const float *x, int n, float *out, int add, ew
         a.job[0].m = *m, a.job[0].out = out, a.job[0].add = add, a.jobs = 1, a.x = x, a.cols = m->cols;
         return decode_product(a, 0, err);
     }
+    int mma = m->fmt < FMT_INT8 || m->group % MMA_COLS == 0;
     switch (m->fmt) {
-    case FMT_F32: launch_tiled<FMT_F32>(*m, x, n, out, add); break;
-    case FMT_F16: launch_tiled<FMT_F16>(*m, x, n, out, add); break;
-    case FMT_BF16: launch_tiled<FMT_BF16>(*m, x, n, out, add); break;
-    case FMT_INT8: launch_tiled<FMT_INT8>(*m, x, n, out, add); break;
-    default: launch_tiled<FMT_INT4>(*m, x, n, out, add); break;
+    case FMT_F32: launch_prefill<FMT_F32>(*m, x, n, out, add, mma); break;
+    case FMT_F16: launch_prefill<FMT_F16>(*m, x, n, out, add, mma); break;
+    case FMT_BF16: launch_prefill<FMT_BF16>(*m, x, n, out, add, mma); break;
+    case FMT_INT8: launch_prefill<FMT_INT8>(*m, x, n, out, add, mma); break;
+    default: launch_prefill<FMT_INT4>(*m, x, n, out, add, mma); break;
     }
-    return launched("matmul_tiled", err);
+    return launched(mma ? "mma_product" : "matmul_tiled", err);
 }
 
 static int embed_rows(const dmat *m, const int *tokens, int n, float *x, cudaStream_t st, ewq_err *err) {

@@ -5,7 +5,7 @@
 #   2. the SASS (cuobjdump) of every decode matrix-vector kernel: its hot loop (of the innermost loops, the
 #      one whose body holds the most 16-byte loads), the instructions in it, the loads by width
 #      and the weights it consumes per pass, so instructions per weight; and the tensor-core (HMMA)
-#      instructions of every kernel;
+#      instructions of every kernel, with the prefill products' bf16 products per tile and loads by width;
 #   3. kernel launches per decode token, counted by the emulation (EMU_DIR/decode_launches, EMU_LAUNCH_LOG)
 #      on a fixture: the launch sequence of one decode step after a prefill.
 # Weights per pass of a loop: every 16-byte streaming load (LDG.E.EF.128: __ldcs, which only weights use)
@@ -66,6 +66,28 @@ while read -r name regs smem stack spill; do
     hmma=$(awk -v k="$name" '$1 == k && $3 ~ /^HMMA/' "$tmp/sass" | wc -l)
     echo "| \`$(demangle "$name")\` | $regs | $smem | $stack | $spill | $total | $hmma |"
 done < <(sort -k1,1 "$tmp/resources")
+echo
+echo "## Prefill products on the tensor cores"
+echo
+echo "\`mma_product<F>\` stages 64 columns per step and runs, per warp and step, 2 x 4 tiles of 16 rows x 8 positions"
+echo "over 4 slices of 16 columns, each tile one HMMA.16816 per bf16 product: 2 (the activations' hi and lo halves"
+echo "times exact bf16 weights or codes) or 3 (f16/f32 weights split too). Its loads count every global load of"
+echo "the kernel by width (128: 16 bytes; the others serve shapes no 16-byte load fits, and scales/minimums)."
+echo
+echo "| kernel | format | HMMA | products per tile | global loads | shared loads (LDS) |"
+echo "|---|---|---:|---:|---|---:|"
+for name in $(awk '{print $1}' "$tmp/sass" | sort -u | grep -E '^_Z11mma_productI'); do
+    read -r fname _ _ < <(fmt_of "$name")
+    awk -v k="$name" -v nm="$(demangle "$name")" -v fmt="$fname" '$1 == k {
+            if ($3 ~ /^HMMA/) hmma++
+            if ($3 ~ /^LDS/) lds++
+            if ($3 ~ /^LDG/) { w = $3; sub(/^LDG\.E\.?/, "", w); sub(/\.?CONSTANT/, "", w); if (w == "") w = "32"; loads[w]++ }
+        }
+        END {
+            s = ""; for (w in loads) s = s (s == "" ? "" : ", ") loads[w] " " w
+            printf "| `%s` | %s | %d | %g | %s | %d |\n", nm, fmt, hmma, hmma / 32, s, lds
+        }' "$tmp/sass"
+done
 echo
 echo "## Decode matrix-vector products: the hot loop"
 echo
