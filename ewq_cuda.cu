@@ -469,7 +469,7 @@ template <int F> __device__ __forceinline__ void stored_piece(const dmat &m, int
  * warps computes 64 rows x 64 positions, each warp 32 x 32 (2 x 4 tiles of 16 x 8); every step stages 64
  * columns of both operands in shared memory as bf16: the activations split into hi + lo, int8/int4 codes and
  * bf16 weights exact as they are, f16/f32 weights split too. So each tile takes two products (hi and lo of
- * x) or three (and lo of W times hi of x; lo times lo is below float32's precision). int8/int4: a step is
+ * x) or three (and lo of W times hi of x; lo times lo, about 2^-18 of the product, is left out). int8/int4: a step is
  * one group or part of one (groups a multiple of MMA_COLS); its sum of q x is scaled by the group's s, and
  * int4 adds min * sum x (sums of x per position staged beside them): s sum q x + min sum x. */
 template <int F> __global__ void __launch_bounds__(128)

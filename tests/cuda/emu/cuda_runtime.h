@@ -104,6 +104,8 @@ struct state {
     long shfl_seq[MAX_THREADS];
     unsigned mma_a[2][MAX_THREADS][4], mma_b[2][MAX_THREADS][2];   /* mma.sync operands, likewise */
     long mma_seq[MAX_THREADS];
+    double mma_ab[2][MAX_THREADS / WARP][16 * 8];   /* a warp's A B, computed by its first lane past the barrier */
+    long mma_ab_seq[2][MAX_THREADS / WARP];        /* the mma (1, 2, ...) that mma_ab holds */
     cudaError_t last = cudaSuccess;
     cudaError_t pending = cudaSuccess;  /* a fault inside a kernel: reported by the next synchronizing call */
     long fault_in = 0;                  /* emu_fault_launch: launches until the one that faults */
@@ -201,31 +203,42 @@ inline float __shfl_xor_sync(unsigned mask, float v, int lane_mask) {
  *   a[0] = A[g][2t, 2t+1]     a[1] = A[g+8][2t, 2t+1]   a[2] = A[g][2t+8, 2t+9]   a[3] = A[g+8][2t+8, 2t+9]
  *   b[0] = B[2t, 2t+1][g]     b[1] = B[2t+8, 2t+9][g]
  *   d[0] = D[g][2t]  d[1] = D[g][2t+1]  d[2] = D[g+8][2t]  d[3] = D[g+8][2t+1]
- * Each lane leaves its a and b in the warp's slots (double-buffered by parity, as shuffles), meets the
- * others at a warp barrier, and computes its four elements of D from every lane's slots. The products of
- * two bf16 values are exact in float32; their sum with d is accumulated in double and rounded to float32
- * once, so a result is exact where every partial sum is (integer-valued operands); the tensor cores round
- * their additions in an order of their own, which differs from this one in float32 rounding only. */
+ * Each lane leaves its a and b in the warp's slots (double-buffered by parity, as shuffles) and meets the
+ * others at a warp barrier; the first lane past it computes the warp's A B from every lane's slots, each
+ * lane then adds its four elements to d. The products of two bf16 values are exact in float32; their sum
+ * with d is accumulated in double and rounded to float32 once, so a result is exact where every partial
+ * sum is (integer-valued operands); the tensor cores round their additions in an order of their own, which
+ * differs from this one in float32 rounding only. */
 inline void emu_mma_m16n8k16_bf16(float d[4], const unsigned a[4], const unsigned b[2]) {
     emu::state &s = emu::S();
-    int me = s.cur->lin, base = me & ~31, p = (int)(s.mma_seq[me]++ & 1);
+    int me = s.cur->lin, base = me & ~31, w = me / emu::WARP;
+    long seq = ++s.mma_seq[me];
+    int p = (int)(seq & 1);
     if (s.nthreads - base < emu::WARP) emu::fatal("mma.sync in a warp of fewer than 32 threads");
     memcpy(s.mma_a[p][me], a, sizeof s.mma_a[p][me]);
     memcpy(s.mma_b[p][me], b, sizeof s.mma_b[p][me]);
     emu::barrier(1);
-    auto bf16 = [](unsigned word, int high) { unsigned u = (high ? word >> 16 : word & 0xffff) << 16; float f; memcpy(&f, &u, 4); return f; };
-    int g = (me - base) / 4, t = (me - base) % 4;
-    for (int i = 0; i < 4; i++) {
-        int row = g + 8 * (i / 2), col = 2 * t + i % 2;
-        double sum = d[i];
-        for (int k = 0; k < 16; k++) {
-            int k8 = k % 8, hi = k >= 8;
-            float x = bf16(s.mma_a[p][base + 4 * (row % 8) + k8 / 2][(row >= 8) + 2 * hi], k8 % 2);
-            float y = bf16(s.mma_b[p][base + 4 * col + k8 / 2][hi], k8 % 2);
-            sum += (double)(x * y);
+    double *ab = s.mma_ab[p][w];
+    if (s.mma_ab_seq[p][w] != seq) {
+        auto bf16 = [](unsigned word, int high) { unsigned u = (high ? word >> 16 : word & 0xffff) << 16; float f; memcpy(&f, &u, 4); return f; };
+        float A[16][16], B[16][8];
+        for (int lane = 0; lane < 32; lane++) {   /* each element where the PTX ISA's layout puts it */
+            int g = lane / 4, t = lane % 4;
+            for (int i = 0; i < 8; i++) {
+                A[g + 8 * (i / 2 % 2)][2 * t + (i & 1) + 8 * (i / 4)] = bf16(s.mma_a[p][base + lane][i / 2], i & 1);
+                if (i < 4) B[2 * t + (i & 1) + 8 * (i / 2)][g] = bf16(s.mma_b[p][base + lane][i / 2], i & 1);
+            }
         }
-        d[i] = (float)sum;
+        for (int row = 0; row < 16; row++)
+            for (int col = 0; col < 8; col++) {
+                double sum = 0;
+                for (int k = 0; k < 16; k++) sum += (double)(A[row][k] * B[k][col]);
+                ab[8 * row + col] = sum;
+            }
+        s.mma_ab_seq[p][w] = seq;
     }
+    int g = (me - base) / 4, t = (me - base) % 4;
+    for (int i = 0; i < 4; i++) d[i] = (float)(d[i] + ab[8 * (g + 8 * (i / 2)) + 2 * t + i % 2]);
 }
 template <class T> inline T __ldg(const T *p) {
     if ((uintptr_t)p % alignof(T)) emu::fatal("misaligned __ldg");
@@ -345,7 +358,7 @@ struct launch {
                         f = fiber();
                         f.lin = i;
                         f.tid = dim3((unsigned)i % b.x, (unsigned)i / b.x % b.y, (unsigned)i / (b.x * b.y));
-                        s.shfl_seq[i] = 0, s.mma_seq[i] = 0;
+                        s.shfl_seq[i] = 0, s.mma_seq[i] = 0, s.mma_ab_seq[0][i / WARP] = s.mma_ab_seq[1][i / WARP] = 0;
                         /* a frame that emu_switch "returns" into entry() from: 6 registers, then the
                          * return address at 16-byte alignment (as a call leaves it) */
                         uintptr_t top = ((uintptr_t)s.stacks[(size_t)i] + STACK - 64) & ~(uintptr_t)15;
