@@ -3292,7 +3292,7 @@ static void ppl_chunk_ids(const ewq_config *c, const int *tokens, int ch, int ct
 }
 
 /* The scores of one model, chunk after chunk; with a reference, every position's KL is kept for the
- * percentiles. lp and lr are scratch rows of vocab doubles. */
+ * percentiles. lp and lr: scratch rows of vocab doubles, one pair per thread of the pool. */
 typedef struct {
     running nll, kl;
     long agree;
@@ -3301,29 +3301,60 @@ typedef struct {
 
 static void ppl_scores_init(ppl_scores *s, int vocab, long positions, int has_ref) {
     memset(s, 0, sizeof *s);
-    s->lp = xmalloc(sizeof(double) * (size_t)vocab);
-    if (has_ref) s->lr = xmalloc(sizeof(double) * (size_t)vocab), s->kl_each = xmalloc(sizeof(double) * (size_t)positions);
+    ewq_threads_init(0);   /* fixes the pool's size (if not set yet) before sizing per-thread scratch */
+    size_t rows = (size_t)ewq_threads() * (size_t)vocab;
+    s->lp = xmalloc(sizeof(double) * rows);
+    if (has_ref) s->lr = xmalloc(sizeof(double) * rows), s->kl_each = xmalloc(sizeof(double) * (size_t)positions);
+}
+
+/* One scored position of a chunk, on any thread: its NLL, and with a reference its KL and agreement. */
+typedef struct {
+    ppl_scores *s;
+    const float *logits, *ref_logits;
+    const int *next;            /* the token each position predicts */
+    int vocab;
+    double *nll, *kl;
+    int *agree;
+} score_job;
+
+static void score_position(void *ctx, int j) {
+    const score_job *job = ctx;
+    int V = job->vocab;
+    size_t row = (size_t)j * V;
+    double *lp = job->s->lp + (size_t)ewq_worker() * V;
+    log_softmax(job->logits + row, V, lp);
+    job->nll[j] = -lp[job->next[j]];
+    if (!job->ref_logits) return;
+    double *lr = job->s->lr + (size_t)ewq_worker() * V, d = 0;
+    log_softmax(job->ref_logits + row, V, lr);
+    for (int i = 0; i < V; i++) d += exp(lr[i]) * (lr[i] - lp[i]);
+    job->kl[j] = d;
+    job->agree[j] = argmax(job->logits + row, V) == argmax(job->ref_logits + row, V);
 }
 
 /* Adds the positions of one chunk: the logits of its second half from b, and from ref (NULL: no
- * reference). Non-finite logits are refused, naming the model. */
+ * reference). Non-finite logits are refused, naming the model. The positions are scored on all threads,
+ * then added in order, so the sums do not depend on the thread count. */
 static int ppl_score_chunk(ppl_scores *s, const ewq_backend *b, const float *logits, const ewq_backend *ref,
                            const float *ref_logits, const int *chunk, int ctx, ewq_err *err) {
-    int V = b->packed->model->cfg.vocab;
+    int V = b->packed->model->cfg.vocab, n = ctx - 1 - ctx / 2;
     for (int j = ctx / 2; j < ctx - 1; j++) {   /* logits at j predict token j + 1 */
         size_t row = (size_t)(j - ctx / 2) * V;
         if (finite_logits(b, logits + row, V, j, err) || (ref && finite_logits(ref, ref_logits + row, V, j, err)))
             return -1;
-        log_softmax(logits + row, V, s->lp);
-        running_add(&s->nll, -s->lp[chunk[j + 1]]);
-        if (!ref) continue;
-        log_softmax(ref_logits + row, V, s->lr);
-        double d = 0;
-        for (int i = 0; i < V; i++) d += exp(s->lr[i]) * (s->lr[i] - s->lp[i]);
-        s->kl_each[s->kl.n] = d;
-        running_add(&s->kl, d);
-        s->agree += argmax(logits + row, V) == argmax(ref_logits + row, V);
     }
+    double *each = xmalloc(sizeof(double) * 2 * (size_t)n);
+    int *agree = xmalloc(sizeof(int) * (size_t)n);
+    score_job job = {s, logits, ref ? ref_logits : NULL, chunk + ctx / 2 + 1, V, each, each + n, agree};
+    ewq_parallel(n, score_position, &job);
+    for (int j = 0; j < n; j++) {
+        running_add(&s->nll, job.nll[j]);
+        if (!ref) continue;
+        s->kl_each[s->kl.n] = job.kl[j];
+        running_add(&s->kl, job.kl[j]);
+        s->agree += agree[j];
+    }
+    free(each), free(agree);
     return 0;
 }
 
