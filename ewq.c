@@ -2122,7 +2122,7 @@ typedef struct cpu_state {
     float *kcache, *vcache;              /* [n_layers][max_ctx][kv_heads*head_dim] */
     int cap;                             /* positions the activation buffers hold */
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
-    float *scores;                       /* attention: max_ctx per thread of the pool (ewq_worker) */
+    float *scores;                       /* attention: attn_span x heads per KV head x max_ctx per thread */
     float *scratch;                      /* matmul: scratch_floats per thread (scratch_floats below) */
     size_t scratch_floats;
     float *aux, *aux_mem;                /* the kernels' prepared x (64-byte aligned in aux_mem): for a decode,
@@ -2156,8 +2156,8 @@ static float dot(const float *a, const float *b, int n) {
  *   prefill_prepare  once per prefill product, GEMM_POS positions (block b) per call, the threads sharing
  *                    the blocks: x (n positions of cols) as the prefill reads it, in aux (NULL: x as it is)
  *   prefill    out[t*rows + r] = W[r] . x[t] for rows [r0, r1) and t < n > 1
- *   scores     attention: out[k] = (q . key[k]) * scale for k < n, key[k] = keys + k*stride, d wide
- *   mix        attention: out[i] = sum over k < n of a[k] * val[k][i], val[k] = vals + k*stride
+ *   attend     attention: a block of query rows that share one KV head (attn_rows, below), each row's
+ *              softmax over its visible keys and the weighted sum of their values
  * The plain C and AVX2 prefills dequantize TILE rows at a time into buf and take TILE_POS positions at a
  * time (tile, tile_dot, both below); the AVX-512 one is a matrix product by outer products (gemm_kernel). */
 #define TILE 4            /* weight rows per prefill tile (plain C, AVX2) */
@@ -2168,6 +2168,32 @@ static float dot(const float *a, const float *b, int n) {
 #define GEMM_KC 128       /* columns per pass (or one group, if larger): 16 KiB of x (GEMM_POS positions) and
                              a panel's 6 KiB of weights stay in L1 while the panels pass */
 #define GEMM_BLOCK 96     /* weight rows dequantized together, 8 panels, EWQ_MAX_GROUP floats apart (L2) */
+
+/* The rows of one attention block: the query heads that share one KV head, at consecutive positions
+ * from p0. Row r is head r % heads at position p0 + r / heads; it sees the keys [lo, hi) of attn_range.
+ * Every row's result is summed in an order fixed by the row alone: the block a row falls in, and so the
+ * thread count, never changes it. */
+typedef struct {
+    int rows, heads, d;           /* rows: positions x heads; d: head width */
+    int p0, window;               /* window: the sliding window in keys, 0 for none */
+    const float *q;               /* row r: q + (r / heads) * row_stride + (r % heads) * d */
+    float *out;                   /* the same layout as q */
+    size_t row_stride;
+    const float *keys, *vals;     /* key k: keys + k * kv_stride, value k likewise */
+    size_t kv_stride;
+    float scale;
+    float *scores;                /* scratch: rows x (the last row's hi - the first row's lo) */
+} attn_rows;
+
+static void attn_range(const attn_rows *a, int r, int *lo, int *hi) {
+    *hi = a->p0 + r / a->heads + 1;
+    *lo = a->window && *hi > a->window ? *hi - a->window : 0;
+}
+
+static size_t attn_offset(const attn_rows *a, int r) {
+    return (size_t)(r / a->heads) * a->row_stride + (size_t)(r % a->heads) * a->d;
+}
+
 typedef struct {
     const char *name;
     void (*matvec_prepare)(const ewq_qmat *w, const float *x, float *aux);
@@ -2175,8 +2201,7 @@ typedef struct {
     void (*prefill_prepare)(const float *x, int n, int cols, int b, float *aux);
     void (*prefill)(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, int n, float *out,
                     float *buf);   /* buf: this thread's scratch (cpu_state) */
-    void (*scores)(const float *q, const float *keys, size_t stride, int n, int d, float scale, float *out);
-    void (*mix)(const float *a, const float *vals, size_t stride, int n, int d, float *out);
+    void (*attend)(const attn_rows *a);
 } cpu_kernels;
 
 /* The prefill of the plain C and AVX2 kernels: a tile of TILE rows dequantized once per POS_BLOCK
@@ -2223,14 +2248,23 @@ static void plain_tile_dot(const float *buf, int cols, const float *x, int np, f
         }
 }
 
-static void plain_scores(const float *q, const float *keys, size_t stride, int n, int d, float scale, float *out) {
-    for (int k = 0; k < n; k++) out[k] = dot(q, keys + (size_t)k * stride, d) * scale;
-}
-
-static void plain_mix(const float *a, const float *vals, size_t stride, int n, int d, float *out) {
-    memset(out, 0, sizeof(float) * (size_t)d);
-    for (int k = 0; k < n; k++)
-        for (int i = 0; i < d; i++) out[i] += a[k] * vals[(size_t)k * stride + i];
+/* Row by row: the scores, their softmax (max subtracted, expf, divided by the sum), the values mixed. */
+static void plain_attend(const attn_rows *a) {
+    int d = a->d, lo, hi;
+    for (int r = 0; r < a->rows; r++) {
+        attn_range(a, r, &lo, &hi);
+        const float *q = a->q + attn_offset(a, r);
+        float *score = a->scores, *out = a->out + attn_offset(a, r), mx = -INFINITY, sum = 0;
+        for (int k = lo; k < hi; k++) {
+            score[k - lo] = dot(q, a->keys + (size_t)k * a->kv_stride, d) * a->scale;
+            mx = fmaxf(mx, score[k - lo]);
+        }
+        for (int k = 0; k < hi - lo; k++) sum += score[k] = expf(score[k] - mx);
+        for (int k = 0; k < hi - lo; k++) score[k] /= sum;
+        memset(out, 0, sizeof(float) * (size_t)d);
+        for (int k = lo; k < hi; k++)
+            for (int i = 0; i < d; i++) out[i] += score[k - lo] * a->vals[(size_t)k * a->kv_stride + i];
+    }
 }
 
 static void plain_prefill(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, int n, float *out,
@@ -2239,7 +2273,7 @@ static void plain_prefill(const ewq_qmat *w, int r0, int r1, const float *x, con
     TILED_PREFILL(plain_tile, plain_tile_dot)
 }
 
-static const cpu_kernels plain_kernels = {"plain C", NULL, plain_matvec, NULL, plain_prefill, plain_scores, plain_mix};
+static const cpu_kernels plain_kernels = {"plain C", NULL, plain_matvec, NULL, plain_prefill, plain_attend};
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(EWQ_PLAIN)
 #include <cpuid.h>
@@ -2484,54 +2518,161 @@ AVX2 static void avx2_tile_dot(const float *buf, int cols, const float *x, int n
     else tile_dot_np(buf, cols, x, 1, out, ostride, nr);
 }
 
-/* Four keys at a time: four independent sums in flight. */
-AVX2 static void avx2_scores(const float *q, const float *keys, size_t stride, int n, int d, float scale, float *out) {
-    int k = 0;
-    for (; k + 4 <= n; k += 4) {
-        __m256 acc[4];
+/* e^x for x <= 0, the arguments of a softmax, eight at a time: x = n ln2 + f (|f| <= ln2/2, ln2 in two
+ * parts), e^f by a degree-7 polynomial (Cephes' expf coefficients, within 2 ulp of expf), times 2^n
+ * built in the exponent field. Below -87.3 (where e^x < 2^-126) the result is 0; -inf gives 0, NaN stays NaN. */
+AVX2_INLINE __m256 exp8(__m256 x) {
+    const __m256 low = _mm256_set1_ps(-87.3f);
+    __m256 keep = _mm256_cmp_ps(x, low, _CMP_NLT_UQ), y = _mm256_max_ps(low, x);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(y, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), y);
+    f = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), f);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(f, f), _mm256_add_ps(f, _mm256_set1_ps(1.0f)));
+    __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(two_n)), keep);
+}
+
+/* Scores of nr (constant) rows from r0 against their keys [klo, khi), four keys at a time: 4*nr sums in
+ * flight, each key's load used by every row. Each score is one 8-lane sum over d, as a single dot. */
+AVX2_INLINE void attn_scores(const attn_rows *a, int r0, int nr, int klo, int khi, float *score, int ns) {
+    int d = a->d, dv = d / 8 * 8;
+    const float *q[3];
+    UNROLL
+    for (int i = 0; i < nr; i++) q[i] = a->q + attn_offset(a, r0 + i);
+    for (int k = klo; k < khi; k += 4) {
+        int nk = khi - k < 4 ? khi - k : 4;
+        const float *key[4];
+        for (int j = 0; j < 4; j++) key[j] = a->keys + (size_t)(k + (j < nk ? j : 0)) * a->kv_stride;
+        __m256 acc[3][4];
         UNROLL
-        for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
-        int c = 0;
-        for (; c + 8 <= d; c += 8) {
-            __m256 qv = _mm256_loadu_ps(q + c);
+        for (int i = 0; i < nr; i++)
             UNROLL
-            for (int i = 0; i < 4; i++) acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(keys + (size_t)(k + i) * stride + c), acc[i]);
+            for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_ps();
+        for (int c = 0; c < dv; c += 8) {
+            __m256 kv[4];
+            UNROLL
+            for (int j = 0; j < 4; j++) kv[j] = _mm256_loadu_ps(key[j] + c);
+            UNROLL
+            for (int i = 0; i < nr; i++) {
+                __m256 qv = _mm256_loadu_ps(q[i] + c);
+                UNROLL
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm256_fmadd_ps(qv, kv[j], acc[i][j]);
+            }
         }
-        for (int i = 0; i < 4; i++) {
-            float sum = hsum8(acc[i]);
-            for (int j = c; j < d; j++) sum += q[j] * keys[(size_t)(k + i) * stride + j];
-            out[k + i] = sum * scale;
-        }
-    }
-    for (; k < n; k++) {
-        __m256 acc = _mm256_setzero_ps();
-        int c = 0;
-        for (; c + 8 <= d; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(keys + (size_t)k * stride + c), acc);
-        float sum = hsum8(acc);
-        for (int j = c; j < d; j++) sum += q[j] * keys[(size_t)k * stride + j];
-        out[k] = sum * scale;
+        UNROLL
+        for (int i = 0; i < nr; i++)
+            for (int j = 0; j < nk; j++) {
+                float sum = hsum8(acc[i][j]);
+                for (int c = dv; c < d; c++) sum += q[i][c] * key[j][c];
+                score[(size_t)i * ns + (k + j - klo)] = sum * a->scale;
+            }
     }
 }
 
-/* 32 output columns at a time in four registers, every key's row added in. */
-AVX2 static void avx2_mix(const float *a, const float *vals, size_t stride, int n, int d, float *out) {
-    int c = 0;
+/* One row's softmax over its visible keys [lo, hi) (columns lo - klo .. of its score row), zeros over
+ * the rest of [klo, khi), which the rows it is mixed with may see. */
+AVX2_INLINE void attn_softmax(float *score, int klo, int khi, int lo, int hi) {
+    float *s = score + (lo - klo);
+    int n = hi - lo, k = 0;
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    for (; k + 8 <= n; k += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(s + k));
+    float mx = -INFINITY, lanes[8];
+    _mm256_storeu_ps(lanes, mv);
+    for (int i = 0; i < 8; i++) mx = fmaxf(mx, lanes[i]);
+    for (; k < n; k++) mx = fmaxf(mx, s[k]);
+    __m256 m = _mm256_set1_ps(mx), sv = _mm256_setzero_ps();
+    for (k = 0; k + 8 <= n; k += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + k), m));
+        _mm256_storeu_ps(s + k, e);
+        sv = _mm256_add_ps(sv, e);
+    }
+    if (k < n) {   /* the last few through one padded vector: the same exp for every key */
+        float pad[8];
+        for (int i = 0; i < 8; i++) pad[i] = k + i < n ? s[k + i] : -INFINITY;
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(pad), m));
+        _mm256_storeu_ps(pad, e);
+        for (int i = 0; k + i < n; i++) s[k + i] = pad[i];
+        sv = _mm256_add_ps(sv, e);
+    }
+    float total = hsum8(sv);
+    for (k = 0; k + 8 <= n; k += 8) _mm256_storeu_ps(s + k, _mm256_div_ps(_mm256_loadu_ps(s + k), _mm256_set1_ps(total)));
+    for (; k < n; k++) s[k] /= total;
+    memset(score, 0, sizeof(float) * (size_t)(lo - klo));
+    memset(score + (hi - klo), 0, sizeof(float) * (size_t)(khi - hi));
+}
+
+/* out[r][c] = sum over keys k of a[r][k] * val[k][c] for nr (constant) rows: 32 columns at a time, then
+ * 8, then one; per column the keys in order, so each row sums as a single mix would. */
+AVX2_INLINE void attn_mix(const attn_rows *a, int r0, int nr, int klo, int khi, const float *score, int ns) {
+    int d = a->d, c = 0;
+    float *out[3];
+    UNROLL
+    for (int i = 0; i < nr; i++) out[i] = a->out + attn_offset(a, r0 + i);
     for (; c + 32 <= d; c += 32) {
-        __m256 acc[4];
+        __m256 acc[3][4];
         UNROLL
-        for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
-        for (int k = 0; k < n; k++) {
-            __m256 av = _mm256_set1_ps(a[k]);
+        for (int i = 0; i < nr; i++)
             UNROLL
-            for (int i = 0; i < 4; i++) acc[i] = _mm256_fmadd_ps(av, _mm256_loadu_ps(vals + (size_t)k * stride + c + 8 * i), acc[i]);
+            for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_ps();
+        for (int k = klo; k < khi; k++) {
+            const float *v = a->vals + (size_t)k * a->kv_stride + c;
+            UNROLL
+            for (int i = 0; i < nr; i++) {
+                __m256 w = _mm256_set1_ps(score[(size_t)i * ns + (k - klo)]);
+                UNROLL
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * j), acc[i][j]);
+            }
         }
-        for (int i = 0; i < 4; i++) _mm256_storeu_ps(out + c + 8 * i, acc[i]);
+        UNROLL
+        for (int i = 0; i < nr; i++)
+            UNROLL
+            for (int j = 0; j < 4; j++) _mm256_storeu_ps(out[i] + c + 8 * j, acc[i][j]);
     }
-    for (; c < d; c++) {
-        float sum = 0;
-        for (int k = 0; k < n; k++) sum += a[k] * vals[(size_t)k * stride + c];
-        out[c] = sum;
+    for (; c + 8 <= d; c += 8) {
+        __m256 acc[3];
+        UNROLL
+        for (int i = 0; i < nr; i++) acc[i] = _mm256_setzero_ps();
+        for (int k = klo; k < khi; k++) {
+            __m256 v = _mm256_loadu_ps(a->vals + (size_t)k * a->kv_stride + c);
+            UNROLL
+            for (int i = 0; i < nr; i++) acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(score[(size_t)i * ns + (k - klo)]), v, acc[i]);
+        }
+        UNROLL
+        for (int i = 0; i < nr; i++) _mm256_storeu_ps(out[i] + c, acc[i]);
     }
+    for (; c < d; c++)
+        for (int i = 0; i < nr; i++) {
+            float sum = 0;
+            for (int k = klo; k < khi; k++) sum += score[(size_t)i * ns + (k - klo)] * a->vals[(size_t)k * a->kv_stride + c];
+            out[i][c] = sum;
+        }
+}
+
+/* Three rows at a time: their scores against the keys any of them sees, each row's softmax, the mix. */
+AVX2_INLINE void attn_rows3(const attn_rows *a, int r0, int nr) {
+    int klo, khi, lo, hi;
+    attn_range(a, r0, &klo, &hi);
+    attn_range(a, r0 + nr - 1, &lo, &khi);
+    int ns = khi - klo;
+    attn_scores(a, r0, nr, klo, khi, a->scores, ns);
+    for (int i = 0; i < nr; i++) {
+        attn_range(a, r0 + i, &lo, &hi);
+        attn_softmax(a->scores + (size_t)i * ns, klo, khi, lo, hi);
+    }
+    attn_mix(a, r0, nr, klo, khi, a->scores, ns);
+}
+
+AVX2 static void avx2_attend(const attn_rows *a) {
+    int r = 0;
+    for (; r + 3 <= a->rows; r += 3) attn_rows3(a, r, 3);
+    if (a->rows - r == 2) attn_rows3(a, r, 2);
+    else if (a->rows - r == 1) attn_rows3(a, r, 1);
 }
 
 AVX2 static void avx2_prefill(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, int n, float *out,
@@ -2541,7 +2682,7 @@ AVX2 static void avx2_prefill(const ewq_qmat *w, int r0, int r1, const float *x,
 }
 
 static const cpu_kernels avx2_kernels = {"AVX2+FMA+F16C", quant_prepare, avx2_matvec, NULL, avx2_prefill,
-                                         avx2_scores, avx2_mix};
+                                         avx2_attend};
 /* AVX-512: the prefill as a matrix product by outer products; decode and attention as AVX2 does them. */
 #define AVX512_TARGET "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"
 #define AVX512 __attribute__((target(AVX512_TARGET)))
@@ -2752,7 +2893,7 @@ AVX512 static void avx512_matvec(const ewq_qmat *w, int r0, int r1, const float 
 }
 
 static const cpu_kernels avx512_kernels = {"AVX-512+FMA+F16C", prepare512, avx512_matvec, gemm_prepare,
-                                           avx512_prefill, avx2_scores, avx2_mix};
+                                           avx512_prefill, avx2_attend};
 
 #endif
 
@@ -2915,30 +3056,34 @@ static void rope(float *v, int n_heads, int d, const float *cos_p, const float *
     }
 }
 
+/* Positions per attention block: about ATTN_ROWS rows with the heads that share a KV head. */
+#define ATTN_ROWS 16
+static int attn_span(const ewq_config *c) {
+    int heads = c->n_heads / c->n_kv_heads;
+    return heads < ATTN_ROWS ? ATTN_ROWS / heads : 1;
+}
+
 typedef struct {
     const ewq_config *c;
     const cpu_state *s;
-    int layer, pos, max_ctx;
+    int layer, pos, n, max_ctx;
 } attn_job;
 
-/* One query head at one position: softmax over the visible keys, then the weighted sum of values. */
+/* One KV head's query heads at attn_span consecutive positions; the last positions (the most keys) first. */
 static void attend(void *ctx, int item) {
     const attn_job *j = ctx;
     const ewq_config *c = j->c;
-    int t = item / c->n_heads, h = item % c->n_heads, d = c->head_dim, p = j->pos + t;
-    size_t kvd = (size_t)c->n_kv_heads * d, kvh = (size_t)(h / (c->n_heads / c->n_kv_heads)) * d;
-    const float *q = j->s->q + (size_t)t * c->n_heads * d + (size_t)h * d;
-    const float *kc = j->s->kcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
-    const float *vc = j->s->vcache + (size_t)j->layer * j->max_ctx * kvd + kvh;
-    int first = c->sliding_window && p >= c->sliding_window ? p - c->sliding_window + 1 : 0;
-    float *score = j->s->scores + (size_t)ewq_worker() * j->max_ctx, scale = 1.0f / sqrtf((float)d), mx = -INFINITY;
-    int n = p + 1 - first;
-    kernels->scores(q, kc + (size_t)first * kvd, kvd, n, d, scale, score);
-    for (int k = 0; k < n; k++) mx = fmaxf(mx, score[k]);
-    float sum = 0;
-    for (int k = 0; k < n; k++) sum += score[k] = expf(score[k] - mx);
-    for (int k = 0; k < n; k++) score[k] /= sum;
-    kernels->mix(score, vc + (size_t)first * kvd, kvd, n, d, j->s->att + (size_t)t * c->n_heads * d + (size_t)h * d);
+    int d = c->head_dim, heads = c->n_heads / c->n_kv_heads, span = attn_span(c), g = item % c->n_kv_heads;
+    int blocks = (j->n + span - 1) / span, t0 = (blocks - 1 - item / c->n_kv_heads) * span;
+    int np = j->n - t0 < span ? j->n - t0 : span;
+    size_t qd = (size_t)c->n_heads * d, kvd = (size_t)c->n_kv_heads * d;
+    size_t head0 = (size_t)t0 * qd + (size_t)g * heads * d, cache = (size_t)j->layer * j->max_ctx * kvd + (size_t)g * d;
+    attn_rows a = {.rows = np * heads, .heads = heads, .d = d, .p0 = j->pos + t0, .window = c->sliding_window,
+                   .q = j->s->q + head0, .out = j->s->att + head0, .row_stride = qd,
+                   .keys = j->s->kcache + cache, .vals = j->s->vcache + cache, .kv_stride = kvd,
+                   .scale = 1.0f / sqrtf((float)d),
+                   .scores = j->s->scores + (size_t)ewq_worker() * span * heads * j->max_ctx};
+    kernels->attend(&a);
 }
 
 static void cpu_attention_block(ewq_backend *b, int l, int n, int pos) {
@@ -2971,8 +3116,8 @@ static void cpu_attention_block(ewq_backend *b, int l, int n, int pos) {
         memcpy(s->kcache + at, k, sizeof(float) * (size_t)kvd);
         memcpy(s->vcache + at, v, sizeof(float) * (size_t)kvd);
     }
-    attn_job j = {.c = c, .s = s, .layer = l, .pos = pos, .max_ctx = b->max_ctx};
-    ewq_parallel(n * c->n_heads, attend, &j);
+    attn_job j = {.c = c, .s = s, .layer = l, .pos = pos, .n = n, .max_ctx = b->max_ctx};
+    ewq_parallel((n + attn_span(c) - 1) / attn_span(c) * c->n_kv_heads, attend, &j);
     matmul(s->xb, s->att, n, &W[EWQ_O], s);
     for (size_t i = 0; i < (size_t)n * h; i++) s->x[i] += s->xb[i];
 }
@@ -3067,7 +3212,7 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
     s->kcache = xcalloc(kv, sizeof(float));
     s->vcache = xcalloc(kv, sizeof(float));
     ewq_threads_init(0);   /* fixes the pool's size (if not set yet) before sizing per-thread scratch */
-    s->scores = xmalloc(sizeof(float) * (size_t)ewq_threads() * max_ctx);
+    s->scores = xmalloc(sizeof(float) * (size_t)ewq_threads() * attn_span(c) * (c->n_heads / c->n_kv_heads) * max_ctx);
     b->name = "cpu";
     b->packed = p;
     b->max_ctx = max_ctx;
