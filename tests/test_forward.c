@@ -30,6 +30,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TOL_F32 1e-4
 #define TOL_BF16 3e-2
@@ -240,6 +241,67 @@ static void test_group_sizes(const char *fx, const ewq_model *m, const int *toke
         }
 }
 
+/* Attention shapes no fixture has: seven query heads over one KV head (attention blocks of two
+ * positions, 14 rows, so row groups straddle positions), a head width of 20 (the kernels' column
+ * tails) and a sliding window of 4 keys, in a synthesized 2-block Qwen3 model. No oracle run exists,
+ * so the answers are known by construction:
+ *   - one token at a time (blocks of one position) against one prefill, within the float32 tolerance;
+ *   - tokens 0..2 changed: through 2 blocks of a 4-key window they reach positions up to 2 + 2*3 = 8,
+ *     so the logits at positions 9.. are the same to the last bit and those at position 3 differ. */
+static void test_attention_shapes(void) {
+    const char *name = "attention/qwen3-7heads-over-1-d20-window4";
+    char dir[] = "/tmp/ewq-test-attention-XXXXXX", cfg_path[256], model_path[256];
+    if (!mkdtemp(dir)) { printf("FAIL %s: mkdtemp\n", name); return; }
+    const char cfg[] = "{\"architectures\": [\"Qwen3ForCausalLM\"], \"hidden_size\": 48, \"intermediate_size\": 64,"
+                       " \"num_hidden_layers\": 2, \"num_attention_heads\": 7, \"num_key_value_heads\": 1,"
+                       " \"head_dim\": 20, \"vocab_size\": 64, \"max_position_embeddings\": 64,"
+                       " \"use_sliding_window\": true, \"sliding_window\": 4, \"tie_word_embeddings\": true}";
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
+    snprintf(model_path, sizeof model_path, "%s/model.safetensors", dir);
+    FILE *f = fopen(cfg_path, "w");
+    if (f) fputs(cfg, f), fclose(f);
+    ewq_config c;
+    ewq_model m;
+    ewq_assignment a;
+    ewq_packed p;
+    ewq_err err;
+    enum { N = 24, CHANGED = 3, REACH = CHANGED + 2 * 3 };
+    if (ewq_config_parse(&c, cfg_path, cfg, sizeof cfg - 1, &err) || ewq_synth_write(&c, 1, NULL, model_path, &err) ||
+        ewq_model_open(&m, dir, &err)) {
+        printf("FAIL %s: %s\n", name, err.msg);
+    } else {
+        ewq_assignment_uniform(&a, m.cfg.n_layers, EWQ_RAW, EWQ_RAW, EWQ_RAW);
+        if (ewq_pack(&p, &m, &a, EWQ_GROUP, 0, &err)) {
+            printf("FAIL %s: %s\n", name, err.msg);
+        } else {
+            int tokens[N], other[N], V = m.cfg.vocab;
+            for (int i = 0; i < N; i++) tokens[i] = other[i] = (i * 7 + 3) % V;
+            for (int i = 0; i < CHANGED; i++) other[i] = (tokens[i] + 29) % V;
+            float *prefill = run_logits(&p, tokens, N, N), *decode = run_logits(&p, tokens, N, 1);
+            float *changed = run_logits(&p, other, N, N);
+            if (prefill && decode && changed) {
+                char what[160];
+                double e = rel_err(decode, prefill, N, V);
+                snprintf(what, sizeof what, "%s/decode-vs-prefill", name);
+                check(e <= TOL_F32, what, "relative error %.3g > %g", e, TOL_F32);
+                snprintf(what, sizeof what, "%s/window-hides-early-tokens", name);
+                check(!memcmp(prefill + (size_t)REACH * V, changed + (size_t)REACH * V, sizeof(float) * (N - REACH) * V),
+                      what, "the logits from position %d on depend on tokens 0..%d", REACH, CHANGED - 1);
+                snprintf(what, sizeof what, "%s/window-sees-recent-tokens", name);
+                check(memcmp(prefill + (size_t)CHANGED * V, changed + (size_t)CHANGED * V, sizeof(float) * V) != 0,
+                      what, "the logits at position %d ignore tokens 0..%d", CHANGED, CHANGED - 1);
+            }
+            free(prefill), free(decode), free(changed);
+            ewq_packed_free(&p);
+        }
+        ewq_assignment_free(&a);
+        ewq_model_close(&m);
+    }
+    remove(model_path);
+    remove(cfg_path);
+    rmdir(dir);
+}
+
 static void test_fixture(const char *fx) {
     char path[512], *text;
     json_doc doc;
@@ -378,6 +440,7 @@ int main(void) {
         check(!strcmp(kernels, "AVX2+FMA+F16C") || !strcmp(kernels, "plain C"), "cpu/EWQ_CPU=avx2-forces-avx2",
               "kernels in use: %s", kernels);
     test_fixtures();
+    test_attention_shapes();
     test_stories();
     return 0;
 }
