@@ -2955,21 +2955,62 @@ static void prepare_block(void *ctx, int b) {
     kernels->prefill_prepare(p->x, p->n, p->cols, b, p->aux);
 }
 
-static void matmul(float *out, const float *x, int n, const ewq_qmat *w, cpu_state *s) {
-    /* small products run on the calling thread: waking the pool costs more than they do */
-    double work = (double)w->rows * w->cols * n;
-    int blocks = n == 1 ? MATMUL_BLOCKS : 4 * ewq_threads(), per = work < 65536 ? w->rows : (w->rows + blocks - 1) / blocks;
-    per = (per + GEMM_ROWS - 1) / GEMM_ROWS * GEMM_ROWS;
-    matmul_job j = {.w = w, .x = x, .out = out, .scratch = s->scratch, .scratch_floats = s->scratch_floats, .n = n,
-                    .rows_per_block = per};
-    if (n == 1 && kernels->matvec_prepare) kernels->matvec_prepare(w, x, s->aux), j.aux = s->aux;
-    if (n > 1 && kernels->prefill_prepare) {
-        prepare_job p = {.x = x, .n = n, .cols = w->cols, .aux = s->aux};
-        ewq_parallel((n + GEMM_POS - 1) / GEMM_POS, prepare_block, &p);
-        j.aux = s->aux;
-    }
-    ewq_parallel((w->rows + per - 1) / per, matmul_block, &j);
+/* Products of one input by up to MATMUL_SET matrices of one format (q, k and v; gate and up) in one
+ * dispatch of the pool: their blocks of rows side by side, each block run as it would be alone. The
+ * prepared x depends on the format of w (tier, dtype, group, cols), never on its values, so the set
+ * shares one. */
+#define MATMUL_SET 3
+typedef struct {
+    matmul_job job[MATMUL_SET];
+    int first[MATMUL_SET + 1];   /* job k holds the blocks [first[k], first[k + 1]) */
+} matmul_set;
+
+static void matmul_set_block(void *ctx, int i) {
+    matmul_set *m = ctx;
+    int k = 0;
+    while (i >= m->first[k + 1]) k++;
+    matmul_block(&m->job[k], i - m->first[k]);
 }
+
+static int same_format(const ewq_qmat *a, const ewq_qmat *b) {
+    return a->tier == b->tier && a->dtype == b->dtype && a->group == b->group && a->cols == b->cols;
+}
+
+static void matmul(float *out, const float *x, int n, const ewq_qmat *w, cpu_state *s);
+
+/* out[k][t*rows + r] = W[k][r] . x[t] for k < count (products of different formats: one at a time) */
+static void matmuls(int count, float *const *out, const float *x, int n, const ewq_qmat *const *w, cpu_state *s) {
+    for (int k = 1; k < count; k++)
+        if (!same_format(w[k], w[0])) {
+            for (int i = 0; i < count; i++) matmul(out[i], x, n, w[i], s);
+            return;
+        }
+    const float *aux = NULL;
+    if (n == 1 && kernels->matvec_prepare) kernels->matvec_prepare(w[0], x, s->aux), aux = s->aux;
+    if (n > 1 && kernels->prefill_prepare) {
+        prepare_job p = {.x = x, .n = n, .cols = w[0]->cols, .aux = s->aux};
+        ewq_parallel((n + GEMM_POS - 1) / GEMM_POS, prepare_block, &p);
+        aux = s->aux;
+    }
+    matmul_set m = {.first = {0}};
+    int small = 1;
+    for (int k = 0; k < count; k++) {
+        /* small products run as one block, and a set of small ones on the calling thread: waking the pool
+         * costs more than they do */
+        double work = (double)w[k]->rows * w[k]->cols * n;
+        small &= work < 65536;
+        int blocks = n == 1 ? MATMUL_BLOCKS : 4 * ewq_threads();
+        int per = work < 65536 ? w[k]->rows : (w[k]->rows + blocks - 1) / blocks;
+        per = (per + GEMM_ROWS - 1) / GEMM_ROWS * GEMM_ROWS;
+        m.job[k] = (matmul_job){.w = w[k], .x = x, .aux = aux, .out = out[k], .scratch = s->scratch,
+                                .scratch_floats = s->scratch_floats, .n = n, .rows_per_block = per};
+        m.first[k + 1] = m.first[k] + (w[k]->rows + per - 1) / per;
+    }
+    if (small) for (int i = 0; i < m.first[count]; i++) matmul_set_block(&m, i);
+    else ewq_parallel(m.first[count], matmul_set_block, &m);
+}
+
+static void matmul(float *out, const float *x, int n, const ewq_qmat *w, cpu_state *s) { matmuls(1, &out, x, n, &w, s); }
 
 static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
     float ss = 0;
@@ -3095,9 +3136,7 @@ static void cpu_attention_block(ewq_backend *b, int l, int n, int pos) {
     int d = c->head_dim, qd = c->n_heads * d, kvd = c->n_kv_heads * d, h = c->hidden;
     float eps = (float)c->rms_eps;
     for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, L->attn_norm, h, eps);
-    matmul(s->q, s->xb, n, &W[EWQ_Q], s);
-    matmul(s->k, s->xb, n, &W[EWQ_K], s);
-    matmul(s->v, s->xb, n, &W[EWQ_V], s);
+    matmuls(3, (float *[]){s->q, s->k, s->v}, s->xb, n, (const ewq_qmat *[]){&W[EWQ_Q], &W[EWQ_K], &W[EWQ_V]}, s);
     for (int t = 0; t < n; t++) {
         float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
         if (c->qkv_bias)
@@ -3129,8 +3168,7 @@ static void cpu_mlp_block(ewq_backend *b, int l, int n) {
     int h = c->hidden;
     for (int t = 0; t < n; t++)
         rmsnorm(s->xb + (size_t)t * h, s->x + (size_t)t * h, s->layers[l].ffn_norm, h, (float)c->rms_eps);
-    matmul(s->hb, s->xb, n, &W[EWQ_GATE], s);
-    matmul(s->hb2, s->xb, n, &W[EWQ_UP], s);
+    matmuls(2, (float *[]){s->hb, s->hb2}, s->xb, n, (const ewq_qmat *[]){&W[EWQ_GATE], &W[EWQ_UP]}, s);
     for (size_t i = 0; i < (size_t)n * c->intermediate; i++) {
         float g = s->hb[i];
         s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];   /* SiLU(gate) * up */
