@@ -2128,6 +2128,7 @@ typedef struct cpu_state {
     float *aux, *aux_mem;                /* the kernels' prepared x (64-byte aligned in aux_mem): for a decode,
                                             the widest row plus 16 floats per group; for a prefill, cap
                                             positions (rounded up to blocks of 32) of the widest row */
+    float *logits;                       /* next_token's: [vocab] */
 } cpu_state;
 
 /* Eight partial sums, so the compiler can use vector registers without reassociating a single sum. */
@@ -3209,6 +3210,13 @@ static int cpu_forward(ewq_backend *b, const int *tokens, int n, int pos, float 
     return 0;
 }
 
+static int cpu_next_token(ewq_backend *b, const int *tokens, int n, int pos, int *id, ewq_err *err) {
+    cpu_state *s = b->state;
+    if (cpu_forward(b, tokens, n, pos, s->logits, 0, err) || ewq_check_logits(b, s->logits, pos + n - 1, err)) return -1;
+    *id = ewq_sample(NULL, s->logits, b->packed->model->cfg.vocab);
+    return 0;
+}
+
 static void cpu_free(ewq_backend *b) {
     cpu_state *s = b->state;
     if (!s) return;
@@ -3218,7 +3226,7 @@ static void cpu_free(ewq_backend *b) {
         for (int i = 0; i < 7; i++) free(fs[i]);
     }
     float *fs[] = {s->final_norm, s->rope_cos, s->rope_sin, s->kcache, s->vcache, s->x, s->xb, s->q,
-                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch, s->aux_mem, s->scores};
+                   s->k, s->v, s->att, s->hb, s->hb2, s->scratch, s->aux_mem, s->scores, s->logits};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
     free(s->layers);
     free(s);
@@ -3251,11 +3259,13 @@ int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err)
     s->vcache = xcalloc(kv, sizeof(float));
     ewq_threads_init(0);   /* fixes the pool's size (if not set yet) before sizing per-thread scratch */
     s->scores = xmalloc(sizeof(float) * (size_t)ewq_threads() * attn_span(c) * (c->n_heads / c->n_kv_heads) * max_ctx);
+    s->logits = xmalloc(sizeof(float) * (size_t)c->vocab);
     b->name = "cpu";
     b->packed = p;
     b->max_ctx = max_ctx;
     b->state = s;
     b->forward = cpu_forward;
+    b->next_token = cpu_next_token;
     b->free = cpu_free;
     return 0;
 }
@@ -3407,12 +3417,21 @@ int ewq_sample(ewq_sampler *s, const float *logits, int n) {
     return id;
 }
 
-/* Logits that overflowed (weights that are finite but huge) must not be reported as a token or a perplexity. */
-static int finite_logits(const ewq_backend *b, const float *x, int n, int pos, ewq_err *err) {
-    for (int i = 0; i < n; i++)
+int ewq_check_logits(const ewq_backend *b, const float *x, int pos, ewq_err *err) {
+    for (int i = 0; i < b->packed->model->cfg.vocab; i++)
         if (!isfinite(x[i]))
             return ewq_fail(err, b->packed->model->dir, "the logits at position %d are not finite (token %d: %g)", pos,
                             i, x[i]);
+    return 0;
+}
+
+/* The forward pass of tokens[0..n) at pos, and the id chosen from its last logits: by the backend's
+ * next_token when greedy, else by s from the logits (vocab floats of scratch). */
+static int next_id(ewq_backend *b, ewq_sampler *s, const int *tokens, int n, int pos, float *logits, int *id,
+                   ewq_err *err) {
+    if (!s || s->temp <= 0) return b->next_token(b, tokens, n, pos, id, err);
+    if (b->forward(b, tokens, n, pos, logits, 0, err) || ewq_check_logits(b, logits, pos + n - 1, err)) return -1;
+    *id = ewq_sample(s, logits, b->packed->model->cfg.vocab);
     return 0;
 }
 
@@ -3420,17 +3439,17 @@ int ewq_generate(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int
                  void (*on_token)(void *ctx, int id), void *ctx, int *out, int *n_out, double seconds[2],
                  ewq_err *err) {
     const ewq_config *c = &b->packed->model->cfg;
-    float *logits = xmalloc(sizeof(float) * (size_t)c->vocab);
+    float *logits = !s || s->temp <= 0 ? NULL : xmalloc(sizeof(float) * (size_t)c->vocab);
+    int next, got = 0;
     double t0 = seconds_now();
-    int rc = b->forward(b, prompt, n_prompt, 0, logits, 0, err), got = 0;
+    int rc = next_id(b, s, prompt, n_prompt, 0, logits, &next, err);
     double t1 = seconds_now();
     while (rc == 0 && got < n_new) {
-        if ((rc = finite_logits(b, logits, c->vocab, n_prompt + got - 1, err))) break;
-        int next = ewq_sample(s, logits, c->vocab);
-        out[got++] = next;
-        if (on_token) on_token(ctx, next);
-        if ((stop_at_eos && is_eos(c, next)) || got == n_new) break;
-        rc = b->forward(b, &next, 1, n_prompt + got - 1, logits, 0, err);
+        int last = next;
+        out[got++] = last;
+        if (on_token) on_token(ctx, last);
+        if ((stop_at_eos && is_eos(c, last)) || got == n_new) break;
+        rc = next_id(b, s, &last, 1, n_prompt + got - 1, logits, &next, err);
     }
     free(logits);
     *n_out = got;
@@ -3523,7 +3542,7 @@ static int ppl_score_chunk(ppl_scores *s, const ewq_backend *b, const float *log
     int V = b->packed->model->cfg.vocab, n = ctx - 1 - ctx / 2;
     for (int j = ctx / 2; j < ctx - 1; j++) {   /* logits at j predict token j + 1 */
         size_t row = (size_t)(j - ctx / 2) * V;
-        if (finite_logits(b, logits + row, V, j, err) || (ref && finite_logits(ref, ref_logits + row, V, j, err)))
+        if (ewq_check_logits(b, logits + row, j, err) || (ref && ewq_check_logits(ref, ref_logits + row, j, err)))
             return -1;
     }
     double *each = xmalloc(sizeof(double) * 2 * (size_t)n);
@@ -3668,11 +3687,10 @@ static void spread(double *v, int n, double *med, double *lo, double *hi) {
 }
 
 int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_result *r, ewq_err *err) {
-    int V = b->packed->model->cfg.vocab, len = p > n ? p : n, rc = 0;
+    int V = b->packed->model->cfg.vocab, len = p > n ? p : n, rc = 0, next;
     int *ids = xmalloc(sizeof(int) * (size_t)len);
     uint32_t seed = 12345;
     for (int i = 0; i < len; i++) ids[i] = (int)((seed = seed * 1664525u + 1013904223u) >> 8) % V;
-    float *logits = xmalloc(sizeof(float) * (size_t)V);
     double *pp = xmalloc(sizeof(double) * (size_t)reps), *tg = xmalloc(sizeof(double) * (size_t)reps);
     memset(r, 0, sizeof *r);
     r->p = p, r->n = n, r->reps = reps;
@@ -3684,12 +3702,12 @@ int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_re
         double t0 = seconds_now();
         for (int i = 0; rc == 0 && i < p; i += EWQ_UBATCH) {
             int k = p - i < EWQ_UBATCH ? p - i : EWQ_UBATCH;
-            rc = b->forward(b, ids + i, k, i, logits, 0, err);
+            rc = b->next_token(b, ids + i, k, i, &next, err);
             ewq_progress_update(&bar, done += k, note);
         }
         double t1 = seconds_now();
         for (int i = 0; rc == 0 && i < n; i++) {
-            rc = b->forward(b, ids + i, 1, i, logits, 0, err);
+            rc = b->next_token(b, ids + i, 1, i, &next, err);
             ewq_progress_update(&bar, ++done, note);
         }
         double t2 = seconds_now();
@@ -3698,7 +3716,7 @@ int ewq_bench(ewq_backend *b, int p, int n, int reps, int progress, ewq_bench_re
     ewq_progress_end(&bar, rc ? -1 : done, "the first run a warm-up");
     if (rc == 0 && p > 0) spread(pp, reps, &r->pp, &r->pp_min, &r->pp_max);
     if (rc == 0 && n > 0) spread(tg, reps, &r->tg, &r->tg_min, &r->tg_max);
-    free(ids), free(logits), free(pp), free(tg);
+    free(ids), free(pp), free(tg);
     return rc;
 }
 

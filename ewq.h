@@ -485,6 +485,11 @@ void ewq_packed_free(ewq_packed *p);
  * computes inv_freq) -> causal grouped-query attention (query head h reads KV head h / (heads/kv_heads))
  * -> o_proj -> residual -> RMSNorm -> down(SiLU(gate) * up) -> residual] -> RMSNorm -> lm_head.
  * RMSNorm(x) = x / sqrt(mean(x^2) + eps) * weight.
+ * next_token(b, tokens, n, pos, id, err) is forward without logits for the caller: *id gets the id greedy
+ * decoding takes from the last position's logits (ewq_sample with no sampler: the lowest id among equal
+ * maxima; where logit 0 is NaN, id 0, as its scan keeps it), chosen where the logits are, so the CUDA backend
+ * copies two ints per token instead of vocab floats. It fails as ewq_check_logits does when a logit is not
+ * finite. Greedy ewq_generate and ewq_bench use it.
  */
 typedef struct ewq_backend {
     const char *name;          /* "cpu", "cuda" */
@@ -492,6 +497,7 @@ typedef struct ewq_backend {
     int max_ctx;
     void *state;               /* the backend's own: KV cache, scratch, device copies */
     int (*forward)(struct ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err);
+    int (*next_token)(struct ewq_backend *b, const int *tokens, int n, int pos, int *id, ewq_err *err);
     void (*free)(struct ewq_backend *b);
 } ewq_backend;
 
@@ -506,6 +512,10 @@ const char *ewq_cpu_kernels(void);
 /* The checks every backend's forward makes first: 0 < n, 0 <= pos, pos + n <= max_ctx, every token in
  * [0, vocab). Returns 0, or -1 with err naming the model folder. */
 int ewq_forward_check(const ewq_backend *b, const int *tokens, int n, int pos, ewq_err *err);
+/* Logits that overflowed (weights finite but huge) must not become a token or a perplexity: returns 0 when
+ * logits[0..vocab) of position pos are all finite, else -1 with err naming the model folder, the position,
+ * and the first id whose logit is not. */
+int ewq_check_logits(const ewq_backend *b, const float *logits, int pos, ewq_err *err);
 
 /* RoPE as both backends apply it: inv_freq[i] = 1 / theta^(2i / head_dim) in float32 (then llama3's
  * per-band scaling, as transformers computes it), angle = (float)pos * inv_freq[i] (a float32 product),
@@ -603,8 +613,8 @@ int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int s
                ewq_err *err);
 
 /* Throughput as llama-bench measures it: after one warm-up, `reps` times: a prompt of p ids from
- * position 0 in forward calls of at most EWQ_UBATCH ids (pp, tokens/s), then n one-token forward calls at
- * positions 0..n-1 (tg, tokens/s); median, min and max over the reps. Needs max_ctx >= max(p, n).
+ * position 0 in next_token calls of at most EWQ_UBATCH ids (pp, tokens/s), then n one-token next_token
+ * calls at positions 0..n-1 (tg, tokens/s: greedy decoding's steps); median, min and max over the reps. Needs max_ctx >= max(p, n).
  * Progress (on a terminal) counts positions, so even one very long prompt shows it moving. */
 #define EWQ_UBATCH 512   /* llama-bench's default micro-batch: the same slices, bounded activation memory */
 typedef struct ewq_bench_result {

@@ -12,7 +12,9 @@
  *             residual. The products are built for the memory bound: 4 rows per warp, a group of 64
  *             values per lane (int8/int4: scale and minimum loaded once, s * sum q x + min * sum x),
  *             16-byte streaming weight loads, 8 or more in flight per lane, the input in shared memory,
- *             codes turned into floats by byte permutations and I2F (make cuda-report counts the SASS)
+ *             codes turned into floats by byte permutations and I2F (make cuda-report counts the SASS);
+ *             greedy decoding's next_token chooses the id on the device (argmax_logits) and copies two ints
+ *             down instead of the logits
  *   prefill   matrix products on the tensor cores (mma.sync m16n8k16, bf16 operands, float32 sums; 64
  *             rows x 64 positions per block of 4 warps): activations split into bf16 hi + lo, int8/int4
  *             codes and bf16 weights exact in bf16, f16/f32 weights split as well, group scale and minimum
@@ -50,6 +52,7 @@
 #define MATVEC_ROWS 4   /* decode products: rows per warp */
 #define ATTN_THREADS 128
 #define SPLIT_KEYS 256  /* decode attention: keys per block */
+#define ARGMAX_THREADS 1024   /* argmax_logits: a vocabulary of 128k takes 32 loads of 16 bytes per thread */
 
 /* ===================================================================================================
  * Errors: every runtime call checked, every launch followed by cudaGetLastError
@@ -745,6 +748,46 @@ __global__ void silu_mul(float *g, const float *u, size_t n) {
     if (i < n) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+/* The token-only call's choice (argmax_logits): (w, j) replaces the candidate (v, i) when it is larger, equal
+ * with a lower id, or a number where v is NaN; so the winner is the lowest id of the largest number, as the
+ * CPU's scan finds it whenever logit 0 is not NaN. */
+__device__ __forceinline__ bool better(float w, int j, float v, int i) {
+    return w > v || (w == v && j < i) || (isnan(v) && !isnan(w));
+}
+
+/* In one block: out[0] = the id greedy decoding takes from x[0..n) as the CPU's scan does (the lowest id
+ * among equal maxima; a NaN at id 0 keeps id 0), out[1] = 1 when some value is not finite. Each thread
+ * takes 4 consecutive ids at a time with one 16-byte load (x is 16-byte aligned: the first row of the
+ * logits), then the block halves the candidates in shared memory. */
+__global__ void __launch_bounds__(ARGMAX_THREADS) argmax_logits(const float *x, int n, int *out) {
+    __shared__ float best[ARGMAX_THREADS];
+    __shared__ int at[ARGMAX_THREADS], bad[ARGMAX_THREADS];
+    int t = threadIdx.x, i = n, nonfinite = 0;
+    float v = NAN;
+#pragma unroll 4
+    for (int k = 4 * t; k < n; k += 4 * ARGMAX_THREADS) {
+        float y[4];
+        if (k + 4 <= n) {
+            float4 q = *(const float4 *)(x + k);
+            y[0] = q.x, y[1] = q.y, y[2] = q.z, y[3] = q.w;
+        } else {
+            for (int e = 0; e < 4; e++) y[e] = k + e < n ? x[k + e] : NAN;
+        }
+        for (int e = 0; e < 4; e++) {
+            nonfinite |= k + e < n && !isfinite(y[e]);
+            if (better(y[e], k + e, v, i)) v = y[e], i = k + e;
+        }
+    }
+    best[t] = v, at[t] = i, bad[t] = nonfinite;
+    __syncthreads();
+    for (int half = ARGMAX_THREADS / 2; half; half /= 2) {
+        if (t < half && better(best[t + half], at[t + half], v, i)) v = best[t + half], i = at[t + half];
+        if (t < half) best[t] = v, at[t] = i, bad[t] |= bad[t + half];
+        __syncthreads();
+    }
+    if (t == 0) out[0] = isnan(x[0]) ? 0 : i, out[1] = bad[0];
+}
+
 /* The copy that decode bandwidth is compared with: 16-byte loads and stores, grid-stride. */
 __global__ void copy16(uint4 *dst, const uint4 *src, size_t n) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
@@ -868,6 +911,7 @@ typedef struct cuda_state {
     int *step;                         /* on the device: the token and its position */
     int *host_step;                    /* pinned: the same, copied up before each replay */
     float *host_logits;                /* pinned: the logits, copied down after it */
+    int *choice, *host_choice;         /* next_token: argmax_logits' id and non-finite flag, and a pinned copy */
     cudaStream_t stream;
     cudaGraphExec_t graph;
     void **allocs;                     /* every device allocation, freed together */
@@ -943,7 +987,7 @@ static void cuda_free(ewq_backend *b) {
     if (!s) return;
     if (s->graph) cudaGraphExecDestroy(s->graph);
     if (s->stream) cudaStreamDestroy(s->stream);
-    cudaFreeHost(s->host_step), cudaFreeHost(s->host_logits);
+    cudaFreeHost(s->host_step), cudaFreeHost(s->host_logits), cudaFreeHost(s->host_choice);
     for (int i = 0; i < s->n_allocs; i++) cudaFree(s->allocs[i]);
     free(s->allocs);
     free(s->layers);
@@ -1036,7 +1080,7 @@ static int decode_enqueue(ewq_backend *b, ewq_err *err) {
     return decode_product(a, st, err);
 }
 
-/* One position: token at pos, its logits into `logits` (NULL: none wanted). The step is captured into a
+/* One position: token at pos, its logits into `logits` (NULL: left in s->logits, the step not waited for). The step is captured into a
  * CUDA graph the first time and replayed after: one graph launch per token instead of 5 per layer
  * (EWQ_CUDA_SYNC=1, which waits after each launch, cannot be captured: the launches go one by one). */
 static int decode_step(ewq_backend *b, int token, int pos, float *logits, ewq_err *err) {
@@ -1060,14 +1104,17 @@ static int decode_step(ewq_backend *b, int token, int pos, float *logits, ewq_er
         if (e != cudaSuccess) return ewq_fail(err, "cuda", "instantiating the decode step: %s", cudaGetErrorString(e));
     }
     if (!sync_each_launch) CUDA_TRY(cudaGraphLaunch(s->graph, s->stream));
-    if (logits) CUDA_TRY(cudaMemcpyAsync(s->host_logits, s->logits, sizeof(float) * vocab, cudaMemcpyDeviceToHost, s->stream));
+    if (!logits) return 0;   /* next_token's: it waits for its choice instead */
+    CUDA_TRY(cudaMemcpyAsync(s->host_logits, s->logits, sizeof(float) * vocab, cudaMemcpyDeviceToHost, s->stream));
     CUDA_TRY(cudaStreamSynchronize(s->stream));
-    if (logits) memcpy(logits, s->host_logits, sizeof(float) * vocab);
+    memcpy(logits, s->host_logits, sizeof(float) * vocab);
     return 0;
 }
 
-/* n <= chunk positions from pos; logits (NULL: none wanted) of all of them or of the last. */
-static int forward_chunk(ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err) {
+/* n <= chunk positions from pos; logits of all of them or of the last, into `logits` or, when that is NULL
+ * and the chunk is the `last` of its call, into s->logits only (NULL otherwise: none wanted). */
+static int forward_chunk(ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, int last,
+                         ewq_err *err) {
     cuda_state *s = (cuda_state *)b->state;
     const ewq_config *c = &b->packed->model->cfg;
     int h = c->hidden;
@@ -1075,15 +1122,17 @@ static int forward_chunk(ewq_backend *b, const int *tokens, int n, int pos, floa
     if (embed_rows(&s->embed, s->tokens, n, s->x, 0, err)) return -1;
     for (int l = 0; l < c->n_layers; l++)
         if (attention_block(b, l, n, pos, err) || mlp_block(b, l, n, err)) return -1;
-    if (!logits) return 0;
+    if (!logits && !last) return 0;
     int first = all ? 0 : n - 1;
     float *xf = s->xb + (size_t)first * h;
     LAUNCH("rmsnorm", rmsnorm<<<n - first, 256>>>(xf, s->x + (size_t)first * h, s->final_norm, h, (float)c->rms_eps));
     if (product(&s->lm_head, xf, n - first, s->logits, 0, err)) return -1;
-    CUDA_TRY(cudaMemcpy(logits, s->logits, sizeof(float) * (size_t)(n - first) * c->vocab, cudaMemcpyDeviceToHost));
+    if (logits) CUDA_TRY(cudaMemcpy(logits, s->logits, sizeof(float) * (size_t)(n - first) * c->vocab, cudaMemcpyDeviceToHost));
     return 0;
 }
 
+/* forward (ewq.h); logits NULL: the last position's are left in s->logits, on the device only (a decode
+ * step computes them there in any case). */
 static int cuda_forward(ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err) {
     const ewq_packed *P = b->packed;
     const ewq_config *c = &P->model->cfg;
@@ -1091,11 +1140,29 @@ static int cuda_forward(ewq_backend *b, const int *tokens, int n, int pos, float
     if (ewq_forward_check(b, tokens, n, pos, err)) return -1;
     for (int done = 0; done < n; done += s->chunk) {
         int m = n - done < s->chunk ? n - done : s->chunk, last = done + m == n;
-        float *out = all ? logits + (size_t)done * c->vocab : last ? logits : NULL;
+        float *out = !logits ? NULL : all ? logits + (size_t)done * c->vocab : last ? logits : NULL;
         if (m == 1 ? decode_step(b, tokens[done], pos + done, out, err)
-                   : forward_chunk(b, tokens + done, m, pos + done, out, all, err))
+                   : forward_chunk(b, tokens + done, m, pos + done, out, all && logits, last, err))
             return -1;
     }
+    return 0;
+}
+
+/* next_token (ewq.h): the logits stay on the device; argmax_logits sends down the id and whether any logit
+ * is not finite (then the logits follow, so that the error names the first such id as the CPU's does). */
+static int cuda_next_token(ewq_backend *b, const int *tokens, int n, int pos, int *id, ewq_err *err) {
+    cuda_state *s = (cuda_state *)b->state;
+    int vocab = b->packed->model->cfg.vocab;
+    if (cuda_forward(b, tokens, n, pos, NULL, 0, err)) return -1;
+    LAUNCH("argmax_logits", argmax_logits<<<1, ARGMAX_THREADS, 0, s->stream>>>(s->logits, vocab, s->choice));
+    CUDA_TRY(cudaMemcpyAsync(s->host_choice, s->choice, 2 * sizeof(int), cudaMemcpyDeviceToHost, s->stream));
+    CUDA_TRY(cudaStreamSynchronize(s->stream));
+    if (s->host_choice[1]) {
+        CUDA_TRY(cudaMemcpy(s->host_logits, s->logits, sizeof(float) * vocab, cudaMemcpyDeviceToHost));
+        return ewq_check_logits(b, s->host_logits, pos + n - 1, err) ? -1
+               : ewq_fail(err, "cuda", "argmax_logits found a logit that is not finite, but the copy has none");
+    }
+    *id = s->host_choice[0];
     return 0;
 }
 
@@ -1105,7 +1172,7 @@ static size_t state_bytes(const ewq_config *c, int max_ctx, int chunk) {
     size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim, h = c->hidden;
     size_t act = sizeof(float) * chunk * (h + (h > qd ? h : qd) + 2 * qd + 2 * kvd + 2 * (size_t)c->intermediate + c->vocab);
     size_t part = sizeof(float) * (size_t)c->n_heads * ((max_ctx + SPLIT_KEYS - 1) / SPLIT_KEYS) * (c->head_dim + 2);
-    return kv + act + part + sizeof(float) * (size_t)max_ctx * c->head_dim + sizeof(int) * ((size_t)chunk + c->n_heads + 2);
+    return kv + act + part + sizeof(float) * (size_t)max_ctx * c->head_dim + sizeof(int) * ((size_t)chunk + c->n_heads + 4);
 }
 
 static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
@@ -1190,12 +1257,14 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
     s->splits = (max_ctx + SPLIT_KEYS - 1) / SPLIT_KEYS;
     if (dev_alloc(s, (void **)&s->attn_part, sizeof(float) * c->n_heads * (size_t)s->splits * (d + 2), "attention", err) ||
         dev_alloc(s, (void **)&s->attn_arrived, sizeof(int) * c->n_heads, "attention", err) ||
-        dev_alloc(s, (void **)&s->step, 2 * sizeof(int), "activations", err))
+        dev_alloc(s, (void **)&s->step, 2 * sizeof(int), "activations", err) ||
+        dev_alloc(s, (void **)&s->choice, 2 * sizeof(int), "activations", err))
         return -1;
     CUDA_TRY(cudaMemset(s->attn_arrived, 0, sizeof(int) * c->n_heads));
     CUDA_TRY(cudaStreamCreate(&s->stream));
     CUDA_TRY(cudaMallocHost((void **)&s->host_step, 2 * sizeof(int)));
     CUDA_TRY(cudaMallocHost((void **)&s->host_logits, sizeof(float) * c->vocab));
+    CUDA_TRY(cudaMallocHost((void **)&s->host_choice, 2 * sizeof(int)));
     return 0;
 }
 
@@ -1218,6 +1287,7 @@ int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err
     b->max_ctx = max_ctx;
     b->state = s;
     b->forward = cuda_forward;
+    b->next_token = cuda_next_token;
     b->free = cuda_free;
     if (cuda_setup(b, p, max_ctx, err)) {
         cuda_free(b);

@@ -32,6 +32,8 @@ mutants=(
 'attention-smem-by-context|s/size_t smem = attention_smem\(d, pos, n, c->sliding_window\);/size_t smem = attention_smem(d, 0, b->max_ctx, c->sliding_window);/|attention asks for the shared memory of the whole context at every launch'
 'smem-limit-last-init-wins|s/if \(attn_need > attention_smem_limit\) \{/if (attn_need != attention_smem_limit) {/|each backend sets the attention kernel limit to its own need, lowering it under an earlier one'
 'static-smem-ignored|s/attn_room = smem_max - attn\.sharedSizeBytes/attn_room = smem_max/|the longest context leaves no room for the static shared memory of block_reduce'
+'argmax-tie-highest|s/\(w == v \&\& j < i\)/(w == v \&\& j > i)/|the device argmax breaks ties between threads towards the highest id'
+'argmax-finite-unchecked|s/nonfinite .= k \+ e < n \&\& !isfinite\(y\[e\]\);//|the device argmax never reports a logit that is not finite'
 'no-sync-mode|s/if \(e == cudaSuccess \&\& sync_each_launch\) e = cudaDeviceSynchronize\(\);//|EWQ_CUDA_SYNC=1 does not wait for each kernel, so a fault names none'
 )
 

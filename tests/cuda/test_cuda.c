@@ -13,14 +13,17 @@
  *               cannot: their perplexity is near the vocabulary size whatever the logits are.
  *   perplexity  llama.cpp's protocol (ewq_perplexity), 4 chunks of 32 positions: within 0.1%, and the
  *               99th percentile of the per-position KL divergence from the CPU backend <= 1e-4
+ *   next token  the id next_token chooses on the device at the last decode step, against the CPU's choice
+ *               from its logits (unless its two largest are closer than 1e-4 * max |logit|)
  *   greedy      64 tokens from the BOS token (or id 1), identical up to the first step where the CPU's
  *               two largest logits are closer than 1e-4 * max |logit| (a near-tie, which the order of a
  *               float sum may decide): the comparison stops there and says so
  * Models: every fixture in data/fixtures/; mistral-f32 once more with a sliding window of 12 positions
  * (shorter than the prefill and the perplexity chunks, so the window decides what attention sees);
  * real-width shapes (Llama-3.2-1B, Qwen2.5-0.5B, Qwen3-0.6B from $EWQ_ASSETS/configs, default
- * ../shared/assets) at 2 layers and a vocabulary of 4093 (a prime: the last block of every decode
- * product over the vocabulary is partial, down to a lone row), synthesized into a temporary folder, logits
+ * ../shared/assets) at 2 layers and a vocabulary of 4129 (a prime: the last block of every decode
+ * product over the vocabulary is partial, down to a lone row; and above 4096, so next_token's argmax
+ * threads take a second round of four ids, the last one partial), synthesized into a temporary folder, logits
  * only (3 decode steps) at the two mixed assignments; and stories260K
  * ($EWQ_ASSETS/stories260K), which also runs a long prefill (default 600 positions: longer than the
  * backend's 512-position chunk) on its tinystories tokens, and perplexity with chunks of 128.
@@ -28,6 +31,8 @@
  * cycling raw/int8/int4, embedding int4, lm_head int8); mixed with groups of 128, which the decode
  * products take piece by piece rather than a group at a time; mixed with groups of 40, which no 16-byte
  * load divides, so the products take the per-value path and the last group of a row is short.
+ * next_token's rules on the first fixture: ties between equal maxima (an lm_head whose upper half repeats
+ * its lower half) go to the lowest id, and a logit that is not finite fails the call with the CPU's line.
  * Also checked: bad calls, a context too large for device memory and one too long for the attention
  * kernel fail with one line; the longest context the refusal names works (its last position's attention
  * at the very limit of shared memory), also after a backend with a short context was opened. Under the
@@ -111,6 +116,16 @@ static double kl_max(const float *g, const float *c, int rows, int vocab) {
         if (!(kl <= worst)) worst = isnan(kl) ? INFINITY : kl;
     }
     return worst;
+}
+
+/* The largest logit and the next smaller one are closer than 1e-4 * max |logit|: which id is largest may
+ * then depend on the order of a float sum, so two backends need not agree on it. */
+static int near_tie(const float *logits, int vocab) {
+    float best = -INFINITY, next = -INFINITY, mag = 0;
+    for (int k = 0; k < vocab; k++) best = fmaxf(best, logits[k]), mag = fmaxf(mag, fabsf(logits[k]));
+    for (int k = 0; k < vocab; k++)
+        if (logits[k] < best) next = fmaxf(next, logits[k]);
+    return best - next < 1e-4f * mag;
 }
 
 typedef struct {
@@ -232,6 +247,13 @@ static void compare(const char *model_name, const ewq_model *m, const variant *v
               gpu.forward(&gpu, tokens + pre + s, 1, pre + s, lg, 0, &err) == 0;
         if (ok) worst = fmax(worst, logit_diff(lg, lc, 1, V)), kl = fmax(kl, kl_max(lg, lc, 1, V));
     }
+    /* next_token (the id chosen on the device) at the last decode step's position again, against the CPU's
+     * choice from the logits of that step */
+    int last = pre + steps - 1, id = -1, want = ewq_sample(NULL, lc, V), tied = near_tie(lc, V);
+    ok = ok && gpu.next_token(&gpu, tokens + last, 1, last, &id, &err) == 0;
+    snprintf(name, sizeof name, "cuda/%s/%s/next-token", model_name, v->name);
+    if (ok && tied) test_skip(name, "the CPU's two largest logits are closer than 1e-4 * max |logit|");
+    else if (ok && !check(id == want, name, "CUDA chose id %d", id)) failed();
     /* decode across the first split of the decode attention: a prefill to LONG_DECODE_FROM, then steps (raw
      * weights only: the splits do not depend on the format, and the emulated prefill is slow) */
     for (int pos = LONG_DECODE_FROM; ok && ppl_ctx && v == &variants[0] && pos < LONG_DECODE_END; pos++) {
@@ -383,6 +405,65 @@ static int *lcg_tokens(int n, int vocab) {
     return ids;
 }
 
+/* next_token's choice against the CPU's (ewq_sample with no sampler) where the answer hinges on the rules
+ * rather than the values: every logit of the upper half of the vocabulary equals one of the lower half
+ * exactly (lm_head at int8, row half + r a copy of row r), so the maximum is always a tie that the lowest
+ * id must win; then two rows with an infinite scale make their logits infinite or NaN on both backends,
+ * and both must refuse with the same line naming the first. A prefill, then decode steps fed the CPU's
+ * choices; a step whose best and next different logits are closer than 1e-4 * max |logit| on the CPU (the
+ * order of a float sum may decide it) is not compared. */
+static void next_token_rules(const ewq_model *m) {
+    ewq_assignment a;
+    ewq_packed p;
+    ewq_backend cpu = {0}, gpu = {0};
+    ewq_err err = {{0}}, gerr = {{0}};
+    int V = m->cfg.vocab, half = V / 2, tok = 0, ties = 0, compared = 0, ok;
+    int *prompt = lcg_tokens(8, V);
+    float *logits = malloc(sizeof(float) * (size_t)V);
+    ewq_assignment_uniform(&a, m->cfg.n_layers, EWQ_INT8, EWQ_INT8, EWQ_INT8);
+    int packed = ok = ewq_pack(&p, m, &a, EWQ_GROUP, 0, &err) == 0;
+    ewq_assignment_free(&a);
+    ewq_qmat *lm = &p.lm_head;
+    int ng = ok ? ewq_groups_per_row(lm->cols, lm->group) : 0;
+    for (int r = 0; ok && r < half; r++) {
+        memcpy((int8_t *)lm->q + (size_t)(half + r) * lm->cols, (int8_t *)lm->q + (size_t)r * lm->cols, (size_t)lm->cols);
+        memcpy(lm->scale + (size_t)(half + r) * ng, lm->scale + (size_t)r * ng, sizeof(uint16_t) * (size_t)ng);
+    }
+    ok = ok && ewq_cpu_init(&cpu, &p, 64, &err) == 0 && ewq_cuda_init(&gpu, &p, 64, &gerr) == 0;
+    for (int step = 0; ok && step < 24; step++) {   /* step 0: the prompt's 8 ids; then the id the CPU chose */
+        int n = step ? 1 : 8, at = step ? 7 + step : 0, got = -1;
+        const int *ids = step ? &tok : prompt;
+        ok = cpu.forward(&cpu, ids, n, at, logits, 0, &err) == 0 && gpu.next_token(&gpu, ids, n, at, &got, &gerr) == 0;
+        if (!ok) break;
+        tok = ewq_sample(NULL, logits, V);
+        if (near_tie(logits, V)) continue;
+        compared++;
+        ties += tok < half && logits[half + tok] == logits[tok];
+        if (got != tok) printf("# cuda/next-token/ties: step %d: CUDA chose id %d, the CPU %d\n", step, got, tok), ok = 0;
+    }
+    if (!ok && (err.msg[0] || gerr.msg[0])) check(0, "cuda/next-token/ties", "%s", err.msg[0] ? err.msg : gerr.msg), failed();
+    else expect(ok && ties >= 8, "cuda/next-token/ties", "the CUDA and CPU choices differ, or only %g tied steps compared", ties);
+    printf("# cuda/next-token/ties: %d of 24 steps compared, %d of them with the maximum tied\n", compared, ties);
+    if (gpu.state) gpu.free(&gpu);
+    if (!cpu.state) {
+        if (packed) ewq_packed_free(&p);
+        free(prompt), free(logits);
+        return;
+    }
+    /* rows 3 and 7 infinite (ids 3 and 7 kept out of the prompt: a tied embedding shares them) */
+    lm->scale[(size_t)7 * ng] = lm->scale[(size_t)3 * ng] = 0x7c00;   /* fp16 infinity */
+    int ids[8] = {1, 2, 4, 5, 6, 8, 9, 10};
+    err.msg[0] = gerr.msg[0] = 0;
+    int rc_cpu = cpu.next_token(&cpu, ids, 8, 0, &tok, &err);
+    int rc_gpu = ewq_cuda_init(&gpu, &p, 64, &gerr) || gpu.next_token(&gpu, ids, 8, 0, &tok, &gerr);
+    const char *value = strstr(err.msg, "(token 3: ");   /* the value's sign may differ: a NaN's, by how it arose */
+    ok = rc_cpu && rc_gpu && value && !strncmp(err.msg, gerr.msg, (size_t)(value - err.msg) + strlen("(token 3: "));
+    if (!check(ok, "cuda/next-token/not-finite", "CPU: %s", err.msg)) failed();
+    printf("# cuda/next-token/not-finite: CUDA: %s\n", gerr.msg);
+    if (gpu.state) gpu.free(&gpu);
+    cpu.free(&cpu), ewq_packed_free(&p), free(prompt), free(logits);
+}
+
 /* window > 0 replaces the config's sliding window (none in the fixtures) */
 static void run_model(const char *dir, const char *name, int window, const int *tokens, long n_tokens, int ppl_ctx,
                       int long_prefill) {
@@ -428,11 +509,11 @@ static char *replace_value(const char *text, const char *key, const char *value)
 }
 
 /* dir/config.json and dir/model.safetensors: the config at config_path with 2 layers and a vocabulary of
- * 4093 (BOS 1, EOS 2), and random weights of its shapes (ewq synth). The vocabulary is cut because the
+ * 4129 (BOS 1, EOS 2), and random weights of its shapes (ewq synth). The vocabulary is cut because the
  * emulation pays for every lm_head row of every tiled product; the widths that matter stay real. */
 static int synth_shape(const char *config_path, const char *dir, ewq_err *err) {
     static const char *const edits[][2] = {
-        {"num_hidden_layers", "2"}, {"vocab_size", "4093"}, {"bos_token_id", "1"}, {"eos_token_id", "2"}};
+        {"num_hidden_layers", "2"}, {"vocab_size", "4129"}, {"bos_token_id", "1"}, {"eos_token_id", "2"}};
     char *text, path[1100];
     size_t len;
     ewq_config c;
@@ -567,7 +648,7 @@ int main(int argc, char **argv) {
         if (i == 0) {
             ewq_model m;
             ewq_err err;
-            if (ewq_model_open(&m, dir, &err) == 0) check_errors(&m), ewq_model_close(&m);
+            if (ewq_model_open(&m, dir, &err) == 0) check_errors(&m), next_token_rules(&m), ewq_model_close(&m);
         }
         free(names[i]);
     }
