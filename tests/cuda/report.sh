@@ -155,7 +155,8 @@ the token's bytes take at the copy bandwidth over the predicted time. Assumed (H
 4.3 TB/s (a device copy measured on such a machine), 132 SMs at 1.98 GHz issuing 128 thread-instructions
 per clock each, 1 µs memory latency under load, 2 µs per kernel node in a graph (launch, ramp-up, tail),
 context 512 (the float32 KV cache read by attention), every weight of the tier (embedding and lm_head
-too); weights with their fp16 scales (and minimums) per group of 64.
+too); weights with their fp16 scales (and minimums) per group of 64; the token as greedy decoding and
+`ewq bench` run it (next_token: the argmax of the float32 logits on the device, one kernel after the graph).
 
 | shape | tier | MB per token | tok/s at the copy bandwidth | predicted tok/s | predicted fraction | most time in |
 |---|---|---:|---:|---:|---:|---|
@@ -187,6 +188,7 @@ for shape in Llama-3.2-1B Llama-3.1-8B; do
                 t = 2 * ctx * kv * d * 4 / bw + node; total += t; moved += 2 * ctx * kv * d * 4; share["attention"] += t
             }
             kernel(V, h, "lm_head"); total += node; share["embedding"] += node
+            t = V * 4 / bw + node; total += t; share["argmax"] += t
             best = ""; for (w in share) if (best == "" || share[w] > share[best]) best = w
             printf "| %s | %s | %.0f | %.0f | %.0f | %.0f%% | %s (%.0f%%) |\n", shape, tier, moved / 1e6, bw / moved, 1 / total,
                    100 * moved / bw / total, best, 100 * share[best] / total
