@@ -614,7 +614,8 @@ int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int s
 
 /* Throughput as llama-bench measures it: after one warm-up, `reps` times: a prompt of p ids from
  * position 0 in next_token calls of at most EWQ_UBATCH ids (pp, tokens/s), then n one-token next_token
- * calls at positions 0..n-1 (tg, tokens/s: greedy decoding's steps); median, min and max over the reps. Needs max_ctx >= max(p, n).
+ * calls at positions 0..n-1 (tg, tokens/s: greedy decoding's steps); median, min and max over the reps.
+ * Needs max_ctx >= max(p, n).
  * Progress (on a terminal) counts positions, so even one very long prompt shows it moving. */
 #define EWQ_UBATCH 512   /* llama-bench's default micro-batch: the same slices, bounded activation memory */
 typedef struct ewq_bench_result {
@@ -880,8 +881,8 @@ void ewq_gguf_row(const ewq_qmat *m, int r, uint8_t *out);
  * Only int8 maps exactly. compressed-tensors' asymmetric int4 dequantizes (q - zero_point) * scale, and its
  * pack-quantized format (the one vLLM runs 4-bit weights from) packs zero points as 4-bit integers, which
  * cannot hold ewq's fp16 minimum (a float zero point needs naive-quantized, a byte per code, which vLLM does
- * not run): int4 weights are written raw (the checkpoint's tensor), as are int8 weights whose width is not a multiple of G and a quantized embedding or lm_head,
- * each with a note on `notes` naming it.
+ * not run): int4 weights are written raw (the checkpoint's tensor), as are int8 weights whose width is not a
+ * multiple of G and a quantized embedding or lm_head, each with a note on `notes` naming it.
  * Refused: a config.json that has a quantization_config already. */
 struct ewq_outdir;   /* the atomic output folder, below */
 int ewq_ct_write(struct ewq_outdir *d, const ewq_packed *p, FILE *notes, ewq_err *err);
