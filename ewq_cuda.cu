@@ -21,8 +21,10 @@
  *             applied in float32 per 64 columns (s * sum q x + min * sum x); quantization groups that are
  *             not a multiple of 64 columns take a shared-memory tiled float32 product instead;
  *             embedding lookup, RMSNorm, one kernel for bias + q/k RMSNorm + RoPE + KV-cache write,
- *             causal grouped-query attention, SiLU(gate) * up; the residual adds are fused into the
- *             o_proj and down products (out += W x)
+ *             causal grouped-query attention flash-attention style (64 positions of a head per block,
+ *             keys and values staged 32 at a time in shared memory sized by the head width alone, online
+ *             softmax), SiLU(gate) * up; the residual adds are fused into the o_proj and down products
+ *             (out += W x)
  * The tiled prefill and per-value paths dequantize as the CPU does (int4: min + scale * q as two roundings,
  * no fused multiply-add), so weights agree bit for bit and sums differ only in their order; the decode and
  * tensor-core products apply scale and minimum to a group's sums instead, and the tensor-core one rounds
@@ -51,6 +53,10 @@
 #define MATVEC_WARPS 8  /* decode products: warps per block */
 #define MATVEC_ROWS 4   /* decode products: rows per warp */
 #define ATTN_THREADS 128
+#define ATTN_ROWS 64       /* prefill attention: positions per block (4 per thread row of 16 x 8 threads) */
+#define ATTN_KEYS 32       /* prefill attention: keys staged per step (4 per thread) */
+#define ATTN_DIM_MAX 128   /* prefill attention: the widest head (16 output columns per thread) */
+static_assert(ATTN_THREADS == 128 && ATTN_ROWS == 64 && ATTN_KEYS % 8 == 0, "attention's thread layout: 16 x 8");
 #define SPLIT_KEYS 256  /* decode attention: keys per block */
 #define ARGMAX_THREADS 1024   /* argmax_logits: a vocabulary of 128k takes 32 loads of 16 bytes per thread */
 
@@ -706,40 +712,94 @@ __global__ void __launch_bounds__(ATTN_THREADS) attention_decode(attn_args a) {
     }
 }
 
-/* One block per (query head, position): the scores of the visible keys in shared memory, softmax,
- * then the weighted sum of the values. Query head h reads KV head h / (heads / kv_heads); a sliding
- * window (Mistral) limits the keys to the last `window` positions. */
+/* Prefill attention, flash-attention style: block (h, tile) takes ATTN_ROWS positions of query head h (the
+ * latest tile first: it sees the most keys) and walks the keys they see, ATTN_KEYS at a time, staged in
+ * shared memory whose size depends on d alone (attention_smem), however long the context. The scores of a
+ * step stay in registers: an online softmax keeps each row's running maximum m and sum l, and when a step
+ * raises m it rescales l and the output so far by exp(m_old - m_new). Thread (ty, tx) of 16 x 8 holds rows
+ * 4 ty .. 4 ty + 3, the step's keys tx + 8 j and output columns tx + 8 c (so d <= ATTN_DIM_MAX); a row's 8
+ * threads are lanes of one warp, which reduce its maximum and sum by shuffles and alone read its
+ * probabilities back. Query head h reads KV head h / (heads / kv_heads); a key k is seen by position p when
+ * first(p) <= k <= p, first(p) = p - window + 1 with a sliding window (Mistral), 0 without. */
 __global__ void __launch_bounds__(ATTN_THREADS)
-attention(const float *q, const float *kc, const float *vc, float *out, int pos, int heads, int kv_heads, int d,
-          int window) {
-    extern __shared__ float sh[];   /* q [d], then the scores [visible keys] */
-    float *qs = sh, *score = sh + d;
-    int h = blockIdx.x, t = blockIdx.y, p = pos + t;
-    size_t kvd = (size_t)kv_heads * d, kvh = (size_t)(h / (heads / kv_heads)) * d;
-    for (int i = threadIdx.x; i < d; i += blockDim.x) qs[i] = q[((size_t)t * heads + h) * d + i];
-    __syncthreads();
-    int first = window && p >= window ? p - window + 1 : 0, len = p + 1 - first;
-    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
-    float scale = 1.0f / sqrtf((float)d);
-    for (int k = warp; k < len; k += warps) {
-        const float *kr = kc + (size_t)(first + k) * kvd + kvh;
-        float s = 0;
-        for (int i = lane; i < d; i += 32) s = fmaf(qs[i], kr[i], s);
-        s = warp_sum(s);
-        if (lane == 0) score[k] = s * scale;
+attention(const float *q, const float *kc, const float *vc, float *out, int pos, int n, int heads, int kv_heads,
+          int d, int window) {
+    extern __shared__ float sh[];   /* attention_smem: q, keys and values of a step, its probabilities */
+    int ld = d + 1;                 /* padded rows: the 8 keys (4 rows) lanes read at one column sit in different banks */
+    float *qs = sh, *ks = qs + ATTN_ROWS * ld, *vs = ks + ATTN_KEYS * ld, *ps = vs + ATTN_KEYS * d;
+    int h = blockIdx.x, t0 = (gridDim.y - 1 - blockIdx.y) * ATTN_ROWS, rows = n - t0 < ATTN_ROWS ? n - t0 : ATTN_ROWS;
+    int tx = threadIdx.x % 8, r0 = 4 * (threadIdx.x / 8), warp_rows = 16 * (int)(threadIdx.x / 32) < rows;
+    size_t kvd = (size_t)kv_heads * d;
+    const float *kh = kc + (size_t)(h / (heads / kv_heads)) * d, *vh = vc + (size_t)(h / (heads / kv_heads)) * d;
+    for (int e = threadIdx.x; e < ATTN_ROWS * d; e += blockDim.x) {
+        int r = e / d, i = e % d;
+        qs[r * ld + i] = r < rows ? q[((size_t)(t0 + r) * heads + h) * d + i] : 0;
     }
-    __syncthreads();
-    float mx = -INFINITY, sum = 0;
-    for (int k = threadIdx.x; k < len; k += blockDim.x) mx = fmaxf(mx, score[k]);
-    mx = block_reduce(mx, 1);
-    for (int k = threadIdx.x; k < len; k += blockDim.x) sum += score[k] = expf(score[k] - mx);
-    sum = block_reduce(sum, 0);   /* its barriers also publish the exponentials */
-    for (int i = threadIdx.x; i < d; i += blockDim.x) {
-        const float *vcol = vc + (size_t)first * kvd + kvh + i;
-        float o = 0;
-        for (int k = 0; k < len; k++) o = fmaf(score[k] / sum, vcol[(size_t)k * kvd], o);
-        out[((size_t)t * heads + h) * d + i] = o;
+    int last = pos + t0 + rows - 1, begin = window && pos + t0 >= window ? pos + t0 - window + 1 : 0;
+    float scale = 1.0f / sqrtf((float)d), m[4], l[4], o[4][ATTN_DIM_MAX / 8] = {};
+    for (int e = 0; e < 4; e++) m[e] = -INFINITY, l[e] = 0;
+    for (int k0 = begin; k0 <= last; k0 += ATTN_KEYS) {
+        __syncthreads();   /* q staged; the previous step's keys and values read */
+        if (d % 4 == 0)    /* 16-byte loads: cache rows start 16-byte aligned then */
+            for (int e = threadIdx.x; e < ATTN_KEYS * d / 4; e += blockDim.x) {
+                int j = e / (d / 4), i = 4 * (e % (d / 4)), k = k0 + j;
+                float4 kv = {0, 0, 0, 0}, vv = {0, 0, 0, 0};   /* keys past the last position: 0, never NaN * 0 */
+                if (k <= last) kv = *(const float4 *)(kh + k * kvd + i), vv = *(const float4 *)(vh + k * kvd + i);
+                ks[j * ld + i] = kv.x, ks[j * ld + i + 1] = kv.y, ks[j * ld + i + 2] = kv.z, ks[j * ld + i + 3] = kv.w;
+                vs[j * d + i] = vv.x, vs[j * d + i + 1] = vv.y, vs[j * d + i + 2] = vv.z, vs[j * d + i + 3] = vv.w;
+            }
+        else
+            for (int e = threadIdx.x; e < ATTN_KEYS * d; e += blockDim.x) {
+                int j = e / d, i = e % d, k = k0 + j;
+                ks[j * ld + i] = k <= last ? kh[k * kvd + i] : 0;
+                vs[j * d + i] = k <= last ? vh[k * kvd + i] : 0;
+            }
+        __syncthreads();
+        if (!warp_rows) continue;   /* a warp whose rows are past the chunk's end only keeps the barriers */
+        float s[4][ATTN_KEYS / 8] = {};
+        for (int i = 0; i < d; i++) {
+            float qv[4], kv[ATTN_KEYS / 8];
+            for (int e = 0; e < 4; e++) qv[e] = qs[(r0 + e) * ld + i];
+            for (int j = 0; j < ATTN_KEYS / 8; j++) kv[j] = ks[(tx + 8 * j) * ld + i];
+            for (int e = 0; e < 4; e++)
+                for (int j = 0; j < ATTN_KEYS / 8; j++) s[e][j] = fmaf(qv[e], kv[j], s[e][j]);
+        }
+        for (int e = 0; e < 4; e++) {
+            int p = pos + t0 + r0 + e, first = window && p >= window ? p - window + 1 : 0;
+            float mx = m[e], sum = 0;
+            for (int j = 0; j < ATTN_KEYS / 8; j++) {
+                int k = k0 + tx + 8 * j;
+                s[e][j] = k >= first && k <= p ? s[e][j] * scale : -INFINITY;
+                mx = fmaxf(mx, s[e][j]);
+            }
+            for (int x = 1; x < 8; x *= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, x));
+            float base = mx == -INFINITY ? 0 : mx;   /* a row that has seen no key yet: every weight 0 */
+            for (int j = 0; j < ATTN_KEYS / 8; j++) {
+                float w = expf(s[e][j] - base);
+                ps[(r0 + e) * (ATTN_KEYS + 1) + tx + 8 * j] = w;
+                sum += w;
+            }
+            for (int x = 1; x < 8; x *= 2) sum += __shfl_xor_sync(0xffffffffu, sum, x);
+            float rescale = expf(m[e] - base);
+            l[e] = l[e] * rescale + sum, m[e] = mx;
+            for (int c = 0; c < ATTN_DIM_MAX / 8; c++) o[e][c] *= rescale;
+        }
+        __syncwarp();   /* the row's probabilities, written by its 8 lanes */
+        for (int j = 0; j < ATTN_KEYS; j++) {
+            float w[4];
+            for (int e = 0; e < 4; e++) w[e] = ps[(r0 + e) * (ATTN_KEYS + 1) + j];
+#pragma unroll
+            for (int c = 0; c < ATTN_DIM_MAX / 8; c++)
+                if (tx + 8 * c < d) {
+                    float v = vs[j * d + tx + 8 * c];
+                    for (int e = 0; e < 4; e++) o[e][c] = fmaf(w[e], v, o[e][c]);
+                }
+        }
     }
+    for (int e = 0; e < 4 && r0 + e < rows; e++)
+#pragma unroll
+        for (int c = 0; c < ATTN_DIM_MAX / 8; c++)
+            if (tx + 8 * c < d) out[((size_t)(t0 + r0 + e) * heads + h) * d + tx + 8 * c] = o[e][c] / l[e];
 }
 
 /* g[i] = SiLU(g[i]) * u[i] */
@@ -995,16 +1055,11 @@ static void cuda_free(ewq_backend *b) {
     b->state = NULL;
 }
 
-/* Dynamic shared memory of an attention launch for positions pos..pos+n-1: q, then the scores of the keys
- * the last of them sees (at most `window` with a sliding window). */
-static size_t attention_smem(int d, int pos, int n, int window) {
-    int keys = window && pos + n > window ? window : pos + n;
-    return sizeof(float) * ((size_t)d + keys);
+/* Dynamic shared memory of a prefill attention block: q of its positions, the keys and values of a step and
+ * their probabilities; a function of the head width alone. */
+static size_t attention_smem(int d) {
+    return sizeof(float) * ((size_t)(ATTN_ROWS + ATTN_KEYS) * (d + 1) + (size_t)ATTN_KEYS * d + ATTN_ROWS * (ATTN_KEYS + 1));
 }
-
-/* The attention kernel's dynamic shared-memory limit as set so far. It belongs to the function, so to every
- * backend of the process at once: it is only ever raised, never lowered under a backend that needs more. */
-static size_t attention_smem_limit;
 
 static int attention_block(ewq_backend *b, int l, int n, int pos, ewq_err *err) {
     cuda_state *s = (cuda_state *)b->state;
@@ -1019,9 +1074,8 @@ static int attention_block(ewq_backend *b, int l, int n, int pos, ewq_err *err) 
     qkv_args a = {s->q, s->kcache + cache, s->vcache + cache, s->k, s->v, {L->bias[0], L->bias[1], L->bias[2]},
                   L->q_norm, L->k_norm, s->rope_cos, s->rope_sin, pos, c->n_heads, c->n_kv_heads, d, (float)c->rms_eps};
     LAUNCH("qkv_finish", qkv_finish<<<dim3(c->n_heads + c->n_kv_heads, n), 32, sizeof(float) * d>>>(a));
-    size_t smem = attention_smem(d, pos, n, c->sliding_window);
-    LAUNCH("attention", attention<<<dim3(c->n_heads, n), ATTN_THREADS, smem>>>(
-        s->q, s->kcache + cache, s->vcache + cache, s->att, pos, c->n_heads, c->n_kv_heads, d, c->sliding_window));
+    LAUNCH("attention", attention<<<dim3(c->n_heads, (n + ATTN_ROWS - 1) / ATTN_ROWS), ATTN_THREADS, attention_smem(d)>>>(
+        s->q, s->kcache + cache, s->vcache + cache, s->att, pos, n, c->n_heads, c->n_kv_heads, d, c->sliding_window));
     return product(&L->w[EWQ_O], s->att, n, s->x, 1, err);   /* x += o_proj(att) */
 }
 
@@ -1187,19 +1241,12 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
         return ewq_fail(err, "cuda", "the model needs %zu bytes of device memory (weights %zu, KV cache and activations "
                         "for a context of %d: %zu), but only %zu of %zu are free", need, ewq_packed_bytes(p), max_ctx,
                         need - ewq_packed_bytes(p), free_b, total);
-    /* a block's shared memory holds the attention kernel's own (block_reduce's) and the dynamic part */
-    cudaFuncAttributes attn;
+    /* the prefill attention's limit: its need at the widest head it takes, the same for every backend (the
+     * limit belongs to the function, so to every backend of the process) */
+    if (d > ATTN_DIM_MAX)
+        return ewq_fail(err, "cuda", "head_dim %d is wider than the attention kernel's %d", d, ATTN_DIM_MAX);
     CUDA_TRY(cudaDeviceGetAttribute(&smem_max, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
-    CUDA_TRY(cudaFuncGetAttributes(&attn, attention));
-    size_t attn_need = attention_smem(d, 0, max_ctx, c->sliding_window), attn_room = smem_max - attn.sharedSizeBytes;
-    if (attn_need > attn_room)
-        return ewq_fail(err, "cuda", "a context of %d positions exceeds the attention kernel's shared memory (%d bytes, "
-                        "%zu of them its own: at most %d positions)", max_ctx, smem_max, attn.sharedSizeBytes,
-                        (int)(attn_room / sizeof(float)) - d);
-    if (attn_need > attention_smem_limit) {
-        CUDA_TRY(cudaFuncSetAttribute(attention, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)attn_need));
-        attention_smem_limit = attn_need;
-    }
+    CUDA_TRY(cudaFuncSetAttribute(attention, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)attention_smem(ATTN_DIM_MAX)));
     /* a decode product holds its whole input in shared memory, beside block_reduce's 32 floats */
     int widest = c->hidden > c->intermediate ? c->hidden : c->intermediate;
     widest = widest > c->n_heads * d ? widest : c->n_heads * d;

@@ -12,11 +12,13 @@ jobs=${JOBS:-2}
 
 # name | sed expression (extended syntax) | what it breaks
 mutants=(
-'key-off-by-one|s/kr = kc \+ \(size_t\)\(first \+ k\) \* kvd/kr = kc + (size_t)(first + k + 1) * kvd/|attention reads the key one position later'
+'key-off-by-one|s/kv = \*\(const float4 \*\)\(kh \+ k \* kvd \+ i\)/kv = *(const float4 *)(kh + (k + 1) * kvd + i)/|prefill attention stages the key one position later'
+'attention-no-rescale|s/for \(int c = 0; c < ATTN_DIM_MAX \/ 8; c\+\+\) o\[e\]\[c\] \*= rescale;//|prefill attention keeps the output of earlier steps unscaled when a step raises the maximum'
+'attention-no-mask|s/k >= first \&\& k <= p \? s/k >= first ? s/|prefill attention lets a position see the later keys of its step (no causal mask)'
 'no-syncthreads|0,/^        __syncthreads\(\);$/s///|the tiled product computes before its shared tiles are complete'
 'no-syncwarp|s/    __syncwarp\(\);//|qkv_finish rotates values other lanes have not written yet'
 'shared-too-small|s/32, sizeof\(float\) \* d>>>/32, sizeof(float) * (d \/ 2)>>>/|qkv_finish gets half the shared memory it writes'
-'attention-scale|s/float scale = 1\.0f \/ sqrtf\(\(float\)d\);/float scale = 1.0f \/ (float)d;/|scores scaled by 1 over d, not 1 over sqrt(d)'
+'attention-scale|s/float scale = 1\.0f \/ sqrtf\(\(float\)d\), m\[4\]/float scale = 1.0f \/ (float)d, m[4]/|prefill attention scales its scores by 1 over d, not 1 over sqrt(d)'
 'matvec-no-syncthreads|s/__syncthreads\(\);   \/\* every piece sum/\/* every piece sum/|the int4 decode product reads the sums of x before other threads have written them'
 'matvec-min-sum|s/xsum \+= psum\[u \* U \+ g\]/xsum += psum[u * U]/|the int4 decode product applies the minimum to the sum of the first piece of each group only'
 'matvec-group-index|s/u \* N \/ m\.group;/u;/|the piece-by-piece decode product takes each piece as its own group'
@@ -29,9 +31,9 @@ mutants=(
 'mma-no-syncthreads|/split_bf16\(v, xh/,/__syncthreads/s/__syncthreads\(\);//|the tensor-core product loads fragments before the staged tiles are complete'
 'mma-int4-min-position|s/xsum\[wp \+ 8 \* j \+ 2 \* q \+ e % 2\]/xsum[wp + 8 * j + 2 * q]/|the tensor-core int4 product applies the minimum with the sum of x of the wrong position'
 'mma-no-activation-lo|s/bl\[j\]\[0\] = xl\[p\]\[kw \+ q\], bl\[j\]\[1\] = xl\[p\]\[kw \+ 4 \+ q\]/bl[j][0] = 0, bl[j][1] = 0/|the tensor-core product drops the low bf16 half of the activations (bf16 activations only)'
-'attention-smem-by-context|s/size_t smem = attention_smem\(d, pos, n, c->sliding_window\);/size_t smem = attention_smem(d, 0, b->max_ctx, c->sliding_window);/|attention asks for the shared memory of the whole context at every launch'
-'smem-limit-last-init-wins|s/if \(attn_need > attention_smem_limit\) \{/if (attn_need != attention_smem_limit) {/|each backend sets the attention kernel limit to its own need, lowering it under an earlier one'
-'static-smem-ignored|s/attn_room = smem_max - attn\.sharedSizeBytes/attn_room = smem_max/|the longest context leaves no room for the static shared memory of block_reduce'
+'attention-smem-by-context|s/ATTN_THREADS, attention_smem\(d\)>>>/ATTN_THREADS, attention_smem(d) + sizeof(float) * (pos + n)>>>/|prefill attention asks for shared memory that grows with the positions it sees'
+'attention-limit-unset|s/CUDA_TRY\(cudaFuncSetAttribute\(attention, /if (0) CUDA_TRY(cudaFuncSetAttribute(attention, /|the prefill attention keeps the default 48 KiB limit, under what heads of 128 columns ask for'
+'attention-grid-truncated|s/\(n \+ ATTN_ROWS - 1\) \/ ATTN_ROWS/n \/ ATTN_ROWS/|the prefill attention launches no block for the positions past the last full tile of 64'
 'argmax-tie-highest|s/\(w == v \&\& j < i\)/(w == v \&\& j > i)/|the device argmax breaks ties between threads towards the highest id'
 'argmax-finite-unchecked|s/nonfinite .= k \+ e < n \&\& !isfinite\(y\[e\]\);//|the device argmax never reports a logit that is not finite'
 'no-sync-mode|s/if \(e == cudaSuccess \&\& sync_each_launch\) e = cudaDeviceSynchronize\(\);//|EWQ_CUDA_SYNC=1 does not wait for each kernel, so a fault names none'

@@ -33,16 +33,18 @@
  * load divides, so the products take the per-value path and the last group of a row is short.
  * next_token's rules on the first fixture: ties between equal maxima (an lm_head whose upper half repeats
  * its lower half) go to the lowest id, and a logit that is not finite fails the call with the CPU's line.
- * Also checked: bad calls, a context too large for device memory and one too long for the attention
- * kernel fail with one line; the longest context the refusal names works (its last position's attention
- * at the very limit of shared memory), also after a backend with a short context was opened. Under the
- * emulation only (its hooks, NULL in a GPU build): attention asks for the shared memory of the keys it
- * sees, not of the whole context, and with EWQ_CUDA_SYNC=1 a kernel's fault is reported naming it.
+ * llama3-f32 synthesized with heads of 128 columns (also in --quick): the widest head the prefill attention
+ * takes, at the most shared memory it asks for.
+ * Also checked: bad calls, a context too large for device memory and a head wider than 128 fail with one
+ * line; a context of 100000 positions works (the prefill attention's shared memory does not grow with the
+ * context). Under the emulation only (its hooks, NULL in a GPU build): the attention of that context's
+ * last positions asks for the shared memory of a short one, and with EWQ_CUDA_SYNC=1 a kernel's fault is
+ * reported naming it.
  * Without a GPU it checks that ewq_cuda_init fails with one line, and prints SKIP for the rest.
  *
  * usage: test_cuda [--quick] [--fail-fast] [--prefill N] [--model DIR]
- *   --quick      the fixtures llama3-f32, qwen2-f16, qwen3-bf16 and the sliding window only, no shapes
- *                and no stories260K (the emulation under AddressSanitizer, and each mutant)
+ *   --quick      the fixtures llama3-f32, qwen2-f16, qwen3-bf16, the sliding window and heads of 128 only,
+ *                no real-width shapes and no stories260K (the emulation under AddressSanitizer, each mutant)
  *   --fail-fast  exit at the first failed check (tests/cuda/mutants.sh)
  *   --prefill N  stories260K's long prefill (the emulation's attention is quadratic and slow)
  *   --model DIR  only the checkpoint in DIR, whole (every layer, the full vocabulary), as the real-width
@@ -281,56 +283,61 @@ static void compare(const char *model_name, const ewq_model *m, const variant *v
     ewq_packed_free(&p);
 }
 
-/* The longest context the attention kernel takes (`limit`, from its refusal of a longer one) works: the last
- * position's scores (in a prefill of the last two; decode attention splits its keys) fill the dynamic
- * shared memory beside the kernel's static part, also after a backend
- * with a short context was opened (the kernel's limit belongs to the function, not to a backend); one
- * position more is refused with one line. */
-static void longest_context(const ewq_packed *p, int limit) {
-    ewq_backend big, small, over;
+/* The prefill attention's shared memory does not grow with the context: a backend at 100000 positions (whose
+ * scores for one position would not fit in any GPU's shared memory, 400 KB) is accepted and a prefill of its
+ * last two positions, which see every key, gives finite logits; under the emulation (its hooks) that launch
+ * asked for the same shared memory as a prefill of 5 positions from 0 at a context of 16. */
+static void long_context(const ewq_packed *p) {
+    ewq_backend big, small;
     ewq_err err;
-    int one = 1, V = p->model->cfg.vocab;
+    int ids[5] = {1, 2, 3, 4, 5}, V = p->model->cfg.vocab, longest = 100000;
     float *logits = malloc(sizeof(float) * (size_t)V);
-    int rc = ewq_cuda_init(&big, p, limit, &err);
-    if (rc == 0) {
-        rc = ewq_cuda_init(&small, p, 16, &err) || small.forward(&small, &one, 1, 0, logits, 0, &err);
-        if (small.state) small.free(&small);
-        int two[2] = {1, 1};   /* two positions: a prefill, whose attention kernel is the one with the limit */
-        rc = rc || big.forward(&big, two, 2, limit - 2, logits, 0, &err);
+    size_t short_smem = 0, long_smem = 0;
+    if (emu_dynamic_smem_peak) emu_dynamic_smem_peak("attention");   /* forget the launches before */
+    int rc = ewq_cuda_init(&small, p, 16, &err) || small.forward(&small, ids, 5, 0, logits, 0, &err);
+    if (small.state) small.free(&small);
+    if (emu_dynamic_smem_peak) short_smem = emu_dynamic_smem_peak("attention");
+    rc = rc || ewq_cuda_init(&big, p, longest, &err);
+    if (!rc) {
+        rc = big.forward(&big, ids, 2, longest - 2, logits, 0, &err);
         for (int i = 0; !rc && i < V; i++)
             if (!isfinite(logits[i])) rc = ewq_fail(&err, "cuda", "logit %d is not finite", i);
         big.free(&big);
     }
-    if (!check(!rc, "cuda/longest-context", "a context of %d positions: %s", limit, err.msg)) failed();
-    rc = ewq_cuda_init(&over, p, limit + 1, &err);
-    if (!check(rc && one_line(&err) && strstr(err.msg, "shared memory"), "cuda/longest-context-plus-one", "%s",
-               rc ? err.msg : "accepted"))
+    if (emu_dynamic_smem_peak) long_smem = emu_dynamic_smem_peak("attention");
+    if (!check(!rc, "cuda/long-context", "a context of %d positions: %s", longest, err.msg)) failed();
+    if (!emu_dynamic_smem_peak) test_skip("cuda/attention-shared-memory", "the size hook exists under the emulation only");
+    else if (!check(!rc && short_smem > 0 && long_smem == short_smem, "cuda/attention-shared-memory",
+                    "%zu bytes at positions 0..4 of 16, %zu at %d..%d", short_smem, long_smem, longest - 2, longest - 1))
         failed();
-    if (!rc) over.free(&over);
     free(logits);
 }
 
-/* Under the emulation (its hooks): attention asks for the shared memory of the keys its positions see,
- * not of the whole context; a fault inside a kernel fails the forward call with one line, and with
+/* A head wider than the attention kernel holds (ATTN_DIM_MAX, 128 columns) is refused with one line. */
+static void head_too_wide(const ewq_packed *p) {
+    ewq_model wide = *p->model;
+    ewq_packed q = *p;
+    ewq_backend b;
+    ewq_err err;
+    wide.cfg.head_dim = 136, q.model = &wide;
+    int rc = ewq_cuda_init(&b, &q, 16, &err);
+    if (!check(rc && one_line(&err) && strstr(err.msg, "head_dim 136"), "cuda/head-dim-too-wide", "%s",
+               rc ? err.msg : "accepted"))
+        failed();
+    if (!rc) b.free(&b);
+}
+
+/* Under the emulation (its hooks): a fault inside a kernel fails the forward call with one line, and with
  * EWQ_CUDA_SYNC=1 that line names the kernel. */
-static void emulated_faults_and_sizes(const ewq_packed *p) {
-    if (!emu_dynamic_smem_peak || !emu_fault_launch || !emu_faulted_kernel) {
-        test_skip("cuda/emulated", "the fault and size hooks exist under the emulation only");
+static void emulated_faults(const ewq_packed *p) {
+    if (!emu_fault_launch || !emu_faulted_kernel) {
+        test_skip("cuda/emulated", "the fault hooks exist under the emulation only");
         return;
     }
     ewq_backend b;
     ewq_err err;
-    int ids[6] = {1, 2, 3, 4, 5, 6}, d = p->model->cfg.head_dim;
+    int rc, ids[6] = {1, 2, 3, 4, 5, 6};
     float *logits = malloc(sizeof(float) * (size_t)p->model->cfg.vocab);
-    emu_dynamic_smem_peak("attention");
-    int rc = ewq_cuda_init(&b, p, 128, &err) || b.forward(&b, ids, 5, 0, logits, 0, &err);
-    size_t prefill = emu_dynamic_smem_peak("attention");
-    rc = rc || b.forward(&b, ids + 5, 1, 5, logits, 0, &err);
-    size_t decode = emu_dynamic_smem_peak("attention");
-    if (b.state) b.free(&b);
-    if (!check(!rc && prefill <= sizeof(float) * (size_t)(d + 5) && decode <= sizeof(float) * (size_t)(d + 6),
-               "cuda/attention-shared-memory", "%s", rc ? err.msg : "more than the keys seen need (context 128, positions 0..5)"))
-        failed();
 
     /* the third launch of a forward call faults, with and without EWQ_CUDA_SYNC */
     const char *was = getenv("EWQ_CUDA_SYNC");
@@ -374,8 +381,7 @@ static void check_errors(const ewq_model *m) {
     }
     int r1 = gpu.forward(&gpu, &bad, 1, 0, logits, 0, &err), l1 = one_line(&err);
     int r2 = gpu.forward(&gpu, &good, 1, 16, logits, 0, &err), l2 = one_line(&err);
-    /* then a good call of two positions: a prefill, so the attention kernel has run, and the emulation knows
-     * its static shared memory when the refusal below names the longest context */
+    /* then a good call of two positions */
     int goods[2] = {good, good}, r3 = gpu.forward(&gpu, goods, 2, 0, logits, 0, &err);
     if (!check(r1 && l1 && r2 && l2 && !r3, "cuda/bad-calls", "token %d, position %d, after %d", r1, r2, r3)) failed();
     gpu.free(&gpu);
@@ -385,16 +391,9 @@ static void check_errors(const ewq_model *m) {
                r4 ? err.msg : "a context of 2^28 positions was accepted"))
         failed();
     if (!r4) big.free(&big);
-    /* fits in memory, but its scores do not fit in the attention kernel's shared memory (227 KiB on Hopper) */
-    int r5 = ewq_cuda_init(&big, &p, 100000, &err);
-    if (!check(r5 && one_line(&err) && strstr(err.msg, "shared memory"), "cuda/context-too-long", "%s",
-               r5 ? err.msg : "a context of 100000 positions was accepted"))
-        failed();
-    if (!r5) big.free(&big);
-    const char *most = r5 ? strstr(err.msg, "at most ") : NULL;
-    if (most) longest_context(&p, atoi(most + strlen("at most ")));
-    else check(0, "cuda/longest-context", "%s", "the refusal names no longest context"), failed();
-    emulated_faults_and_sizes(&p);
+    long_context(&p);
+    head_too_wide(&p);
+    emulated_faults(&p);
     ewq_packed_free(&p), ewq_assignment_free(&a), free(logits);
 }
 
@@ -509,16 +508,18 @@ static char *replace_value(const char *text, const char *key, const char *value)
 }
 
 /* dir/config.json and dir/model.safetensors: the config at config_path with 2 layers and a vocabulary of
- * 4129 (BOS 1, EOS 2), and random weights of its shapes (ewq synth). The vocabulary is cut because the
- * emulation pays for every lm_head row of every tiled product; the widths that matter stay real. */
-static int synth_shape(const char *config_path, const char *dir, ewq_err *err) {
-    static const char *const edits[][2] = {
-        {"num_hidden_layers", "2"}, {"vocab_size", "4129"}, {"bos_token_id", "1"}, {"eos_token_id", "2"}};
+ * 4129 (BOS 1, EOS 2), and head_dim when not NULL, and random weights of its shapes (ewq synth). The
+ * vocabulary is cut because the emulation pays for every lm_head row of every tiled product; the widths
+ * that matter stay real. */
+static int synth_shape(const char *config_path, const char *dir, const char *head_dim, ewq_err *err) {
+    const char *const edits[][2] = {{"num_hidden_layers", "2"}, {"vocab_size", "4129"}, {"bos_token_id", "1"},
+                                    {"eos_token_id", "2"}, {"head_dim", head_dim}};
+    size_t n_edits = sizeof edits / sizeof edits[0] - !head_dim;
     char *text, path[1100];
     size_t len;
     ewq_config c;
     if (ewq_read_file(config_path, 1 << 20, &text, &len, err)) return -1;
-    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+    for (size_t i = 0; i < n_edits; i++) {
         char *edited = replace_value(text, edits[i][0], edits[i][1]);
         if (!edited) {
             free(text);
@@ -540,38 +541,47 @@ static int synth_shape(const char *config_path, const char *dir, ewq_err *err) {
     return rc ? -1 : ewq_synth_write(&c, 1, NULL, path, err);
 }
 
-/* Real-width shapes at 2 layers: every linear at its real width, so the products run real grid sizes and
- * the vector paths real row lengths; head_dim 64 and 128, grouped-query attention, Qwen2 biases, Qwen3
- * q/k norms. */
-static void run_shapes(const char *assets) {
+/* The config at `config` synthesized into tmp/name (synth_shape) and compared there (run_model: the mixed
+ * assignments, logits only, and a prefill of long_prefill positions when not 0); a missing config SKIPs. */
+static void run_synth(const char *tmp, const char *config, const char *name, const char *head_dim, int long_prefill) {
+    char dir[1024], file[1100];
+    ewq_err err;
+    snprintf(dir, sizeof dir, "%s/%s", tmp, name);
+    if (access(config, F_OK) != 0) {
+        char test[160];
+        snprintf(test, sizeof test, "cuda/%s", name);
+        snprintf(file, sizeof file, "%s is missing (set EWQ_ASSETS)", config);
+        test_skip(test, file);
+        return;
+    }
+    if (mkdir(dir, 0777)) check(0, name, "cannot create %s: %s", dir, strerror(errno)), failed();
+    else if (synth_shape(config, dir, head_dim, &err)) check(0, name, "%s", err.msg), failed();
+    else run_model(dir, name, 0, NULL, 0, 0, long_prefill);
+    snprintf(file, sizeof file, "%s/config.json", dir), unlink(file);
+    snprintf(file, sizeof file, "%s/model.safetensors", dir), unlink(file);
+    rmdir(dir);
+}
+
+/* Real-width shapes at 2 layers (quick: none): every linear at its real width, so the products run real grid
+ * sizes and the vector paths real row lengths; head_dim 64 and 128, grouped-query attention, Qwen2 biases,
+ * Qwen3 q/k norms. Then (quick too) llama3-f32 with heads of 128 columns, the widest the prefill attention
+ * takes (its output in every register it has, the most shared memory it asks for), in a prefill of 80
+ * positions (two tiles of positions, three steps of keys). */
+static void run_shapes(const char *assets, int quick) {
     static const char *const shapes[] = {"Llama-3.2-1B", "Qwen2.5-0.5B-Instruct", "Qwen3-0.6B"};
     const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char tmp[512], config[1024], dir[1024], file[1100];
+    char tmp[512], config[1024], name[128];
     snprintf(tmp, sizeof tmp, "%s/ewq-cuda-shapes-XXXXXX", tmpdir);
     if (!mkdtemp(tmp)) {
         check(0, "cuda/shapes", "cannot create a temporary folder in %s: %s", tmpdir, strerror(errno)), failed();
         return;
     }
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        ewq_err err;
-        char name[128];
+    for (size_t i = 0; !quick && i < sizeof shapes / sizeof shapes[0]; i++) {
         snprintf(config, sizeof config, "%s/configs/%s/config.json", assets, shapes[i]);
-        snprintf(dir, sizeof dir, "%s/%s", tmp, shapes[i]);
         snprintf(name, sizeof name, "%s-2-layers", shapes[i]);
-        if (access(config, F_OK) != 0) {
-            char test[160];
-            snprintf(test, sizeof test, "cuda/%s", name);
-            snprintf(file, sizeof file, "%s is missing (set EWQ_ASSETS)", config);
-            test_skip(test, file);
-            continue;
-        }
-        if (mkdir(dir, 0777)) check(0, name, "cannot create %s: %s", dir, strerror(errno)), failed();
-        else if (synth_shape(config, dir, &err)) check(0, name, "%s", err.msg), failed();
-        else run_model(dir, name, 0, NULL, 0, 0, 0);
-        snprintf(file, sizeof file, "%s/config.json", dir), unlink(file);
-        snprintf(file, sizeof file, "%s/model.safetensors", dir), unlink(file);
-        rmdir(dir);
+        run_synth(tmp, config, name, NULL, 0);
     }
+    run_synth(tmp, "data/fixtures/llama3-f32/config.json", "llama3-f32-head128", "128", 80);
     rmdir(tmp);
 }
 
@@ -655,8 +665,8 @@ int main(int argc, char **argv) {
     run_model("data/fixtures/mistral-f32", "mistral-f32-window12", 12, NULL, 0, 32, 0);
     /* EWQ_ASSETS: where ../shared/assets is on a machine that lacks it (the GPU machine gets only the repo) */
     const char *assets = getenv("EWQ_ASSETS") ? getenv("EWQ_ASSETS") : "../shared/assets";
+    run_shapes(assets, quick);
     if (!quick) {
-        run_shapes(assets);
         char s[512];
         snprintf(s, sizeof s, "%s/stories260K", assets);
         int *ids = NULL;
