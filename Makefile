@@ -137,7 +137,7 @@ endif
 # multiply-add is one the source asks for (fmaf), as nvcc's rounding of the int4 dequantization needs.
 EMU       ?= build/emu
 EMU_OPT   ?= -O2 -g
-EMU_ARGS  ?= --prefill 100
+EMU_ARGS  ?=
 # -mfma where the CPU has it: the kernels' fmaf calls become one instruction instead of a libm call
 EMU_FMA   := $(if $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo 1),-mfma)
 EMU_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unknown-pragmas -ffp-contract=off $(EMU_FMA) $(EMU_OPT) -Itests/cuda/emu -I.

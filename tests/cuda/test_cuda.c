@@ -46,7 +46,7 @@
  *   --quick      the fixtures llama3-f32, qwen2-f16, qwen3-bf16, the sliding window and heads of 128 only,
  *                no real-width shapes and no stories260K (the emulation under AddressSanitizer, each mutant)
  *   --fail-fast  exit at the first failed check (tests/cuda/mutants.sh)
- *   --prefill N  stories260K's long prefill (the emulation's attention is quadratic and slow)
+ *   --prefill N  stories260K's long prefill (default 600: two chunks of the backend, the second from 512)
  *   --model DIR  only the checkpoint in DIR, whole (every layer, the full vocabulary), as the real-width
  *                shapes: logits and KL divergence at the two mixed assignments (tests/cuda/gpu_window.sh
  *                on its synthesized Llama-3.2-1B)
