@@ -14,6 +14,8 @@
  * known once it has run: each __shared__ declaration reports its size when it is reached).
  * Launch syntax: hostify.sh rewrites k<<<g, b, s>>>(args) as EMU_LAUNCH((k), g, b, s)(args) first, and
  * appends emu::static_smem(&name, sizeof name) to each static __shared__ declaration.
+ * cp.async copies (emu_cp_async16, _commit, _wait) land at the wait that covers their group, not before;
+ * their destinations hold 0xFF bytes until then.
  * Hooks for tests (extern "C"): emu_fault_launch, emu_faulted_kernel, emu_dynamic_smem_peak (below). */
 #ifndef EMU_CUDA_RUNTIME_H
 #define EMU_CUDA_RUNTIME_H
@@ -106,6 +108,9 @@ struct state {
     long mma_seq[MAX_THREADS];
     double mma_ab[2][MAX_THREADS / WARP][16 * 8];   /* a warp's A B, computed by its first lane past the barrier */
     long mma_ab_seq[2][MAX_THREADS / WARP];        /* the mma (1, 2, ...) that mma_ab holds */
+    struct async_copy { unsigned char *dst, bytes[16]; long group; };
+    std::vector<async_copy> copies[MAX_THREADS];   /* each thread's cp.async copies not yet landed */
+    long copy_groups[MAX_THREADS];                 /* groups each thread has committed */
     cudaError_t last = cudaSuccess;
     cudaError_t pending = cudaSuccess;  /* a fault inside a kernel: reported by the next synchronizing call */
     long fault_in = 0;                  /* emu_fault_launch: launches until the one that faults */
@@ -240,6 +245,36 @@ inline void emu_mma_m16n8k16_bf16(float d[4], const unsigned a[4], const unsigne
     int g = (me - base) / 4, t = (me - base) % 4;
     for (int i = 0; i < 4; i++) d[i] = (float)(d[i] + ab[8 * (g + 8 * (i / 2)) + 2 * t + i % 2]);
 }
+/* cp.async.cg.shared.global [dst], [src], 16 and its groups (cp.async.commit_group, cp.async.wait_group n),
+ * per thread as the PTX ISA defines them: a copy belongs to the group its thread commits next; waiting
+ * for n leaves in flight only the copies of the n most recent groups (and those not yet committed). A
+ * GPU may land a copy any time between its issue and the wait, so here it lands at the latest moment and
+ * its destination holds 0xFF bytes (NaN in every float format) from the issue until then: a read of a
+ * stage before its wait, or a copy issued into a stage still being read, shows in the results. The
+ * source is read at the issue (AddressSanitizer reports a bad one there). Both addresses must be 16-byte
+ * aligned, and a thread may not exit with copies in flight. A copy lands for its own thread only: other
+ * threads see it after a barrier that follows the wait, as on a GPU. */
+inline void emu_cp_async16(void *dst, const void *src) {
+    emu::state &s = emu::S();
+    int me = s.cur->lin;
+    if ((uintptr_t)dst % 16 || (uintptr_t)src % 16) emu::fatal("misaligned cp.async (16 bytes)");
+    emu::state::async_copy c;
+    c.dst = (unsigned char *)dst, c.group = s.copy_groups[me];
+    memcpy(c.bytes, src, 16);
+    memset(dst, 0xFF, 16);
+    s.copies[me].push_back(c);
+}
+inline void emu_cp_async_commit() { emu::S().copy_groups[emu::S().cur->lin]++; }
+inline void emu_cp_async_wait(int n) {
+    emu::state &s = emu::S();
+    int me = s.cur->lin;
+    std::vector<emu::state::async_copy> &in_flight = s.copies[me];
+    size_t kept = 0;
+    for (emu::state::async_copy &c : in_flight)
+        if (c.group < s.copy_groups[me] - n) memcpy(c.dst, c.bytes, 16);
+        else in_flight[kept++] = c;
+    in_flight.resize(kept);
+}
 template <class T> inline T __ldg(const T *p) {
     if ((uintptr_t)p % alignof(T)) emu::fatal("misaligned __ldg");
     return *p;
@@ -274,6 +309,7 @@ inline void entry() {
     state &s = S();
     s.body();
     fiber *me = s.cur;
+    if (!s.copies[me->lin].empty()) fatal("thread exits with cp.async copies it never waited for");
     me->done = 1;
     s.live--, s.warp_live[me->lin / WARP]--;
     if (s.block_count) { s.cur = me; fatal("thread exits while others wait at __syncthreads (divergent barrier)"); }
@@ -359,6 +395,7 @@ struct launch {
                         f.lin = i;
                         f.tid = dim3((unsigned)i % b.x, (unsigned)i / b.x % b.y, (unsigned)i / (b.x * b.y));
                         s.shfl_seq[i] = 0, s.mma_seq[i] = 0, s.mma_ab_seq[0][i / WARP] = s.mma_ab_seq[1][i / WARP] = 0;
+                        s.copies[i].clear(), s.copy_groups[i] = 0;
                         /* a frame that emu_switch "returns" into entry() from: 6 registers, then the
                          * return address at 16-byte alignment (as a call leaves it) */
                         uintptr_t top = ((uintptr_t)s.stacks[(size_t)i] + STACK - 64) & ~(uintptr_t)15;

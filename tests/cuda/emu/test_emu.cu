@@ -84,6 +84,34 @@ __global__ void mma_half_warp(float *d) {
     d[threadIdx.x] = acc[0];
 }
 
+/* cp.async: each thread copies two 16-byte pieces of src to shared memory, one group each, and records
+ * what its destinations hold before any wait, after waiting for all but the latest group, and after
+ * waiting for all: in flight, a copy's destination must not hold the source yet. */
+__global__ void copies_in_flight(const uint4 *src, uint4 *seen) {
+    __shared__ uint4 stage[2][64];
+    int t = threadIdx.x;
+    emu_cp_async16(&stage[0][t], src + t);
+    emu_cp_async_commit();
+    emu_cp_async16(&stage[1][t], src + 64 + t);
+    emu_cp_async_commit();
+    seen[t] = stage[0][t];
+    emu_cp_async_wait(1);
+    seen[64 + t] = stage[0][t], seen[128 + t] = stage[1][t];
+    emu_cp_async_wait(0);
+    seen[192 + t] = stage[1][t];
+}
+__global__ void copy_never_waited(const uint4 *src) {
+    __shared__ uint4 stage[32];
+    emu_cp_async16(&stage[threadIdx.x], src + threadIdx.x);
+    emu_cp_async_commit();
+}
+__global__ void copy_misaligned(const uint4 *src) {
+    __shared__ uint4 stage[2];
+    emu_cp_async16((unsigned char *)stage + 8, src);
+    emu_cp_async_commit();
+    emu_cp_async_wait(0);
+}
+
 /* Graph capture: k is baked into the capture, src is read at each replay. */
 __global__ void add_from(const int *src, int *dst, int k) { dst[threadIdx.x] = src[threadIdx.x] + k; }
 /* Each block takes a ticket: distinct, 0 .. blocks - 1. */
@@ -175,6 +203,16 @@ static void run_overrun(void) { overrun<<<1, 1, 64>>>(64); }
 static void run_too_much_shared(void) {
     cudaFuncSetAttribute(too_much_shared, cudaFuncAttributeMaxDynamicSharedMemorySize, 40000);
     too_much_shared<<<1, 1, 40000>>>(0);
+}
+static void run_copy_never_waited(void) {
+    uint4 *d = NULL;
+    cudaMalloc(&d, 32 * sizeof(uint4));
+    copy_never_waited<<<1, 32>>>(d);
+}
+static void run_copy_misaligned(void) {
+    uint4 *d = NULL;
+    cudaMalloc(&d, 2 * sizeof(uint4));
+    copy_misaligned<<<1, 1>>>(d);
 }
 static void run_deadlock(void) {
     int *d = NULL;
@@ -293,6 +331,21 @@ int main(void) {
     expect(bad == 0, "emu/mma-m16n8k16-bf16", "%ld wrong elements of D", bad);
     cudaFree(dma), cudaFree(dmb), cudaFree(dmc), cudaFree(dmd);
 
+    /* cp.async: 64 threads, two groups; the source bytes are i * 7 + 1 (never 0xFF) */
+    static unsigned char src_bytes[128 * 16], seen_bytes[256 * 16];
+    for (int i = 0; i < (int)sizeof src_bytes; i++) src_bytes[i] = (unsigned char)(i * 7 % 251 + 1);
+    uint4 *dsrc = NULL, *dseen = NULL;
+    cudaMalloc(&dsrc, sizeof src_bytes), cudaMalloc(&dseen, sizeof seen_bytes);
+    cudaMemcpy(dsrc, src_bytes, sizeof src_bytes, cudaMemcpyHostToDevice);
+    copies_in_flight<<<2, 64>>>(dsrc, dseen);
+    cudaMemcpy(seen_bytes, dseen, sizeof seen_bytes, cudaMemcpyDeviceToHost);
+    bad = 0;
+    for (int i = 0; i < 64 * 16; i++)
+        bad += seen_bytes[i] != 0xFF || seen_bytes[64 * 16 + i] != src_bytes[i] || seen_bytes[128 * 16 + i] != 0xFF ||
+               seen_bytes[192 * 16 + i] != src_bytes[64 * 16 + i];
+    expect(bad == 0, "emu/cp-async-lands-at-its-wait", "%ld wrong bytes", bad);
+    cudaFree(dsrc), cudaFree(dseen);
+
     /* a captured launch does not run; each replay reads device memory as it is then, with the captured k */
     int *src = NULL, *dst = NULL, in[4] = {1, 2, 3, 4}, got[4] = {0}, before = 0;
     cudaStream_t st = NULL;
@@ -334,6 +387,8 @@ int main(void) {
     expect_fault("emu/misaligned-ldg", run_misaligned, "misaligned_load", "misaligned __ldg");
     expect_fault("emu/deadlock", run_deadlock, "barriers_crossed", "deadlock");
     expect_fault("emu/mma-needs-a-whole-warp", run_mma_half_warp, "mma_half_warp", "fewer than 32 threads");
+    expect_fault("emu/cp-async-never-waited", run_copy_never_waited, "copy_never_waited", "never waited for");
+    expect_fault("emu/cp-async-misaligned", run_copy_misaligned, "copy_misaligned", "misaligned cp.async");
     expect_fault("emu/shared-memory-overrun", run_overrun, "overrun", "past the end of its dynamic shared memory");
     expect_fault("emu/static-and-dynamic-shared-memory", run_too_much_shared, "too_much_shared", "exceed the 227 KiB");
     return failures != 0;
