@@ -48,6 +48,8 @@
 #define MMA_ROWS 64    /* tensor-core product: rows per block of 4 warps (each 32 rows x 32 positions) */
 #define MMA_POS 64     /* tensor-core product: positions per block */
 #define MMA_COLS 64    /* tensor-core product: columns staged per step, one quantization group or part of one */
+#define MMA_THREADS 128   /* tensor-core product: 4 warps per block */
+#define MMA_STAGES 2   /* tensor-core product: steps whose copies are in shared memory at once (double buffering) */
 #define MMA_WORDS (MMA_COLS / 2 + 4)   /* a staged row: 32-bit words of two bf16, padded so that the 32 lanes
                                         * of a fragment load (rows g, words t) meet 32 different banks */
 #define MATVEC_WARPS 8  /* decode products: warps per block */
@@ -463,15 +465,73 @@ template <int F> __device__ __forceinline__ void unpack16(uint4 v, float *out) {
     }
 }
 
-/* Stored values c .. c+31 of row r (stored_at's), 0 outside the matrix: 16-byte loads where the row allows. */
-template <int F> __device__ __forceinline__ void stored_piece(const dmat &m, int r, int c, float v[32]) {
-    if (r < m.rows && m.vec && c + 32 <= m.cols) {
+/* cp.async.cg.shared.global: 16 bytes from global to shared memory without passing through registers (cached in
+ * L2 only: each byte is read once per block), in flight until its thread waits for the group that holds it;
+ * cp.async.commit_group closes the group of the copies issued since the last one, cp.async.wait_group N
+ * waits until at most the N latest groups are in flight. The emulation's model lands a copy only at that
+ * wait and fills its destination with garbage until then. */
+__device__ __forceinline__ void cp_async16(void *dst, const void *src) {
+#ifdef __CUDA_ARCH__
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src) : "memory");
+#elif defined(EMU_CUDA_RUNTIME_H)
+    emu_cp_async16(dst, src);
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#ifdef __CUDA_ARCH__
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#elif defined(EMU_CUDA_RUNTIME_H)
+    emu_cp_async_commit();
+#endif
+}
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+#ifdef __CUDA_ARCH__
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#elif defined(EMU_CUDA_RUNTIME_H)
+    emu_cp_async_wait(N);
+#endif
+}
+
+/* A thread's part of an mma_product step: 32 weights of row r and 32 activations of position t, columns
+ * c .. c+31, copied as stored into its slots of a stage (16-byte piece i at slot[MMA_THREADS * i]: a warp's
+ * copies, and its reads of them, cover 512 consecutive bytes, no bank twice). Where a 16-byte copy does not
+ * fit (rows not aligned or not in whole groups, the matrix's last columns, rows or positions outside it),
+ * nothing is copied and the conversion reads the values with plain loads, 0 outside the matrix. */
+template <int F> __host__ __device__ constexpr int mma_weight_pieces() { return 32 / per16(F); }
+template <int F> __host__ __device__ constexpr int mma_pieces() { return mma_weight_pieces<F>() + 8; }
+/* the dynamic shared memory of mma_product<F>: MMA_STAGES stages of every thread's pieces */
+template <int F> constexpr int mma_smem() { return MMA_STAGES * MMA_THREADS * mma_pieces<F>() * (int)sizeof(uint4); }
+template <int F> __device__ __forceinline__ bool weights_copied(const dmat &m, int r, int c) {
+    return r < m.rows && m.vec && c + 32 <= m.cols;
+}
+__device__ __forceinline__ bool activations_copied(int t, int n, int cols, int c) { return t < n && cols % 4 == 0 && c + 32 <= cols; }
+
+template <int F> __device__ __forceinline__ void copy_step(const dmat &m, const float *x, int n, int r, int t, int c, uint4 *slot) {
+    if (weights_copied<F>(m, r, c)) {
         const uint4 *p = (const uint4 *)((const unsigned char *)m.w + (size_t)r * row_bytes(F, m.cols) + row_bytes(F, c));
 #pragma unroll
-        for (int i = 0; i < 32 / per16(F); i++) unpack16<F>(__ldg(p + i), v + i * per16(F));
-        return;
+        for (int i = 0; i < mma_weight_pieces<F>(); i++) cp_async16(slot + MMA_THREADS * i, p + i);
     }
-    for (int j = 0; j < 32; j++) v[j] = r < m.rows && c + j < m.cols ? stored_at<F>(m, r, c + j) : 0.0f;
+    if (activations_copied(t, n, m.cols, c)) {
+        const uint4 *p = (const uint4 *)(x + (size_t)t * m.cols + c);
+#pragma unroll
+        for (int i = 0; i < 8; i++) cp_async16(slot + MMA_THREADS * (mma_weight_pieces<F>() + i), p + i);
+    }
+}
+/* The values copy_step staged: stored weights (stored_at's) into w, activations into xv. */
+template <int F> __device__ __forceinline__ void staged_values(const dmat &m, const float *x, int n, int r, int t, int c,
+                                                             const uint4 *slot, float w[32], float xv[32]) {
+    if (weights_copied<F>(m, r, c)) {
+#pragma unroll
+        for (int i = 0; i < mma_weight_pieces<F>(); i++) unpack16<F>(slot[MMA_THREADS * i], w + i * per16(F));
+    } else
+        for (int j = 0; j < 32; j++) w[j] = r < m.rows && c + j < m.cols ? stored_at<F>(m, r, c + j) : 0.0f;
+    const float *xr = x + (size_t)t * m.cols + c;
+    if (activations_copied(t, n, m.cols, c)) {
+#pragma unroll
+        for (int i = 0; i < 8; i++) unpack16<FMT_F32>(slot[MMA_THREADS * (mma_weight_pieces<F>() + i)], xv + 4 * i);
+    } else
+        for (int j = 0; j < 32; j++) xv[j] = t < n && c + j < m.cols ? xr[j] : 0.0f;
 }
 
 /* Prefill on the tensor cores: out[t][r] = sum_c x[t][c] W[r][c] (or += with add) for t < n. A block of 4
@@ -480,35 +540,44 @@ template <int F> __device__ __forceinline__ void stored_piece(const dmat &m, int
  * bf16 weights exact as they are, f16/f32 weights split too. So each tile takes two products (hi and lo of
  * x) or three (and lo of W times hi of x; lo times lo, about 2^-18 of the product, is left out). int8/int4: a step is
  * one group or part of one (groups a multiple of MMA_COLS); its sum of q x is scaled by the group's s, and
- * int4 adds min * sum x (sums of x per position staged beside them): s sum q x + min sum x. */
-template <int F> __global__ void __launch_bounds__(128)
+ * int4 adds min * sum x (sums of x per position staged beside them): s sum q x + min sum x.
+ * Loads are double-buffered: the stored bytes of step k + 1 (weights as stored, activations as float32) are
+ * in flight as cp.async copies while step k is converted and multiplied. The thread that copied a piece
+ * converts it, once, from shared memory into the bf16 tiles; converting in the fragment loads instead
+ * would convert each value twice (two warps load every row and every position) and put the hi/lo split of
+ * the activations in the multiply loop, which stays shared loads of ready bf16 pairs and mma. The price is
+ * the stages' shared memory: 36 KiB (int4) to 64 KiB (f32) per block beside the 27-36 KiB of tiles. */
+template <int F> __global__ void __launch_bounds__(MMA_THREADS)
 mma_product(dmat m, const float *x, int n, float *out, int add) {
     constexpr bool quantized = F == FMT_INT8 || F == FMT_INT4, w_lo = F == FMT_F32 || F == FMT_F16;
     __shared__ unsigned wh[MMA_ROWS][MMA_WORDS], wl[MMA_ROWS][MMA_WORDS], xh[MMA_POS][MMA_WORDS], xl[MMA_POS][MMA_WORDS];
     __shared__ float xsum[MMA_POS];
+    extern __shared__ uint4 mma_staged[];   /* [MMA_STAGES][mma_pieces<F>()][MMA_THREADS]: copy_step's slots */
     int r0 = blockIdx.x * MMA_ROWS, t0 = blockIdx.y * MMA_POS;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
     int wr = warp % 2 * 32, wp = warp / 2 * 32;     /* the warp's rows and positions in the block */
     int sr = threadIdx.x / 2, sc = threadIdx.x % 2 * 32;   /* staging: row / position sr, columns sc..sc+31 */
+    uint4 *slots = mma_staged + threadIdx.x;
     float acc[2][4][4] = {};
-    for (int k0 = 0; k0 < m.cols; k0 += MMA_COLS) {
-        float v[32];
-        stored_piece<F>(m, r0 + sr, k0 + sc, v);
+    int steps = (m.cols + MMA_COLS - 1) / MMA_COLS;
+    copy_step<F>(m, x, n, r0 + sr, t0 + sr, sc, slots);
+    cp_async_commit();
+    for (int step = 0; step < steps; step++) {
+        int k0 = step * MMA_COLS;
+        /* the next step's copies fly while this one is converted and multiplied: each thread reads only
+         * its own slots, so its wait for this step's group suffices, and the stage it fills was last read
+         * by its own conversion a step ago */
+        if (step + 1 < steps)
+            copy_step<F>(m, x, n, r0 + sr, t0 + sr, k0 + MMA_COLS + sc, slots + (step + 1) % MMA_STAGES * MMA_THREADS * mma_pieces<F>());
+        cp_async_commit();
+        cp_async_wait<1>();
+        float v[32], xv[32];
+        staged_values<F>(m, x, n, r0 + sr, t0 + sr, k0 + sc, slots + step % MMA_STAGES * MMA_THREADS * mma_pieces<F>(), v, xv);
         split_bf16(v, wh[sr] + sc / 2, w_lo ? wl[sr] + sc / 2 : nullptr);
-        int t = t0 + sr, c = k0 + sc;
-        const float *xr = x + (size_t)t * m.cols + c;
-        if (t < n && m.cols % 4 == 0 && c + 32 <= m.cols)
-#pragma unroll
-            for (int i = 0; i < 8; i++) {
-                float4 f = __ldg((const float4 *)xr + i);
-                v[4 * i] = f.x, v[4 * i + 1] = f.y, v[4 * i + 2] = f.z, v[4 * i + 3] = f.w;
-            }
-        else
-            for (int j = 0; j < 32; j++) v[j] = t < n && c + j < m.cols ? xr[j] : 0.0f;
-        split_bf16(v, xh[sr] + sc / 2, xl[sr] + sc / 2);
+        split_bf16(xv, xh[sr] + sc / 2, xl[sr] + sc / 2);
         if (F == FMT_INT4) {   /* the position's sum over the step, its two halves from lanes 2i and 2i + 1 */
             float sum = 0;
-            for (int j = 0; j < 32; j++) sum += v[j];
+            for (int j = 0; j < 32; j++) sum += xv[j];
             sum += __shfl_xor_sync(0xffffffffu, sum, 1);
             if (sc == 0) xsum[sr] = sum;
         }
@@ -919,8 +988,13 @@ static size_t dec_smem_limit = 48 << 10;
 /* out[t] (+)= W x[t] for t < n: the decode product for one position; for several the tensor-core product,
  * or the tiled one where a quantization group is not a whole number of its steps (groups of 40, say). */
 template <int F> static void launch_prefill(const dmat &m, const float *x, int n, float *out, int add, int mma) {
-    if (mma) mma_product<F><<<dim3((m.rows + MMA_ROWS - 1) / MMA_ROWS, (n + MMA_POS - 1) / MMA_POS), 128>>>(m, x, n, out, add);
-    else matmul_tiled<F><<<dim3((m.rows + TILE - 1) / TILE, (n + TILE - 1) / TILE), 256>>>(m, x, n, out, add);
+    if (mma) {
+        /* once per format: f32's stages (64 KiB) pass the 48 KiB a launch may ask for without it; a refusal
+         * fails the launch, which reports it */
+        static const cudaError_t raised = cudaFuncSetAttribute(mma_product<F>, cudaFuncAttributeMaxDynamicSharedMemorySize, mma_smem<F>());
+        (void)raised;
+        mma_product<F><<<dim3((m.rows + MMA_ROWS - 1) / MMA_ROWS, (n + MMA_POS - 1) / MMA_POS), MMA_THREADS, mma_smem<F>()>>>(m, x, n, out, add);
+    } else matmul_tiled<F><<<dim3((m.rows + TILE - 1) / TILE, (n + TILE - 1) / TILE), 256>>>(m, x, n, out, add);
 }
 static int product(const dmat *m, const float *x, int n, float *out, int add, ewq_err *err) {
     if (n == 1) {
