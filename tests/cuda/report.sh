@@ -71,21 +71,32 @@ echo "## Prefill products on the tensor cores"
 echo
 echo "\`mma_product<F>\` stages 64 columns per step and runs, per warp and step, 2 x 4 tiles of 16 rows x 8 positions"
 echo "over 4 slices of 16 columns, each tile one HMMA.16816 per bf16 product: 2 (the activations' hi and lo halves"
-echo "times exact bf16 weights or codes) or 3 (f16/f32 weights split too). Its loads count every global load of"
-echo "the kernel by width (128: 16 bytes; the others serve shapes no 16-byte load fits, and scales/minimums)."
+echo "times exact bf16 weights or codes) or 3 (f16/f32 weights split too). Its 16-byte loads are cp.async copies"
+echo "(LDGSTS: global to shared memory, double-buffered: one step's in flight while the previous one is converted"
+echo "and multiplied; LDGDEPBAR closes a group, DEPBAR waits for one), per thread and step 8 of activations and"
+echo "8 / 4 / 2 / 1 of f32 / f16 or bf16 / int8 / int4 weights, in the code twice (before the loop and in it)."
+echo "Its other global loads serve shapes no 16-byte copy fits, and scales/minimums; its shared loads include"
+echo "reading the copies back (LDS.128). Dynamic shared memory (the two stages): 2 x 128 threads x 16 bytes x"
+echo "(8 + weight copies per step), 64 KiB for f32, 48 KiB f16/bf16, 40 KiB int8, 36 KiB int4; registers and"
+echo "spills are in the table above."
 echo
-echo "| kernel | format | HMMA | products per tile | global loads | shared loads (LDS) |"
-echo "|---|---|---:|---:|---|---:|"
+echo "| kernel | format | HMMA | products per tile | cp.async copies (LDGSTS) | LDGDEPBAR, DEPBAR | other global loads | shared loads (LDS) |"
+echo "|---|---|---:|---:|---|---:|---|---|"
 for name in $(awk '{print $1}' "$tmp/sass" | sort -u | grep -E '^_Z11mma_productI'); do
     read -r fname _ _ < <(fmt_of "$name")
-    awk -v k="$name" -v nm="$(demangle "$name")" -v fmt="$fname" '$1 == k {
+    awk -v k="$name" -v nm="$(demangle "$name")" -v fmt="$fname" '
+        function widths(a,  s, w) { s = ""; for (w in a) s = s (s == "" ? "" : ", ") a[w] " " w; return s }
+        $1 == k {
             if ($3 ~ /^HMMA/) hmma++
-            if ($3 ~ /^LDS/) lds++
-            if ($3 ~ /^LDG/) { w = $3; sub(/^LDG\.E\.?/, "", w); sub(/\.?CONSTANT/, "", w); if (w == "") w = "32"; loads[w]++ }
+            if ($3 ~ /^LDS/) { w = $3; sub(/^LDS\.?/, "", w); if (w == "") w = "32"; lds[w]++ }
+            if ($3 ~ /^LDGSTS/) { w = $3; sub(/^LDGSTS\.E\.?/, "", w); copies[w]++ }
+            else if ($3 ~ /^LDGDEPBAR/) commits++
+            else if ($3 ~ /^DEPBAR/) waits++
+            else if ($3 ~ /^LDG/) { w = $3; sub(/^LDG\.E\.?/, "", w); sub(/\.?CONSTANT/, "", w); if (w == "") w = "32"; loads[w]++ }
         }
         END {
-            s = ""; for (w in loads) s = s (s == "" ? "" : ", ") loads[w] " " w
-            printf "| `%s` | %s | %d | %g | %s | %d |\n", nm, fmt, hmma, hmma / 32, s, lds
+            printf "| `%s` | %s | %d | %g | %s | %d, %d | %s | %s |\n", nm, fmt, hmma, hmma / 32, widths(copies), commits, waits,
+                   widths(loads), widths(lds)
         }' "$tmp/sass"
 done
 echo
