@@ -2312,6 +2312,15 @@ AVX2_INLINE void load_i4x16(const uint8_t *q, __m256 *lo, __m256 *hi) {
     *hi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(nib, 8)));
 }
 
+/* Decode streams every weight once, and a tile's rows are too short (a few hundred bytes of int4 codes)
+ * for the hardware prefetchers to run far enough ahead: each row also asks for its bytes PREFETCH_ROWS
+ * rows further on, so that many lines are in flight while these are multiplied (AVX2 and AVX-512 alike).
+ * On the Qwen2.5-0.5B shape's products, AVX-512, one thread, this moved int4 from 2.4-2.6 to 3.9-4.7 GB/s
+ * and int8 from 3.2-6.0 to 5.7-7.1 GB/s (a machine loaded by other jobs; 4 or 16 rows ahead, or a fixed
+ * 1-4 KiB, did worse). */
+#define PREFETCH_ROWS 8
+#define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+
 /* Raw rows: nr (constant) rows at once, one accumulator each, every load of x shared by the rows. */
 AVX2_INLINE void raw_rows(const ewq_qmat *w, ewq_dtype t, int r, int nr, const float *x, float *out) {
     int cols = w->cols, c = 0;
@@ -2321,8 +2330,10 @@ AVX2_INLINE void raw_rows(const ewq_qmat *w, ewq_dtype t, int r, int nr, const f
     for (; c + 8 <= cols; c += 8) {
         __m256 xv = _mm256_loadu_ps(x + c);
         UNROLL
-        for (int k = 0; k < nr; k++)
+        for (int k = 0; k < nr; k++) {
+            PREFETCH((const char *)w->raw + ((size_t)(r + k + PREFETCH_ROWS) * cols + c) * (t == EWQ_F32 ? 4 : 2));
             acc[k] = _mm256_fmadd_ps(load_raw8(w->raw, t, (size_t)(r + k) * cols + c), xv, acc[k]);
+        }
     }
     UNROLL
     for (int k = 0; k < nr; k++) {
@@ -2395,14 +2406,17 @@ AVX2_INLINE void quant_rows(const ewq_qmat *w, ewq_tier tier, int r, int nr, con
             for (int i = 0; i < nv; i += 8) {
                 __m256 xv = _mm256_loadu_ps(x + c0 + i);
                 UNROLL
-                for (int k = 0; k < nr; k++)
+                for (int k = 0; k < nr; k++) {
+                    PREFETCH(q + (k + PREFETCH_ROWS) * row_bytes + c0 + i);
                     gacc[k] = _mm256_fmadd_ps(load_i8((const int8_t *)q + k * row_bytes + c0 + i), xv, gacc[k]);
+                }
             }
         } else {
             for (int i = 0; i < nv; i += 16) {
                 __m256 xe = _mm256_loadu_ps(aux + 8 + i), xo = _mm256_loadu_ps(aux + 16 + i), even, odd;
                 UNROLL
                 for (int k = 0; k < nr; k++) {
+                    PREFETCH(q + (k + PREFETCH_ROWS) * row_bytes + (c0 + lead + i) / 2);
                     load_i4_split(q + k * row_bytes + (c0 + lead + i) / 2, &even, &odd);
                     gacc[k] = _mm256_fmadd_ps(odd, xo, _mm256_fmadd_ps(even, xe, gacc[k]));
                 }
@@ -2803,14 +2817,6 @@ AVX512_INLINE __m512 load_raw16(const void *p, ewq_dtype t, size_t i) {
     if (t == EWQ_F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
-
-/* Decode streams every weight once, and a tile's rows are too short (a few hundred bytes of int4 codes)
- * for the hardware prefetchers to run far enough ahead: each row also asks for its bytes PREFETCH_ROWS
- * rows further on, so that many lines are in flight while these are multiplied. On the Qwen2.5-0.5B
- * shape's products, one thread, this moved int4 from 2.4-2.6 to 3.9-4.7 GB/s and int8 from 3.2-6.0 to
- * 5.7-7.1 GB/s (a machine loaded by other jobs; 4 or 16 rows ahead, or a fixed 1-4 KiB, did worse). */
-#define PREFETCH_ROWS 8
-#define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 
 /* Decode as raw_rows and quant_rows do it, sixteen lanes wide: half the instructions per weight, which
  * is what bounds the quantized formats (int8 sixteen codes by one widening load, int4 thirty-two from
