@@ -12,6 +12,10 @@
  * a kernel argument that a captured decode step should have read from device memory shows as wrong output.
  * Static shared memory counts against a block's 227 KiB with the dynamic part, as on a GPU (a kernel's is
  * known once it has run: each __shared__ declaration reports its size when it is reached).
+ * Blocks run one after another, except that a block whose threads all wait, some of them asleep in
+ * __nanosleep (a spin on device memory), is set aside while other blocks run: up to the blocks the
+ * occupancy API says are resident at once (emu::SMS multiprocessors), so a grid-wide wait works when the
+ * grid fits and is reported as a deadlock when it does not.
  * Launch syntax: hostify.sh rewrites k<<<g, b, s>>>(args) as EMU_LAUNCH((k), g, b, s)(args) first, and
  * appends emu::static_smem(&name, sizeof name) to each static __shared__ declaration.
  * cp.async copies (emu_cp_async16, _commit, _wait) land at the wait that covers their group, not before;
@@ -31,6 +35,7 @@
 #include <vector>
 #include <functional>
 #include <map>
+#include <deque>
 #include <string>
 #include <time.h>
 
@@ -55,7 +60,7 @@ typedef enum cudaError {
     cudaErrorIllegalAddress = 700, cudaErrorLaunchFailure = 719, cudaErrorStreamCaptureUnsupported = 900
 } cudaError_t;
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
-enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16, cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem; int multiProcessorCount; };
 struct cudaFuncAttributes { size_t sharedSizeBytes; int maxDynamicSharedSizeBytes; };
@@ -68,7 +73,8 @@ typedef struct emu_graph *cudaGraphExec_t;
 enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1 };
 
 namespace emu {
-enum { WARP = 32, MAX_THREADS = 1024, SMEM_OPTIN = 232448, STACK = 256 << 10, GUARD = 256 };
+enum { WARP = 32, MAX_THREADS = 1024, SMEM_OPTIN = 232448, SMEM_PER_SM = 233472, STACK = 256 << 10, GUARD = 256,
+       SMS = 1 /* the emulated GPU's multiprocessors */ };
 /* Under AddressSanitizer the guard after dynamic shared memory is poisoned, so reads past it report too. */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -91,17 +97,20 @@ struct fiber {
     dim3 tid;
     int lin, done;
     long warp_arrived, block_arrived;   /* barriers passed or arrived at, counting */
-    int waiting;                        /* 0 none, 1 warp barrier, 2 block barrier */
+    int waiting;                        /* 0 none, 1 warp barrier, 2 block barrier, 3 asleep (__nanosleep) */
 };
-struct state {
-    dim3 grid, block, bid;
-    int nthreads;
+/* What each resident block has of its own. The running block's is in state; a block whose threads all wait,
+ * some of them asleep in __nanosleep, is set aside (parked) with its own, while other blocks run. */
+struct block_part {
+    dim3 bid;
     std::vector<fiber> f;
-    std::vector<char *> stacks;
-    void *sched_sp;
-    fiber *cur;
-    std::vector<unsigned char> dyn;     /* dynamic shared memory of the running block */
-    size_t dyn_bytes;
+    std::vector<char *> stacks;         /* one per thread */
+    std::vector<unsigned char> dyn;     /* dynamic shared memory */
+    std::vector<std::vector<unsigned char>> statics;   /* a parked block's copy of the static __shared__ variables */
+    std::vector<int> runq;              /* runnable fibers */
+    std::vector<int> asleep;            /* fibers in __nanosleep: runnable again when the block is resumed */
+    int live, block_count;
+    int warp_live[MAX_THREADS / WARP], warp_count[MAX_THREADS / WARP];
     float shfl[2][MAX_THREADS];         /* shuffle slots, double-buffered by parity */
     long shfl_seq[MAX_THREADS];
     unsigned mma_a[2][MAX_THREADS][4], mma_b[2][MAX_THREADS][2];   /* mma.sync operands, likewise */
@@ -111,21 +120,29 @@ struct state {
     struct async_copy { unsigned char *dst, bytes[16]; long group; };
     std::vector<async_copy> copies[MAX_THREADS];   /* each thread's cp.async copies not yet landed */
     long copy_groups[MAX_THREADS];                 /* groups each thread has committed */
+};
+struct state : block_part {
+    dim3 grid, block;
+    int nthreads;
+    void *sched_sp;
+    fiber *cur;
+    size_t dyn_bytes;
+    std::deque<block_part> parked;      /* resident blocks set aside, oldest first */
+    std::vector<char *> stack_pool;     /* stacks no block holds */
+    long events = 0;                    /* barrier arrivals and thread exits: what a parked block may wait for */
     cudaError_t last = cudaSuccess;
     cudaError_t pending = cudaSuccess;  /* a fault inside a kernel: reported by the next synchronizing call */
     long fault_in = 0;                  /* emu_fault_launch: launches until the one that faults */
     const char *faulted = nullptr;
     std::map<const void *, size_t> static_of;   /* static shared memory of each kernel that has run */
     std::map<std::string, size_t> dyn_peak;     /* emu_dynamic_smem_peak */
-    std::vector<const void *> static_seen;      /* the running launch's __shared__ variables */
+    std::vector<std::pair<void *, size_t>> static_seen;   /* the running launch's __shared__ variables */
     size_t static_bytes = 0;
     const char *kernel;
     std::function<void()> body;
-    std::vector<int> runq;              /* runnable fibers */
-    int live, block_count, block_waiting_kind;
-    int warp_live[MAX_THREADS / WARP], warp_count[MAX_THREADS / WARP];
     ~state() {
         for (char *p : stacks) free(p);
+        for (char *p : stack_pool) free(p);
     }
 };
 inline state &S() { static state s; return s; }
@@ -153,6 +170,7 @@ inline void release_block(state &s) {
 inline void barrier(int kind) {
     state &s = S();
     fiber *me = s.cur;
+    s.events++;
     int w = me->lin / WARP;
     if (kind == 1) {
         if (s.warp_live[w] != (s.nthreads - w * WARP < WARP ? s.nthreads - w * WARP : WARP))
@@ -170,8 +188,8 @@ inline void *dyn_smem() { return S().dyn.data(); }
  * dynamic part, no more than a block can have. */
 inline void static_smem(const void *p, size_t n) {
     state &s = S();
-    for (const void *q : s.static_seen) if (q == p) return;
-    s.static_seen.push_back(p);
+    for (auto &q : s.static_seen) if (q.first == p) return;
+    s.static_seen.push_back({const_cast<void *>(p), n});
     s.static_bytes += n;
     if (s.static_bytes + s.dyn_bytes > SMEM_OPTIN)
         fatal("static and dynamic shared memory together exceed the 227 KiB a block can have");
@@ -192,6 +210,15 @@ inline void __syncthreads() { emu::barrier(2); }
 inline void __syncwarp(unsigned mask = 0xffffffffu) {
     if (mask != 0xffffffffu) emu::fatal("__syncwarp with a partial mask (not emulated)");
     emu::barrier(1);
+}
+/* A thread that sleeps gives way: its block is set aside (once no thread of it can run) and other resident
+ * blocks run, or the next block of the grid starts, so that a wait for other blocks (a spin on device
+ * memory with __nanosleep in it) ends as on a GPU, where resident blocks run at the same time. */
+inline void __nanosleep(unsigned) {
+    emu::state &s = emu::S();
+    s.cur->waiting = 3;
+    s.asleep.push_back(s.cur->lin);
+    emu::yield();
 }
 inline float __shfl_xor_sync(unsigned mask, float v, int lane_mask) {
     emu::state &s = emu::S();
@@ -311,18 +338,14 @@ inline void entry() {
     fiber *me = s.cur;
     if (!s.copies[me->lin].empty()) fatal("thread exits with cp.async copies it never waited for");
     me->done = 1;
-    s.live--, s.warp_live[me->lin / WARP]--;
+    s.live--, s.warp_live[me->lin / WARP]--, s.events++;
     if (s.block_count) { s.cur = me; fatal("thread exits while others wait at __syncthreads (divergent barrier)"); }
     emu_switch(&me->sp, s.sched_sp);   /* never resumed */
     abort();
 }
+/* Runs the running block's threads until none can run: all done, or waiting (a barrier, __nanosleep). */
 inline void run_block() {
     state &s = S();
-    s.runq.clear();
-    for (int i = s.nthreads - 1; i >= 0; i--) s.runq.push_back(i);
-    s.live = s.nthreads, s.block_count = 0;
-    for (int w = 0; w * WARP < s.nthreads; w++)
-        s.warp_live[w] = s.nthreads - w * WARP < WARP ? s.nthreads - w * WARP : WARP, s.warp_count[w] = 0;
     static unsigned long long seed = getenv("EMU_SEED") ? strtoull(getenv("EMU_SEED"), 0, 10) : 0;
     while (!s.runq.empty()) {
         if (seed && s.runq.size() > 1) {   /* EMU_SEED: run the runnable threads in a random order */
@@ -334,11 +357,104 @@ inline void run_block() {
         s.cur = &s.f[(size_t)i];
         emu_switch(&s.sched_sp, s.cur->sp);
     }
-    if (s.live) {
-        for (int i = 0; i < s.nthreads; i++)
-            if (!s.f[(size_t)i].done) { s.cur = &s.f[(size_t)i]; break; }
-        fatal(s.block_count ? "deadlock: some threads wait at __syncthreads while others exited or wait at a warp barrier"
-                            : "deadlock: threads wait at a warp barrier that not every lane reaches");
+}
+/* Block `index` of the grid (x fastest) into the running block's place: its threads at their entry, its
+ * dynamic shared memory poisoned (reads of unwritten shared memory show; GUARD bytes after it catch
+ * overruns). */
+inline void start_block(long index) {
+    state &s = S();
+    dim3 g = s.grid, b = s.block;
+    s.bid = dim3((unsigned)(index % g.x), (unsigned)(index / g.x % g.y), (unsigned)(index / ((long)g.x * g.y)));
+    s.dyn.assign(s.dyn_bytes + GUARD, 0xA5);
+    poison(s.dyn.data() + s.dyn_bytes, GUARD);
+    s.f.assign((size_t)s.nthreads, fiber());
+    while (s.stacks.size() < (size_t)s.nthreads) {
+        if (s.stack_pool.empty()) s.stacks.push_back((char *)malloc(STACK));
+        else s.stacks.push_back(s.stack_pool.back()), s.stack_pool.pop_back();
+    }
+    for (int i = 0; i < s.nthreads; i++) {
+        fiber &f = s.f[(size_t)i];
+        f.lin = i;
+        f.tid = dim3((unsigned)i % b.x, (unsigned)i / b.x % b.y, (unsigned)i / (b.x * b.y));
+        s.shfl_seq[i] = 0, s.mma_seq[i] = 0, s.mma_ab_seq[0][i / WARP] = s.mma_ab_seq[1][i / WARP] = 0;
+        s.copies[i].clear(), s.copy_groups[i] = 0;
+        /* a frame that emu_switch "returns" into entry() from: 6 registers, then the
+         * return address at 16-byte alignment (as a call leaves it) */
+        uintptr_t top = ((uintptr_t)s.stacks[(size_t)i] + STACK - 64) & ~(uintptr_t)15;
+        uint64_t *p = (uint64_t *)top;
+        p[0] = (uint64_t)(uintptr_t)&entry;
+        for (int r = 1; r <= 6; r++) p[-r] = 0;      /* rbp rbx r12 r13 r14 r15 */
+        f.sp = &p[-6];
+    }
+    s.runq.clear(), s.asleep.clear();
+    for (int i = s.nthreads - 1; i >= 0; i--) s.runq.push_back(i);
+    s.live = s.nthreads, s.block_count = 0;
+    for (int w = 0; w * WARP < s.nthreads; w++)
+        s.warp_live[w] = s.nthreads - w * WARP < WARP ? s.nthreads - w * WARP : WARP, s.warp_count[w] = 0;
+}
+/* The running block set aside with a copy of the static __shared__ variables (which every block shares
+ * here), and back: its copy restored, its sleeping threads runnable again. */
+inline void park() {
+    state &s = S();
+    s.statics.clear();
+    for (auto &v : s.static_seen) s.statics.emplace_back((unsigned char *)v.first, (unsigned char *)v.first + v.second);
+    s.parked.emplace_back();
+    std::swap(static_cast<block_part &>(s), s.parked.back());
+}
+inline void resume() {
+    state &s = S();
+    for (char *p : s.stacks) s.stack_pool.push_back(p);
+    s.stacks.clear();
+    std::swap(static_cast<block_part &>(s), s.parked.front());
+    s.parked.pop_front();
+    for (size_t i = 0; i < s.static_seen.size(); i++)   /* variables first reached since: as never written */
+        if (i < s.statics.size()) memcpy(s.static_seen[i].first, s.statics[i].data(), s.static_seen[i].second);
+        else memset(s.static_seen[i].first, 0xA5, s.static_seen[i].second);
+    for (int i : s.asleep) s.f[(size_t)i].waiting = 0, s.runq.push_back(i);
+    s.asleep.clear();
+}
+/* Resident blocks per SM, as sm_90 bounds them: 2048 threads, 32 blocks, 228 KiB of shared memory with
+ * 1 KiB reserved per block (registers are not modelled). */
+inline int resident_per_sm(long threads, size_t shared) {
+    long n = 2048 / threads, by_shared = (long)(SMEM_PER_SM / (shared + 1024));
+    n = n < 32 ? n : 32;
+    return (int)(n < by_shared ? n : by_shared);
+}
+/* A launch: blocks start in order while fewer than `resident` are resident; a block whose threads all wait
+ * with some asleep is parked and another runs (a new one while there is room, else the oldest parked).
+ * A round of every parked block in which no thread passed a barrier or exited is a deadlock: a grid-wide
+ * wait for blocks that never become resident, or for something no block does. */
+inline void run_grid(int resident) {
+    state &s = S();
+    long total = (long)s.grid.x * s.grid.y * s.grid.z, next = 0, quiet = 0;
+    s.parked.clear();
+    for (;;) {
+        long before = s.events;
+        int resumed = 0;
+        if (next < total && (long)s.parked.size() < resident) start_block(next++);
+        else if (!s.parked.empty()) resume(), resumed = 1;
+        else break;
+        run_block();
+        if (s.live && s.asleep.empty()) {
+            for (int i = 0; i < s.nthreads; i++)
+                if (!s.f[(size_t)i].done) { s.cur = &s.f[(size_t)i]; break; }
+            fatal(s.block_count ? "deadlock: some threads wait at __syncthreads while others exited or wait at a warp barrier"
+                                : "deadlock: threads wait at a warp barrier that not every lane reaches");
+        }
+        quiet = resumed && s.events == before ? quiet + 1 : 0;
+        if (s.live && quiet > (long)s.parked.size()) {
+            s.cur = &s.f[(size_t)s.asleep[0]];
+            fatal("deadlock: every resident block sleeps in a wait that no running block can end (a grid-wide "
+                  "wait needs every block of the grid resident at once)");
+        }
+        if (s.live) {
+            park();
+            continue;
+        }
+        unpoison(s.dyn.data() + s.dyn_bytes, GUARD);
+        s.cur = nullptr;
+        for (size_t i = s.dyn_bytes; i < s.dyn_bytes + GUARD; i++)
+            if (s.dyn[i] != 0xA5) fatal("wrote past the end of its dynamic shared memory");
     }
 }
 int max_dyn(const void *k);
@@ -380,36 +496,8 @@ struct launch {
         s.body = [&] { std::apply(k, tup); };
         s.grid = g, s.block = b, s.nthreads = (int)threads, s.kernel = name, s.dyn_bytes = smem;
         s.static_seen.clear(), s.static_bytes = 0;
-        s.f.assign((size_t)threads, fiber());
-        while (s.stacks.size() < (size_t)threads) s.stacks.push_back((char *)malloc(STACK));
-        for (unsigned bz = 0; bz < g.z; bz++)
-            for (unsigned by = 0; by < g.y; by++)
-                for (unsigned bx = 0; bx < g.x; bx++) {
-                    s.bid = dim3(bx, by, bz);
-                    /* poisoned: reads of unwritten shared memory show; GUARD bytes after it catch overruns */
-                    s.dyn.assign(smem + GUARD, 0xA5);
-                    poison(s.dyn.data() + smem, GUARD);
-                    for (int i = 0; i < s.nthreads; i++) {
-                        fiber &f = s.f[(size_t)i];
-                        f = fiber();
-                        f.lin = i;
-                        f.tid = dim3((unsigned)i % b.x, (unsigned)i / b.x % b.y, (unsigned)i / (b.x * b.y));
-                        s.shfl_seq[i] = 0, s.mma_seq[i] = 0, s.mma_ab_seq[0][i / WARP] = s.mma_ab_seq[1][i / WARP] = 0;
-                        s.copies[i].clear(), s.copy_groups[i] = 0;
-                        /* a frame that emu_switch "returns" into entry() from: 6 registers, then the
-                         * return address at 16-byte alignment (as a call leaves it) */
-                        uintptr_t top = ((uintptr_t)s.stacks[(size_t)i] + STACK - 64) & ~(uintptr_t)15;
-                        uint64_t *p = (uint64_t *)top;
-                        p[0] = (uint64_t)(uintptr_t)&entry;
-                        for (int r = 1; r <= 6; r++) p[-r] = 0;      /* rbp rbx r12 r13 r14 r15 */
-                        f.sp = &p[-6];
-                    }
-                    run_block();
-                    unpoison(s.dyn.data() + smem, GUARD);
-                    s.cur = nullptr;
-                    for (size_t i = smem; i < smem + GUARD; i++)
-                        if (s.dyn[i] != 0xA5) fatal("wrote past the end of its dynamic shared memory");
-                }
+        auto known = s.static_of.find((const void *)k);
+        run_grid(resident_per_sm(threads, smem + (known == s.static_of.end() ? 0 : known->second)) * SMS);
         s.cur = nullptr;
         size_t &st = s.static_of[(const void *)k];
         if (s.static_bytes > st) st = s.static_bytes;
@@ -445,7 +533,7 @@ inline cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
     memset(p, 0, sizeof *p);
     strcpy(p->name, "emulated GPU (CPU fibers)");
-    p->major = 9, p->minor = 0, p->totalGlobalMem = (size_t)16 << 30, p->multiProcessorCount = 1;
+    p->major = 9, p->minor = 0, p->totalGlobalMem = (size_t)16 << 30, p->multiProcessorCount = emu::SMS;
     return cudaSuccess;
 }
 namespace emu {
@@ -502,8 +590,9 @@ inline cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total) {
     return cudaSuccess;
 }
 inline cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int) {
-    if (a != cudaDevAttrMaxSharedMemoryPerBlockOptin) return cudaErrorInvalidValue;
-    *v = emu::SMEM_OPTIN;
+    if (a == cudaDevAttrMultiProcessorCount) *v = emu::SMS;
+    else if (a == cudaDevAttrMaxSharedMemoryPerBlockOptin) *v = emu::SMEM_OPTIN;
+    else return cudaErrorInvalidValue;
     return cudaSuccess;
 }
 /* a kernel's static shared memory is known once it has run (0 before) */
@@ -511,6 +600,14 @@ template <class K> inline cudaError_t cudaFuncGetAttributes(cudaFuncAttributes *
     auto st = emu::S().static_of.find((const void *)k);
     a->sharedSizeBytes = st == emu::S().static_of.end() ? 0 : st->second;
     a->maxDynamicSharedSizeBytes = emu::max_dyn((const void *)k);
+    return cudaSuccess;
+}
+/* blocks of k resident per multiprocessor at once, as a launch here holds them (emu::resident_per_sm) */
+template <class K> inline cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *n, K k, int threads, size_t dyn) {
+    cudaFuncAttributes a;
+    cudaFuncGetAttributes(&a, k);
+    if (threads < 1 || threads > emu::MAX_THREADS) return cudaErrorInvalidValue;
+    *n = dyn + a.sharedSizeBytes > emu::SMEM_OPTIN ? 0 : emu::resident_per_sm(threads, dyn + a.sharedSizeBytes);
     return cudaSuccess;
 }
 template <class K> inline cudaError_t cudaFuncSetAttribute(K k, cudaFuncAttribute, int v) {

@@ -119,6 +119,36 @@ __global__ void ticket(int *counter, int *order) {
     if (threadIdx.x == 0) order[blockIdx.x] = atomicAdd(counter, 1);
 }
 
+/* A grid-wide wait as a kernel spins for it: every block writes its number, thread 0 counts the block in
+ * and sleeps until all have arrived, then each block adds up every block's number. Its static shared
+ * variable must stay its own while other blocks run. */
+__global__ void grid_wait(int *arrived, int *number, int *sums) {
+    __shared__ int own;
+    if (threadIdx.x == 0) own = 1000 * (int)blockIdx.x, number[blockIdx.x] = (int)blockIdx.x + 1;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();
+        atomicAdd(arrived, 1);
+        while (*(volatile int *)arrived < (int)gridDim.x) __nanosleep(100);
+    }
+    __syncthreads();
+    int sum = 0;
+    for (unsigned b = 0; b < gridDim.x; b++) sum += number[b];
+    if (threadIdx.x == 0) sums[blockIdx.x] = sum + own;
+}
+/* the blocks of grid_wait that can be resident at once (the occupancy API), and one more */
+static int grid_wait_blocks(int more) {
+    int per_sm = 0, sms = 0;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, grid_wait, 64, 0);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    int n = per_sm * sms + more, *d = NULL;
+    cudaMalloc(&d, sizeof(int) * (size_t)(2 * n + 1));
+    cudaMemset(d, 0, sizeof(int));
+    grid_wait<<<n, 64>>>(d, d + 1, d + 1 + n);
+    cudaMemcpy(d, d, sizeof(int), cudaMemcpyDeviceToHost);   /* a GPU's launch returns before the blocks run */
+    return n;
+}
+
 /* Faults the emulation must catch. */
 __global__ void divergent_barrier(int *out) {
     if (threadIdx.x < 16) __syncthreads();
@@ -214,6 +244,7 @@ static void run_copy_misaligned(void) {
     cudaMalloc(&d, 2 * sizeof(uint4));
     copy_misaligned<<<1, 1>>>(d);
 }
+static void run_grid_too_large(void) { grid_wait_blocks(1); }
 static void run_deadlock(void) {
     int *d = NULL;
     cudaMalloc(&d, 64 * sizeof(int));
@@ -380,12 +411,27 @@ int main(void) {
     for (int i = 0; i < 16; i++) seen |= order[i] >= 0 && order[i] < 16 ? 1 << order[i] : 0;
     expect(seen == 0xffff, "emu/atomic-tickets", "tickets seen %#lx", seen);
 
+    /* a grid-wide wait: blocks run concurrently up to the occupancy API's count; each sum is 1 + 2 + ... + n */
+    int per_sm = 0, sms = 0, *gw = NULL, gsum[64];
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, grid_wait, 64, 0);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    int blocks = per_sm * sms < 64 ? per_sm * sms : 64;
+    cudaMalloc(&gw, sizeof(int) * (size_t)(2 * blocks + 1));
+    cudaMemset(gw, 0, sizeof(int));
+    grid_wait<<<blocks, 64>>>(gw, gw + 1, gw + 1 + blocks);
+    cudaMemcpy(gsum, gw + 1 + blocks, sizeof(int) * (size_t)blocks, cudaMemcpyDeviceToHost);
+    bad = blocks < 2;
+    for (int b = 0; b < blocks; b++) bad += gsum[b] != blocks * (blocks + 1) / 2 + 1000 * b;
+    expect(bad == 0, "emu/grid-wide-wait", "%ld blocks with a wrong sum (or fewer than 2 resident)", bad);
+    cudaFree(gw);
+
     cudaFree(d), cudaFree(fs), cudaFree(fx), cudaFree(m), cudaFree(dp), cudaFree(src), cudaFree(dst);
 
     expect_fault("emu/divergent-syncthreads", run_divergent, "divergent_barrier", "divergent barrier");
     expect_fault("emu/shuffle-after-lane-exit", run_exited_lane, "early_exit_then_shuffle", "has exited");
     expect_fault("emu/misaligned-ldg", run_misaligned, "misaligned_load", "misaligned __ldg");
     expect_fault("emu/deadlock", run_deadlock, "barriers_crossed", "deadlock");
+    expect_fault("emu/grid-wide-wait-too-large", run_grid_too_large, "grid_wait", "every block of the grid resident");
     expect_fault("emu/mma-needs-a-whole-warp", run_mma_half_warp, "mma_half_warp", "fewer than 32 threads");
     expect_fault("emu/cp-async-never-waited", run_copy_never_waited, "copy_never_waited", "never waited for");
     expect_fault("emu/cp-async-misaligned", run_copy_misaligned, "copy_misaligned", "misaligned cp.async");
