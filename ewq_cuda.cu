@@ -333,27 +333,42 @@ typedef struct dec_args {
     float eps;
 } dec_args;
 
-/* Each block stages its input in shared memory (RMS-normalized as the rmsnorm kernel does it, when a
- * norm weight is given: the norm runs once per block instead of once more per layer), then its warps
- * compute MATVEC_ROWS rows each. */
-template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS) dec_product(dec_args a) {
-    extern __shared__ float xs[];   /* [cols] the input, then [cols / 32] int4's sums of 32-value pieces */
-    float *psum = xs + a.cols, inv = 1;
-    if (a.norm) {
+/* A decode product's input staged in shared memory: xs[cols] = x, RMS-normalized as the rmsnorm kernel does
+ * it when a norm weight is given (the norm runs once per block instead of once more per layer); then, for
+ * int4 by units, psum[cols / 32] = the sums of its 32-value pieces. */
+template <int F, int G> __device__ void stage_input(const float *x, const float *norm, int cols, float eps, float *xs,
+                                                    float *psum) {
+    float inv = 1;
+    if (norm) {
         float ss = 0;
-        for (int i = threadIdx.x; i < a.cols; i += blockDim.x) ss += a.x[i] * a.x[i];
-        inv = 1.0f / sqrtf(block_reduce(ss, 0) / (float)a.cols + a.eps);
+        for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
+        inv = 1.0f / sqrtf(block_reduce(ss, 0) / (float)cols + eps);
     }
-    for (int i = threadIdx.x; i < a.cols; i += blockDim.x) xs[i] = a.norm ? a.norm[i] * (a.x[i] * inv) : a.x[i];
+    for (int i = threadIdx.x; i < cols; i += blockDim.x) xs[i] = norm ? norm[i] * (x[i] * inv) : x[i];
     __syncthreads();
     if (F == FMT_INT4 && G > 0) {
-        for (int p = threadIdx.x; p < a.cols / 32; p += blockDim.x) {
+        for (int p = threadIdx.x; p < cols / 32; p += blockDim.x) {
             float sum = 0;
             for (int j = 0; j < 32; j++) sum += xs[32 * p + j];
             psum[p] = sum;
         }
         __syncthreads();   /* every piece sum written before any is read */
     }
+}
+
+/* A warp's rows r0 .. r0 + MATVEC_ROWS - 1 of a job's output, from its lane 0: W x, or out + W x with add. */
+__device__ __forceinline__ void store_rows(const dec_job &job, int r0, const float acc[MATVEC_ROWS]) {
+    if (threadIdx.x % 32 == 0)
+#pragma unroll
+        for (int r = 0; r < MATVEC_ROWS; r++)
+            if (r0 + r < job.m.rows) job.out[r0 + r] = job.add ? job.out[r0 + r] + acc[r] : acc[r];
+}
+
+/* Each block stages its input in shared memory, then its warps compute MATVEC_ROWS rows each. */
+template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS) dec_product(dec_args a) {
+    extern __shared__ float xs[];   /* [cols] the input, then [cols / 32] int4's sums of 32-value pieces */
+    float *psum = xs + a.cols;
+    stage_input<F, G>(a.x, a.norm, a.cols, a.eps, xs, psum);
     int b = blockIdx.x, j = 0;
     while (j + 1 < a.jobs && b >= a.job[j].blocks) b -= a.job[j].blocks, j++;
     const dec_job &job = a.job[j];
@@ -367,10 +382,7 @@ template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS) dec
 #pragma unroll
         for (int r = 0; r < MATVEC_ROWS; r++) acc[r] = acc[r] / (1.0f + expf(-acc[r])) * up[r];
     }
-    if (threadIdx.x % 32 == 0)
-#pragma unroll
-        for (int r = 0; r < MATVEC_ROWS; r++)
-            if (r0 + r < job.m.rows) job.out[r0 + r] = job.add ? job.out[r0 + r] + acc[r] : acc[r];
+    store_rows(job, r0, acc);
 }
 
 /* Prefill: out[t][r] = sum_c x[t][c] W[r][c] (or += with add) for t < n. A block computes 64 rows x 64
@@ -702,7 +714,7 @@ __global__ void qkv_finish(qkv_args a) {
     for (int i = lane; i < d; i += 32) vd[i] = a.bias[2] ? vs[i] + a.bias[2][h * d + i] : vs[i];
 }
 
-/* Decode attention, flash-decoding: block (h, split) takes query head h against the keys split *
+/* Decode attention, flash-decoding: work item (h, split) takes query head h against the keys split *
  * SPLIT_KEYS .. + SPLIT_KEYS - 1 that position p sees (p read from device memory: a captured decode step
  * replays for every position). It finishes its own copy of q (and, in the split holding p, of the new key
  * and value: the first query head of each KV head writes them to the cache, the others use their copy),
@@ -713,14 +725,17 @@ typedef struct attn_args {
     const float *q, *k, *v, *bias[3], *q_norm, *k_norm, *cos_t, *sin_t;   /* q, k, v as the products left them */
     float *kc, *vc, *part, *out;   /* part: [heads][splits][d + 2] each split's output, max and sum */
     int *arrived;                  /* [heads] splits done; the last resets it */
+    int *barrier;                  /* [2] grid_barrier's arrivals and departures */
     const int *pos;
     int heads, kv_heads, d, window, splits;
     float eps;
 } attn_args;
 
-__global__ void __launch_bounds__(ATTN_THREADS) attention_decode(attn_args a) {
-    extern __shared__ float sh[];   /* q, new k, new v, scratch for q and k [d each], weights [SPLIT_KEYS], flag */
-    int d = a.d, h = blockIdx.x, split = blockIdx.y, p = *a.pos, kvh = h / (a.heads / a.kv_heads);
+/* One work item of decode attention, by the whole block; sh: q, new k, new v, scratch for q and k [d each],
+ * weights [SPLIT_KEYS], flag. */
+__device__ void attention_item(const attn_args &a, int h, int split, float *sh) {
+    __syncthreads();   /* the block's previous item is done with sh */
+    int d = a.d, p = *a.pos, kvh = h / (a.heads / a.kv_heads);
     int first = a.window && p >= a.window ? p - a.window + 1 : 0, k0 = split * SPLIT_KEYS, k1 = k0 + SPLIT_KEYS;
     k0 = k0 > first ? k0 : first, k1 = k1 < p + 1 ? k1 : p + 1;
     if (k0 >= k1) return;   /* no key of this split is visible */
@@ -778,6 +793,43 @@ __global__ void __launch_bounds__(ATTN_THREADS) attention_decode(attn_args a) {
         float o = 0;
         for (int j = s0; j <= s1; j++) o += __ldcg(part + (size_t)j * (d + 2) + i) * expf(__ldcg(part + (size_t)j * (d + 2) + d) - m);
         a.out[(size_t)h * d + i] = o / l;
+    }
+}
+
+/* Every block of the grid waits here until all have arrived (count[0]); the last to leave (count[1]) resets
+ * both for the next launch. Writes before it are visible to every block after it (the fences, as
+ * cooperative groups' grid sync places them). Safe only when every block of the grid is resident at once:
+ * the launch sizes its grid from the occupancy API. */
+__device__ void grid_barrier(int *count) {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();
+        atomicAdd(count, 1);
+        while (*(volatile int *)count < (int)gridDim.x) __nanosleep(64);
+        __threadfence();
+        if (atomicAdd(count + 1, 1) == (int)gridDim.x - 1) count[0] = count[1] = 0;
+    }
+    __syncthreads();
+}
+
+/* Decode attention, then o_proj with the residual (x += W_o att), in one launch: o_proj needs every head's
+ * output, so the blocks take the attention items (heads x splits, grid-stride), meet at grid_barrier, then
+ * take o_proj's rows as dec_product does (MATVEC_ROWS per warp, grid-stride over blocks of rows). One kernel
+ * node fewer per layer than two launches, for a barrier, and no partial sums: every output is computed as
+ * by the separate kernels, so the result is the same on every run. */
+template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS) attention_o_proj(attn_args a, dec_job o) {
+    extern __shared__ float sh[];   /* attention_item's, then o_proj's input and int4's piece sums */
+    for (int i = blockIdx.x; i < a.heads * a.splits; i += gridDim.x) attention_item(a, i / a.splits, i % a.splits, sh);
+    grid_barrier(a.barrier);
+    int row_blocks = (o.m.rows + MATVEC_WARPS * MATVEC_ROWS - 1) / (MATVEC_WARPS * MATVEC_ROWS);
+    if ((int)blockIdx.x >= row_blocks) return;
+    stage_input<F, G>(a.out, NULL, o.m.cols, 0, sh, sh + o.m.cols);
+    for (int b = blockIdx.x; b < row_blocks; b += gridDim.x) {
+        int r0 = (b * MATVEC_WARPS + (int)threadIdx.x / 32) * MATVEC_ROWS;
+        if (r0 >= o.m.rows) break;
+        float acc[MATVEC_ROWS];
+        matvec_rows<F, G>(o.m, sh, sh + o.m.cols, r0, acc);
+        store_rows(o, r0, acc);
     }
 }
 
@@ -945,6 +997,11 @@ template <int F> static void launch_dec(const dec_args &a, int unit, unsigned bl
 
 /* Dynamic shared memory of a decode product over cols inputs: the input and int4's piece sums. */
 static size_t dec_smem(int cols) { return sizeof(float) * ((size_t)cols + (size_t)cols / 32); }
+/* attention_o_proj's: an attention item's (5 head vectors, SPLIT_KEYS weights, a flag) or o_proj's input's */
+static size_t attn_o_smem(int d, int qd) {
+    size_t item = sizeof(float) * (5 * (size_t)d + SPLIT_KEYS + 1);
+    return item > dec_smem(qd) ? item : dec_smem(qd);
+}
 
 /* A decode product (dec_args: jobs, input, norm) on stream st: one launch when the matrices share format
  * and unit (in a model whose layers each have one tier, always), else one launch per matrix; gate and up
@@ -974,13 +1031,32 @@ static int decode_product(dec_args a, cudaStream_t st, ewq_err *err) {
     return launched("dec_product", err);
 }
 
+/* attention_o_proj for o_proj's format F and unit: its launch, and how many of its blocks an SM holds */
+template <int F> static void launch_attn_o(const attn_args &a, const dec_job &o, int unit, int grid, size_t smem,
+                                           cudaStream_t st) {
+    constexpr int G = group_units<F>();
+    if (unit == 0) attention_o_proj<F, 0><<<grid, 32 * MATVEC_WARPS, smem, st>>>(a, o);
+    else if (unit == 1) attention_o_proj<F, 1><<<grid, 32 * MATVEC_WARPS, smem, st>>>(a, o);
+    else attention_o_proj<F, G><<<grid, 32 * MATVEC_WARPS, smem, st>>>(a, o);
+}
+template <int F> static cudaError_t attn_o_resident(int unit, size_t smem, int *per_sm) {
+    constexpr int G = group_units<F>(), T = 32 * MATVEC_WARPS;
+    return unit == 0 ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, attention_o_proj<F, 0>, T, smem)
+         : unit == 1 ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, attention_o_proj<F, 1>, T, smem)
+                     : cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, attention_o_proj<F, G>, T, smem);
+}
+
 /* A decode product's shared memory above the default 48 KiB (inputs of more than about 11,900 values):
- * raised for every instantiation, only ever (it belongs to the functions, so to every backend at once). */
+ * raised for every instantiation, attention_o_proj's too, only ever (it belongs to the functions, so to every
+ * backend at once). */
 template <int F> static cudaError_t raise_dec_smem(int bytes) {
-    cudaError_t e = cudaFuncSetAttribute(dec_product<F, 0>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-    if (e == cudaSuccess) e = cudaFuncSetAttribute(dec_product<F, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-    if (e == cudaSuccess)
-        e = cudaFuncSetAttribute(dec_product<F, group_units<F>()>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    constexpr int G = group_units<F>();
+    const void *kernels[] = {(const void *)dec_product<F, 0>, (const void *)dec_product<F, 1>, (const void *)dec_product<F, G>,
+                             (const void *)attention_o_proj<F, 0>, (const void *)attention_o_proj<F, 1>,
+                             (const void *)attention_o_proj<F, G>};
+    cudaError_t e = cudaSuccess;
+    for (int i = 0; i < 6 && e == cudaSuccess; i++)
+        e = cudaFuncSetAttribute(kernels[i], cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     return e;
 }
 static size_t dec_smem_limit = 48 << 10;
@@ -1031,6 +1107,7 @@ static int embed_rows(const dmat *m, const int *tokens, int n, float *x, cudaStr
 typedef struct dlayer {
     dmat w[EWQ_N_LINEAR];
     float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bias[3];   /* absent ones NULL */
+    int o_grid;   /* attention_o_proj's blocks: all resident at once */
 } dlayer;
 
 typedef struct cuda_state {
@@ -1041,7 +1118,7 @@ typedef struct cuda_state {
     int *tokens, chunk;
     /* decode: one step is captured into a graph at the first and replayed for every position */
     float *attn_part;                  /* attention_decode's partials [heads][splits][head_dim + 2] */
-    int *attn_arrived, splits;         /* [heads] */
+    int *attn_arrived, splits;         /* [heads], then attention_o_proj's grid_barrier counts [2] */
     int *step;                         /* on the device: the token and its position */
     int *host_step;                    /* pinned: the same, copied up before each replay */
     float *host_logits;                /* pinned: the logits, copied down after it */
@@ -1166,7 +1243,8 @@ static int mlp_block(ewq_backend *b, int l, int n, ewq_err *err) {
 }
 
 /* Every launch of one decode step on s->stream, reading the token and its position from s->step: 2 per
- * token and 5 per layer (a model whose layers each keep one tier; a layer mixing them takes more). */
+ * token and 4 per layer (a model whose layers each keep one tier; a layer mixing them takes more): q/k/v,
+ * attention with o_proj, gate and up, down. */
 static int decode_enqueue(ewq_backend *b, ewq_err *err) {
     cuda_state *s = (cuda_state *)b->state;
     const ewq_config *c = &b->packed->model->cfg;
@@ -1183,12 +1261,18 @@ static int decode_enqueue(ewq_backend *b, ewq_err *err) {
         if (decode_product(a, st, err)) return -1;
         attn_args at = {s->q, s->k, s->v, {L->bias[0], L->bias[1], L->bias[2]}, L->q_norm, L->k_norm, s->rope_cos,
                         s->rope_sin, s->kcache + cache, s->vcache + cache, s->attn_part, s->att, s->attn_arrived,
-                        s->step + 1, c->n_heads, c->n_kv_heads, d, c->sliding_window, s->splits, eps};
-        size_t smem = sizeof(float) * (5 * d + SPLIT_KEYS + 1);
-        LAUNCH("attention_decode", attention_decode<<<dim3(c->n_heads, s->splits), ATTN_THREADS, smem, st>>>(at));
-        a = dec_args{};
-        a.job[0] = {L->w[EWQ_O], s->x, 1, 0}, a.jobs = 1, a.x = s->att, a.cols = qd;
-        if (decode_product(a, st, err)) return -1;
+                        s->attn_arrived + c->n_heads, s->step + 1, c->n_heads, c->n_kv_heads, d, c->sliding_window,
+                        s->splits, eps};
+        dec_job o = {L->w[EWQ_O], s->x, 1, 0};
+        size_t smem = attn_o_smem(d, qd);
+        switch (o.m.fmt) {
+        case FMT_F32: launch_attn_o<FMT_F32>(at, o, unit_of(&o.m), L->o_grid, smem, st); break;
+        case FMT_F16: launch_attn_o<FMT_F16>(at, o, unit_of(&o.m), L->o_grid, smem, st); break;
+        case FMT_BF16: launch_attn_o<FMT_BF16>(at, o, unit_of(&o.m), L->o_grid, smem, st); break;
+        case FMT_INT8: launch_attn_o<FMT_INT8>(at, o, unit_of(&o.m), L->o_grid, smem, st); break;
+        default: launch_attn_o<FMT_INT4>(at, o, unit_of(&o.m), L->o_grid, smem, st); break;
+        }
+        if (launched("attention_o_proj", err)) return -1;
         a = dec_args{};   /* x = x + down(SiLU(gate(norm(x))) * up(norm(x))) */
         a.job[0] = {L->w[EWQ_GATE], s->hb, 0, 0}, a.job[1] = {L->w[EWQ_UP], s->hb2, 0, 0};
         a.jobs = 1, a.glu = 1, a.x = s->x, a.norm = L->ffn_norm, a.cols = c->hidden, a.eps = eps;
@@ -1209,7 +1293,7 @@ static int decode_enqueue(ewq_backend *b, ewq_err *err) {
 }
 
 /* One position: token at pos, its logits into `logits` (NULL: left in s->logits, the step not waited for). The step is captured into a
- * CUDA graph the first time and replayed after: one graph launch per token instead of 5 per layer
+ * CUDA graph the first time and replayed after: one graph launch per token instead of 4 per layer
  * (EWQ_CUDA_SYNC=1, which waits after each launch, cannot be captured: the launches go one by one). */
 static int decode_step(ewq_backend *b, int token, int pos, float *logits, ewq_err *err) {
     cuda_state *s = (cuda_state *)b->state;
@@ -1300,7 +1384,7 @@ static size_t state_bytes(const ewq_config *c, int max_ctx, int chunk) {
     size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim, h = c->hidden;
     size_t act = sizeof(float) * chunk * (h + (h > qd ? h : qd) + 2 * qd + 2 * kvd + 2 * (size_t)c->intermediate + c->vocab);
     size_t part = sizeof(float) * (size_t)c->n_heads * ((max_ctx + SPLIT_KEYS - 1) / SPLIT_KEYS) * (c->head_dim + 2);
-    return kv + act + part + sizeof(float) * (size_t)max_ctx * c->head_dim + sizeof(int) * ((size_t)chunk + c->n_heads + 4);
+    return kv + act + part + sizeof(float) * (size_t)max_ctx * c->head_dim + sizeof(int) * ((size_t)chunk + c->n_heads + 6);
 }
 
 static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
@@ -1377,11 +1461,30 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
 
     s->splits = (max_ctx + SPLIT_KEYS - 1) / SPLIT_KEYS;
     if (dev_alloc(s, (void **)&s->attn_part, sizeof(float) * c->n_heads * (size_t)s->splits * (d + 2), "attention", err) ||
-        dev_alloc(s, (void **)&s->attn_arrived, sizeof(int) * c->n_heads, "attention", err) ||
+        dev_alloc(s, (void **)&s->attn_arrived, sizeof(int) * (c->n_heads + 2), "attention", err) ||
         dev_alloc(s, (void **)&s->step, 2 * sizeof(int), "activations", err) ||
         dev_alloc(s, (void **)&s->choice, 2 * sizeof(int), "activations", err))
         return -1;
-    CUDA_TRY(cudaMemset(s->attn_arrived, 0, sizeof(int) * c->n_heads));
+    CUDA_TRY(cudaMemset(s->attn_arrived, 0, sizeof(int) * (c->n_heads + 2)));
+    /* attention_o_proj's grid: its blocks wait for each other, so no more than the GPU holds at once (with
+     * nothing else running, as in the decode graph), and no more than the larger of its two phases uses */
+    int sms = 0;
+    CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    for (int l = 0; l < c->n_layers; l++) {
+        const dmat *o = &s->layers[l].w[EWQ_O];
+        int per_sm = 0, items = c->n_heads * s->splits, rows = (o->rows + MATVEC_WARPS * MATVEC_ROWS - 1) / (MATVEC_WARPS * MATVEC_ROWS);
+        size_t smem = attn_o_smem(d, c->n_heads * d);
+        switch (o->fmt) {
+        case FMT_F32: CUDA_TRY(attn_o_resident<FMT_F32>(unit_of(o), smem, &per_sm)); break;
+        case FMT_F16: CUDA_TRY(attn_o_resident<FMT_F16>(unit_of(o), smem, &per_sm)); break;
+        case FMT_BF16: CUDA_TRY(attn_o_resident<FMT_BF16>(unit_of(o), smem, &per_sm)); break;
+        case FMT_INT8: CUDA_TRY(attn_o_resident<FMT_INT8>(unit_of(o), smem, &per_sm)); break;
+        default: CUDA_TRY(attn_o_resident<FMT_INT4>(unit_of(o), smem, &per_sm)); break;
+        }
+        if (per_sm < 1) return ewq_fail(err, "cuda", "attention_o_proj cannot keep a block resident (%zu bytes of shared memory)", smem);
+        int want = items > rows ? items : rows;
+        s->layers[l].o_grid = per_sm * sms < want ? per_sm * sms : want;
+    }
     CUDA_TRY(cudaStreamCreate(&s->stream));
     CUDA_TRY(cudaMallocHost((void **)&s->host_step, 2 * sizeof(int)));
     CUDA_TRY(cudaMallocHost((void **)&s->host_logits, sizeof(float) * c->vocab));
