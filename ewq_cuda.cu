@@ -5,9 +5,10 @@
  *             float32; the RoPE tables of the CPU backend (ewq_rope_tables); a float32 KV cache
  *             [layer][position][kv_heads * head_dim]; all device memory is allocated here, none later
  *   decode    one position is one CUDA graph (captured at the first, replayed with the token and position
- *             read from device memory), 5 kernels per layer: q/k/v products with the RMSNorm folded in;
+ *             read from device memory), 4 kernels per layer: q/k/v products with the RMSNorm folded in;
  *             attention with bias, q/k norm, RoPE and the KV-cache write folded in, flash-decoding (256
- *             keys per block, partials combined by the last block of each head); o_proj with the
+ *             keys per work item, partials combined by the last item of each head), then, after a
+ *             grid-wide barrier in the same kernel (its grid all resident at once), o_proj with the
  *             residual; gate and up with the RMSNorm and SiLU(gate) * up folded in; down with the
  *             residual. The products are built for the memory bound: 4 rows per warp, a group of 64
  *             values per lane (int8/int4: scale and minimum loaded once, s * sum q x + min * sum x),
@@ -1117,7 +1118,7 @@ typedef struct cuda_state {
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *logits;   /* [CHUNK positions][width] */
     int *tokens, chunk;
     /* decode: one step is captured into a graph at the first and replayed for every position */
-    float *attn_part;                  /* attention_decode's partials [heads][splits][head_dim + 2] */
+    float *attn_part;                  /* attention_item's partials [heads][splits][head_dim + 2] */
     int *attn_arrived, splits;         /* [heads], then attention_o_proj's grid_barrier counts [2] */
     int *step;                         /* on the device: the token and its position */
     int *host_step;                    /* pinned: the same, copied up before each replay */

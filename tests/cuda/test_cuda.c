@@ -13,6 +13,7 @@
  *               cannot: their perplexity is near the vocabulary size whatever the logits are.
  *   perplexity  llama.cpp's protocol (ewq_perplexity), 4 chunks of 32 positions: within 0.1%, and the
  *               99th percentile of the per-position KL divergence from the CPU backend <= 1e-4
+ *   repeats     the last decode step run again gives the same logits to the last bit
  *   next token  the id next_token chooses on the device at the last decode step, against the CPU's choice
  *               from its logits (unless its two largest are closer than 1e-4 * max |logit|)
  *   greedy      64 tokens from the BOS token (or id 1), identical up to the first step where the CPU's
@@ -252,6 +253,15 @@ static void compare(const char *model_name, const ewq_model *m, const variant *v
     /* next_token (the id chosen on the device) at the last decode step's position again, against the CPU's
      * choice from the logits of that step */
     int last = pre + steps - 1, id = -1, want = ewq_sample(NULL, lc, V), tied = near_tie(lc, V);
+    /* the last decode step once more (it writes the same key and value to the cache): the same logits to the
+     * last bit, as on every run (no sum whose order depends on which block gets there first) */
+    float *again = malloc(sizeof(float) * (size_t)V);
+    ok = ok && gpu.forward(&gpu, tokens + last, 1, last, again, 0, &err) == 0;
+    int differ = 0;
+    for (int i = 0; ok && i < V; i++) differ += memcmp(again + i, lg + i, sizeof(float)) != 0;
+    snprintf(name, sizeof name, "cuda/%s/%s/decode-repeats", model_name, v->name);
+    if (ok) expect(differ == 0, name, "%.0f logits differ from the first run of the step", differ);
+    free(again);
     ok = ok && gpu.next_token(&gpu, tokens + last, 1, last, &id, &err) == 0;
     snprintf(name, sizeof name, "cuda/%s/%s/next-token", model_name, v->name);
     if (ok && tied) test_skip(name, "the CPU's two largest logits are closer than 1e-4 * max |logit|");
