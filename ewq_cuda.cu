@@ -337,8 +337,8 @@ typedef struct dec_args {
 /* A decode product's input staged in shared memory: xs[cols] = x, RMS-normalized as the rmsnorm kernel does
  * it when a norm weight is given (the norm runs once per block instead of once more per layer); then, for
  * int4 by units, psum[cols / 32] = the sums of its 32-value pieces. */
-template <int F, int G> __device__ void stage_input(const float *x, const float *norm, int cols, float eps, float *xs,
-                                                    float *psum) {
+template <int F, int G> __device__ __forceinline__ void stage_input(const float *x, const float *norm, int cols, float eps,
+                                                                    float *xs, float *psum) {
     float inv = 1;
     if (norm) {
         float ss = 0;
@@ -734,7 +734,7 @@ typedef struct attn_args {
 
 /* One work item of decode attention, by the whole block; sh: q, new k, new v, scratch for q and k [d each],
  * weights [SPLIT_KEYS], flag. */
-__device__ void attention_item(const attn_args &a, int h, int split, float *sh) {
+__device__ __forceinline__ void attention_item(const attn_args &a, int h, int split, float *sh) {
     __syncthreads();   /* the block's previous item is done with sh */
     int d = a.d, p = *a.pos, kvh = h / (a.heads / a.kv_heads);
     int first = a.window && p >= a.window ? p - a.window + 1 : 0, k0 = split * SPLIT_KEYS, k1 = k0 + SPLIT_KEYS;
@@ -801,7 +801,7 @@ __device__ void attention_item(const attn_args &a, int h, int split, float *sh) 
  * both for the next launch. Writes before it are visible to every block after it (the fences, as
  * cooperative groups' grid sync places them). Safe only when every block of the grid is resident at once:
  * the launch sizes its grid from the occupancy API. */
-__device__ void grid_barrier(int *count) {
+__device__ __forceinline__ void grid_barrier(int *count) {
     __syncthreads();
     if (threadIdx.x == 0) {
         __threadfence();
@@ -817,8 +817,10 @@ __device__ void grid_barrier(int *count) {
  * output, so the blocks take the attention items (heads x splits, grid-stride), meet at grid_barrier, then
  * take o_proj's rows as dec_product does (MATVEC_ROWS per warp, grid-stride over blocks of rows). One kernel
  * node fewer per layer than two launches, for a barrier, and no partial sums: every output is computed as
- * by the separate kernels, so the result is the same on every run. */
-template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS) attention_o_proj(attn_args a, dec_job o) {
+ * by the separate kernels, so the result is the same on every run. Two blocks per SM (at most 128
+ * registers; with more blocks ptxas spills around the division's slow path) give a grid larger than either
+ * phase's work at real widths (64 to 128 items or blocks of rows on 132 SMs). */
+template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS, 2) attention_o_proj(attn_args a, dec_job o) {
     extern __shared__ float sh[];   /* attention_item's, then o_proj's input and int4's piece sums */
     for (int i = blockIdx.x; i < a.heads * a.splits; i += gridDim.x) attention_item(a, i / a.splits, i % a.splits, sh);
     grid_barrier(a.barrier);

@@ -103,12 +103,13 @@ echo
 echo "## Decode matrix-vector products: the hot loop"
 echo
 echo "Instructions per weight = instructions in the loop body / weights it consumes per pass (the per-value"
-echo "kernels, \`dec_product<F, 0>\`, for shapes no 16-byte load fits, are left out). Loads by width"
+echo "kernels, \`dec_product<F, 0>\` and \`attention_o_proj<F, 0>\`, for shapes no 16-byte load fits, are left out;"
+echo "\`attention_o_proj\`'s loop is its o_proj phase, the same product as \`dec_product\`'s). Loads by width"
 echo "count the loop's global loads (128: 16 bytes, U16: a 2-byte scale or minimum) and shared loads (LDS)."
 echo
 echo "| kernel | format | loop instructions | 16-byte weight loads | loads in the loop | weights per pass | instructions per weight |"
 echo "|---|---|---:|---:|---|---:|---:|"
-for name in $(awk '{print $1}' "$tmp/sass" | sort -u | grep -E '^_Z11dec_productI' | grep -v 'ILi[0-9]ELi0EE'); do
+for name in $(awk '{print $1}' "$tmp/sass" | sort -u | grep -E '^_Z11dec_productI|^_Z16attention_o_projI' | grep -v 'ILi[0-9]ELi0EE'); do
     read -r fname bpw per16 < <(fmt_of "$name")
     awk -v k="$name" '$1 == k' "$tmp/sass" >"$tmp/one"
     # the loop: a backward branch [target, branch] with no other inside it; the one with the most 16-byte loads
@@ -165,9 +166,11 @@ per pass); the bytes its SASS instructions per weight (above) let the SMs issue.
 the token's bytes take at the copy bandwidth over the predicted time. Assumed (H200): copy bandwidth
 4.3 TB/s (a device copy measured on such a machine), 132 SMs at 1.98 GHz issuing 128 thread-instructions
 per clock each, 1 µs memory latency under load, 2 µs per kernel node in a graph (launch, ramp-up, tail),
-context 512 (the float32 KV cache read by attention), every weight of the tier (embedding and lm_head
-too); weights with their fp16 scales (and minimums) per group of 64; the token as greedy decoding and
-`ewq bench` run it (next_token: the argmax of the float32 logits on the device, one kernel after the graph).
+except that attention and o_proj are one node (attention_o_proj) which pays 1 µs for its grid-wide barrier
+(a guess: a round of atomics and polls through L2), context 512 (the float32 KV cache read by attention),
+every weight of the tier (embedding and lm_head too); weights with their fp16 scales (and minimums) per
+group of 64; the token as greedy decoding and `ewq bench` run it (next_token: the argmax of the float32
+logits on the device, one kernel after the graph).
 
 | shape | tier | MB per token | tok/s at the copy bandwidth | predicted tok/s | predicted fraction | most time in |
 |---|---|---:|---:|---:|---:|---|
@@ -176,12 +179,14 @@ for shape in Llama-3.2-1B Llama-3.1-8B; do
     cfg=$assets/configs/$shape/config.json
     [ -f "$cfg" ] || { echo "| $shape | (no $cfg) | | | | | |"; continue; }
     for tier in bf16 int8 int4; do
-        case $tier in bf16) k="dec_product<2, 2>" ;; int8) k="dec_product<3, 4>" ;; int4) k="dec_product<4, 2>" ;; esac
-        regs=$(while read -r n r _; do if [ "$(demangle "$n")" = "$k" ]; then echo "$r"; fi; done <"$tmp/resources")
-        ipw_k=$(awk -v k="$k" '{ name = $1 " " $2 } name == k {print $3}' "$tmp/ipw")
-        tr -d ' ,' <"$cfg" | tr '\n' ' ' | awk -v shape="$shape" -v tier="$tier" -v regs="$regs" -v ipw="$ipw_k" '
+        case $tier in bf16) fg="2, 2" ;; int8) fg="3, 4" ;; int4) fg="4, 2" ;; esac
+        regs_of() { while read -r n r _; do if [ "$(demangle "$n")" = "$1" ]; then echo "$r"; fi; done <"$tmp/resources"; }
+        ipw_of() { awk -v k="$1" '{ name = $1 " " $2 } name == k {print $3}' "$tmp/ipw"; }
+        tr -d ' ,' <"$cfg" | tr '\n' ' ' | awk -v shape="$shape" -v tier="$tier" \
+            -v regs_p="$(regs_of "dec_product<$fg>")" -v ipw_p="$(ipw_of "dec_product<$fg>")" \
+            -v regs_o="$(regs_of "attention_o_proj<$fg>")" -v ipw_o="$(ipw_of "attention_o_proj<$fg>")" '
         function num(key,  m) { if (match($0, "\"" key "\":[0-9]+")) { m = substr($0, RSTART, RLENGTH); sub(/.*:/, "", m); return m + 0 } return 0 }
-        function kernel(rows, cols, what,  bytes, warps, resident, blocks, inflight, rate, r, t) {
+        function kernel(rows, cols, what, regs, ipw,  bytes, warps, resident, blocks, inflight, rate, r, t) {
             bytes = rows * cols * bpw; warps = int((rows + 3) / 4)
             blocks = int(65536 / (regs * 32 * 256 / 32)); r = int(233472 / (4 * (cols + cols / 32) + 128)); if (r < blocks) blocks = r
             if (blocks > 8) blocks = 8; resident = 132 * blocks * 8; if (warps > resident) warps = resident
@@ -192,13 +197,14 @@ for shape in Llama-3.2-1B Llama-3.1-8B; do
         {
             h = num("hidden_size"); f = num("intermediate_size"); nh = num("num_attention_heads"); kv = num("num_key_value_heads")
             d = num("head_dim"); if (!d) d = h / nh; L = num("num_hidden_layers"); V = num("vocab_size")
-            bw = 4.3e12; clock = 1.98e9; lat = 1e-6; node = 2e-6; ctx = 512
+            bw = 4.3e12; clock = 1.98e9; lat = 1e-6; node = 2e-6; barrier = 1e-6; ctx = 512
             bpw = tier == "bf16" ? 2 : tier == "int8" ? 1 + 2 / 64 : 0.5 + 4 / 64; loads = tier == "int8" ? 16 : 8
             for (l = 0; l < L; l++) {
-                kernel(nh * d + 2 * kv * d, h, "q/k/v"); kernel(h, nh * d, "o_proj"); kernel(2 * f, h, "gate+up"); kernel(h, f, "down")
-                t = 2 * ctx * kv * d * 4 / bw + node; total += t; moved += 2 * ctx * kv * d * 4; share["attention"] += t
+                kernel(nh * d + 2 * kv * d, h, "q/k/v", regs_p, ipw_p); kernel(h, nh * d, "o_proj", regs_o, ipw_o)
+                kernel(2 * f, h, "gate+up", regs_p, ipw_p); kernel(h, f, "down", regs_p, ipw_p)
+                t = 2 * ctx * kv * d * 4 / bw + barrier; total += t; moved += 2 * ctx * kv * d * 4; share["attention"] += t
             }
-            kernel(V, h, "lm_head"); total += node; share["embedding"] += node
+            kernel(V, h, "lm_head", regs_p, ipw_p); total += node; share["embedding"] += node
             t = V * 4 / bw + node; total += t; share["argmax"] += t
             best = ""; for (w in share) if (best == "" || share[w] > share[best]) best = w
             printf "| %s | %s | %.0f | %.0f | %.0f | %.0f%% | %s (%.0f%%) |\n", shape, tier, moved / 1e6, bw / moved, 1 / total,
