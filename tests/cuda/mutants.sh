@@ -27,7 +27,7 @@ mutants=(
 'grid-barrier-no-wait|s/while \(\*\(volatile int \*\)count < \(int\)gridDim\.x\) __nanosleep\(64\);//|attention_o_proj starts o_proj before every attention item is done (grid_barrier does not wait)'
 'grid-barrier-no-reset|s/if \(atomicAdd\(count \+ 1, 1\) == \(int\)gridDim\.x - 1\) count\[0\] = count\[1\] = 0;//|grid_barrier never resets its count, so the next launch does not wait'
 'decode-ticket-count|s/\*last = atomicAdd\(a\.arrived \+ h, 1\) == s1 - s0;/*last = atomicAdd(a.arrived + h, 1) == s1 - s0 + 1;/|decode attention counts one split too many, so no block combines the partials'
-'decode-norm-mean|s/inv = 1\.0f \/ sqrtf\(block_reduce\(ss, 0\) \/ \(float\)a\.cols \+ a\.eps\)/inv = 1.0f \/ sqrtf(block_reduce(ss, 0) + a.eps)/|the RMSNorm folded into the decode products divides by the sum of squares, not their mean'
+'decode-norm-mean|s/inv = 1\.0f \/ sqrtf\(block_reduce\(ss, 0\) \/ \(float\)cols \+ eps\)/inv = 1.0f \/ sqrtf(block_reduce(ss, 0) + eps)/|the RMSNorm folded into the decode products divides by the sum of squares, not their mean'
 'group-scale|s/float s = __half2float\(__ldg\(m\.scale \+ g\)\)/float s = __half2float(__ldg(m.scale + (size_t)r * m.ng))/|per-value dequantization uses the scale of the first group of the row for all groups'
 'mma-fragment-layout|s/ah\[i\]\[1\] = wh\[r \+ 8\]\[kw \+ q\], ah\[i\]\[2\] = wh\[r\]\[kw \+ 4 \+ q\]/ah[i][1] = wh[r][kw + 4 + q], ah[i][2] = wh[r + 8][kw + q]/|the tensor-core product puts rows g + 8 where the PTX ISA puts columns 2t + 8 (A fragment registers 1 and 2 swapped)'
 'mma-no-syncthreads|/split_bf16\(xv, xh/,/__syncthreads/s/__syncthreads\(\);//|the tensor-core product loads fragments before the staged tiles are complete'
