@@ -99,6 +99,16 @@ struct fiber {
     long warp_arrived, block_arrived;   /* barriers passed or arrived at, counting */
     int waiting;                        /* 0 none, 1 warp barrier, 2 block barrier, 3 asleep (__nanosleep) */
 };
+/* The slots through which a block's threads exchange shuffle and mma.sync operands (large: a block holds
+ * them by pointer, so that setting it aside moves no data). */
+struct lane_slots {
+    float shfl[2][MAX_THREADS];         /* shuffle slots, double-buffered by parity */
+    long shfl_seq[MAX_THREADS];
+    unsigned mma_a[2][MAX_THREADS][4], mma_b[2][MAX_THREADS][2];   /* mma.sync operands, likewise */
+    long mma_seq[MAX_THREADS];
+    double mma_ab[2][MAX_THREADS / WARP][16 * 8];   /* a warp's A B, computed by its first lane past the barrier */
+    long mma_ab_seq[2][MAX_THREADS / WARP];        /* the mma (1, 2, ...) that mma_ab holds */
+};
 /* What each resident block has of its own. The running block's is in state; a block whose threads all wait,
  * some of them asleep in __nanosleep, is set aside (parked) with its own, while other blocks run. */
 struct block_part {
@@ -111,15 +121,10 @@ struct block_part {
     std::vector<int> asleep;            /* fibers in __nanosleep: runnable again when the block is resumed */
     int live, block_count;
     int warp_live[MAX_THREADS / WARP], warp_count[MAX_THREADS / WARP];
-    float shfl[2][MAX_THREADS];         /* shuffle slots, double-buffered by parity */
-    long shfl_seq[MAX_THREADS];
-    unsigned mma_a[2][MAX_THREADS][4], mma_b[2][MAX_THREADS][2];   /* mma.sync operands, likewise */
-    long mma_seq[MAX_THREADS];
-    double mma_ab[2][MAX_THREADS / WARP][16 * 8];   /* a warp's A B, computed by its first lane past the barrier */
-    long mma_ab_seq[2][MAX_THREADS / WARP];        /* the mma (1, 2, ...) that mma_ab holds */
     struct async_copy { unsigned char *dst, bytes[16]; long group; };
     std::vector<async_copy> copies[MAX_THREADS];   /* each thread's cp.async copies not yet landed */
     long copy_groups[MAX_THREADS];                 /* groups each thread has committed */
+    lane_slots *lanes = nullptr;
 };
 struct state : block_part {
     dim3 grid, block;
@@ -128,7 +133,8 @@ struct state : block_part {
     fiber *cur;
     size_t dyn_bytes;
     std::deque<block_part> parked;      /* resident blocks set aside, oldest first */
-    std::vector<char *> stack_pool;     /* stacks no block holds */
+    std::vector<char *> stack_pool;     /* stacks and lane slots no block holds */
+    std::vector<lane_slots *> lane_pool;
     long events = 0;                    /* barrier arrivals and thread exits: what a parked block may wait for */
     cudaError_t last = cudaSuccess;
     cudaError_t pending = cudaSuccess;  /* a fault inside a kernel: reported by the next synchronizing call */
@@ -143,6 +149,8 @@ struct state : block_part {
     ~state() {
         for (char *p : stacks) free(p);
         for (char *p : stack_pool) free(p);
+        delete lanes;
+        for (lane_slots *l : lane_pool) delete l;
     }
 };
 inline state &S() { static state s; return s; }
@@ -223,10 +231,11 @@ inline void __nanosleep(unsigned) {
 inline float __shfl_xor_sync(unsigned mask, float v, int lane_mask) {
     emu::state &s = emu::S();
     if (mask != 0xffffffffu) emu::fatal("__shfl_xor_sync with a partial mask (not emulated)");
-    int me = s.cur->lin, base = me & ~31, p = (int)(s.shfl_seq[me]++ & 1);
-    s.shfl[p][me] = v;
+    emu::lane_slots &l = *s.lanes;
+    int me = s.cur->lin, base = me & ~31, p = (int)(l.shfl_seq[me]++ & 1);
+    l.shfl[p][me] = v;
     emu::barrier(1);
-    return s.shfl[p][base + ((me - base) ^ (lane_mask & 31))];
+    return l.shfl[p][base + ((me - base) ^ (lane_mask & 31))];
 }
 /* mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 of one warp: d += A B with A 16 x 16 (row-major), B
  * 16 x 8 (column-major), D 16 x 8, bf16 operands two to a 32-bit register (the lower index in the low
@@ -244,21 +253,22 @@ inline float __shfl_xor_sync(unsigned mask, float v, int lane_mask) {
 inline void emu_mma_m16n8k16_bf16(float d[4], const unsigned a[4], const unsigned b[2]) {
     emu::state &s = emu::S();
     int me = s.cur->lin, base = me & ~31, w = me / emu::WARP;
-    long seq = ++s.mma_seq[me];
+    emu::lane_slots &l = *s.lanes;
+    long seq = ++l.mma_seq[me];
     int p = (int)(seq & 1);
     if (s.nthreads - base < emu::WARP) emu::fatal("mma.sync in a warp of fewer than 32 threads");
-    memcpy(s.mma_a[p][me], a, sizeof s.mma_a[p][me]);
-    memcpy(s.mma_b[p][me], b, sizeof s.mma_b[p][me]);
+    memcpy(l.mma_a[p][me], a, sizeof l.mma_a[p][me]);
+    memcpy(l.mma_b[p][me], b, sizeof l.mma_b[p][me]);
     emu::barrier(1);
-    double *ab = s.mma_ab[p][w];
-    if (s.mma_ab_seq[p][w] != seq) {
+    double *ab = l.mma_ab[p][w];
+    if (l.mma_ab_seq[p][w] != seq) {
         auto bf16 = [](unsigned word, int high) { unsigned u = (high ? word >> 16 : word & 0xffff) << 16; float f; memcpy(&f, &u, 4); return f; };
         float A[16][16], B[16][8];
         for (int lane = 0; lane < 32; lane++) {   /* each element where the PTX ISA's layout puts it */
             int g = lane / 4, t = lane % 4;
             for (int i = 0; i < 8; i++) {
-                A[g + 8 * (i / 2 % 2)][2 * t + (i & 1) + 8 * (i / 4)] = bf16(s.mma_a[p][base + lane][i / 2], i & 1);
-                if (i < 4) B[2 * t + (i & 1) + 8 * (i / 2)][g] = bf16(s.mma_b[p][base + lane][i / 2], i & 1);
+                A[g + 8 * (i / 2 % 2)][2 * t + (i & 1) + 8 * (i / 4)] = bf16(l.mma_a[p][base + lane][i / 2], i & 1);
+                if (i < 4) B[2 * t + (i & 1) + 8 * (i / 2)][g] = bf16(l.mma_b[p][base + lane][i / 2], i & 1);
             }
         }
         for (int row = 0; row < 16; row++)
@@ -267,7 +277,7 @@ inline void emu_mma_m16n8k16_bf16(float d[4], const unsigned a[4], const unsigne
                 for (int k = 0; k < 16; k++) sum += (double)(A[row][k] * B[k][col]);
                 ab[8 * row + col] = sum;
             }
-        s.mma_ab_seq[p][w] = seq;
+        l.mma_ab_seq[p][w] = seq;
     }
     int g = (me - base) / 4, t = (me - base) % 4;
     for (int i = 0; i < 4; i++) d[i] = (float)(d[i] + ab[8 * (g + 8 * (i / 2)) + 2 * t + i % 2]);
@@ -372,11 +382,15 @@ inline void start_block(long index) {
         if (s.stack_pool.empty()) s.stacks.push_back((char *)malloc(STACK));
         else s.stacks.push_back(s.stack_pool.back()), s.stack_pool.pop_back();
     }
+    if (!s.lanes) {
+        if (s.lane_pool.empty()) s.lanes = new lane_slots;
+        else s.lanes = s.lane_pool.back(), s.lane_pool.pop_back();
+    }
     for (int i = 0; i < s.nthreads; i++) {
         fiber &f = s.f[(size_t)i];
         f.lin = i;
         f.tid = dim3((unsigned)i % b.x, (unsigned)i / b.x % b.y, (unsigned)i / (b.x * b.y));
-        s.shfl_seq[i] = 0, s.mma_seq[i] = 0, s.mma_ab_seq[0][i / WARP] = s.mma_ab_seq[1][i / WARP] = 0;
+        s.lanes->shfl_seq[i] = 0, s.lanes->mma_seq[i] = 0, s.lanes->mma_ab_seq[0][i / WARP] = s.lanes->mma_ab_seq[1][i / WARP] = 0;
         s.copies[i].clear(), s.copy_groups[i] = 0;
         /* a frame that emu_switch "returns" into entry() from: 6 registers, then the
          * return address at 16-byte alignment (as a call leaves it) */
@@ -405,6 +419,7 @@ inline void resume() {
     state &s = S();
     for (char *p : s.stacks) s.stack_pool.push_back(p);
     s.stacks.clear();
+    if (s.lanes) s.lane_pool.push_back(s.lanes), s.lanes = nullptr;
     std::swap(static_cast<block_part &>(s), s.parked.front());
     s.parked.pop_front();
     for (size_t i = 0; i < s.static_seen.size(); i++)   /* variables first reached since: as never written */
