@@ -55,6 +55,7 @@
                                         * of a fragment load (rows g, words t) meet 32 different banks */
 #define MATVEC_WARPS 8  /* decode products: warps per block */
 #define MATVEC_ROWS 4   /* decode products: rows per warp */
+#define ATTN_O_WARPS 4  /* attention_o_proj: warps per block */
 #define ATTN_THREADS 128
 #define ATTN_ROWS 64       /* prefill attention: positions per block (4 per thread row of 16 x 8 threads) */
 #define ATTN_KEYS 32       /* prefill attention: keys staged per step (4 per thread) */
@@ -817,18 +818,18 @@ __device__ __forceinline__ void grid_barrier(int *count) {
  * output, so the blocks take the attention items (heads x splits, grid-stride), meet at grid_barrier, then
  * take o_proj's rows as dec_product does (MATVEC_ROWS per warp, grid-stride over blocks of rows). One kernel
  * node fewer per layer than two launches, for a barrier, and no partial sums: every output is computed as
- * by the separate kernels, so the result is the same on every run. Two blocks per SM (at most 128
- * registers; with more blocks ptxas spills around the division's slow path) give a grid larger than either
- * phase's work at real widths (64 to 128 items or blocks of rows on 132 SMs). */
-template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS, 2) attention_o_proj(attn_args a, dec_job o) {
+ * by the separate kernels, so the result is the same on every run. Blocks of 4 warps, 4 per SM (at most 128
+ * registers: with a lower cap ptxas spills around the division's slow path), give a grid larger than
+ * either phase's work at real widths (64 to 256 items or blocks of rows on 132 SMs). */
+template <int F, int G> __global__ void __launch_bounds__(32 * ATTN_O_WARPS, 4) attention_o_proj(attn_args a, dec_job o) {
     extern __shared__ float sh[];   /* attention_item's, then o_proj's input and int4's piece sums */
     for (int i = blockIdx.x; i < a.heads * a.splits; i += gridDim.x) attention_item(a, i / a.splits, i % a.splits, sh);
     grid_barrier(a.barrier);
-    int row_blocks = (o.m.rows + MATVEC_WARPS * MATVEC_ROWS - 1) / (MATVEC_WARPS * MATVEC_ROWS);
+    int row_blocks = (o.m.rows + ATTN_O_WARPS * MATVEC_ROWS - 1) / (ATTN_O_WARPS * MATVEC_ROWS);
     if ((int)blockIdx.x >= row_blocks) return;
     stage_input<F, G>(a.out, NULL, o.m.cols, 0, sh, sh + o.m.cols);
     for (int b = blockIdx.x; b < row_blocks; b += gridDim.x) {
-        int r0 = (b * MATVEC_WARPS + (int)threadIdx.x / 32) * MATVEC_ROWS;
+        int r0 = (b * ATTN_O_WARPS + (int)threadIdx.x / 32) * MATVEC_ROWS;
         if (r0 >= o.m.rows) break;
         float acc[MATVEC_ROWS];
         matvec_rows<F, G>(o.m, sh, sh + o.m.cols, r0, acc);
@@ -1038,12 +1039,12 @@ static int decode_product(dec_args a, cudaStream_t st, ewq_err *err) {
 template <int F> static void launch_attn_o(const attn_args &a, const dec_job &o, int unit, int grid, size_t smem,
                                            cudaStream_t st) {
     constexpr int G = group_units<F>();
-    if (unit == 0) attention_o_proj<F, 0><<<grid, 32 * MATVEC_WARPS, smem, st>>>(a, o);
-    else if (unit == 1) attention_o_proj<F, 1><<<grid, 32 * MATVEC_WARPS, smem, st>>>(a, o);
-    else attention_o_proj<F, G><<<grid, 32 * MATVEC_WARPS, smem, st>>>(a, o);
+    if (unit == 0) attention_o_proj<F, 0><<<grid, 32 * ATTN_O_WARPS, smem, st>>>(a, o);
+    else if (unit == 1) attention_o_proj<F, 1><<<grid, 32 * ATTN_O_WARPS, smem, st>>>(a, o);
+    else attention_o_proj<F, G><<<grid, 32 * ATTN_O_WARPS, smem, st>>>(a, o);
 }
 template <int F> static cudaError_t attn_o_resident(int unit, size_t smem, int *per_sm) {
-    constexpr int G = group_units<F>(), T = 32 * MATVEC_WARPS;
+    constexpr int G = group_units<F>(), T = 32 * ATTN_O_WARPS;
     return unit == 0 ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, attention_o_proj<F, 0>, T, smem)
          : unit == 1 ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, attention_o_proj<F, 1>, T, smem)
                      : cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, attention_o_proj<F, G>, T, smem);
@@ -1475,7 +1476,7 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
     CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
     for (int l = 0; l < c->n_layers; l++) {
         const dmat *o = &s->layers[l].w[EWQ_O];
-        int per_sm = 0, items = c->n_heads * s->splits, rows = (o->rows + MATVEC_WARPS * MATVEC_ROWS - 1) / (MATVEC_WARPS * MATVEC_ROWS);
+        int per_sm = 0, items = c->n_heads * s->splits, rows = (o->rows + ATTN_O_WARPS * MATVEC_ROWS - 1) / (ATTN_O_WARPS * MATVEC_ROWS);
         size_t smem = attn_o_smem(d, c->n_heads * d);
         switch (o->fmt) {
         case FMT_F32: CUDA_TRY(attn_o_resident<FMT_F32>(unit_of(o), smem, &per_sm)); break;
