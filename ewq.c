@@ -2314,10 +2314,10 @@ AVX2_INLINE void load_i4x16(const uint8_t *q, __m256 *lo, __m256 *hi) {
 
 /* Decode streams every weight once, and a tile's rows are too short (a few hundred bytes of int4 codes)
  * for the hardware prefetchers to run far enough ahead: each row also asks for its bytes PREFETCH_ROWS
- * rows further on, so that many lines are in flight while these are multiplied (AVX2 and AVX-512 alike).
- * On the Qwen2.5-0.5B shape's products, AVX-512, one thread, this moved int4 from 2.4-2.6 to 3.9-4.7 GB/s
- * and int8 from 3.2-6.0 to 5.7-7.1 GB/s (a machine loaded by other jobs; 4 or 16 rows ahead, or a fixed
- * 1-4 KiB, did worse). */
+ * rows further on, so that many lines are in flight while these are multiplied (AVX2, and AVX-512's raw
+ * rows; its int8 and int4 rows are one stream, see quant_row16). On the Qwen2.5-0.5B shape's products,
+ * AVX-512 tiles, one thread, this moved int4 from 2.4-2.6 to 3.9-4.7 GB/s and int8 from 3.2-6.0 to
+ * 5.7-7.1 GB/s (a machine loaded by other jobs; 4 or 16 rows ahead, or a fixed 1-4 KiB, did worse). */
 #define PREFETCH_ROWS 8
 #define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 
@@ -2845,67 +2845,95 @@ AVX512_INLINE void raw_rows16(const ewq_qmat *w, ewq_dtype t, int r, int nr, con
 
 static void prepare512(const ewq_qmat *w, const float *x, float *aux) { int4_prepare(w, x, aux, 16); }
 
-AVX512_INLINE void quant_rows16(const ewq_qmat *w, ewq_tier tier, int r, int nr, const float *x, const float *aux,
-                                float *out) {
+/* int8 and int4 decode, one row at a time. Unlike raw rows (raw_rows16), the quantized formats are read
+ * row after row in address order: a tile's rows read side by side are four short streams that the
+ * hardware prefetchers do not follow, while one row after another is one stream that they do, helped by
+ * a software prefetch DECODE_PREFETCH_BYTES ahead of each 64 bytes. The x that a tile's rows would share
+ * comes from L1 instead. So that a row's products do not wait on one another, where every group is whole
+ * and a multiple of 64 columns (the usual shapes) each 64 columns go to four partial sums (int4: two),
+ * added in a fixed order at the group's end and then scaled; other shapes take one sum per group and
+ * their leftover columns one by one. On the Qwen2.5-0.5B shape (2 threads, main and this run alternately
+ * twice) decode went from 63-67 to 67-73 % of the copy bandwidth at int8 and 50-52 to 55-58 % at int4;
+ * 2048 or 4096 bytes ahead did alike, 1024 worse. */
+#define DECODE_PREFETCH_BYTES 4096
+
+/* p + the sixteen int8 codes at q times x[0..16), as floats */
+AVX512_INLINE __m512 int8_fma16(const uint8_t *q, const float *x, __m512 p) {
+    __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
+    return _mm512_fmadd_ps(v, _mm512_loadu_ps(x), p);
+}
+
+/* p + the thirty-two int4 codes in the sixteen bytes at q times x split by parity: xp[0..16) the even
+ * columns, xp[16..32) the odd ones (prepare512's order) */
+AVX512_INLINE __m512 int4_fma32(const uint8_t *q, const float *xp, __m512 p) {
+    __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
+    __m512 even = _mm512_cvtepi32_ps(_mm512_and_si512(b, _mm512_set1_epi32(15)));
+    __m512 odd = _mm512_cvtepi32_ps(_mm512_srli_epi32(b, 4));
+    return _mm512_fmadd_ps(odd, _mm512_loadu_ps(xp + 16), _mm512_fmadd_ps(even, _mm512_loadu_ps(xp), p));
+}
+
+AVX512_INLINE void quant_row16(const ewq_qmat *w, ewq_tier tier, int r, const float *x, const float *aux, float *out) {
     int cols = w->cols, g = w->group, ng = ewq_groups_per_row(cols, g);
     size_t row_bytes = tier == EWQ_INT8 ? (size_t)cols : int4_row_bytes(cols);
     const uint8_t *q = (const uint8_t *)w->q + (size_t)r * row_bytes;
-    __m512 acc[TILE];
-    float tail[TILE] = {0};
-    UNROLL
-    for (int k = 0; k < nr; k++) acc[k] = _mm512_setzero_ps();
-    for (int gi = 0; gi < ng; gi++) {
-        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, lead, nv;
-        vector_span(tier, 16, c0, n, &lead, &nv);
-        __m512 gacc[TILE];
-        UNROLL
-        for (int k = 0; k < nr; k++) gacc[k] = _mm512_setzero_ps();
-        if (tier == EWQ_INT8) {
-            for (int i = 0; i < nv; i += 16) {
-                __m512 xv = _mm512_loadu_ps(x + c0 + i);
-                UNROLL
-                for (int k = 0; k < nr; k++) {
-                    PREFETCH(q + (k + PREFETCH_ROWS) * row_bytes + c0 + i);
-                    __m128i b = _mm_loadu_si128((const __m128i *)(q + k * row_bytes + c0 + i));
-                    gacc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), xv, gacc[k]);
+    const uint16_t *scale = w->scale + (size_t)r * ng, *min = tier == EWQ_INT4 ? w->min + (size_t)r * ng : NULL;
+    __m512 acc = _mm512_setzero_ps(), acc_min = acc;
+    float tail = 0;
+    if (g % 64 == 0 && cols % g == 0) {
+        /* every group whole and a multiple of 64 columns (the usual shapes): no bookkeeping per group */
+        for (int gi = 0; gi < ng; gi++, x += g) {
+            __m512 p0 = _mm512_setzero_ps(), p1 = p0, p2 = p0, p3 = p0;
+            for (int i = 0; i < g; i += 64) {
+                if (tier == EWQ_INT8) {
+                    PREFETCH(q + DECODE_PREFETCH_BYTES);
+                    p0 = int8_fma16(q, x + i, p0), p1 = int8_fma16(q + 16, x + i + 16, p1);
+                    p2 = int8_fma16(q + 32, x + i + 32, p2), p3 = int8_fma16(q + 48, x + i + 48, p3);
+                    q += 64;
+                } else {
+                    if ((uintptr_t)q % 64 < 32) PREFETCH(q + DECODE_PREFETCH_BYTES);   /* once per 64 bytes */
+                    p0 = int4_fma32(q, aux + 16 + i, p0), p1 = int4_fma32(q + 16, aux + 48 + i, p1);
+                    q += 32;
                 }
             }
-        } else {
-            for (int i = 0; i < nv; i += 32) {
-                __m512 xe = _mm512_loadu_ps(aux + 16 + i), xo = _mm512_loadu_ps(aux + 32 + i);
-                UNROLL
-                for (int k = 0; k < nr; k++) {
-                    PREFETCH(q + (k + PREFETCH_ROWS) * row_bytes + (c0 + lead + i) / 2);
-                    __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + k * row_bytes + (c0 + lead + i) / 2)));
-                    __m512 even = _mm512_cvtepi32_ps(_mm512_and_si512(b, _mm512_set1_epi32(15)));
-                    __m512 odd = _mm512_cvtepi32_ps(_mm512_srli_epi32(b, 4));
-                    gacc[k] = _mm512_fmadd_ps(odd, xo, _mm512_fmadd_ps(even, xe, gacc[k]));
-                }
+            __m512 sum = _mm512_add_ps(_mm512_add_ps(p0, p1), _mm512_add_ps(p2, p3));
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(f16_table[scale[gi]]), sum, acc);
+            if (tier == EWQ_INT4) {
+                acc_min = _mm512_fmadd_ps(_mm512_set1_ps(f16_table[min[gi]]), _mm512_loadu_ps(aux), acc_min);
+                aux += 16 + g;
             }
         }
-        UNROLL
-        for (int k = 0; k < nr; k++) {
-            size_t gk = (size_t)(r + k) * ng + gi;
-            float s = f16_table[w->scale[gk]], m = tier == EWQ_INT4 ? f16_table[w->min[gk]] : 0;
-            acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(s), gacc[k], acc[k]);
-            if (tier == EWQ_INT4) acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(m), _mm512_loadu_ps(aux), acc[k]);
-            if (lead == 0 && nv == n) continue;
+        *out = _mm512_reduce_add_ps(_mm512_add_ps(acc, acc_min));
+        return;
+    }
+    const uint8_t *fetched = q;
+    for (int gi = 0; gi < ng; gi++) {
+        int c0 = gi * g, n = cols - c0 < g ? cols - c0 : g, lead, nv, i = 0;
+        vector_span(tier, 16, c0, n, &lead, &nv);
+        for (const uint8_t *end = q + (tier == EWQ_INT8 ? c0 + n : (c0 + n + 1) / 2); fetched < end; fetched += 64)
+            PREFETCH(fetched + DECODE_PREFETCH_BYTES);
+        __m512 p0 = _mm512_setzero_ps(), p1 = p0;
+        if (tier == EWQ_INT8)
+            for (; i < nv; i += 16) p0 = int8_fma16(q + c0 + i, x + c0 + i, p0);
+        else
+            for (; i < nv; i += 32) p1 = int4_fma32(q + (c0 + lead + i) / 2, aux + 16 + i, p1);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(f16_table[scale[gi]]), _mm512_add_ps(p0, p1), acc);
+        if (tier == EWQ_INT4) acc_min = _mm512_fmadd_ps(_mm512_set1_ps(f16_table[min[gi]]), _mm512_loadu_ps(aux), acc_min);
+        if (lead != 0 || nv != n) {
             float vals[EWQ_MAX_GROUP];
-            dequant_span(w, r + k, c0, n, vals);
+            dequant_span(w, r, c0, n, vals);
             for (int j = 0; j < n; j++)
-                if (j < lead || j >= lead + nv) tail[k] += vals[j] * x[c0 + j];
+                if (j < lead || j >= lead + nv) tail += vals[j] * x[c0 + j];
         }
         if (tier == EWQ_INT4) aux += 16 + nv;
     }
-    UNROLL
-    for (int k = 0; k < nr; k++) out[k] = _mm512_reduce_add_ps(acc[k]) + tail[k];
+    *out = _mm512_reduce_add_ps(_mm512_add_ps(acc, acc_min)) + tail;
 }
 
 AVX512 static void avx512_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out,
                                  float *row) {
     (void)row;
-    if (w->tier == EWQ_INT8) ROWS_BY_TILE(quant_rows16(w, EWQ_INT8, r, nr, x, aux, out + r - r0));
-    else if (w->tier == EWQ_INT4) ROWS_BY_TILE(quant_rows16(w, EWQ_INT4, r, nr, x, aux, out + r - r0));
+    if (w->tier == EWQ_INT8) for (int r = r0; r < r1; r++) quant_row16(w, EWQ_INT8, r, x, aux, out + r - r0);
+    else if (w->tier == EWQ_INT4) for (int r = r0; r < r1; r++) quant_row16(w, EWQ_INT4, r, x, aux, out + r - r0);
     else if (w->dtype == EWQ_F16) ROWS_BY_TILE(raw_rows16(w, EWQ_F16, r, nr, x, out + r - r0));
     else if (w->dtype == EWQ_BF16) ROWS_BY_TILE(raw_rows16(w, EWQ_BF16, r, nr, x, out + r - r0));
     else ROWS_BY_TILE(raw_rows16(w, EWQ_F32, r, nr, x, out + r - r0));
