@@ -2895,7 +2895,7 @@ AVX512_INLINE void quant_row16(const ewq_qmat *w, ewq_tier tier, int r, const fl
                     q += 32;
                 }
             }
-            __m512 sum = _mm512_add_ps(_mm512_add_ps(p0, p1), _mm512_add_ps(p2, p3));
+            __m512 sum = tier == EWQ_INT8 ? _mm512_add_ps(_mm512_add_ps(p0, p1), _mm512_add_ps(p2, p3)) : _mm512_add_ps(p0, p1);
             acc = _mm512_fmadd_ps(_mm512_set1_ps(f16_table[scale[gi]]), sum, acc);
             if (tier == EWQ_INT4) {
                 acc_min = _mm512_fmadd_ps(_mm512_set1_ps(f16_table[min[gi]]), _mm512_loadu_ps(aux), acc_min);
