@@ -2314,11 +2314,13 @@ AVX2_INLINE void load_i4x16(const uint8_t *q, __m256 *lo, __m256 *hi) {
 
 /* Decode streams every weight once, and a tile's rows are too short (a few hundred bytes of int4 codes)
  * for the hardware prefetchers to run far enough ahead: each row also asks for its bytes PREFETCH_ROWS
- * rows further on, so that many lines are in flight while these are multiplied (AVX2, and AVX-512's raw
- * rows; its int8 and int4 rows are one stream, see quant_row16). On the Qwen2.5-0.5B shape's products,
- * AVX-512 tiles, one thread, this moved int4 from 2.4-2.6 to 3.9-4.7 GB/s and int8 from 3.2-6.0 to
- * 5.7-7.1 GB/s (a machine loaded by other jobs; 4 or 16 rows ahead, or a fixed 1-4 KiB, did worse). */
+ * rows further on, so that many lines are in flight while these are multiplied (raw rows, and AVX2's int8
+ * and int4 rows of unusual shapes; other int8 and int4 rows are one stream, see quant_row16). On the
+ * Qwen2.5-0.5B shape's products, AVX-512 tiles, one thread, this moved int4 from 2.4-2.6 to 3.9-4.7 GB/s
+ * and int8 from 3.2-6.0 to 5.7-7.1 GB/s (a machine loaded by other jobs; 4 or 16 rows ahead, or a fixed
+ * 1-4 KiB, did worse). */
 #define PREFETCH_ROWS 8
+#define DECODE_PREFETCH_BYTES 4096   /* quant_row16, quant_row_stream */
 #define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 
 /* Raw rows: nr (constant) rows at once, one accumulator each, every load of x shared by the rows. */
@@ -2440,6 +2442,48 @@ AVX2_INLINE void quant_rows(const ewq_qmat *w, ewq_tier tier, int r, int nr, con
     for (int k = 0; k < nr; k++) out[k] = hsum8(acc[k]) + tail[k];
 }
 
+/* One int8 or int4 row whose groups are whole and a multiple of 64 columns, read in address order with
+ * four partial sums per 64 columns: the AVX2 twin of quant_row16's usual-shape path (see there why). With
+ * EWQ_CPU=avx2 on the Qwen2.5-0.5B shape (2 threads, against the tiles, two rounds) decode went from 59-61
+ * to 65-66 % of the copy bandwidth at int8 and 43-47 to 45-56 % at int4. */
+AVX2_INLINE float quant_row_stream(const ewq_qmat *w, ewq_tier tier, int r, const float *x, const float *aux) {
+    int g = w->group, ng = w->cols / g;
+    const uint8_t *q = (const uint8_t *)w->q + (size_t)r * (tier == EWQ_INT8 ? (size_t)w->cols : (size_t)w->cols / 2);
+    const uint16_t *scale = w->scale + (size_t)r * ng, *min = tier == EWQ_INT4 ? w->min + (size_t)r * ng : NULL;
+    __m256 acc = _mm256_setzero_ps(), acc_min = acc, e0, o0, e1, o1;
+    for (int gi = 0; gi < ng; gi++, x += g) {
+        __m256 p0 = _mm256_setzero_ps(), p1 = p0, p2 = p0, p3 = p0;
+        for (int i = 0; i < g; i += 64) {
+            if (tier == EWQ_INT8) {
+                PREFETCH(q + DECODE_PREFETCH_BYTES);
+                const int8_t *c = (const int8_t *)q;
+                p0 = _mm256_fmadd_ps(load_i8(c + 8), _mm256_loadu_ps(x + i + 8), _mm256_fmadd_ps(load_i8(c), _mm256_loadu_ps(x + i), p0));
+                p1 = _mm256_fmadd_ps(load_i8(c + 24), _mm256_loadu_ps(x + i + 24), _mm256_fmadd_ps(load_i8(c + 16), _mm256_loadu_ps(x + i + 16), p1));
+                p2 = _mm256_fmadd_ps(load_i8(c + 40), _mm256_loadu_ps(x + i + 40), _mm256_fmadd_ps(load_i8(c + 32), _mm256_loadu_ps(x + i + 32), p2));
+                p3 = _mm256_fmadd_ps(load_i8(c + 56), _mm256_loadu_ps(x + i + 56), _mm256_fmadd_ps(load_i8(c + 48), _mm256_loadu_ps(x + i + 48), p3));
+                q += 64;
+            } else {
+                if ((uintptr_t)q % 64 < 32) PREFETCH(q + DECODE_PREFETCH_BYTES);   /* once per 64 bytes */
+                const float *xp = aux + 8 + i;
+                load_i4_split(q, &e0, &o0), load_i4_split(q + 8, &e1, &o1);
+                p0 = _mm256_fmadd_ps(o0, _mm256_loadu_ps(xp + 8), _mm256_fmadd_ps(e0, _mm256_loadu_ps(xp), p0));
+                p1 = _mm256_fmadd_ps(o1, _mm256_loadu_ps(xp + 24), _mm256_fmadd_ps(e1, _mm256_loadu_ps(xp + 16), p1));
+                load_i4_split(q + 16, &e0, &o0), load_i4_split(q + 24, &e1, &o1);
+                p2 = _mm256_fmadd_ps(o0, _mm256_loadu_ps(xp + 40), _mm256_fmadd_ps(e0, _mm256_loadu_ps(xp + 32), p2));
+                p3 = _mm256_fmadd_ps(o1, _mm256_loadu_ps(xp + 56), _mm256_fmadd_ps(e1, _mm256_loadu_ps(xp + 48), p3));
+                q += 32;
+            }
+        }
+        __m256 sum = _mm256_add_ps(_mm256_add_ps(p0, p1), _mm256_add_ps(p2, p3));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_table[scale[gi]]), sum, acc);
+        if (tier == EWQ_INT4) {
+            acc_min = _mm256_fmadd_ps(_mm256_set1_ps(f16_table[min[gi]]), _mm256_loadu_ps(aux), acc_min);
+            aux += 8 + g;
+        }
+    }
+    return hsum8(_mm256_add_ps(acc, acc_min));
+}
+
 /* Rows [r0, r1) TILE at a time (the leftover one by one), with the format a constant in each copy. */
 #define ROWS_BY_TILE(call_nr)                                          \
     do {                                                               \
@@ -2451,7 +2495,11 @@ AVX2_INLINE void quant_rows(const ewq_qmat *w, ewq_tier tier, int r, int nr, con
 AVX2 static void avx2_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out,
                              float *row) {
     (void)row;
-    if (w->tier == EWQ_INT8) ROWS_BY_TILE(quant_rows(w, EWQ_INT8, r, nr, x, aux, out + r - r0));
+    if (w->tier != EWQ_RAW && w->group % 64 == 0 && w->cols % w->group == 0) {
+        for (int r = r0; r < r1; r++)
+            out[r - r0] = w->tier == EWQ_INT8 ? quant_row_stream(w, EWQ_INT8, r, x, aux) : quant_row_stream(w, EWQ_INT4, r, x, aux);
+    }
+    else if (w->tier == EWQ_INT8) ROWS_BY_TILE(quant_rows(w, EWQ_INT8, r, nr, x, aux, out + r - r0));
     else if (w->tier == EWQ_INT4) ROWS_BY_TILE(quant_rows(w, EWQ_INT4, r, nr, x, aux, out + r - r0));
     else if (w->dtype == EWQ_F16) ROWS_BY_TILE(raw_rows(w, EWQ_F16, r, nr, x, out + r - r0));
     else if (w->dtype == EWQ_BF16) ROWS_BY_TILE(raw_rows(w, EWQ_BF16, r, nr, x, out + r - r0));
@@ -2855,7 +2903,6 @@ static void prepare512(const ewq_qmat *w, const float *x, float *aux) { int4_pre
  * their leftover columns one by one. On the Qwen2.5-0.5B shape (2 threads, main and this run alternately
  * twice) decode went from 63-67 to 67-73 % of the copy bandwidth at int8 and 50-52 to 55-58 % at int4;
  * 2048 or 4096 bytes ahead did alike, 1024 worse. */
-#define DECODE_PREFETCH_BYTES 4096
 
 /* p + the sixteen int8 codes at q times x[0..16), as floats */
 AVX512_INLINE __m512 int8_fma16(const uint8_t *q, const float *x, __m512 p) {
