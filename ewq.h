@@ -505,10 +505,14 @@ typedef struct ewq_backend {
  * p->linear at other packed blocks of the same shapes between calls (ewq run tries every variant on one
  * backend this way). */
 int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
-/* The CPU backend's matrix kernels in use: "AVX-512+FMA+F16C" where the CPU has AVX-512 (F, BW, DQ, VL),
+/* The CPU backend's matrix kernels in use: "AVX-512+VNNI+FMA+F16C" where the CPU has AVX-512 (F, BW, DQ,
+ * VL, VNNI),
  * else "AVX2+FMA+F16C" where it has those, else "plain C" (EWQ_CPU=avx2 or EWQ_CPU=plain in the
  * environment caps the choice at that level). */
 const char *ewq_cpu_kernels(void);
+/* One decode product, out[r] = W[r] . x for every row of w, by the kernels in use, on the calling thread:
+ * what the forward pass runs for each linear of one token, for tests of the kernels against exact math. */
+void ewq_cpu_matvec(const ewq_qmat *w, const float *x, float *out);
 /* The checks every backend's forward makes first: 0 < n, 0 <= pos, pos + n <= max_ctx, every token in
  * [0, vocab). Returns 0, or -1 with err naming the model folder. */
 int ewq_forward_check(const ewq_backend *b, const int *tokens, int n, int pos, ewq_err *err);

@@ -6,6 +6,7 @@
  *     (FNV-1a checksums); BF16/F16 fixtures also against transformers running in their own dtype;
  *     16 greedy tokens; on llama3-f32, int8/int4 at group sizes 1, 7, 20 and 33 (no oracle run exists
  *     for them): decode steps against one prefill, two kernel paths, within the float32 tolerance;
+ *   - decode products on weights and x built so that the exact result is known (test_decode_products);
  *   - the real stories260K model (../shared/assets/): 64 greedy tokens from BOS, and perplexity by
  *     llama.cpp's protocol on a TinyStories token file, raw and int4 against raw (KL, top-1).
  * All expected values were written by tests/gen/make_fixtures.py.
@@ -239,6 +240,81 @@ static void test_group_sizes(const char *fx, const ewq_model *m, const int *toke
             ewq_packed_free(&p);
             ewq_assignment_free(&a);
         }
+}
+
+/* Decode products (ewq_cpu_matvec) on weights built so that their values are exact: int8 codes times a
+ * power-of-two scale, int4 codes times a power-of-two scale plus a power-of-two minimum, against the sum
+ * in double precision. The x values cover what the int4 kernel's integer form of x (AVX-512 VNNI) must get
+ * right: a largest magnitude of 1.999 (the top of the finer scaling, where a leading digit could reach
+ * 128) and of 1.25, negative ones, 64 columns of zeros, subnormal and 1e30 magnitudes, 576 columns (the
+ * row's last chunk of 128 only half there) and groups of 64, 128 and 256, beside a group of 32 (the float
+ * path). The error allowed is 2^-20 of sum |w| * (the largest |x| among the 64 columns around each): what
+ * rounding x to 2^-23 of that magnitude and float32 sums leave. A NaN or an infinity in x must make every
+ * result non-finite. */
+static void test_decode_products(void) {
+    struct { ewq_tier tier; int group, cols; } shape[] = {{EWQ_INT4, 64, 576}, {EWQ_INT4, 128, 768}, {EWQ_INT4, 256, 768},
+                                                          {EWQ_INT4, 32, 576}, {EWQ_INT8, 64, 576}, {EWQ_INT8, 128, 768}};
+    const int rows = 8;
+    unsigned seed = 12345;
+    for (size_t si = 0; si < sizeof shape / sizeof shape[0]; si++) {
+        int cols = shape[si].cols, g = shape[si].group, ng = ewq_groups_per_row(cols, g), int4 = shape[si].tier == EWQ_INT4;
+        ewq_qmat w = {.tier = shape[si].tier, .rows = rows, .cols = cols, .group = g};
+        size_t row_bytes = int4 ? (size_t)cols / 2 : (size_t)cols;
+        uint8_t *q = calloc((size_t)rows, row_bytes);
+        uint16_t *scale = malloc(sizeof(uint16_t) * rows * ng), *min = malloc(sizeof(uint16_t) * rows * ng);
+        double *wv = malloc(sizeof(double) * rows * cols);
+        float *x = malloc(sizeof(float) * cols), *out = malloc(sizeof(float) * rows);
+        w.q = q, w.scale = scale, w.min = int4 ? min : NULL;
+        for (int r = 0; r < rows; r++)
+            for (int gi = 0; gi < ng; gi++) {
+                double s = ldexp(1, -((r + gi) % 5) - 2), m = -ldexp(1, (r * 3 + gi) % 4 - 2);
+                scale[r * ng + gi] = ewq_f32_to_f16((float)s), min[r * ng + gi] = ewq_f32_to_f16((float)m);
+                for (int c = gi * g; c < cols && c < (gi + 1) * g; c++) {
+                    seed = seed * 1103515245 + 12345;
+                    int code = int4 ? (int)(seed >> 16) % 16 : (int)(seed >> 16) % 255 - 127;
+                    if (int4) q[r * row_bytes + c / 2] |= (uint8_t)(code << (c % 2 * 4));
+                    else q[r * row_bytes + c] = (uint8_t)(int8_t)code;
+                    wv[(size_t)r * cols + c] = int4 ? m + s * code : s * code;
+                }
+            }
+        for (int trial = 0; trial < 3; trial++) {
+            double top[64] = {0};   /* per 64 columns: the largest |x| */
+            for (int c = 0; c < cols; c++) {
+                int h = c / 64;
+                seed = seed * 1103515245 + 12345;
+                double v = ((int)(seed >> 16) % 2001 - 1000) / 1000.0 * 1.2;   /* within +-1.2 */
+                if (c % 64 == 5) v = h % 2 ? -1.999 : 1.999;
+                if (c % 64 == 9 && h % 3 == 1) v = -1.25;
+                if (h == 2) v = 0;
+                if (h == 3) v *= trial == 0 ? 1e-40 : trial == 1 ? 1e30 : 1e-20;
+                x[c] = (float)v;
+                top[h] = fmax(top[h], fabs(x[c]));
+            }
+            ewq_cpu_matvec(&w, x, out);
+            double worst = 0;
+            for (int r = 0; r < rows; r++) {
+                double want = 0, bound = 0;
+                for (int c = 0; c < cols; c++)
+                    want += wv[(size_t)r * cols + c] * x[c], bound += fabs(wv[(size_t)r * cols + c]) * top[c / 64];
+                worst = isfinite(out[r]) ? fmax(worst, fabs(out[r] - want) / ldexp(bound, -20)) : INFINITY;
+            }
+            char name[160];
+            snprintf(name, sizeof name, "decode-product/%s-group%d-cols%d/x%d", ewq_tier_name(shape[si].tier), g, cols, trial);
+            check(worst <= 1, name, "error %.3g times the allowed one", worst);
+        }
+        for (int bad = 0; bad < 2; bad++) {
+            for (int c = 0; c < cols; c++) x[c] = (float)((c % 7) - 3) / 4;
+            x[cols - 70] = bad ? INFINITY : NAN;
+            ewq_cpu_matvec(&w, x, out);
+            int finite = 0;
+            for (int r = 0; r < rows; r++) finite += isfinite(out[r]) != 0;
+            char name[160];
+            snprintf(name, sizeof name, "decode-product/%s-group%d-cols%d/%s-in-x", ewq_tier_name(shape[si].tier), g, cols,
+                     bad ? "inf" : "nan");
+            check(finite == 0, name, "%d of %d results finite", finite, rows);
+        }
+        free(q), free(scale), free(min), free(wv), free(x), free(out);
+    }
 }
 
 /* --- a reference forward pass in double precision, written from the model's definition (ewq.h) for
@@ -539,6 +615,7 @@ int main(void) {
     if (force && !strcmp(force, "avx2"))   /* plain C where the CPU lacks AVX2 */
         check(!strcmp(kernels, "AVX2+FMA+F16C") || !strcmp(kernels, "plain C"), "cpu/EWQ_CPU=avx2-forces-avx2",
               "kernels in use: %s", kernels);
+    test_decode_products();
     test_fixtures();
     test_attention_shapes();
     test_stories();
