@@ -3521,11 +3521,21 @@ int ewq_read_tokens(const char *path, int vocab, int **ids, long *n, ewq_err *er
     return 0;
 }
 
+/* The first index of the largest value (NaNs never win). The largest value first, in eight lanes that do
+ * not wait on one another, then its first index: comparing with x[best] read back each time made one chain
+ * through memory, about 0.4 ms of a 15 ms int4 token over a vocabulary of 151,936 (in a profile). */
 static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
+    float lane[8], top;
+    int i = 0;
+    for (int k = 0; k < 8; k++) lane[k] = x[0];
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] = x[i + k] > lane[k] ? x[i + k] : lane[k];
+    for (; i < n; i++) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
+    top = lane[0];
+    for (int k = 1; k < 8; k++) top = lane[k] > top ? lane[k] : top;
+    for (i = 0; i < n; i++)
+        if (x[i] == top) return i;
+    return 0;
 }
 
 static int is_eos(const ewq_config *c, int id) {

@@ -48,6 +48,12 @@ static void test_sampler(void) {
     check(greedy && s.rng == before, "sample/temp0-is-argmax", "temperature 0 must pick id 3 and draw nothing");
     float tied[4] = {1, 2, 2, 0};
     check(ewq_sample(NULL, tied, 4) == 1, "sample/argmax-ties-lower-id", "equal maxima at ids 1 and 2");
+    float wide[1003];   /* past the eight lanes of the vectorized argmax, and its tail */
+    for (int i = 0; i < 1003; i++) wide[i] = (float)(i % 97) / 8 - 5;
+    wide[3] = NAN, wide[1001] = wide[901] = wide[517] = 40, wide[1002] = 39;
+    check(ewq_sample(NULL, wide, 1003) == 517, "sample/argmax-ties-lower-id-1003", "equal maxima at ids 517, 901, 1001");
+    wide[1002] = 41;
+    check(ewq_sample(NULL, wide, 1003) == 1002, "sample/argmax-in-the-tail", "the maximum at id 1002");
     ewq_sampler_init(&s, 1, 1, 1, 0, 7);
     check(ewq_sample(&s, tied, 4) == 1, "sample/top-k1-ties-lower-id", "top-k 1 over equal maxima at ids 1 and 2");
 
