@@ -2909,7 +2909,7 @@ AVX512_INLINE void raw_rows16(const ewq_qmat *w, ewq_dtype t, int r, int nr, con
  * elsewhere; a chunk of only 64 columns (the row's last) has zeros for the missing half. A lane's
  * sum of q * X is at most 8 * 15 * 2^23 < 2^31, so the three digits' sums combine exactly in 32-bit
  * integers (A's shifted left by 8, plus B's, shifted again, plus C's) before one conversion to float.
- * 64 columns of x with a NaN or an infinity get 2^-k = NaN, so that the product is NaN, not a number. */
+ * 64 columns of x with a NaN or an infinity get 2^-k = NaN: the product is not finite, as in floats. */
 #define VNNI_CHUNK 512
 
 static int int4_by_vnni(const ewq_qmat *w) { return w->tier == EWQ_INT4 && w->group % 64 == 0 && w->cols % w->group == 0; }
