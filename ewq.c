@@ -2485,6 +2485,20 @@ AVX2_INLINE float quant_row_stream(const ewq_qmat *w, ewq_tier tier, int r, cons
 }
 
 /* Rows [r0, r1) TILE at a time (the leftover one by one), with the format a constant in each copy. */
+/* Decode rows [r0, r1) one at a time in two interleaved halves (r0, r0 + h, r0 + 1, r0 + h + 1, ...): two
+ * address streams per thread keep more reads from memory in flight than one (the hardware prefetchers
+ * follow each). On the Qwen2.5-0.5B shape (2 threads, five rounds against one stream, alternating) int8
+ * decode went from 18.2-19.1 to 20.1-22.1 GB/s and int4 (by VNNI) from 17.7-19.3 to 18.6-20.8; three
+ * streams did alike at int8 and worse at int4. */
+#define ROWS_IN_TWO_STREAMS(call_r)                                              \
+    do {                                                                         \
+        int half_ = (r1 - r0 + 1) / 2;                                           \
+        for (int i_ = 0; i_ < half_; i_++) {                                     \
+            { const int r = r0 + i_; call_r; }                                   \
+            if (r0 + half_ + i_ < r1) { const int r = r0 + half_ + i_; call_r; } \
+        }                                                                        \
+    } while (0)
+
 #define ROWS_BY_TILE(call_nr)                                          \
     do {                                                               \
         int r = r0;                                                    \
@@ -2496,8 +2510,8 @@ AVX2 static void avx2_matvec(const ewq_qmat *w, int r0, int r1, const float *x, 
                              float *row) {
     (void)row;
     if (w->tier != EWQ_RAW && w->group % 64 == 0 && w->cols % w->group == 0) {
-        for (int r = r0; r < r1; r++)
-            out[r - r0] = w->tier == EWQ_INT8 ? quant_row_stream(w, EWQ_INT8, r, x, aux) : quant_row_stream(w, EWQ_INT4, r, x, aux);
+        if (w->tier == EWQ_INT8) ROWS_IN_TWO_STREAMS(out[r - r0] = quant_row_stream(w, EWQ_INT8, r, x, aux));
+        else ROWS_IN_TWO_STREAMS(out[r - r0] = quant_row_stream(w, EWQ_INT4, r, x, aux));
     }
     else if (w->tier == EWQ_INT8) ROWS_BY_TILE(quant_rows(w, EWQ_INT8, r, nr, x, aux, out + r - r0));
     else if (w->tier == EWQ_INT4) ROWS_BY_TILE(quant_rows(w, EWQ_INT4, r, nr, x, aux, out + r - r0));
@@ -3059,8 +3073,8 @@ AVX512_INLINE void quant_row16(const ewq_qmat *w, ewq_tier tier, int r, const fl
 AVX512 static void avx512_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out,
                                  float *row) {
     (void)row;
-    if (w->tier == EWQ_INT8) for (int r = r0; r < r1; r++) quant_row16(w, EWQ_INT8, r, x, aux, out + r - r0);
-    else if (w->tier == EWQ_INT4) for (int r = r0; r < r1; r++) quant_row16(w, EWQ_INT4, r, x, aux, out + r - r0);
+    if (w->tier == EWQ_INT8) ROWS_IN_TWO_STREAMS(quant_row16(w, EWQ_INT8, r, x, aux, out + r - r0));
+    else if (w->tier == EWQ_INT4) ROWS_IN_TWO_STREAMS(quant_row16(w, EWQ_INT4, r, x, aux, out + r - r0));
     else if (w->dtype == EWQ_F16) ROWS_BY_TILE(raw_rows16(w, EWQ_F16, r, nr, x, out + r - r0));
     else if (w->dtype == EWQ_BF16) ROWS_BY_TILE(raw_rows16(w, EWQ_BF16, r, nr, x, out + r - r0));
     else ROWS_BY_TILE(raw_rows16(w, EWQ_F32, r, nr, x, out + r - r0));
