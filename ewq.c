@@ -2443,12 +2443,13 @@ AVX2_INLINE void quant_rows(const ewq_qmat *w, ewq_tier tier, int r, int nr, con
 }
 
 /* One int8 or int4 row whose groups are whole and a multiple of 64 columns, read in address order with
- * four partial sums per 64 columns: the AVX2 twin of quant_row16's usual-shape path (see there why). With
+ * four partial sums per 64 columns: the AVX2 twin of quant_row16's int8 path for those shapes (see there
+ * why), int4 by floats as well. With
  * EWQ_CPU=avx2 on the Qwen2.5-0.5B shape (2 threads, against the tiles, two rounds) decode went from 59-61
  * to 65-66 % of the copy bandwidth at int8 and 43-47 to 45-56 % at int4. */
 AVX2_INLINE float quant_row_stream(const ewq_qmat *w, ewq_tier tier, int r, const float *x, const float *aux) {
     int g = w->group, ng = w->cols / g;
-    const uint8_t *q = (const uint8_t *)w->q + (size_t)r * (tier == EWQ_INT8 ? (size_t)w->cols : (size_t)w->cols / 2);
+    const uint8_t *q = (const uint8_t *)w->q + (size_t)r * (tier == EWQ_INT8 ? (size_t)w->cols : int4_row_bytes(w->cols));
     const uint16_t *scale = w->scale + (size_t)r * ng, *min = tier == EWQ_INT4 ? w->min + (size_t)r * ng : NULL;
     __m256 acc = _mm256_setzero_ps(), acc_min = acc, e0, o0, e1, o1;
     for (int gi = 0; gi < ng; gi++, x += g) {
@@ -2975,9 +2976,10 @@ static void prepare512(const ewq_qmat *w, const float *x, float *aux) {
 }
 
 /* int8 and int4 decode, one row at a time. Unlike raw rows (raw_rows16), the quantized formats are read
- * row after row in address order: a tile's rows read side by side are four short streams that the
- * hardware prefetchers do not follow, while one row after another is one stream that they do, helped by
- * a software prefetch DECODE_PREFETCH_BYTES ahead of each 64 bytes. The x that a tile's rows would share
+ * row after row in address order (in two interleaved halves, ROWS_IN_TWO_STREAMS): a tile's rows read
+ * side by side are four short streams that the hardware prefetchers do not follow, while rows one after
+ * another are a stream that they do, helped by a software prefetch DECODE_PREFETCH_BYTES ahead of each
+ * 64 bytes. The x that a tile's rows would share
  * comes from L1 instead. int4 rows of the usual shapes (every group whole and a multiple of 64 columns)
  * take integer dot products (above). So that a row's products do not wait on one another, int8 rows of
  * those shapes send each 64 columns to four partial sums, added in a fixed order at the group's end and
