@@ -2444,9 +2444,9 @@ AVX2_INLINE void quant_rows(const ewq_qmat *w, ewq_tier tier, int r, int nr, con
 
 /* One int8 or int4 row whose groups are whole and a multiple of 64 columns, read in address order with
  * four partial sums per 64 columns: the AVX2 twin of quant_row16's int8 path for those shapes (see there
- * why), int4 by floats as well. With
- * EWQ_CPU=avx2 on the Qwen2.5-0.5B shape (2 threads, against the tiles, two rounds) decode went from 59-61
- * to 65-66 % of the copy bandwidth at int8 and 43-47 to 45-56 % at int4. */
+ * why), int4 by floats as well. With EWQ_CPU=avx2 on the Qwen2.5-0.5B shape (2 threads, against the
+ * tiles, two rounds) decode went from 59-61 to 65-66 % of the copy bandwidth at int8 and 43-47 to 45-56 %
+ * at int4. */
 AVX2_INLINE float quant_row_stream(const ewq_qmat *w, ewq_tier tier, int r, const float *x, const float *aux) {
     int g = w->group, ng = w->cols / g;
     const uint8_t *q = (const uint8_t *)w->q + (size_t)r * (tier == EWQ_INT8 ? (size_t)w->cols : int4_row_bytes(w->cols));
@@ -2485,7 +2485,6 @@ AVX2_INLINE float quant_row_stream(const ewq_qmat *w, ewq_tier tier, int r, cons
     return hsum8(_mm256_add_ps(acc, acc_min));
 }
 
-/* Rows [r0, r1) TILE at a time (the leftover one by one), with the format a constant in each copy. */
 /* Decode rows [r0, r1) one at a time in two interleaved halves (r0, r0 + h, r0 + 1, r0 + h + 1, ...): two
  * address streams per thread keep more reads from memory in flight than one (the hardware prefetchers
  * follow each). On the Qwen2.5-0.5B shape (2 threads, five rounds against one stream, alternating) int8
@@ -2500,6 +2499,7 @@ AVX2_INLINE float quant_row_stream(const ewq_qmat *w, ewq_tier tier, int r, cons
         }                                                                        \
     } while (0)
 
+/* Rows [r0, r1) TILE at a time (the leftover one by one), with the format a constant in each copy. */
 #define ROWS_BY_TILE(call_nr)                                          \
     do {                                                               \
         int r = r0;                                                    \
@@ -2978,15 +2978,14 @@ static void prepare512(const ewq_qmat *w, const float *x, float *aux) {
 /* int8 and int4 decode, one row at a time. Unlike raw rows (raw_rows16), the quantized formats are read
  * row after row in address order (in two interleaved halves, ROWS_IN_TWO_STREAMS): a tile's rows read
  * side by side are four short streams that the hardware prefetchers do not follow, while rows one after
- * another are a stream that they do, helped by a software prefetch DECODE_PREFETCH_BYTES ahead of each
- * 64 bytes. The x that a tile's rows would share
- * comes from L1 instead. int4 rows of the usual shapes (every group whole and a multiple of 64 columns)
- * take integer dot products (above). So that a row's products do not wait on one another, int8 rows of
- * those shapes send each 64 columns to four partial sums, added in a fixed order at the group's end and
- * then scaled; other shapes take one sum per group and their leftover columns one by one. On the
- * Qwen2.5-0.5B shape (2 threads, against tiles of four rows, alternately twice) decode went from 63-67
- * to 67-73 % of the copy bandwidth at int8 and 50-52 to 55-58 % at int4 (then floats); 2048 or 4096
- * bytes ahead did alike, 1024 worse. */
+ * another are a stream that they do, helped by a software prefetch DECODE_PREFETCH_BYTES ahead of each 64
+ * bytes. The x that a tile's rows would share comes from L1 instead. int4 rows of the usual shapes (every
+ * group whole and a multiple of 64 columns) take integer dot products (above). So that a row's products
+ * do not wait on one another, int8 rows of those shapes send each 64 columns to four partial sums, added
+ * in a fixed order at the group's end and then scaled; other shapes take one sum per group and their
+ * leftover columns one by one. On the Qwen2.5-0.5B shape (2 threads, against tiles of four rows,
+ * alternately twice) decode went from 63-67 to 67-73 % of the copy bandwidth at int8 and 50-52 to 55-58 %
+ * at int4 (then floats); 2048 or 4096 bytes ahead did alike, 1024 worse. */
 
 /* p + the sixteen int8 codes at q times x[0..16), as floats */
 AVX512_INLINE __m512 int8_fma16(const uint8_t *q, const float *x, __m512 p) {
