@@ -2442,6 +2442,10 @@ AVX2_INLINE void quant_rows(const ewq_qmat *w, ewq_tier tier, int r, int nr, con
     for (int k = 0; k < nr; k++) out[k] = hsum8(acc[k]) + tail[k];
 }
 
+/* The usual shapes of int8 and int4 matrices: every group whole and a multiple of 64 columns. Their decode
+ * needs no bookkeeping per group (quant_row_stream, quant_row16, int4 by VNNI). */
+static int usual_shape(const ewq_qmat *w) { return w->group % 64 == 0 && w->cols % w->group == 0; }
+
 /* One int8 or int4 row whose groups are whole and a multiple of 64 columns, read in address order with
  * four partial sums per 64 columns: the AVX2 twin of quant_row16's int8 path for those shapes (see there
  * why), int4 by floats as well. With EWQ_CPU=avx2 on the Qwen2.5-0.5B shape (2 threads, against the
@@ -2510,7 +2514,7 @@ AVX2_INLINE float quant_row_stream(const ewq_qmat *w, ewq_tier tier, int r, cons
 AVX2 static void avx2_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out,
                              float *row) {
     (void)row;
-    if (w->tier != EWQ_RAW && w->group % 64 == 0 && w->cols % w->group == 0) {
+    if (w->tier != EWQ_RAW && usual_shape(w)) {
         if (w->tier == EWQ_INT8) ROWS_IN_TWO_STREAMS(out[r - r0] = quant_row_stream(w, EWQ_INT8, r, x, aux));
         else ROWS_IN_TWO_STREAMS(out[r - r0] = quant_row_stream(w, EWQ_INT4, r, x, aux));
     }
@@ -2927,7 +2931,7 @@ AVX512_INLINE void raw_rows16(const ewq_qmat *w, ewq_dtype t, int r, int nr, con
  * 64 columns of x with a NaN or an infinity get 2^-k = NaN: the product is not finite, as in floats. */
 #define VNNI_CHUNK 512
 
-static int int4_by_vnni(const ewq_qmat *w) { return w->tier == EWQ_INT4 && w->group % 64 == 0 && w->cols % w->group == 0; }
+static int int4_by_vnni(const ewq_qmat *w) { return w->tier == EWQ_INT4 && usual_shape(w); }
 
 AVX512 static void int4_prepare_vnni(const ewq_qmat *w, const float *x, uint8_t *aux) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
@@ -3033,8 +3037,7 @@ AVX512_INLINE void quant_row16(const ewq_qmat *w, ewq_tier tier, int r, const fl
         *out = _mm512_reduce_add_ps(_mm512_add_ps(acc, acc_min));
         return;
     }
-    if (tier == EWQ_INT8 && g % 64 == 0 && cols % g == 0) {
-        /* every group whole and a multiple of 64 columns (the usual shapes): no bookkeeping per group */
+    if (tier == EWQ_INT8 && usual_shape(w)) {
         for (int gi = 0; gi < ng; gi++, x += g) {
             __m512 p0 = _mm512_setzero_ps(), p1 = p0, p2 = p0, p3 = p0;
             for (int i = 0; i < g; i += 64, q += 64) {
