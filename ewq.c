@@ -3775,6 +3775,17 @@ static int ppl_score_chunk(ppl_scores *s, const ewq_backend *b, const float *log
     return 0;
 }
 
+/* ppl_chunk and ppl_score_chunk without a reference, where the backend scores its own logits (score, ewq.h):
+ * the second half's negative log-likelihoods into nll (ctx - 1 - ctx / 2 of them), added in the same order. */
+static int ppl_chunk_scored(ppl_scores *s, ewq_backend *b, const int *chunk, int ctx, float *last, double *nll,
+                            ewq_err *err) {
+    int first = ctx / 2;
+    if (b->forward(b, chunk, first, 0, last, 0, err) || b->score(b, chunk + first, ctx - first, first, nll, err))
+        return -1;
+    for (int j = 0; j < ctx - 1 - first; j++) running_add(&s->nll, nll[j]);
+    return 0;
+}
+
 /* The value at fraction p of sorted v[0..n), interpolated linearly between neighbours (as
  * llama-perplexity's percentiles; p = 0.5 is the median). */
 static double percentile(const double *v, long n, double p) {
@@ -3871,6 +3882,7 @@ int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, 
         return ewq_fail(err, b->packed->model->dir, "%ld tokens are fewer than one chunk of %d", n, ctx);
     size_t rows = (size_t)(ctx - first);
     float *logits = xmalloc(sizeof(float) * rows * V), *ref_logits = ref ? xmalloc(sizeof(float) * rows * V) : NULL;
+    double *nll = xmalloc(sizeof(double) * rows);
     int *chunk = xmalloc(sizeof(int) * (size_t)ctx), rc = 0;
     ppl_scores s;
     ppl_scores_init(&s, V, (long)r->chunks * (ctx - 1 - first), ref != NULL);
@@ -3879,16 +3891,20 @@ int ewq_perplexity(ewq_backend *b, ewq_backend *ref, const int *tokens, long n, 
     ewq_progress_start(&bar, "perplexity", "tokens", (double)r->chunks * ctx, progress);
     for (int ch = 0; ch < r->chunks && rc == 0; ch++) {
         ppl_chunk_ids(c, tokens, ch, ctx, chunk);
-        rc = ppl_chunk(b, chunk, ctx, logits, err);
-        if (rc == 0 && ref) rc = ppl_chunk(ref, chunk, ctx, ref_logits, err);
-        if (rc == 0) rc = ppl_score_chunk(&s, b, logits, ref, ref_logits, chunk, ctx, err);
+        if (!ref && b->score) {
+            rc = ppl_chunk_scored(&s, b, chunk, ctx, logits, nll, err);
+        } else {
+            rc = ppl_chunk(b, chunk, ctx, logits, err);
+            if (rc == 0 && ref) rc = ppl_chunk(ref, chunk, ctx, ref_logits, err);
+            if (rc == 0) rc = ppl_score_chunk(&s, b, logits, ref, ref_logits, chunk, ctx, err);
+        }
         snprintf(note, sizeof note, "chunk %d/%d, ppl %.4f", ch + 1, r->chunks, exp(running_mean(&s.nll)));
         ewq_progress_update(&bar, (double)(ch + 1) * ctx, note);
     }
     ewq_progress_end(&bar, rc ? -1 : (double)r->chunks * ctx, note);
     if (rc == 0) rc = ppl_scores_finish(&s, b, r, err);
     ppl_scores_free(&s);
-    free(logits), free(ref_logits), free(chunk);
+    free(logits), free(ref_logits), free(nll), free(chunk);
     return rc;
 }
 

@@ -490,6 +490,13 @@ void ewq_packed_free(ewq_packed *p);
  * maxima; where logit 0 is NaN, id 0, as its scan keeps it), chosen where the logits are, so the CUDA backend
  * copies two ints per token instead of vocab floats. It fails as ewq_check_logits does when a logit is not
  * finite. Greedy ewq_generate and ewq_bench use it.
+ * score(b, tokens, n, pos, nll, err), where not NULL, is forward without logits for the caller as well: it runs
+ * the same positions and writes nll[j] = -log softmax(logits of position pos + j)[tokens[j + 1]] for j in
+ * [0, n - 1), in double as ewq_perplexity computes it from logits (max subtracted, sum of exponentials in
+ * double); only the order of that sum may differ. So the CUDA backend copies n - 1 doubles per call instead of
+ * n * vocab floats. It fails as ewq_check_logits does, at the first such position, when a logit of a scored
+ * position is not finite. ewq_perplexity uses it when there is no reference model; the CPU backend has none
+ * (its logits are in host memory already).
  */
 typedef struct ewq_backend {
     const char *name;          /* "cpu", "cuda" */
@@ -498,6 +505,7 @@ typedef struct ewq_backend {
     void *state;               /* the backend's own: KV cache, scratch, device copies */
     int (*forward)(struct ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err);
     int (*next_token)(struct ewq_backend *b, const int *tokens, int n, int pos, int *id, ewq_err *err);
+    int (*score)(struct ewq_backend *b, const int *tokens, int n, int pos, double *nll, ewq_err *err);
     void (*free)(struct ewq_backend *b);
 } ewq_backend;
 

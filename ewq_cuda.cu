@@ -26,6 +26,9 @@
  *             keys and values staged 32 at a time in shared memory sized by the head width alone, online
  *             softmax), SiLU(gate) * up; the residual adds are fused into the o_proj and down products
  *             (out += W x)
+ *   perplexity score, after a prefill, computes each position's negative log-likelihood on the device
+ *             (nll_rows) and copies one double per position down instead of its logits (512 KB at a
+ *             vocabulary of 128k)
  * The tiled prefill and per-value paths dequantize as the CPU does (int4: min + scale * q as two roundings,
  * no fused multiply-add), so weights agree bit for bit and sums differ only in their order; the decode and
  * tensor-core products apply scale and minimum to a group's sums instead, and the tensor-core one rounds
@@ -63,6 +66,7 @@
 static_assert(ATTN_THREADS == 128 && ATTN_ROWS == 64 && ATTN_KEYS % 8 == 0, "attention's thread layout: 16 x 8");
 #define SPLIT_KEYS 256  /* decode attention: keys per block */
 #define ARGMAX_THREADS 1024   /* argmax_logits: a vocabulary of 128k takes 32 loads of 16 bytes per thread */
+#define NLL_THREADS 512       /* nll_rows: threads per row of logits */
 
 /* ===================================================================================================
  * Errors: every runtime call checked, every launch followed by cudaGetLastError
@@ -973,6 +977,40 @@ __global__ void __launch_bounds__(ARGMAX_THREADS) argmax_logits(const float *x, 
     if (t == 0) out[0] = isnan(x[0]) ? 0 : i, out[1] = bad[0];
 }
 
+/* Perplexity's scores where the logits are, one block per row r of x ([rows][n]): nll[r] = -log softmax(x_r)[next[r]]
+ * in double as the CPU's log_softmax computes it (the row's largest value m, the sum of exp(x_i - m) in double,
+ * then -(x[next] - (m + log(sum)))), so that only the sums' order differs; NaN when a value is not finite (a
+ * row of finite logits always gives a finite result). The row is read twice (maximum, then sum); the second
+ * read finds it in L2. */
+__global__ void __launch_bounds__(NLL_THREADS) nll_rows(const float *x, int n, const int *next, double *nll) {
+    __shared__ float top[NLL_THREADS];
+    __shared__ double sum[NLL_THREADS];
+    __shared__ int nonfinite[NLL_THREADS];
+    const float *row = x + (size_t)blockIdx.x * n;
+    int t = threadIdx.x, odd = 0;
+    float m = -INFINITY;
+    for (int i = t; i < n; i += NLL_THREADS) {
+        float v = row[i];
+        odd |= !isfinite(v);
+        m = fmaxf(m, v);
+    }
+    top[t] = m, nonfinite[t] = odd;
+    __syncthreads();
+    for (int half = NLL_THREADS / 2; half; half /= 2) {
+        if (t < half) top[t] = fmaxf(top[t], top[t + half]), nonfinite[t] |= nonfinite[t + half];
+        __syncthreads();
+    }
+    double mx = top[0], e = 0;
+    for (int i = t; i < n; i += NLL_THREADS) e += exp((double)row[i] - mx);
+    sum[t] = e;
+    __syncthreads();
+    for (int half = NLL_THREADS / 2; half; half /= 2) {
+        if (t < half) sum[t] += sum[t + half];
+        __syncthreads();
+    }
+    if (t == 0) nll[blockIdx.x] = nonfinite[0] ? NAN : -((double)row[next[blockIdx.x]] - (mx + log(sum[0])));
+}
+
 /* The copy that decode bandwidth is compared with: 16-byte loads and stores, grid-stride. */
 __global__ void copy16(uint4 *dst, const uint4 *src, size_t n) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
@@ -1127,6 +1165,8 @@ typedef struct cuda_state {
     int *host_step;                    /* pinned: the same, copied up before each replay */
     float *host_logits;                /* pinned: the logits, copied down after it */
     int *choice, *host_choice;         /* next_token: argmax_logits' id and non-finite flag, and a pinned copy */
+    int *next;                         /* score: the id each position predicts [CHUNK] */
+    double *nll;                       /* score: nll_rows' results [CHUNK] */
     cudaStream_t stream;
     cudaGraphExec_t graph;
     void **allocs;                     /* every device allocation, freed together */
@@ -1382,13 +1422,42 @@ static int cuda_next_token(ewq_backend *b, const int *tokens, int n, int pos, in
     return 0;
 }
 
+/* score (ewq.h): each pass's logits stay on the device and nll_rows sends down a double per position; at the
+ * first that is NaN (a logit not finite) that row's logits follow, so that the error names the position and
+ * the first such id as the CPU's check does. */
+static int cuda_score(ewq_backend *b, const int *tokens, int n, int pos, double *nll, ewq_err *err) {
+    cuda_state *s = (cuda_state *)b->state;
+    int vocab = b->packed->model->cfg.vocab;
+    if (ewq_forward_check(b, tokens, n, pos, err)) return -1;
+    for (int done = 0; done < n; done += s->chunk) {
+        int m = n - done < s->chunk ? n - done : s->chunk, rows = done + m < n ? m : m - 1;
+        if (m == 1 ? decode_step(b, tokens[done], pos + done, NULL, err)
+                   : forward_chunk(b, tokens + done, m, pos + done, NULL, 1, 1, err))
+            return -1;
+        if (rows == 0) continue;
+        CUDA_TRY(cudaMemcpyAsync(s->next, tokens + done + 1, sizeof(int) * (size_t)rows, cudaMemcpyHostToDevice, s->stream));
+        LAUNCH("nll_rows", nll_rows<<<rows, NLL_THREADS, 0, s->stream>>>(s->logits, vocab, s->next, s->nll));
+        CUDA_TRY(cudaMemcpyAsync(nll + done, s->nll, sizeof(double) * (size_t)rows, cudaMemcpyDeviceToHost, s->stream));
+        CUDA_TRY(cudaStreamSynchronize(s->stream));
+        for (int j = 0; j < rows; j++) {
+            if (isfinite(nll[done + j])) continue;
+            CUDA_TRY(cudaMemcpy(s->host_logits, s->logits + (size_t)j * vocab, sizeof(float) * vocab, cudaMemcpyDeviceToHost));
+            if (ewq_check_logits(b, s->host_logits, pos + done + j, err)) return -1;
+            return ewq_fail(err, "cuda", "nll_rows found a logit that is not finite at position %d, but the copy has none",
+                            pos + done + j);
+        }
+    }
+    return 0;
+}
+
 /* Device bytes the backend needs beyond the weights: KV cache, activations, logits, tables. */
 static size_t state_bytes(const ewq_config *c, int max_ctx, int chunk) {
     size_t kv = 2 * sizeof(float) * c->n_layers * (size_t)max_ctx * c->n_kv_heads * c->head_dim;
     size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim, h = c->hidden;
     size_t act = sizeof(float) * chunk * (h + (h > qd ? h : qd) + 2 * qd + 2 * kvd + 2 * (size_t)c->intermediate + c->vocab);
     size_t part = sizeof(float) * (size_t)c->n_heads * ((max_ctx + SPLIT_KEYS - 1) / SPLIT_KEYS) * (c->head_dim + 2);
-    return kv + act + part + sizeof(float) * (size_t)max_ctx * c->head_dim + sizeof(int) * ((size_t)chunk + c->n_heads + 6);
+    return kv + act + part + sizeof(float) * (size_t)max_ctx * c->head_dim + sizeof(int) * (2 * (size_t)chunk + c->n_heads + 6) +
+           sizeof(double) * (size_t)chunk;
 }
 
 static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
@@ -1461,7 +1530,10 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
     size_t widths[] = {h, h > qd ? h : qd, qd, kvd, kvd, qd, f, f, (size_t)c->vocab};
     for (int i = 0; i < 9; i++)
         if (dev_alloc(s, (void **)bufs[i], sizeof(float) * N * widths[i], "activations", err)) return -1;
-    if (dev_alloc(s, (void **)&s->tokens, sizeof(int) * N, "activations", err)) return -1;
+    if (dev_alloc(s, (void **)&s->tokens, sizeof(int) * N, "activations", err) ||
+        dev_alloc(s, (void **)&s->next, sizeof(int) * N, "activations", err) ||
+        dev_alloc(s, (void **)&s->nll, sizeof(double) * N, "activations", err))
+        return -1;
 
     s->splits = (max_ctx + SPLIT_KEYS - 1) / SPLIT_KEYS;
     if (dev_alloc(s, (void **)&s->attn_part, sizeof(float) * c->n_heads * (size_t)s->splits * (d + 2), "attention", err) ||
@@ -1516,6 +1588,7 @@ int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err
     b->state = s;
     b->forward = cuda_forward;
     b->next_token = cuda_next_token;
+    b->score = cuda_score;
     b->free = cuda_free;
     if (cuda_setup(b, p, max_ctx, err)) {
         cuda_free(b);

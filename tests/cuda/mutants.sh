@@ -40,6 +40,10 @@ mutants=(
 'attention-grid-truncated|s/\(n \+ ATTN_ROWS - 1\) \/ ATTN_ROWS/n \/ ATTN_ROWS/|the prefill attention launches no block for the positions past the last full tile of 64'
 'argmax-tie-highest|s/\(w == v \&\& j < i\)/(w == v \&\& j > i)/|the device argmax breaks ties between threads towards the highest id'
 'argmax-finite-unchecked|s/nonfinite .= k \+ e < n \&\& !isfinite\(y\[e\]\);//|the device argmax never reports a logit that is not finite'
+'nll-float-difference|s/e \+= exp\(\(double\)row\[i\] - mx\)/e += exp((double)(row[i] - (float)mx))/|the device perplexity subtracts the maximum in float, not in double as the CPU does'
+'nll-own-token|s/s->next, tokens \+ done \+ 1,/s->next, tokens + done,/|the device perplexity scores the token at each position instead of the next one'
+'nll-pass-edge|s/rows = done \+ m < n \? m : m - 1;/rows = m - 1;/|the device perplexity drops the last position of every pass, not of the last one only'
+'nll-finite-unchecked|s/odd .= !isfinite\(v\);//|the device perplexity never reports a logit that is not finite'
 'no-sync-mode|s/if \(e == cudaSuccess \&\& sync_each_launch\) e = cudaDeviceSynchronize\(\);//|EWQ_CUDA_SYNC=1 does not wait for each kernel, so a fault names none'
 )
 

@@ -12,7 +12,9 @@
  *               everything are reported). The KL divergence sees what perplexity on random weights
  *               cannot: their perplexity is near the vocabulary size whatever the logits are.
  *   perplexity  llama.cpp's protocol (ewq_perplexity), 4 chunks of 32 positions: within 0.1%, and the
- *               99th percentile of the per-position KL divergence from the CPU backend <= 1e-4
+ *               99th percentile of the per-position KL divergence from the CPU backend <= 1e-4; without
+ *               a reference the CUDA backend scores on the device (score): within 1e-12 of the same
+ *               logits scored on the host (only the order of a sum of doubles differs)
  *   repeats     the last decode step run again gives the same logits to the last bit
  *   next token  the id next_token chooses on the device at the last decode step, against the CPU's choice
  *               from its logits (unless its two largest are closer than 1e-4 * max |logit|)
@@ -33,11 +35,13 @@
  * products take piece by piece rather than a group at a time; mixed with groups of 40, which no 16-byte
  * load divides, so the products take the per-value path and the last group of a row is short.
  * next_token's rules on the first fixture: ties between equal maxima (an lm_head whose upper half repeats
- * its lower half) go to the lowest id, and a logit that is not finite fails the call with the CPU's line.
+ * its lower half) go to the lowest id, and a logit that is not finite fails the call, and a perplexity scored
+ * on the device, with the CPU's line.
  * llama3-f32 synthesized with heads of 128 columns (also in --quick): the widest head the prefill attention
  * takes, at the most shared memory it asks for.
  * Also checked: bad calls, a context too large for device memory and a head wider than 128 fail with one
- * line; a context of 100000 positions works (the prefill attention's shared memory does not grow with the
+ * line; a perplexity scored on the device across two passes (513 positions) as on the host; a context of
+ * 100000 positions works (the prefill attention's shared memory does not grow with the
  * context). Under the emulation only (its hooks, NULL in a GPU build): the attention of that context's
  * last positions asks for the shared memory of a short one, and with EWQ_CUDA_SYNC=1 a kernel's fault is
  * reported naming it.
@@ -207,6 +211,19 @@ static void ppl_and_greedy(const char *model_name, const variant *v, const ewq_c
                name, rc_cpu.ppl, rc_gpu.ppl, d, rc_gpu.kl, rc_gpu.kl_p99);
         if (d > worst_ppl) worst_ppl = d;
     }
+    /* without a reference the CUDA backend scores its logits where they are (score): the same logits as the
+     * call above scored on the host, so the two may differ only by the order of a sum of doubles */
+    ewq_ppl_result rc_dev;
+    snprintf(name, sizeof name, "cuda/%s/%s/ppl-scored-on-device", model_name, v->name);
+    if (ewq_perplexity(gpu, NULL, tokens, 4L * ppl_ctx, ppl_ctx, 0, &rc_dev, &err)) {
+        check(0, name, "%s", err.msg), failed();
+    } else {
+        double d = fabs(rc_dev.ppl - rc_gpu.ppl) / rc_gpu.ppl, ds = fabs(rc_dev.ppl_stderr - rc_gpu.ppl_stderr) / rc_gpu.ppl_stderr;
+        expect(d <= 1e-12 && ds <= 1e-9 && rc_dev.scored == rc_gpu.scored, name,
+               "relative difference %.3g from the same logits scored on the host (stderr %.3g)", d > ds ? d : ds);
+        printf("# %s: %.17g, on the host %.17g (relative difference %.3g; stderr %.3g)\n", name, rc_dev.ppl, rc_gpu.ppl,
+               d, ds);
+    }
     greedy64(model_name, v, c, cpu, gpu);
 }
 
@@ -323,6 +340,34 @@ static void long_context(const ewq_packed *p) {
     free(logits);
 }
 
+static int *lcg_tokens(int n, int vocab) {
+    int *ids = malloc(sizeof(int) * (size_t)n);
+    uint32_t s = 2024;
+    for (int i = 0; i < n; i++) ids[i] = (int)((s = s * 1664525u + 1013904223u) >> 8) % vocab;
+    return ids;
+}
+
+/* Perplexity scored on the device over more positions than one pass holds (CHUNK, 512): ctx 1026 makes the
+ * scored half 513 positions, a pass of 512 whose last position predicts the first id of the next pass, then
+ * a pass of one (a decode step); the same logits scored on the host (with the CPU backend as a reference)
+ * must give the same perplexity but for the order of a sum of doubles. */
+static void score_across_passes(const ewq_packed *p) {
+    int ctx = 1026, *ids = lcg_tokens(ctx, p->model->cfg.vocab);
+    ewq_backend cpu = {0}, gpu = {0};
+    ewq_err err;
+    ewq_ppl_result host, dev;
+    int rc = ewq_cpu_init(&cpu, p, ctx, &err) || ewq_cuda_init(&gpu, p, ctx, &err) ||
+             ewq_perplexity(&gpu, &cpu, ids, ctx, ctx, 0, &host, &err) || ewq_perplexity(&gpu, NULL, ids, ctx, ctx, 0, &dev, &err);
+    double d = rc ? 1 : fabs(dev.ppl - host.ppl) / host.ppl;
+    if (!check(!rc && d <= 1e-12 && dev.scored == 512 && host.scored == 512, "cuda/ppl-scored-across-passes",
+               "%s", rc ? err.msg : "the device and host scores differ"))
+        failed();
+    if (!rc) printf("# cuda/ppl-scored-across-passes: %.17g, on the host %.17g (relative difference %.3g)\n", dev.ppl, host.ppl, d);
+    if (gpu.state) gpu.free(&gpu);
+    if (cpu.state) cpu.free(&cpu);
+    free(ids);
+}
+
 /* A head wider than the attention kernel holds (ATTN_DIM_MAX, 128 columns) is refused with one line. */
 static void head_too_wide(const ewq_packed *p) {
     ewq_model wide = *p->model;
@@ -402,16 +447,10 @@ static void check_errors(const ewq_model *m) {
         failed();
     if (!r4) big.free(&big);
     long_context(&p);
+    score_across_passes(&p);
     head_too_wide(&p);
     emulated_faults(&p);
     ewq_packed_free(&p), ewq_assignment_free(&a), free(logits);
-}
-
-static int *lcg_tokens(int n, int vocab) {
-    int *ids = malloc(sizeof(int) * (size_t)n);
-    uint32_t s = 2024;
-    for (int i = 0; i < n; i++) ids[i] = (int)((s = s * 1664525u + 1013904223u) >> 8) % vocab;
-    return ids;
 }
 
 /* next_token's choice against the CPU's (ewq_sample with no sampler) where the answer hinges on the rules
@@ -469,6 +508,21 @@ static void next_token_rules(const ewq_model *m) {
     ok = rc_cpu && rc_gpu && value && !strncmp(err.msg, gerr.msg, (size_t)(value - err.msg) + strlen("(token 3: "));
     if (!check(ok, "cuda/next-token/not-finite", "CPU: %s", err.msg)) failed();
     printf("# cuda/next-token/not-finite: CUDA: %s\n", gerr.msg);
+    /* perplexity, which the CUDA backend scores on the device: the same line, at the first scored position,
+     * with row 3 alone infinite (row 7 as it was, from its copy), so that a row may hold a -inf whose largest
+     * value is finite (the emulation's position 4 does), which only the check for values that are not finite
+     * sees */
+    if (gpu.state) gpu.free(&gpu);
+    lm->scale[(size_t)7 * ng] = lm->scale[(size_t)(half + 7) * ng];
+    ewq_ppl_result r;
+    err.msg[0] = gerr.msg[0] = 0;
+    rc_cpu = ewq_perplexity(&cpu, NULL, ids, 8, 8, 0, &r, &err);
+    rc_gpu = ewq_cuda_init(&gpu, &p, 64, &gerr) || ewq_perplexity(&gpu, NULL, ids, 8, 8, 0, &r, &gerr);
+    value = strstr(err.msg, "(token 3: ");
+    ok = rc_cpu && rc_gpu && value && strstr(err.msg, "position 4") &&
+         !strncmp(err.msg, gerr.msg, (size_t)(value - err.msg) + strlen("(token 3: "));
+    if (!check(ok, "cuda/ppl/not-finite", "CPU: %s", err.msg)) failed();
+    printf("# cuda/ppl/not-finite: CUDA: %s\n", gerr.msg);
     if (gpu.state) gpu.free(&gpu);
     cpu.free(&cpu), ewq_packed_free(&p), free(prompt), free(logits);
 }
