@@ -3,7 +3,7 @@
 # it cannot rot between leases. Each GPU step must say "skipped: no GPU"; ewq must refuse every bench command
 # for want of a GPU alone (a flag it no longer takes fails here); the CPU runs fill the summary table; at
 # most 8 files land in $OUT and none elsewhere in the repository; a short deadline ends it early and cleanly;
-# a bench flag ewq refuses fails the dry run.
+# a bench flag ewq refuses fails the dry run; --peer's steps run as well.
 . tests/lib.sh
 script=tests/cuda/gpu_window.sh
 out=$tmp/window
@@ -60,4 +60,26 @@ rc=$?
 report gpu-window/bad-bench-flag-fails "$( { [ $rc = 1 ] && grep -q 'not the no-GPU refusal' "$out/summary.txt"; } ||
     echo "exit status $rc: $(grep -m1 'bench' "$out/summary.txt")")"
 
+# --peer (the lease after): ewq's perplexity on the ids and its bench on the CPU backend fill ewq's rows of
+# the table; the transformers peer runs where PY has torch (then its perplexity must be ewq's: the same
+# protocol on the same float32 model) and says it is skipped otherwise
+rm -rf "$out"
+OUT=$out EWQ_BENCH_ROOT=$tmp DEADLINE=120 bash "$script" --dry-run --peer >"$tmp/stdout" 2>&1
+rc=$?
+s=$out/summary.txt
+why=
+[ $rc = 0 ] || why="exit status $rc: $(tail -n 3 "$tmp/stdout");"
+grep -q "^[0-9:]* ewq ppl Llama-3.2-1B raw ([^)]*): ok" "$s" || why="$why no ewq ppl step;"
+[ "$(grep -cE '^Llama-3\.(2-1B|1-8B) +ewq +[0-9.]+ +[0-9.]+ ' "$s")" = 2 ] || why="$why ewq's rows are not filled;"
+grep -qE '^Llama-3\.2-1B +ewq( +[0-9.-]+){3} +[0-9.]+ +[0-9.]+$' "$s" || why="$why no perplexity and seconds in ewq's first row;"
+[ -f "$out/test_cuda.txt" ] && why="$why test_cuda ran;"
+if grep -q "transformers Llama-3.2-1B: skipped: no .* with torch and transformers" "$s"; then
+    echo "SKIP gpu-window/peer-agrees: no python3 with torch and transformers here (PY names one)"
+else
+    report gpu-window/peer-agrees "$(awk '$2 == "ewq" && $1 == "Llama-3.2-1B" { e = $6 } $2 == "transformers" && $1 == "Llama-3.2-1B" { t = $6 }
+        END { if (!(e > 0 && t > 0 && (e - t) / e < 1e-3 && (t - e) / e < 1e-3)) print "perplexity: ewq " e ", transformers " t }' "$s")"
+fi
+report gpu-window/peer "$why"
+
 expect_exit gpu-window/usage 2 "usage: bash tests/cuda/gpu_window.sh" bash "$script" --bogus
+expect_exit gpu-window/usage-prepare-alone 2 "usage: bash tests/cuda/gpu_window.sh" bash "$script" --prepare --peer

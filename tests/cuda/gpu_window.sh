@@ -15,36 +15,49 @@
 #   5. compute-sanitizer memcheck on test_cuda --quick between the two shapes, racecheck with the time left
 #      at the end (sanitizer.txt)
 #   6. summary.txt: one line per step (status and seconds) and the bench table, also printed last.
+# With --peer, the lease after that one (once steps 3 to 5 have run on a GPU): steps 1 and 2, then each shape
+# raw beside PyTorch + transformers in bfloat16 on the same GPU (tests/bench/torch_peer.py; peer.txt): for the
+# first shape, ewq ppl --backend cuda on all of WikiText-2's test text (Llama-3 ids made by --prepare) and the
+# same perplexity through transformers, each timed; for every shape, ewq bench and the peer's pp and tg; the
+# summary's table puts them side by side.
 # Exit status 0 when every step that ran passed; 1 when one failed or no GPU was found. A step cut by its
 # time limit is reported as cut (its log holds what it did), not as failed.
 #
 # usage, from the repository root (tests/README.md, "GPU tests"):
 #   bash tests/cuda/gpu_window.sh --prepare   on the CPU machine, with nvcc: builds ./ewq and test_cuda for
 #                                             sm_90 and copies them, the commit and the assets the run needs
-#                                             (stories260K, six configs) into gpu-window/ (ignored by git)
-#   bash tests/cuda/gpu_window.sh             on the GPU machine, with gpu-window/ next to the repository
-#   bash tests/cuda/gpu_window.sh --dry-run   anywhere (make test): every step as on the GPU machine, except
+#                                             (stories260K, six configs, WikiText-2's test ids) into gpu-window/
+#                                             (ignored by git)
+#   bash tests/cuda/gpu_window.sh [--peer]    on the GPU machine, with gpu-window/ next to the repository
+#   bash tests/cuda/gpu_window.sh --dry-run [--peer]
+#                                             anywhere (make test): every step as on the GPU machine, except
 #                                             that each GPU step says "skipped: no GPU"; the bench commands
 #                                             are still given to ewq (which must refuse them for want of a
 #                                             GPU, not for a flag), and run on the CPU backend with a tiny
-#                                             stand-in checkpoint, so the summary table is made from them
+#                                             stand-in checkpoint, so the summary table is made from them (with
+#                                             --peer, the peer runs on the CPU too, where PY has torch)
 # environment: OUT, DEADLINE; EWQ (the ewq of a dry run, default ./ewq); EWQ_ASSETS (default gpu-window/assets,
 # else ../shared/assets); EWQ_BENCH_ROOT (where checkpoints are synthesized, default $TMPDIR or /tmp);
-# SHAPES (default "Llama-3.2-1B Llama-3.1-8B"); BENCH_ARGS (default "-p 512 -n 128 -r 3").
+# SHAPES (default "Llama-3.2-1B Llama-3.1-8B"); BENCH_ARGS (default "-p 512 -n 128 -r 3"); PY (the python3
+# with torch and transformers, default python3).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-mode=run
-case "${1:-}" in
-    --dry-run) mode=dry ;;
-    --prepare) mode=prepare ;;
-    "") ;;
-    *) echo "usage: bash tests/cuda/gpu_window.sh [--prepare | --dry-run]" >&2; exit 2 ;;
-esac
-[ $# -le 1 ] || { echo "usage: bash tests/cuda/gpu_window.sh [--prepare | --dry-run]" >&2; exit 2; }
+usage="usage: bash tests/cuda/gpu_window.sh [--prepare | [--dry-run] [--peer]]"
+mode=run peer=0
+for a in "$@"; do
+    case $a in
+        --dry-run) [ $mode = run ] || { echo "$usage" >&2; exit 2; }; mode=dry ;;
+        --prepare) [ $# = 1 ] || { echo "$usage" >&2; exit 2; }; mode=prepare ;;
+        --peer) [ $peer = 0 ] || { echo "$usage" >&2; exit 2; }; peer=1 ;;
+        *) echo "$usage" >&2; exit 2 ;;
+    esac
+done
 prep=$PWD/gpu-window
 shapes=${SHAPES:-Llama-3.2-1B Llama-3.1-8B}
 # the configs test_cuda's real-width shapes are made from (tests/cuda/test_cuda.c, run_shapes)
 test_shapes="Llama-3.2-1B Qwen2.5-0.5B-Instruct Qwen3-0.6B"
+# --peer's perplexity text: WikiText-2's test split in the Llama-3 tokenizer's ids (both shapes have its vocabulary)
+wikitext_ids=wikitext2-test.llama3.ids
 [ -d /usr/local/cuda/bin ] && PATH=$PATH:/usr/local/cuda/bin
 
 if [ $mode = prepare ]; then
@@ -57,6 +70,7 @@ if [ $mode = prepare ]; then
     cp -r "$src/stories260K" "$prep/assets/"
     # shellcheck disable=SC2086
     for s in $(printf '%s\n' $shapes $test_shapes | sort -u); do cp -r "$src/configs/$s" "$prep/assets/configs/"; done
+    ./ewq tokenize "$src/tokenizers/llama3" "$src/text/wiki.test.raw" --ids >"$prep/assets/$wikitext_ids"
     { git rev-parse HEAD; git status --short --untracked-files=no; } >"$prep/COMMIT"
     echo "gpu-window/ prepared ($(du -sh "$prep" | cut -f1)); on the GPU machine, from the repository root with"
     echo "gpu-window/ beside the rest: bash tests/cuda/gpu_window.sh"
@@ -193,16 +207,61 @@ if [ $gpu = 1 ] || [ $mode = dry ]; then
     synth_pid=$!
 fi
 
-# 3. correctness
-gpu_step test_cuda 150 "$out/test_cuda.txt" "$tc"
-rc=$?
-if [ $rc != 0 ] && [ $rc != 125 ]; then
-    gpu_step "test_cuda again, every kernel waited for (EWQ_CUDA_SYNC=1)" 90 "$out/test_cuda.txt" \
-        env EWQ_CUDA_SYNC=1 CUDA_LAUNCH_BLOCKING=1 "$tc" --fail-fast
+# checkpoint WHAT SHAPE: waits for SHAPE's checkpoint and sets ckpt to its folder; where there is none (its
+# synthesis failed, or the deadline came first) says so for WHAT and returns 1
+checkpoint() {
+    local what=$1 shape=$2
+    while ! grep -qE "^(ready|failed) $shape( |:)" "$out/synth.txt" && kill -0 $synth_pid 2>/dev/null && room 5 >/dev/null; do
+        sleep 1
+    done
+    ckpt=$(sed -n "s/^ready $shape //p" "$out/synth.txt")
+    [ -n "$ckpt" ] && return 0
+    if grep -q "^failed $shape" "$out/synth.txt"; then
+        note "$what $shape: no checkpoint: $(grep -m1 "^failed $shape" "$out/synth.txt")"
+        failures=$((failures + 1))
+    else
+        note "$what $shape: cut: the checkpoint was not ready before the deadline"
+        cuts=$((cuts + 1))
+    fi
+    return 1
+}
+
+if [ $peer = 1 ]; then
+    py=${PY:-python3} no_py=
+    "$py" -c 'import torch, transformers' >/dev/null 2>&1 || no_py="no $py with torch and transformers" py=
+    ids=$assets/$wikitext_ids
+    if [ $mode = dry ]; then   # the stand-in's vocabulary is 256: ids that are the bytes of a text
+        ids=$root/ewq-dry-run.ids
+        od -An -tu1 -v -N 4096 README.md >"$ids"
+    fi
 fi
-if [ -s "$out/test_cuda.txt" ]; then
-    note "test_cuda: $(grep -c '^PASS' "$out/test_cuda.txt") PASS, $(grep -c '^FAIL' "$out/test_cuda.txt") FAIL lines; $(grep -m1 '^# largest' "$out/test_cuda.txt" | cut -c3-)"
-fi
+
+# --peer's steps for one shape, raw: for the first, ewq ppl on the ids, timed; ewq bench; the same through
+# transformers (perplexity with the first shape; a dry run's on the CPU in float32), in peer.txt
+peer_shape() {   # SHAPE SECONDS [ppl]
+    local shape=$1 secs=$2 dir on_gpu=(--backend cuda) device=(--device cuda) text=()
+    if [ -z "$synth_pid" ]; then
+        note "peer $shape: skipped: no GPU ($no_gpu)"
+        return
+    fi
+    checkpoint peer "$shape" || return
+    dir=$ckpt
+    [ $mode = dry ] && on_gpu=() device=(--device cpu --dtype float32)
+    if [ "${3:-}" = ppl ]; then
+        text=(--ids "$ids")
+        step "ewq ppl $shape raw (all of $(basename "$ids"))" "$secs" "$out/peer.txt" \
+            "$ewq" ppl "$dir" "${on_gpu[@]}" --tokens "$ids" --ctx 512
+    fi
+    # shellcheck disable=SC2086
+    step "ewq bench $shape raw" "$secs" "$out/peer.txt" "$ewq" bench "$dir" "${on_gpu[@]}" $args
+    if [ -z "$py" ]; then
+        note "transformers $shape: skipped: $no_py"
+        return
+    fi
+    # shellcheck disable=SC2086
+    step "transformers $shape" $((2 * secs)) "$out/peer.txt" "$py" tests/bench/torch_peer.py "$dir" "${device[@]}" \
+        "${text[@]}" $args
+}
 
 # 4. and 5. the bench, one shape at a time, each followed by test_cuda --model on its checkpoint (the whole
 # model on both backends: logits and KL divergence); memcheck after the first
@@ -212,20 +271,8 @@ bench_shape() {   # SHAPE SECONDS-PER-RUN SECONDS-FOR-THE-COMPARISON
         note "bench $shape: skipped: no GPU ($no_gpu)"
         return
     fi
-    while ! grep -qE "^(ready|failed) $shape( |:)" "$out/synth.txt" && kill -0 $synth_pid 2>/dev/null && room 5 >/dev/null; do
-        sleep 1
-    done
-    dir=$(sed -n "s/^ready $shape //p" "$out/synth.txt")
-    if [ -z "$dir" ]; then
-        if grep -q "^failed $shape" "$out/synth.txt"; then
-            note "bench $shape: no checkpoint: $(grep -m1 "^failed $shape" "$out/synth.txt")"
-            failures=$((failures + 1))
-        else
-            note "bench $shape: cut: the checkpoint was not ready before the deadline"
-            cuts=$((cuts + 1))
-        fi
-        return
-    fi
+    checkpoint bench "$shape" || return
+    dir=$ckpt
     for w in "--uniform raw" "--uniform int8" "--uniform int4" "--plan $dir/plan.json"; do
         label=${w#--uniform }
         [ "$label" = "$w" ] && label=plan
@@ -256,13 +303,34 @@ sanitize() {   # TOOL SECONDS [OPTION...]
     gpu_step "compute-sanitizer $tool (test_cuda --quick)" "$secs" "$out/sanitizer.txt" \
         compute-sanitizer --tool "$tool" "$@" --error-exitcode 99 "$tc" --quick
 }
-# shellcheck disable=SC2086
-set -- $shapes
-bench_shape "$1" 60 120
-sanitize memcheck 120 --leak-check full
-shift
-for s in "$@"; do bench_shape "$s" 100 150; done
-sanitize racecheck 600
+# the steps: 3. to 5., or with --peer the peer's
+if [ $peer = 0 ]; then
+    # 3. correctness
+    gpu_step test_cuda 150 "$out/test_cuda.txt" "$tc"
+    rc=$?
+    if [ $rc != 0 ] && [ $rc != 125 ]; then
+        gpu_step "test_cuda again, every kernel waited for (EWQ_CUDA_SYNC=1)" 90 "$out/test_cuda.txt" \
+            env EWQ_CUDA_SYNC=1 CUDA_LAUNCH_BLOCKING=1 "$tc" --fail-fast
+    fi
+    if [ -s "$out/test_cuda.txt" ]; then
+        note "test_cuda: $(grep -c '^PASS' "$out/test_cuda.txt") PASS, $(grep -c '^FAIL' "$out/test_cuda.txt") FAIL lines; $(grep -m1 '^# largest' "$out/test_cuda.txt" | cut -c3-)"
+    fi
+
+    # 4. and 5.
+    # shellcheck disable=SC2086
+    set -- $shapes
+    bench_shape "$1" 60 120
+    sanitize memcheck 120 --leak-check full
+    shift
+    for s in "$@"; do bench_shape "$s" 100 150; done
+    sanitize racecheck 600
+else
+    # shellcheck disable=SC2086
+    set -- $shapes
+    peer_shape "$1" 150 ppl
+    shift
+    for s in "$@"; do peer_shape "$s" 150; done
+fi
 
 if [ -n "$synth_pid" ] && kill -0 $synth_pid 2>/dev/null; then
     kill $synth_pid
@@ -277,18 +345,40 @@ fi
 # 6. the table
 {
     echo
-    echo "shape            weights   weight MiB   pp tok/s   tg tok/s   decode GB/s   % of copy   device MiB"
-    awk '
-        function row() { if (shape != "") printf "%-16s %-9s %10s %10s %10s %13s %11s %12s\n", shape, w, mib, pp, tg, gbs, pct, dev }
-        /^## bench / {
-            row(); shape = $3; w = $4; sub(/:$/, "", w); mib = pp = tg = gbs = pct = dev = "-"
-        }
-        /^weights / { mib = $(NF - 1) }
-        /^pp[0-9]/ { pp = $2 }
-        /^tg[0-9]/ { tg = $2 }
-        /^decode bandwidth/ { gbs = $3; for (i = 1; i <= NF; i++) if ($i ~ /%$/) pct = $i }
-        /^peak device memory/ { dev = $4 }
-        END { row() }' "$out/bench.txt" 2>/dev/null
+    if [ $peer = 1 ]; then
+        echo "shape            runner         pp tok/s   tg tok/s   device MiB   perplexity   its seconds"
+        # ewq's rows join its ppl and bench steps; torch_peer.py prints "pp512: X", "ppl: X +/- Y, ..., T s"
+        awk '
+            function at(s, r) { key = s " " r; if (!(key in seen)) { seen[key] = 1; keys[++n] = key; shape[key] = s; runner[key] = r } }
+            /^## ewq (ppl|bench) / { at($4, "ewq") }
+            /^## transformers / { s = $3; sub(/:$/, "", s); at(s, "transformers") }
+            /^pp[0-9]+:? / { pp[key] = $2 }
+            /^tg[0-9]+:? / { tg[key] = $2 }
+            /^peak device memory/ { dev[key] = $4 }
+            /^perplexity / { ppl[key] = $2 }
+            /^perplexity: [0-9]+ tokens in / { sec[key] = $5 }
+            /^ppl: / { ppl[key] = $2; sec[key] = $(NF - 1) }
+            function dash(v) { return v == "" ? "-" : v }
+            END {
+                for (i = 1; i <= n; i++) {
+                    k = keys[i]
+                    printf "%-16s %-12s %10s %10s %12s %12s %13s\n", shape[k], runner[k], dash(pp[k]), dash(tg[k]), dash(dev[k]), dash(ppl[k]), dash(sec[k])
+                }
+            }' "$out/peer.txt" 2>/dev/null
+    else
+        echo "shape            weights   weight MiB   pp tok/s   tg tok/s   decode GB/s   % of copy   device MiB"
+        awk '
+            function row() { if (shape != "") printf "%-16s %-9s %10s %10s %10s %13s %11s %12s\n", shape, w, mib, pp, tg, gbs, pct, dev }
+            /^## bench / {
+                row(); shape = $3; w = $4; sub(/:$/, "", w); mib = pp = tg = gbs = pct = dev = "-"
+            }
+            /^weights / { mib = $(NF - 1) }
+            /^pp[0-9]/ { pp = $2 }
+            /^tg[0-9]/ { tg = $2 }
+            /^decode bandwidth/ { gbs = $3; for (i = 1; i <= NF; i++) if ($i ~ /%$/) pct = $i }
+            /^peak device memory/ { dev = $4 }
+            END { row() }' "$out/bench.txt" 2>/dev/null
+    fi
     echo
     echo "$(find "$out" -type f | wc -l) log files in $out; $failures failed, $cuts cut; $((end - $(date +%s))) s before the deadline"
 } | tee -a "$out/summary.txt"
