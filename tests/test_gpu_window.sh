@@ -31,6 +31,9 @@ report gpu-window/gpu-steps-skipped "$why"
 # the table: 8 rows (2 shapes x raw/int8/int4/plan), each with numbers from the CPU runs
 rows=$(grep -cE '^Llama-3\.(2-1B|1-8B) +(raw|int8|int4|plan) +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]+% +- *$' "$s")
 report gpu-window/bench-table "$([ "$rows" = 8 ] || echo "$rows of 8 rows filled: $(tail -n 12 "$s")")"
+# the perplexity of the first shape on the whole text (here the stand-in's 4096 ids), with ewq's own time
+report gpu-window/ppl "$(grep -qE '^[0-9:]* ewq ppl Llama-3\.2-1B: perplexity [0-9.]+ ± [0-9.]+, 4096 tokens in [0-9.]+ s' "$s" ||
+    echo "no perplexity line: $(grep -m1 'ewq ppl' "$s")")"
 
 files=$(find "$out" -type f | wc -l)
 after=$(untracked)

@@ -13,12 +13,13 @@
 #      checkpoints are synthesized on the CPUs while step 3 runs (synth.txt); after each shape's bench,
 #      test_cuda --model compares the whole checkpoint on both backends (test_cuda.txt)
 #   5. compute-sanitizer memcheck on test_cuda --quick between the two shapes, racecheck with the time left
-#      at the end (sanitizer.txt)
+#      at the end (sanitizer.txt); after memcheck, ewq ppl --backend cuda of the first shape, raw, on all of
+#      WikiText-2's test text (Llama-3 ids made by --prepare), timed (bench.txt)
 #   6. summary.txt: one line per step (status and seconds) and the bench table, also printed last.
 # With --peer, the lease after that one (once steps 3 to 5 have run on a GPU): steps 1 and 2, then each shape
 # raw beside PyTorch + transformers in bfloat16 on the same GPU (tests/bench/torch_peer.py; peer.txt): for the
-# first shape, ewq ppl --backend cuda on all of WikiText-2's test text (Llama-3 ids made by --prepare) and the
-# same perplexity through transformers, each timed; for every shape, ewq bench and the peer's pp and tg; the
+# first shape, ewq ppl --backend cuda on all of WikiText-2's test text as in step 5 and the same perplexity
+# through transformers, each timed; for every shape, ewq bench and the peer's pp and tg; the
 # summary's table puts them side by side.
 # Exit status 0 when every step that ran passed; 1 when one failed or no GPU was found. A step cut by its
 # time limit is reported as cut (its log holds what it did), not as failed.
@@ -226,15 +227,29 @@ checkpoint() {
     return 1
 }
 
+ids=$assets/$wikitext_ids
+if [ $mode = dry ]; then   # the stand-in's vocabulary is 256: ids that are the bytes of a text
+    ids=$root/ewq-dry-run.ids
+    od -An -tu1 -v -N 4096 README.md >"$ids"
+fi
 if [ $peer = 1 ]; then
     py=${PY:-python3} no_py=
     "$py" -c 'import torch, transformers' >/dev/null 2>&1 || no_py="no $py with torch and transformers" py=
-    ids=$assets/$wikitext_ids
-    if [ $mode = dry ]; then   # the stand-in's vocabulary is 256: ids that are the bytes of a text
-        ids=$root/ewq-dry-run.ids
-        od -An -tu1 -v -N 4096 README.md >"$ids"
-    fi
 fi
+
+# ppl SHAPE SECONDS LOG: ewq ppl on all of the ids, raw, on the GPU (a dry run's on the CPU backend), timed
+# by ewq (the model loaded and uploaded first), into LOG and one summary line
+ppl() {
+    local shape=$1 on_gpu=(--backend cuda)
+    if [ -z "$synth_pid" ]; then
+        note "ewq ppl $shape: skipped: no GPU ($no_gpu)"
+        return
+    fi
+    checkpoint "ewq ppl" "$shape" || return
+    [ $mode = dry ] && on_gpu=()
+    step "ewq ppl $shape raw (all of $(basename "$ids"))" "$2" "$3" "$ewq" ppl "$ckpt" "${on_gpu[@]}" --tokens "$ids" --ctx 512 &&
+        note "ewq ppl $shape: $(grep '^perplexity ' "$3" | tail -n 1 | tr -s ' '), $(grep '^perplexity: [0-9]* tokens in' "$3" | tail -n 1 | cut -d, -f1 | cut -c13-)"
+}
 
 # --peer's steps for one shape, raw: for the first, ewq ppl on the ids, timed; ewq bench; the same through
 # transformers (perplexity with the first shape; a dry run's on the CPU in float32), in peer.txt
@@ -249,8 +264,7 @@ peer_shape() {   # SHAPE SECONDS [ppl]
     [ $mode = dry ] && on_gpu=() device=(--device cpu --dtype float32)
     if [ "${3:-}" = ppl ]; then
         text=(--ids "$ids")
-        step "ewq ppl $shape raw (all of $(basename "$ids"))" "$secs" "$out/peer.txt" \
-            "$ewq" ppl "$dir" "${on_gpu[@]}" --tokens "$ids" --ctx 512
+        ppl "$shape" "$secs" "$out/peer.txt"
     fi
     # shellcheck disable=SC2086
     step "ewq bench $shape raw" "$secs" "$out/peer.txt" "$ewq" bench "$dir" "${on_gpu[@]}" $args
@@ -321,6 +335,7 @@ if [ $peer = 0 ]; then
     set -- $shapes
     bench_shape "$1" 60 120
     sanitize memcheck 120 --leak-check full
+    ppl "$1" 60 "$out/bench.txt"
     shift
     for s in "$@"; do bench_shape "$s" 100 150; done
     sanitize racecheck 600
@@ -372,6 +387,7 @@ fi
             /^## bench / {
                 row(); shape = $3; w = $4; sub(/:$/, "", w); mib = pp = tg = gbs = pct = dev = "-"
             }
+            /^## / && !/^## bench / { row(); shape = "" }
             /^weights / { mib = $(NF - 1) }
             /^pp[0-9]/ { pp = $2 }
             /^tg[0-9]/ { tg = $2 }
