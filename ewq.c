@@ -2144,9 +2144,10 @@ static float dot(const float *a, const float *b, int n) {
 }
 
 /* --- matrix kernels ---
- * Three implementations: plain C (any CPU; the compiler vectorizes what it can), AVX2 + FMA + F16C, and
- * AVX-512 (F, BW, VL, DQ, VNNI) with FMA and F16C, the best the CPU has chosen at run time (EWQ_CPU=avx2 or
- * EWQ_CPU=plain in the environment forces a lower one; building with -DEWQ_PLAIN forces plain C). They round
+ * Four implementations: plain C (any CPU; the compiler vectorizes what it can), AVX2 + FMA + F16C, the same
+ * with AVX-VNNI for int4 decode, and AVX-512 (F, BW, VL, DQ, VNNI) with FMA and F16C, the best the CPU has
+ * chosen at run time (EWQ_CPU=avxvnni, avx2 or plain in the environment caps the choice; building with
+ * -DEWQ_PLAIN forces plain C). They round
  * differently (FMA, the order of the partial sums), all well inside the tolerances against transformers;
  * within one implementation every output element is summed in a fixed order, so the thread count never
  * changes a result.
@@ -3087,6 +3088,106 @@ AVX512 static void avx512_matvec(const ewq_qmat *w, int r0, int r1, const float 
 static const cpu_kernels avx512_kernels = {"AVX-512+VNNI+FMA+F16C", prepare512, avx512_matvec, gemm_prepare,
                                            avx512_prefill, avx2_attend};
 
+/* AVX-VNNI (Alder Lake and later, without AVX-512): the AVX2 kernels, except that int4 decode of the usual
+ * shapes takes the integer dot products above eight lanes wide (vpdpbusd on ymm), on the same aux: half a
+ * chunk (64 columns, 32 code bytes) per vector. */
+#define AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define AVXVNNI_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c,avxvnni")))
+
+/* int4_prepare_vnni in AVX2: the same digits, factors and sums in the same places */
+AVXVNNI static void int4_prepare_vnni8(const ewq_qmat *w, const float *x, uint8_t *aux) {
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7), half_digit = _mm256_set1_epi32(128),
+                  low_byte = _mm256_set1_epi32(255), magnitude = _mm256_set1_epi32(0x7fffffff),
+                  /* the low byte of each 32-bit lane, lanes 0-3 then 4-7 of each 128-bit half */
+                  bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                           -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1);
+    for (int c = 0; c < w->cols; c += 128, aux += VNNI_CHUNK) {
+        float *factor = (float *)(aux + 384), *sums = factor + 16;
+        if (w->cols - c < 128) memset(aux, 0, VNNI_CHUNK);
+        for (int h = 0; h < 2 && c + 64 * h < w->cols; h++) {
+            const float *xh = x + c + 64 * h;
+            __m256 v[8];   /* v[2i]: the even columns of xh[16i, 16i + 16), v[2i + 1] the odd ones */
+            __m256i top = _mm256_setzero_si256();
+            for (int i = 0; i < 4; i++) {
+                __m256 a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(xh + 16 * i), even),
+                       b = _mm256_permutevar8x32_ps(_mm256_loadu_ps(xh + 16 * i + 8), even);
+                v[2 * i] = _mm256_permute2f128_ps(a, b, 0x20), v[2 * i + 1] = _mm256_permute2f128_ps(a, b, 0x31);
+                top = _mm256_max_epu32(top, _mm256_and_si256(_mm256_castps_si256(v[2 * i]), magnitude));
+                top = _mm256_max_epu32(top, _mm256_and_si256(_mm256_castps_si256(v[2 * i + 1]), magnitude));
+            }
+            unsigned lanes[8], top_bits = 0;
+            _mm256_storeu_si256((__m256i *)lanes, top);
+            for (int j = 0; j < 8; j++) top_bits = lanes[j] > top_bits ? lanes[j] : top_bits;
+            int finite = top_bits < 0x7f800000u, e = (int)(top_bits >> 23) + ((top_bits & 0x7fffff) >= 0x7e0000),
+                k = e < 23 ? 126 : 149 - e;
+            __m256 scale = _mm256_castsi256_ps(_mm256_set1_epi32((k + 127) << 23));
+            __m256i sum = _mm256_setzero_si256();
+            for (int i = 0; i < 8; i++) {
+                __m256i X = finite ? _mm256_cvtps_epi32(_mm256_mul_ps(v[i], scale)) : _mm256_setzero_si256(), d[3];
+                sum = _mm256_add_epi32(sum, X);
+                for (int l = 2; l >= 0; l--) {
+                    d[l] = _mm256_sub_epi32(_mm256_and_si256(_mm256_add_epi32(X, half_digit), low_byte), half_digit);
+                    X = _mm256_srai_epi32(_mm256_sub_epi32(X, d[l]), 8);
+                }
+                for (int l = 0; l < 3; l++) {   /* eight digits as bytes, in column order */
+                    __m256i b = _mm256_shuffle_epi8(d[l], bytes);
+                    uint64_t eight = (uint64_t)(uint32_t)_mm256_extract_epi32(b, 0) |
+                                     (uint64_t)(uint32_t)_mm256_extract_epi32(b, 5) << 32;
+                    memcpy(aux + (i % 2 * 3 + l) * 64 + 32 * h + 8 * (i / 2), &eight, 8);
+                }
+            }
+            float p = finite ? 1.0f / _mm256_cvtss_f32(scale) : NAN;
+            _mm256_storeu_ps(factor + 8 * h, _mm256_set1_ps(p));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+            for (int j = 1; j < 8; j++) sums[8 * h + j] = 0;
+            sums[8 * h] = (float)_mm_cvtsi128_si32(s4) * p;
+        }
+    }
+}
+
+static void prepare_vnni8(const ewq_qmat *w, const float *x, float *aux) {
+    if (int4_by_vnni(w)) int4_prepare_vnni8(w, x, (uint8_t *)aux);
+    else quant_prepare(w, x, aux);
+}
+
+/* One int4 row of the usual shapes by integer dot products, 64 columns per vpdpbusd round: quant_row16's
+ * VNNI path eight lanes wide */
+AVXVNNI_INLINE float int4_row_vnni8(const ewq_qmat *w, int r, const uint8_t *aux) {
+    int cols = w->cols, g = w->group, ng = cols / g;
+    const uint8_t *q = (const uint8_t *)w->q + (size_t)r * int4_row_bytes(cols);
+    const uint16_t *scale = w->scale + (size_t)r * ng, *min = w->min + (size_t)r * ng;
+    const __m256i nibble = _mm256_set1_epi8(15);
+    __m256 acc = _mm256_setzero_ps(), acc_min = acc;
+    for (int c = 0, gi = 0, in_g = 0; c < cols; c += 64, q += 32) {
+        const uint8_t *chunk = aux + (size_t)(c / 128) * VNNI_CHUNK + (c % 128) / 2;   /* this half's lanes */
+        if ((uintptr_t)q % 64 < 32) PREFETCH(q + DECODE_PREFETCH_BYTES);   /* once per 64 bytes */
+        __m256i b = _mm256_loadu_si256((const __m256i *)q), even = _mm256_and_si256(b, nibble),
+                odd = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble), t = _mm256_setzero_si256();
+        UNROLL
+        for (int l = 0; l < 3; l++) {
+            if (l) t = _mm256_slli_epi32(t, 8);
+            t = _mm256_dpbusd_avx_epi32(t, even, _mm256_loadu_si256((const __m256i *)(chunk + 64 * l)));
+            t = _mm256_dpbusd_avx_epi32(t, odd, _mm256_loadu_si256((const __m256i *)(chunk + 192 + 64 * l)));
+        }
+        __m256 f = _mm256_loadu_ps((const float *)(chunk + 384));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(_mm256_set1_ps(f16_table[scale[gi]]), f), acc);
+        acc_min = _mm256_fmadd_ps(_mm256_set1_ps(f16_table[min[gi]]), _mm256_loadu_ps((const float *)(chunk + 448)), acc_min);
+        if ((in_g += 64) == g) gi++, in_g = 0;
+    }
+    return hsum8(_mm256_add_ps(acc, acc_min));
+}
+
+AVXVNNI static void vnni8_matvec(const ewq_qmat *w, int r0, int r1, const float *x, const float *aux, float *out,
+                                 float *row) {
+    if (int4_by_vnni(w)) ROWS_IN_TWO_STREAMS(out[r - r0] = int4_row_vnni8(w, r, (const uint8_t *)aux));
+    else avx2_matvec(w, r0, r1, x, aux, out, row);
+}
+
+static const cpu_kernels avxvnni_kernels = {"AVX2+AVX-VNNI+FMA+F16C", prepare_vnni8, vnni8_matvec, NULL, avx2_prefill,
+                                            avx2_attend};
+
 #endif
 
 static const cpu_kernels *kernels = &plain_kernels;
@@ -3097,14 +3198,18 @@ static void choose_kernels(void) {
     pthread_once(&f16_once, f16_table_init);
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(EWQ_PLAIN)
     const char *force = getenv("EWQ_CPU");
-    int plain = force && !strcmp(force, "plain"), avx2 = force && !strcmp(force, "avx2");
+    int plain = force && !strcmp(force, "plain"), avx2 = force && !strcmp(force, "avx2"),
+        avxvnni = force && !strcmp(force, "avxvnni");
     unsigned a, b, c, d;   /* F16C from CPUID leaf 1 (clang's __builtin_cpu_supports has no "f16c") */
     __builtin_cpu_init();
     if (plain || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") || !__get_cpuid(1, &a, &b, &c, &d) ||
         !(c & bit_F16C))
         return;
     kernels = &avx2_kernels;
-    if (!avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+    if (avx2) return;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4)))   /* AVX-VNNI: CPUID leaf 7.1, EAX bit 4 */
+        kernels = &avxvnni_kernels;
+    if (!avxvnni && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512vnni"))
         kernels = &avx512_kernels;

@@ -514,8 +514,9 @@ typedef struct ewq_backend {
  * backend this way). */
 int ewq_cpu_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
 /* The CPU backend's matrix kernels in use: "AVX-512+VNNI+FMA+F16C" where the CPU has AVX-512 (F, BW, DQ,
- * VL, VNNI), else "AVX2+FMA+F16C" where it has those, else "plain C" (EWQ_CPU=avx2 or EWQ_CPU=plain in
- * the environment caps the choice at that level). */
+ * VL, VNNI), else "AVX2+AVX-VNNI+FMA+F16C" where it has AVX-VNNI (int4 decode by its integer dot products),
+ * else "AVX2+FMA+F16C" where it has those, else "plain C" (EWQ_CPU=avxvnni, avx2 or plain in the
+ * environment caps the choice at that level). */
 const char *ewq_cpu_kernels(void);
 /* One decode product, out[r] = W[r] . x for every row of w, by the kernels in use, on the calling thread:
  * what the forward pass runs for each linear of one token, for tests of the kernels against exact math. */

@@ -34,9 +34,10 @@ else
     for t in "$build"/test_*; do
         [ -x "$t" ] && [ -f "$t" ] && case "$t" in *.d) ;; *) run_one "$(basename "$t")" "$t" ;; esac
     done
-    # the forward tests once more on each lower kernel set than the CPU's best: AVX2 (the path of CPUs
-    # without AVX-512) and plain C (without AVX2/FMA/F16C)
-    for k in avx2 plain; do
+    # the forward tests once more on each lower kernel set than the CPU's best: AVX2 with AVX-VNNI (the
+    # path of Alder Lake and later, without AVX-512), AVX2 (older CPUs without AVX-512) and plain C (without
+    # AVX2/FMA/F16C)
+    for k in avxvnni avx2 plain; do
         [ -x "$build/test_forward" ] && run_one "test_forward (EWQ_CPU=$k)" env EWQ_CPU=$k "$build/test_forward"
     done
     for s in tests/test_*.sh; do

@@ -607,7 +607,7 @@ static void test_stories(void) {
 
 int main(void) {
     ewq_threads_init(2);
-    /* tests/run.sh runs this program on the kernels the CPU chooses, then with EWQ_CPU=avx2 and EWQ_CPU=plain */
+    /* tests/run.sh runs this program on the kernels the CPU chooses, then with EWQ_CPU=avxvnni, avx2 and plain */
     const char *force = getenv("EWQ_CPU"), *kernels = ewq_cpu_kernels();
     printf("# CPU kernels: %s\n", kernels);
     if (force && !strcmp(force, "plain"))
@@ -615,6 +615,9 @@ int main(void) {
     if (force && !strcmp(force, "avx2"))   /* plain C where the CPU lacks AVX2 */
         check(!strcmp(kernels, "AVX2+FMA+F16C") || !strcmp(kernels, "plain C"), "cpu/EWQ_CPU=avx2-forces-avx2",
               "kernels in use: %s", kernels);
+    if (force && !strcmp(force, "avxvnni"))   /* AVX2 where the CPU lacks AVX-VNNI */
+        check(!strcmp(kernels, "AVX2+AVX-VNNI+FMA+F16C") || !strcmp(kernels, "AVX2+FMA+F16C") || !strcmp(kernels, "plain C"),
+              "cpu/EWQ_CPU=avxvnni-forces-avx-vnni", "kernels in use: %s", kernels);
     test_decode_products();
     test_fixtures();
     test_attention_shapes();
