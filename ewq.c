@@ -2934,6 +2934,17 @@ AVX512_INLINE void raw_rows16(const ewq_qmat *w, ewq_dtype t, int r, int nr, con
 
 static int int4_by_vnni(const ewq_qmat *w) { return w->tier == EWQ_INT4 && usual_shape(w); }
 
+/* 2^k for 64 columns whose largest magnitude has the bits top_bits as an integer (NaN and inf above every
+ * finite value): with its exponent field E, k = 149 - E, or 148 - E where the mantissa is 1 + 126/128 or
+ * more, at most 126 */
+static inline float vnni_scale(unsigned top_bits) {
+    int e = (int)(top_bits >> 23) + ((top_bits & 0x7fffff) >= 0x7e0000), k = e < 23 ? 126 : 149 - e;
+    uint32_t bits = (uint32_t)(k + 127) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 AVX512 static void int4_prepare_vnni(const ewq_qmat *w, const float *x, uint8_t *aux) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
                   odd = _mm512_add_epi32(even, _mm512_set1_epi32(1)), half_digit = _mm512_set1_epi32(128),
@@ -2950,12 +2961,9 @@ AVX512 static void int4_prepare_vnni(const ewq_qmat *w, const float *x, uint8_t 
                 v[i] = _mm512_permutex2var_ps(a, i % 2 ? odd : even, b);   /* even columns, odd, even, odd */
                 top = _mm512_max_epu32(top, _mm512_and_si512(_mm512_castps_si512(v[i]), _mm512_set1_epi32(0x7fffffff)));
             }
-            /* the largest magnitude's bits as an integer (NaN and inf above every finite value): with its
-             * exponent field E, k = 149 - E, or 148 - E where the mantissa is 1 + 126/128 or more */
             unsigned top_bits = (unsigned)_mm512_reduce_max_epu32(top);
-            int finite = top_bits < 0x7f800000u, e = (int)(top_bits >> 23) + ((top_bits & 0x7fffff) >= 0x7e0000),
-                k = e < 23 ? 126 : 149 - e;
-            __m512 scale = _mm512_castsi512_ps(_mm512_set1_epi32((k + 127) << 23));
+            int finite = top_bits < 0x7f800000u;
+            __m512 scale = _mm512_set1_ps(vnni_scale(top_bits));
             __m512i sum = _mm512_setzero_si512();
             for (int i = 0; i < 4; i++) {
                 __m512i X = finite ? _mm512_cvtps_epi32(_mm512_mul_ps(v[i], scale)) : _mm512_setzero_si512(), d[3];
@@ -3118,9 +3126,8 @@ AVXVNNI static void int4_prepare_vnni8(const ewq_qmat *w, const float *x, uint8_
             unsigned lanes[8], top_bits = 0;
             _mm256_storeu_si256((__m256i *)lanes, top);
             for (int j = 0; j < 8; j++) top_bits = lanes[j] > top_bits ? lanes[j] : top_bits;
-            int finite = top_bits < 0x7f800000u, e = (int)(top_bits >> 23) + ((top_bits & 0x7fffff) >= 0x7e0000),
-                k = e < 23 ? 126 : 149 - e;
-            __m256 scale = _mm256_castsi256_ps(_mm256_set1_epi32((k + 127) << 23));
+            int finite = top_bits < 0x7f800000u;
+            __m256 scale = _mm256_set1_ps(vnni_scale(top_bits));
             __m256i sum = _mm256_setzero_si256();
             for (int i = 0; i < 8; i++) {
                 __m256i X = finite ? _mm256_cvtps_epi32(_mm256_mul_ps(v[i], scale)) : _mm256_setzero_si256(), d[3];
