@@ -2147,10 +2147,9 @@ static float dot(const float *a, const float *b, int n) {
  * Four implementations: plain C (any CPU; the compiler vectorizes what it can), AVX2 + FMA + F16C, the same
  * with AVX-VNNI for int4 decode, and AVX-512 (F, BW, VL, DQ, VNNI) with FMA and F16C, the best the CPU has
  * chosen at run time (EWQ_CPU=avxvnni, avx2 or plain in the environment caps the choice; building with
- * -DEWQ_PLAIN forces plain C). They round
- * differently (FMA, the order of the partial sums), all well inside the tolerances against transformers;
- * within one implementation every output element is summed in a fixed order, so the thread count never
- * changes a result.
+ * -DEWQ_PLAIN forces plain C). They round differently (FMA, the order of the partial sums), all well inside
+ * the tolerances against transformers; within one implementation every output element is summed in a fixed
+ * order, so the thread count never changes a result.
  *   matvec_prepare   once per decode product, before the threads split the rows: what matvec reads
  *                    besides x (aux), or nothing (NULL, or nothing to do for this format)
  *   matvec     decode: out[r - r0] = W[r] . x for rows [r0, r1), the weights streamed once, dequantized
