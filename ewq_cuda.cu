@@ -980,8 +980,8 @@ __global__ void __launch_bounds__(ARGMAX_THREADS) argmax_logits(const float *x, 
 /* Perplexity's scores where the logits are, one block per row r of x ([rows][n]): nll[r] = -log softmax(x_r)[next[r]]
  * in double as the CPU's log_softmax computes it (the row's largest value m, the sum of exp(x_i - m) in double,
  * then -(x[next] - (m + log(sum)))), so that only the sums' order differs; NaN when a value is not finite (a
- * row of finite logits always gives a finite result). The row is read twice (maximum, then sum); the second
- * read finds it in L2. */
+ * row of finite logits always gives a finite result). The row is read twice (maximum, then sum): 1 MB at a
+ * vocabulary of 128k, next to the prefill that wrote it. */
 __global__ void __launch_bounds__(NLL_THREADS) nll_rows(const float *x, int n, const int *next, double *nll) {
     __shared__ float top[NLL_THREADS];
     __shared__ double sum[NLL_THREADS];
