@@ -12,9 +12,9 @@
  *               everything are reported). The KL divergence sees what perplexity on random weights
  *               cannot: their perplexity is near the vocabulary size whatever the logits are.
  *   perplexity  llama.cpp's protocol (ewq_perplexity), 4 chunks of 32 positions: within 0.1%, and the
- *               99th percentile of the per-position KL divergence from the CPU backend <= 1e-4; without
- *               a reference the CUDA backend scores on the device (score): within 1e-12 of the same
- *               logits scored on the host (only the order of a sum of doubles differs)
+ *               99th percentile of the per-position KL divergence from the CPU backend <= 1e-4; with raw
+ *               weights, without a reference, which the CUDA backend scores on the device (score): within
+ *               1e-12 of the same logits scored on the host (only the order of a sum of doubles differs)
  *   repeats     the last decode step run again gives the same logits to the last bit
  *   next token  the id next_token chooses on the device at the last decode step, against the CPU's choice
  *               from its logits (unless its two largest are closer than 1e-4 * max |logit|)
@@ -192,7 +192,24 @@ static void greedy64(const char *model_name, const variant *v, const ewq_config 
                "1e-4 * max |logit|\n", name, ties_at, ties_at);
 }
 
-/* Perplexity (4 chunks of ppl_ctx) with the KL divergence from the CPU backend, and 64 greedy tokens. */
+/* Without a reference the CUDA backend scores its logits where they are (score): the same logits as `host`,
+ * there scored on the host, so the two may differ only by the order of a sum of doubles. */
+static void ppl_scored_on_device(const char *name, ewq_backend *gpu, const int *tokens, int ppl_ctx,
+                                 const ewq_ppl_result *host) {
+    ewq_ppl_result dev;
+    ewq_err err;
+    if (ewq_perplexity(gpu, NULL, tokens, 4L * ppl_ctx, ppl_ctx, 0, &dev, &err)) {
+        check(0, name, "%s", err.msg), failed();
+        return;
+    }
+    double d = fabs(dev.ppl - host->ppl) / host->ppl, ds = fabs(dev.ppl_stderr - host->ppl_stderr) / host->ppl_stderr;
+    expect(d <= 1e-12 && ds <= 1e-9 && dev.scored == host->scored, name,
+           "relative difference %.3g from the same logits scored on the host (stderr %.3g)", d > ds ? d : ds);
+    printf("# %s: %.17g, on the host %.17g (relative difference %.3g; stderr %.3g)\n", name, dev.ppl, host->ppl, d, ds);
+}
+
+/* Perplexity (4 chunks of ppl_ctx) with the KL divergence from the CPU backend, and with raw weights scored on
+ * the device as well (the scoring sees logits, whatever weights made them); 64 greedy tokens. */
 static void ppl_and_greedy(const char *model_name, const variant *v, const ewq_config *c, ewq_backend *cpu,
                            ewq_backend *gpu, const int *tokens, int ppl_ctx) {
     char name[256];
@@ -210,19 +227,8 @@ static void ppl_and_greedy(const char *model_name, const variant *v, const ewq_c
         printf("# %s: cpu %.6f cuda %.6f (relative difference %.3g); KL(cpu || cuda) mean %.3g, p99 %.3g nats\n",
                name, rc_cpu.ppl, rc_gpu.ppl, d, rc_gpu.kl, rc_gpu.kl_p99);
         if (d > worst_ppl) worst_ppl = d;
-    }
-    /* without a reference the CUDA backend scores its logits where they are (score): the same logits as the
-     * call above scored on the host, so the two may differ only by the order of a sum of doubles */
-    ewq_ppl_result rc_dev;
-    snprintf(name, sizeof name, "cuda/%s/%s/ppl-scored-on-device", model_name, v->name);
-    if (ewq_perplexity(gpu, NULL, tokens, 4L * ppl_ctx, ppl_ctx, 0, &rc_dev, &err)) {
-        check(0, name, "%s", err.msg), failed();
-    } else {
-        double d = fabs(rc_dev.ppl - rc_gpu.ppl) / rc_gpu.ppl, ds = fabs(rc_dev.ppl_stderr - rc_gpu.ppl_stderr) / rc_gpu.ppl_stderr;
-        expect(d <= 1e-12 && ds <= 1e-9 && rc_dev.scored == rc_gpu.scored, name,
-               "relative difference %.3g from the same logits scored on the host (stderr %.3g)", d > ds ? d : ds);
-        printf("# %s: %.17g, on the host %.17g (relative difference %.3g; stderr %.3g)\n", name, rc_dev.ppl, rc_gpu.ppl,
-               d, ds);
+        snprintf(name, sizeof name, "cuda/%s/%s/ppl-scored-on-device", model_name, v->name);
+        if (v == &variants[0]) ppl_scored_on_device(name, gpu, tokens, ppl_ctx, &rc_gpu);
     }
     greedy64(model_name, v, c, cpu, gpu);
 }
