@@ -3743,8 +3743,22 @@ int ewq_sample(ewq_sampler *s, const float *logits, int n) {
     return id;
 }
 
+/* Whole blocks of values without an early exit, so that the compiler vectorizes them (a float is not finite
+ * when its exponent bits are all ones); the first such value is searched for from the first block with one,
+ * or the last, partial block. */
 int ewq_check_logits(const ewq_backend *b, const float *x, int pos, ewq_err *err) {
-    for (int i = 0; i < b->packed->model->cfg.vocab; i++)
+    enum { BLOCK = 256 };
+    int n = b->packed->model->cfg.vocab, i0 = 0;
+    for (; i0 + BLOCK <= n; i0 += BLOCK) {
+        unsigned odd = 0;
+        for (int i = 0; i < BLOCK; i++) {
+            uint32_t u;
+            memcpy(&u, x + i0 + i, sizeof u);
+            odd |= (u & 0x7f800000u) == 0x7f800000u;
+        }
+        if (odd) break;
+    }
+    for (int i = i0; i < n; i++)
         if (!isfinite(x[i]))
             return ewq_fail(err, b->packed->model->dir, "the logits at position %d are not finite (token %d: %g)", pos,
                             i, x[i]);
@@ -3788,12 +3802,14 @@ int ewq_greedy(ewq_backend *b, const int *prompt, int n_prompt, int n_new, int s
     return ewq_generate(b, prompt, n_prompt, n_new, stop_at_eos, NULL, NULL, NULL, out, n_out, NULL, err);
 }
 
-/* log-softmax of x[0..n) into out, in double */
-static void log_softmax(const float *x, int n, double *out) {
-    double mx = x[argmax(x, n)], sum = 0;
+/* log-softmax of x[0..n) into out, in double; returns argmax(x, n), which it needs for the maximum */
+static int log_softmax(const float *x, int n, double *out) {
+    int top = argmax(x, n);
+    double mx = x[top], sum = 0;
     for (int i = 0; i < n; i++) sum += exp((double)x[i] - mx);
     double lse = mx + log(sum);
     for (int i = 0; i < n; i++) out[i] = (double)x[i] - lse;
+    return top;
 }
 
 typedef struct { double sum, sum2; long n; } running;
@@ -3850,14 +3866,14 @@ static void score_position(void *ctx, int j) {
     int V = job->vocab;
     size_t row = (size_t)j * V;
     double *lp = job->s->lp + (size_t)ewq_worker() * V;
-    log_softmax(job->logits + row, V, lp);
+    int top = log_softmax(job->logits + row, V, lp);
     job->nll[j] = -lp[job->next[j]];
     if (!job->ref_logits) return;
     double *lr = job->s->lr + (size_t)ewq_worker() * V, d = 0;
-    log_softmax(job->ref_logits + row, V, lr);
+    int ref_top = log_softmax(job->ref_logits + row, V, lr);
     for (int i = 0; i < V; i++) d += exp(lr[i]) * (lr[i] - lp[i]);
     job->kl[j] = d;
-    job->agree[j] = argmax(job->logits + row, V) == argmax(job->ref_logits + row, V);
+    job->agree[j] = top == ref_top;
 }
 
 /* Adds the positions of one chunk: the logits of its second half from b, and from ref (NULL: no

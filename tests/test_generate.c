@@ -3,6 +3,7 @@
  *     change the distribution in ways computed here exactly), checked by frequencies over many draws
  *     within 5 standard errors; temperature 0 is the argmax and draws nothing; a seed repeats its draws;
  *   - the random numbers: in [0, 1), mean and variance of a uniform within 5 standard errors;
+ *   - ewq_check_logits: the first id whose logit is NaN or infinite, inside and after its vectorized blocks;
  *   - chat templates: ewq_chat_render and ewq_encode against transformers' apply_chat_template text and
  *     ids on real templates (data/expected/chat.json, written by tests/gen/make_chat_expected.py), and the
  *     refusal of templates ewq does not recognise.
@@ -199,7 +200,36 @@ static void test_chat_cases(void) {
     json_free(&doc);
 }
 
+/* ewq_check_logits names the first id whose logit is not finite: in a block of 256 it scans without an early
+ * exit, in the partial last block value by value, so every case is tried in both, with values next to
+ * non-finite ones that are finite (FLT_MAX, -FLT_MAX, the smallest subnormal). */
+static void test_check_logits(void) {
+    enum { V = 300 };   /* one block of 256, then 44 */
+    ewq_model m = {0};
+    ewq_packed p = {0};
+    ewq_backend b = {0};
+    m.dir = "model-dir", m.cfg.vocab = V, p.model = &m, b.packed = &p;
+    float x[V];
+    for (int i = 0; i < V; i++) x[i] = i % 3 == 0 ? 3.4028235e38f : i % 3 == 1 ? -3.4028235e38f : 1.4e-45f;
+    ewq_err err;
+    check(ewq_check_logits(&b, x, 7, &err) == 0, "check-logits/finite", "%s", err.msg);
+    struct { int at[2]; float v; } cases[] = {{{100, 200}, INFINITY}, {{255, 256}, -INFINITY}, {{256, 299}, NAN},
+                                              {{299, -1}, INFINITY}, {{0, 299}, NAN}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        float y[V];
+        memcpy(y, x, sizeof y);
+        for (int j = 0; j < 2; j++)
+            if (cases[k].at[j] >= 0) y[cases[k].at[j]] = cases[k].v;
+        char want[96], name[64];
+        snprintf(want, sizeof want, "model-dir: the logits at position 7 are not finite (token %d: ", cases[k].at[0]);
+        snprintf(name, sizeof name, "check-logits/first-at-%d", cases[k].at[0]);
+        int rc = ewq_check_logits(&b, y, 7, &err);
+        check(rc == -1 && !strncmp(err.msg, want, strlen(want)), name, "%s", rc ? err.msg : "accepted");
+    }
+}
+
 int main(void) {
+    test_check_logits();
     test_sampler();
     test_chat_refusals();
     test_chat_cases();
