@@ -137,7 +137,6 @@ endif
 # multiply-add is one the source asks for (fmaf), as nvcc's rounding of the int4 dequantization needs.
 EMU       ?= build/emu
 EMU_OPT   ?= -O2 -g
-EMU_ARGS  ?=
 # -mfma where the CPU has it: the kernels' fmaf calls become one instruction instead of a libm call
 EMU_FMA   := $(if $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo 1),-mfma)
 EMU_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unknown-pragmas -ffp-contract=off $(EMU_FMA) $(EMU_OPT) -Itests/cuda/emu -I.
@@ -154,9 +153,10 @@ $(EMU)/lib.o: ewq.c | $(EMU)
 	$(CC) $(WARN) $(EMU_OPT) -DEWQ_NO_MAIN -DEWQ_CUDA -c -o $@ $<
 
 # linked by the C++ driver: under -fsanitize=undefined only it brings the C++ part of the runtime
-$(EMU)/test_cuda: tests/cuda/test_cuda.c tests/test.h $(EMU)/lib.o $(EMU)/ewq_cuda.o
-	$(CC) $(WARN) $(EMU_OPT) -I. -c -o $@.o $<
-	$(CXX) $(EMU_OPT) -o $@ $@.o $(EMU)/lib.o $(EMU)/ewq_cuda.o $(LDLIBS)
+$(EMU)/test_cuda.o: tests/cuda/test_cuda.c tests/test.h ewq.h | $(EMU)
+	$(CC) $(WARN) $(EMU_OPT) -I. -c -o $@ $<
+$(EMU)/test_cuda: $(EMU)/test_cuda.o $(EMU)/lib.o $(EMU)/ewq_cuda.o
+	$(CXX) $(EMU_OPT) -o $@ $^ $(LDLIBS)
 
 $(EMU)/decode_launches: tests/cuda/decode_launches.c $(EMU)/lib.o $(EMU)/ewq_cuda.o
 	$(CC) $(WARN) $(EMU_OPT) -I. -c -o $@.o $<
@@ -168,21 +168,23 @@ $(EMU)/test_emu: $(EMU)/test_emu.cpp tests/cuda/emu/cuda_runtime.h tests/test.h 
 $(EMU):
 	mkdir -p $@
 
-# One plain run with the threads of each block in a random order (EMU_SEED), then the reduced set under
-# AddressSanitizer + UndefinedBehaviorSanitizer (kernel out-of-bounds accesses land in host memory).
+# The plain build runs the whole test, in its two parts (test_cuda --part), with the threads of each block in a
+# random order (EMU_SEED); a build with AddressSanitizer + UndefinedBehaviorSanitizer (kernel out-of-bounds
+# accesses land in host memory) runs the reduced set. The two builds share the CPUs, then the programs do
+# (tests/run.sh runs as many at a time as there are CPUs; the emulation itself is single-threaded).
+EMU_ASAN = CC=clang CXX=clang++ EMU=build/emu-asan \
+  EMU_OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 test-cuda-emu:
 	@seed=$${EMU_SEED:-$$(date +%s)}; echo "test-cuda-emu: threads in random order, EMU_SEED=$$seed"; \
-	  $(MAKE) test-cuda-emu-run EMU_ARGS="$(EMU_ARGS)" EMU_SEED=$$seed
-	$(MAKE) test-cuda-emu-run CC=clang CXX=clang++ EMU=build/emu-asan EMU_ARGS=--quick \
-	  EMU_OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+	  $(MAKE) $(EMU)/test_emu $(EMU)/test_cuda & plain=$$!; \
+	  $(MAKE) $(EMU_ASAN) build/emu-asan/test_emu build/emu-asan/test_cuda; asan=$$?; \
+	  wait $$plain && [ $$asan = 0 ] && EMU_SEED=$$seed bash tests/run.sh --only "$(EMU)/test_cuda --part shapes" \
+	    "build/emu-asan/test_cuda --quick" "$(EMU)/test_cuda --part fixtures" "$(EMU)/test_emu" "build/emu-asan/test_emu"
 
-test-cuda-emu-run: $(EMU)/test_emu $(EMU)/test_cuda
-	bash tests/run.sh --only "$(EMU)/test_emu" "$(EMU)/test_cuda $(EMU_ARGS)"
-
-# The emulated test must fail on each deliberate bug in tests/cuda/mutants.sh (built at -O1: quicker to compile).
-test-cuda-mutants: $(EMU)/lib.o
-	CC="$(CC)" CFLAGS="$(WARN) $(EMU_OPT)" CXX="$(CXX)" CXXFLAGS="$(EMU_CXXFLAGS) -O1" LDLIBS="$(LDLIBS) -lstdc++" \
-	  bash tests/run.sh --only "tests/cuda/mutants.sh $(EMU)"
+# The emulated test must fail on each deliberate bug in tests/cuda/mutants.sh (each copy of ewq_cuda.cu built at
+# -O1 without debug information: quicker to compile).
+test-cuda-mutants: $(EMU)/lib.o $(EMU)/test_cuda.o
+	CXX="$(CXX)" CXXFLAGS="$(EMU_CXXFLAGS) -O1 -g0" LDLIBS="$(LDLIBS)" bash tests/run.sh --only "tests/cuda/mutants.sh $(EMU)"
 
 # Static evidence about the kernels (no GPU): ptxas resources, SASS per weight of each decode loop, launches
 # per decode token (counted by the emulation); CUOBJDUMP names cuobjdump when it is not next to nvcc.
@@ -196,6 +198,6 @@ deps:
 clean:
 	rm -rf build ewq
 
-.PHONY: all test asan fuzz bench bench-cpu test-cuda test-cuda-sanitize bench-cuda test-cuda-emu test-cuda-emu-run test-cuda-mutants cuda-report deps clean FORCE
+.PHONY: all test asan fuzz bench bench-cpu test-cuda test-cuda-sanitize bench-cuda test-cuda-emu test-cuda-mutants cuda-report deps clean FORCE
 FORCE:
 -include $(wildcard $(BUILD)/*.d)

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # tests/cuda/mutants.sh EMU_DIR — proves that the emulated CUDA test can fail. Each mutation below is a
-# bug of a kind a GPU kernel (or the host code launching it) gets wrong; it is applied (sed) to a copy of ewq_cuda.cu, which is built
-# through the emulation like `make test-cuda-emu` builds the real one, and `test_cuda --quick --fail-fast`
-# must then fail: a FAIL line, an abort of the emulation (barrier, deadlock, shared-memory overrun), or a
-# crash. Prints "PASS mutant/NAME: caught (...)" or "FAIL mutant/NAME: survived" / "no longer applies"
-# (ewq_cuda.cu changed: update the pattern). Run by `make test-cuda-mutants`, which passes the compilers
-# and flags of the emulated build in CC, CXX, CFLAGS, CXXFLAGS and LDLIBS; EMU_DIR holds its lib.o.
+# bug of a kind a GPU kernel (or the host code launching it) gets wrong; it is applied (sed) to a copy of
+# ewq_cuda.cu, which is built through the emulation like `make test-cuda-emu` builds the real one, and
+# `test_cuda --quick --fail-fast` must then fail: a FAIL line, an abort of the emulation (barrier, deadlock,
+# shared-memory overrun), or a crash. Prints "PASS mutant/NAME: caught (...)" or "FAIL mutant/NAME:
+# survived" / "no longer applies" (ewq_cuda.cu changed: update the pattern). Run by `make
+# test-cuda-mutants`, which passes the C++ compiler and flags of the emulated build in CXX, CXXFLAGS and
+# LDLIBS; EMU_DIR holds its lib.o and test_cuda.o. JOBS mutants at a time (default: the number of CPUs).
 set -u
 emu=${1:?usage: mutants.sh EMU_DIR}
-jobs=${JOBS:-2}
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 1)}
 
 # name | sed expression (extended syntax) | what it breaks
 mutants=(
@@ -55,9 +56,10 @@ one() {   # name, expression, what: prints the PASS or FAIL line
         echo "FAIL mutant/$name: no longer applies to ewq_cuda.cu ($what)"
         return
     fi
+    # shellcheck disable=SC2086   # CXXFLAGS and LDLIBS are lists of words
     if ! { bash tests/cuda/emu/hostify.sh "$dir/ewq_cuda.cu" "$dir/ewq_cuda.cpp" &&
            $CXX $CXXFLAGS -c -o "$dir/ewq_cuda.o" "$dir/ewq_cuda.cpp" &&
-           $CC $CFLAGS -I. -o "$dir/test_cuda" tests/cuda/test_cuda.c "$emu/lib.o" "$dir/ewq_cuda.o" $LDLIBS; } \
+           $CXX $CXXFLAGS -o "$dir/test_cuda" "$emu/test_cuda.o" "$emu/lib.o" "$dir/ewq_cuda.o" $LDLIBS; } \
          >"$dir/build.log" 2>&1; then
         echo "FAIL mutant/$name: does not build: $(grep -m1 error "$dir/build.log")"
         return

@@ -47,9 +47,12 @@
  * reported naming it.
  * Without a GPU it checks that ewq_cuda_init fails with one line, and prints SKIP for the rest.
  *
- * usage: test_cuda [--quick] [--fail-fast] [--prefill N] [--model DIR]
+ * usage: test_cuda [--quick] [--part fixtures|shapes] [--fail-fast] [--prefill N] [--model DIR]
  *   --quick      the fixtures llama3-f32, qwen2-f16, qwen3-bf16, the sliding window and heads of 128 only,
  *                no real-width shapes and no stories260K (the emulation under AddressSanitizer, each mutant)
+ *   --part P     one of two parts that together are the whole run, so that two processes can share it
+ *                (`make test-cuda-emu` on two CPUs): "fixtures", the fixtures, the sliding window and the
+ *                checks of bad calls and limits; "shapes", the real-width shapes, heads of 128 and stories260K
  *   --fail-fast  exit at the first failed check (tests/cuda/mutants.sh)
  *   --prefill N  stories260K's long prefill (default 600: two chunks of the backend, the second from 512)
  *   --model DIR  only the checkpoint in DIR, whole (every layer, the full vocabulary), as the real-width
@@ -684,33 +687,10 @@ static int summary(void) {
     return failures != 0;
 }
 
-int main(int argc, char **argv) {
+/* Every fixture (quick: llama3-f32, qwen2-f16, qwen3-bf16), with the checks of bad calls, limits and
+ * next_token's rules on the first, then mistral-f32 with a sliding window of 12 positions. */
+static void run_fixtures(int quick) {
     static const char *const quick_set[] = {"llama3-f32", "qwen2-f16", "qwen3-bf16"};
-    int quick = 0, long_prefill = 600;
-    const char *model = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--fail-fast")) fail_fast = 1;
-        else if (!strcmp(argv[i], "--prefill") && i + 1 < argc) long_prefill = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else {
-            fprintf(stderr, "usage: test_cuda [--quick] [--fail-fast] [--prefill N] [--model DIR]\n");
-            return 2;
-        }
-    }
-    char gpu[256];
-    ewq_threads_init(0);
-    if (ewq_cuda_describe(gpu, sizeof gpu)) {
-        int rc = no_gpu_here();
-        test_skip("cuda/compare", gpu);
-        return rc;
-    }
-    printf("# device: %s\n", gpu);
-    if (model) {
-        const char *slash = strrchr(model, '/');
-        run_model(model, slash && slash[1] ? slash + 1 : model, 0, NULL, 0, 0, 0);
-        return summary();
-    }
     DIR *d = opendir("data/fixtures");
     struct dirent *e;
     char *names[64];
@@ -733,20 +713,57 @@ int main(int argc, char **argv) {
         free(names[i]);
     }
     run_model("data/fixtures/mistral-f32", "mistral-f32-window12", 12, NULL, 0, 32, 0);
-    /* EWQ_ASSETS: where ../shared/assets is on a machine that lacks it (the GPU machine gets only the repo) */
-    const char *assets = getenv("EWQ_ASSETS") ? getenv("EWQ_ASSETS") : "../shared/assets";
-    run_shapes(assets, quick);
-    if (!quick) {
-        char s[512];
-        snprintf(s, sizeof s, "%s/stories260K", assets);
-        int *ids = NULL;
-        long n_ids = 0;
-        ewq_err err;
-        if (ewq_read_tokens("data/expected/tinystories-6144.tokens", 512, &ids, &n_ids, &err))
-            test_skip("cuda/stories260K", err.msg);
-        else if (access(s, F_OK) != 0) test_skip("cuda/stories260K", "the stories260K folder is missing (set EWQ_ASSETS)");
-        else run_model(s, "stories260K", 0, ids, n_ids, 128, long_prefill);
-        free(ids);
+}
+
+/* stories260K on its tinystories tokens, with a prefill of long_prefill positions */
+static void run_stories(const char *assets, int long_prefill) {
+    char s[512];
+    snprintf(s, sizeof s, "%s/stories260K", assets);
+    int *ids = NULL;
+    long n_ids = 0;
+    ewq_err err;
+    if (ewq_read_tokens("data/expected/tinystories-6144.tokens", 512, &ids, &n_ids, &err))
+        test_skip("cuda/stories260K", err.msg);
+    else if (access(s, F_OK) != 0) test_skip("cuda/stories260K", "the stories260K folder is missing (set EWQ_ASSETS)");
+    else run_model(s, "stories260K", 0, ids, n_ids, 128, long_prefill);
+    free(ids);
+}
+
+int main(int argc, char **argv) {
+    int quick = 0, long_prefill = 600, fixtures = 1, shapes = 1;
+    const char *model = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--part") && i + 1 < argc && !strcmp(argv[i + 1], "fixtures")) shapes = 0, i++;
+        else if (!strcmp(argv[i], "--part") && i + 1 < argc && !strcmp(argv[i + 1], "shapes")) fixtures = 0, i++;
+        else if (!strcmp(argv[i], "--fail-fast")) fail_fast = 1;
+        else if (!strcmp(argv[i], "--prefill") && i + 1 < argc) long_prefill = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else {
+            fprintf(stderr, "usage: test_cuda [--quick] [--part fixtures|shapes] [--fail-fast] [--prefill N] "
+                            "[--model DIR]\n");
+            return 2;
+        }
+    }
+    char gpu[256];
+    ewq_threads_init(0);
+    if (ewq_cuda_describe(gpu, sizeof gpu)) {
+        int rc = no_gpu_here();
+        test_skip("cuda/compare", gpu);
+        return rc;
+    }
+    printf("# device: %s\n", gpu);
+    if (model) {
+        const char *slash = strrchr(model, '/');
+        run_model(model, slash && slash[1] ? slash + 1 : model, 0, NULL, 0, 0, 0);
+        return summary();
+    }
+    if (fixtures) run_fixtures(quick);
+    if (shapes) {
+        /* EWQ_ASSETS: where ../shared/assets is on a machine that lacks it (the GPU machine gets only the repo) */
+        const char *assets = getenv("EWQ_ASSETS") ? getenv("EWQ_ASSETS") : "../shared/assets";
+        run_shapes(assets, quick);
+        if (!quick) run_stories(assets, long_prefill);
     }
     return summary();
 }
