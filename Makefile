@@ -9,7 +9,7 @@
 #                   CPU prefill/decode tok/s: stories260K (and llama.cpp on its GGUF) and a Qwen2.5-0.5B shape
 #   make test-cuda  the CUDA backend against the CPU backend on every fixture and stories260K (needs a GPU)
 #   make test-cuda-emu        the same test with ewq_cuda.cu's kernels emulated on the CPU (tests/cuda/emu),
-#                   then a reduced set under AddressSanitizer; no GPU or nvcc needed (CI runs it)
+#                   and beside it a reduced set under AddressSanitizer; no GPU or nvcc needed (CI runs it)
 #   make test-cuda-mutants    deliberate bugs in copies of ewq_cuda.cu, each of which the emulated test
 #                   must catch (CI runs it)
 #   make test-cuda-sanitize   the same under compute-sanitizer (memcheck, then racecheck)
