@@ -3592,8 +3592,9 @@ int ewq_cuda_describe(char *buf, size_t n) {
     return -1;
 }
 
-int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
-    (void)p, (void)max_ctx;
+int ewq_cuda_init_tiers(ewq_backend *b, const ewq_packed *p, const ewq_packed *alts, int n_alts, int max_ctx,
+                        ewq_err *err) {
+    (void)p, (void)alts, (void)n_alts, (void)max_ctx;
     memset(b, 0, sizeof *b);
     return ewq_fail(err, "cuda", "built without CUDA (build with nvcc on the PATH, or make CUDA=1)");
 }
@@ -3607,6 +3608,10 @@ int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq
 int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err) {
     *bytes_per_s = 0;
     return ewq_fail(err, "cuda", "built without CUDA");
+}
+
+int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+    return ewq_cuda_init_tiers(b, p, NULL, 0, max_ctx, err);
 }
 #endif
 

@@ -544,6 +544,14 @@ int ewq_cuda_describe(char *buf, size_t n);
  * one line: "cuda: no usable GPU (...)", "cuda: the model needs N bytes of device memory (...), but
  * only M of T are free", or the CUDA call that failed. A CPU-only build fails with "built without CUDA". */
 int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err);
+/* The same for several assignments of one model in turn (ewq run): the device also holds the block linears
+ * of alts[0..n_alts), packed from p's model (other tiers, say), each distinct matrix once (a copy of an
+ * ewq_qmat names the same matrix: the same host arrays). Like the CPU backend, it reads p->linear at every
+ * call, so between calls a caller may point p->linear[i] at linear i of p or of any alternative, and the
+ * next call runs those; one that the device does not hold fails the call with one line. The embedding,
+ * lm_head, norms and biases stay p's. ewq_cuda_init is this with no alternatives. */
+int ewq_cuda_init_tiers(ewq_backend *b, const ewq_packed *p, const ewq_packed *alts, int n_alts, int max_ctx,
+                        ewq_err *err);
 /* Device memory of a CUDA backend: the bytes it allocated, and the bytes in use on the device now
  * (the runtime's and other processes' included). Since forward allocates nothing, in_use after a run
  * is the peak of that run. */

@@ -1,9 +1,11 @@
 /* ewq_cuda.cu — the GPU backend behind the interface in ewq.h: hand-written CUDA, no CUDA libraries.
  *
  * It computes what the CPU backend computes (ewq.h, "Backend interface"), with float32 activations:
- *   upload    every weight in its packed format of ewq.h (no other layout); norm weights and biases as
- *             float32; the RoPE tables of the CPU backend (ewq_rope_tables); a float32 KV cache
- *             [layer][position][kv_heads * head_dim]; all device memory is allocated here, none later
+ *   upload    every weight in its packed format of ewq.h (no other layout), and with ewq_cuda_init_tiers the
+ *             block linears of other tiers too, each distinct matrix once (each call then runs those that
+ *             p->linear names); norm weights and biases as float32; the RoPE tables of the CPU backend
+ *             (ewq_rope_tables); a float32 KV cache [layer][position][kv_heads * head_dim]; all device memory
+ *             is allocated here, none later
  *   decode    one position is one CUDA graph (captured at the first, replayed with the token and position
  *             read from device memory), 4 kernels per layer: q/k/v products with the RMSNorm folded in;
  *             attention with bias, q/k norm, RoPE and the KV-cache write folded in, flash-decoding (256
@@ -1146,14 +1148,25 @@ static int embed_rows(const dmat *m, const int *tokens, int n, float *x, cudaStr
  * The backend: state, upload, forward
  * =================================================================================================== */
 
+/* A block linear on the device: the host matrix it was uploaded from, which names it (select_linears), its
+ * device copy, and for an o_proj the grid of attention_o_proj with it (all its blocks resident at once). */
+typedef struct held_linear {
+    ewq_qmat host;
+    dmat dev;
+    int o_grid;
+} held_linear;
+
 typedef struct dlayer {
-    dmat w[EWQ_N_LINEAR];
+    dmat w[EWQ_N_LINEAR];       /* the held linears that p->linear names now */
+    int chosen[EWQ_N_LINEAR];   /* their index among the held ones */
     float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bias[3];   /* absent ones NULL */
-    int o_grid;   /* attention_o_proj's blocks: all resident at once */
+    int o_grid;                 /* the chosen o_proj's */
 } dlayer;
 
 typedef struct cuda_state {
     dlayer *layers;
+    held_linear *held;                 /* [linear][per_linear]: each distinct matrix of p and its alternatives */
+    int *n_held, per_linear;           /* [linear]: how many are held; 1 + the number of alternatives */
     dmat embed, lm_head;
     float *final_norm, *rope_cos, *rope_sin, *kcache, *vcache;
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *logits;   /* [CHUNK positions][width] */
@@ -1245,9 +1258,59 @@ static void cuda_free(ewq_backend *b) {
     cudaFreeHost(s->host_step), cudaFreeHost(s->host_logits), cudaFreeHost(s->host_choice);
     for (int i = 0; i < s->n_allocs; i++) cudaFree(s->allocs[i]);
     free(s->allocs);
-    free(s->layers);
+    free(s->layers), free(s->held), free(s->n_held);
     free(s);
     b->state = NULL;
+}
+
+/* The same matrix: one ewq_qmat is a copy of the other (the same host arrays). */
+static int same_matrix(const ewq_qmat *a, const ewq_qmat *b) {
+    return a->tier == b->tier && a->rows == b->rows && a->cols == b->cols && a->group == b->group &&
+           a->dtype == b->dtype && a->raw == b->raw && a->q == b->q && a->scale == b->scale && a->min == b->min;
+}
+
+/* Lists in s->held, for every block linear, p's matrix first, then each alternative's unless an earlier entry is
+ * the same; returns their bytes beyond p's own. */
+static size_t hold_linears(cuda_state *s, const ewq_packed *p, const ewq_packed *alts, int n_alts) {
+    size_t more = 0;
+    for (int i = 0; i < p->model->cfg.n_layers * EWQ_N_LINEAR; i++) {
+        held_linear *h = s->held + (size_t)i * s->per_linear;
+        h[0].host = p->linear[i], s->n_held[i] = 1;
+        for (int a = 0; a < n_alts; a++) {
+            const ewq_qmat *q = &alts[a].linear[i];
+            int j = 0;
+            while (j < s->n_held[i] && !same_matrix(&h[j].host, q)) j++;
+            if (j < s->n_held[i]) continue;
+            h[s->n_held[i]++].host = *q;
+            more += ewq_weight_bytes(q->tier, q->dtype, q->rows, q->cols, q->group);
+        }
+    }
+    return more;
+}
+
+/* Points each layer's linears at the device copies of what p->linear names now (a caller may change it between
+ * calls: ewq_cuda_init_tiers); a change drops the captured decode step, whose launches hold the old ones. */
+static int select_linears(ewq_backend *b, ewq_err *err) {
+    cuda_state *s = (cuda_state *)b->state;
+    const ewq_packed *p = b->packed;
+    int changed = 0;
+    for (int i = 0; i < p->model->cfg.n_layers * EWQ_N_LINEAR; i++) {
+        dlayer *L = &s->layers[i / EWQ_N_LINEAR];
+        const held_linear *h = s->held + (size_t)i * s->per_linear;
+        int k = i % EWQ_N_LINEAR, j = L->chosen[k];
+        if (same_matrix(&h[j].host, &p->linear[i])) continue;
+        for (j = 0; j < s->n_held[i] && !same_matrix(&h[j].host, &p->linear[i]); j++) {}
+        if (j == s->n_held[i])
+            return ewq_fail(err, "cuda", "%s: the matrix asked for is not among those on the device (ewq_cuda_init_tiers)",
+                            p->model->blocks[i / EWQ_N_LINEAR].linear[k]->name);
+        L->chosen[k] = j, L->w[k] = h[j].dev, changed = 1;
+        if (k == EWQ_O) L->o_grid = h[j].o_grid;
+    }
+    if (changed && s->graph) {
+        cudaGraphExecDestroy(s->graph);
+        s->graph = NULL;
+    }
+    return 0;
 }
 
 /* Dynamic shared memory of a prefill attention block: q of its positions, the keys and values of a step and
@@ -1393,7 +1456,7 @@ static int cuda_forward(ewq_backend *b, const int *tokens, int n, int pos, float
     const ewq_packed *P = b->packed;
     const ewq_config *c = &P->model->cfg;
     cuda_state *s = (cuda_state *)b->state;
-    if (ewq_forward_check(b, tokens, n, pos, err)) return -1;
+    if (ewq_forward_check(b, tokens, n, pos, err) || select_linears(b, err)) return -1;
     for (int done = 0; done < n; done += s->chunk) {
         int m = n - done < s->chunk ? n - done : s->chunk, last = done + m == n;
         float *out = !logits ? NULL : all ? logits + (size_t)done * c->vocab : last ? logits : NULL;
@@ -1428,7 +1491,7 @@ static int cuda_next_token(ewq_backend *b, const int *tokens, int n, int pos, in
 static int cuda_score(ewq_backend *b, const int *tokens, int n, int pos, double *nll, ewq_err *err) {
     cuda_state *s = (cuda_state *)b->state;
     int vocab = b->packed->model->cfg.vocab;
-    if (ewq_forward_check(b, tokens, n, pos, err)) return -1;
+    if (ewq_forward_check(b, tokens, n, pos, err) || select_linears(b, err)) return -1;
     for (int done = 0; done < n; done += s->chunk) {
         int m = n - done < s->chunk ? n - done : s->chunk, rows = done + m < n ? m : m - 1;
         if (m == 1 ? decode_step(b, tokens[done], pos + done, NULL, err)
@@ -1460,18 +1523,21 @@ static size_t state_bytes(const ewq_config *c, int max_ctx, int chunk) {
            sizeof(double) * (size_t)chunk;
 }
 
-static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+static int cuda_setup(ewq_backend *b, const ewq_packed *p, const ewq_packed *alts, int n_alts, int max_ctx, ewq_err *err) {
     const ewq_model *m = p->model;
     const ewq_config *c = &m->cfg;
     cuda_state *s = (cuda_state *)b->state;
-    int d = c->head_dim, half = d / 2, smem_max = 0;
+    int d = c->head_dim, half = d / 2, smem_max = 0, nl = c->n_layers * EWQ_N_LINEAR;
+    for (int a = 0; a < n_alts; a++)
+        if (alts[a].model != m) return ewq_fail(err, "cuda", "alternative weights %d were packed from another model", a);
     /* refuse before allocating when the whole does not fit */
-    size_t need = ewq_packed_bytes(p) + state_bytes(c, max_ctx, s->chunk), free_b, total;
+    size_t weights = ewq_packed_bytes(p) + hold_linears(s, p, alts, n_alts);
+    size_t need = weights + state_bytes(c, max_ctx, s->chunk), free_b, total;
     CUDA_TRY(cudaMemGetInfo(&free_b, &total));
     if (need > free_b)
         return ewq_fail(err, "cuda", "the model needs %zu bytes of device memory (weights %zu, KV cache and activations "
-                        "for a context of %d: %zu), but only %zu of %zu are free", need, ewq_packed_bytes(p), max_ctx,
-                        need - ewq_packed_bytes(p), free_b, total);
+                        "for a context of %d: %zu), but only %zu of %zu are free", need, weights, max_ctx,
+                        need - weights, free_b, total);
     /* the prefill attention's limit: its need at the widest head it takes, the same for every backend (the
      * limit belongs to the function, so to every backend of the process) */
     if (d > ATTN_DIM_MAX)
@@ -1497,11 +1563,16 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
     if (upload_qmat(s, &s->embed, &p->embed, m->embed->name, err)) return -1;
     if (p->lm_head_shared) s->lm_head = s->embed;
     else if (upload_qmat(s, &s->lm_head, &p->lm_head, m->lm_head->name, err)) return -1;
+    for (int i = 0; i < nl; i++)
+        for (int j = 0; j < s->n_held[i]; j++) {
+            held_linear *h = &s->held[(size_t)i * s->per_linear + j];
+            if (upload_qmat(s, &h->dev, &h->host, m->blocks[i / EWQ_N_LINEAR].linear[i % EWQ_N_LINEAR]->name, err))
+                return -1;
+        }
     for (int l = 0; l < c->n_layers; l++) {
         const ewq_block *B = &m->blocks[l];
         dlayer *L = &s->layers[l];
-        for (int k = 0; k < EWQ_N_LINEAR; k++)
-            if (upload_qmat(s, &L->w[k], &p->linear[(size_t)l * EWQ_N_LINEAR + k], B->linear[k]->name, err)) return -1;
+        for (int k = 0; k < EWQ_N_LINEAR; k++) L->w[k] = s->held[((size_t)l * EWQ_N_LINEAR + k) * s->per_linear].dev;
         if (upload_floats(s, &L->attn_norm, B->attn_norm, err) || upload_floats(s, &L->ffn_norm, B->ffn_norm, err) ||
             upload_floats(s, &L->q_norm, B->q_norm, err) || upload_floats(s, &L->k_norm, B->k_norm, err) ||
             upload_floats(s, &L->bias[0], B->bias[0], err) || upload_floats(s, &L->bias[1], B->bias[1], err) ||
@@ -1542,25 +1613,29 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
         dev_alloc(s, (void **)&s->choice, 2 * sizeof(int), "activations", err))
         return -1;
     CUDA_TRY(cudaMemset(s->attn_arrived, 0, sizeof(int) * (c->n_heads + 2)));
-    /* attention_o_proj's grid: its blocks wait for each other, so no more than the GPU holds at once (with
-     * nothing else running, as in the decode graph), and no more than the larger of its two phases uses */
+    /* attention_o_proj's grid with each o_proj held: its blocks wait for each other, so no more than the GPU
+     * holds at once (with nothing else running, as in the decode graph), and no more than the larger of its two
+     * phases uses */
     int sms = 0;
     CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-    for (int l = 0; l < c->n_layers; l++) {
-        const dmat *o = &s->layers[l].w[EWQ_O];
-        int per_sm = 0, items = c->n_heads * s->splits, rows = (o->rows + ATTN_O_WARPS * MATVEC_ROWS - 1) / (ATTN_O_WARPS * MATVEC_ROWS);
-        size_t smem = attn_o_smem(d, c->n_heads * d);
-        switch (o->fmt) {
-        case FMT_F32: CUDA_TRY(attn_o_resident<FMT_F32>(unit_of(o), smem, &per_sm)); break;
-        case FMT_F16: CUDA_TRY(attn_o_resident<FMT_F16>(unit_of(o), smem, &per_sm)); break;
-        case FMT_BF16: CUDA_TRY(attn_o_resident<FMT_BF16>(unit_of(o), smem, &per_sm)); break;
-        case FMT_INT8: CUDA_TRY(attn_o_resident<FMT_INT8>(unit_of(o), smem, &per_sm)); break;
-        default: CUDA_TRY(attn_o_resident<FMT_INT4>(unit_of(o), smem, &per_sm)); break;
+    for (int i = EWQ_O; i < nl; i += EWQ_N_LINEAR)
+        for (int j = 0; j < s->n_held[i]; j++) {
+            held_linear *h = &s->held[(size_t)i * s->per_linear + j];
+            const dmat *o = &h->dev;
+            int per_sm = 0, items = c->n_heads * s->splits, rows = (o->rows + ATTN_O_WARPS * MATVEC_ROWS - 1) / (ATTN_O_WARPS * MATVEC_ROWS);
+            size_t smem = attn_o_smem(d, c->n_heads * d);
+            switch (o->fmt) {
+            case FMT_F32: CUDA_TRY(attn_o_resident<FMT_F32>(unit_of(o), smem, &per_sm)); break;
+            case FMT_F16: CUDA_TRY(attn_o_resident<FMT_F16>(unit_of(o), smem, &per_sm)); break;
+            case FMT_BF16: CUDA_TRY(attn_o_resident<FMT_BF16>(unit_of(o), smem, &per_sm)); break;
+            case FMT_INT8: CUDA_TRY(attn_o_resident<FMT_INT8>(unit_of(o), smem, &per_sm)); break;
+            default: CUDA_TRY(attn_o_resident<FMT_INT4>(unit_of(o), smem, &per_sm)); break;
+            }
+            if (per_sm < 1) return ewq_fail(err, "cuda", "attention_o_proj cannot keep a block resident (%zu bytes of shared memory)", smem);
+            int want = items > rows ? items : rows;
+            h->o_grid = per_sm * sms < want ? per_sm * sms : want;
         }
-        if (per_sm < 1) return ewq_fail(err, "cuda", "attention_o_proj cannot keep a block resident (%zu bytes of shared memory)", smem);
-        int want = items > rows ? items : rows;
-        s->layers[l].o_grid = per_sm * sms < want ? per_sm * sms : want;
-    }
+    for (int l = 0; l < c->n_layers; l++) s->layers[l].o_grid = s->held[((size_t)l * EWQ_N_LINEAR + EWQ_O) * s->per_linear].o_grid;
     CUDA_TRY(cudaStreamCreate(&s->stream));
     CUDA_TRY(cudaMallocHost((void **)&s->host_step, 2 * sizeof(int)));
     CUDA_TRY(cudaMallocHost((void **)&s->host_logits, sizeof(float) * c->vocab));
@@ -1568,19 +1643,24 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err 
     return 0;
 }
 
-int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+int ewq_cuda_init_tiers(ewq_backend *b, const ewq_packed *p, const ewq_packed *alts, int n_alts, int max_ctx,
+                        ewq_err *err) {
     memset(b, 0, sizeof *b);
     if (max_ctx < 1) return ewq_fail(err, p->model->dir, "context length %d must be at least 1", max_ctx);
+    if (n_alts < 0 || (n_alts && !alts)) return ewq_fail(err, "cuda", "%d alternative weights asked for, none given", n_alts);
     if (no_gpu(err)) return -1;
     const char *sync = getenv("EWQ_CUDA_SYNC");
     sync_each_launch = sync && *sync && strcmp(sync, "0");
+    size_t nl = (size_t)p->model->cfg.n_layers * EWQ_N_LINEAR;
     cuda_state *s = (cuda_state *)calloc(1, sizeof *s);
     dlayer *layers = (dlayer *)calloc((size_t)p->model->cfg.n_layers, sizeof(dlayer));
-    if (!s || !layers) {
-        free(s), free(layers);
+    held_linear *held = (held_linear *)calloc(nl * (size_t)(1 + n_alts), sizeof(held_linear));
+    int *n_held = (int *)calloc(nl, sizeof(int));
+    if (!s || !layers || !held || !n_held) {
+        free(s), free(layers), free(held), free(n_held);
         return ewq_fail(err, "cuda", "out of host memory");
     }
-    s->layers = layers;
+    s->layers = layers, s->held = held, s->n_held = n_held, s->per_linear = 1 + n_alts;
     s->chunk = max_ctx < CHUNK ? max_ctx : CHUNK;
     b->name = "cuda";
     b->packed = p;
@@ -1590,11 +1670,15 @@ int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err
     b->next_token = cuda_next_token;
     b->score = cuda_score;
     b->free = cuda_free;
-    if (cuda_setup(b, p, max_ctx, err)) {
+    if (cuda_setup(b, p, alts, n_alts, max_ctx, err)) {
         cuda_free(b);
         return -1;
     }
     return 0;
+}
+
+int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
+    return ewq_cuda_init_tiers(b, p, NULL, 0, max_ctx, err);
 }
 
 int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq_err *err) {

@@ -45,6 +45,9 @@ mutants=(
 'nll-own-token|s/s->next, tokens \+ done \+ 1,/s->next, tokens + done,/|the device perplexity scores the token at each position instead of the next one'
 'nll-pass-edge|s/rows = done \+ m < n \? m : m - 1;/rows = m - 1;/|the device perplexity drops the last position of every pass, not of the last one only'
 'nll-finite-unchecked|s/odd .= !isfinite\(v\);//|the device perplexity never reports a logit that is not finite'
+'tiers-graph-kept|s/if \(changed \&\& s->graph\) \{/if (changed \&\& s->graph \&\& 0) {/|a change of the weights p->linear names keeps the decode step captured with the old ones'
+'tiers-first-held|s/if \(same_matrix\(\&h\[j\]\.host, \&p->linear\[i\]\)\) continue;/continue;/|every call runs the weights the backend was made with, whatever p->linear names now'
+'tiers-held-twice|s/if \(j < s->n_held\[i\]\) continue;//|an alternative'"'"'s matrix is uploaded again though p or an earlier alternative holds it'
 'no-sync-mode|s/if \(e == cudaSuccess \&\& sync_each_launch\) e = cudaDeviceSynchronize\(\);//|EWQ_CUDA_SYNC=1 does not wait for each kernel, so a fault names none'
 )
 

@@ -36,7 +36,9 @@
  * load divides, so the products take the per-value path and the last group of a row is short.
  * next_token's rules on the first fixture: ties between equal maxima (an lm_head whose upper half repeats
  * its lower half) go to the lowest id, and a logit that is not finite fails the call, and a perplexity scored
- * on the device, with the CPU's line.
+ * on the device, with the CPU's line. Also on the first fixture (also in --quick), one backend holding every
+ * tier's block linears (ewq_cuda_init_tiers, as ewq run uses it): after each change of p->linear, the logits
+ * of a backend made for that assignment alone, to the last bit; the device bytes of the tiers held once.
  * llama3-f32 synthesized with heads of 128 columns (also in --quick): the widest head the prefill attention
  * takes, at the most shared memory it asks for.
  * Also checked: bad calls, a context too large for device memory and a head wider than 128 fail with one
@@ -536,6 +538,93 @@ static void next_token_rules(const ewq_model *m) {
     cpu.free(&cpu), ewq_packed_free(&p), free(prompt), free(logits);
 }
 
+/* One backend for several assignments in turn (ewq_cuda_init_tiers, as ewq run uses it): every tier's block
+ * linears on the device once, each call running those that p->linear names. After each change, a prefill and
+ * decode steps give the logits of a backend made for that assignment alone, to the last bit (the same kernels
+ * on the same weights; the decode steps replay a captured graph, so they show that the change reached it);
+ * the device holds the int8 and int4 linears' bytes beyond what the raw model alone takes, and no more; a
+ * matrix it does not hold fails the call with one line and the backend goes on; alternatives packed from
+ * another model are refused. */
+static void shared_tiers(const ewq_model *m) {
+    enum { CTX = 16, PRE = 6, STEPS = 3 };
+    int L = m->cfg.n_layers, nl = L * EWQ_N_LINEAR, V = m->cfg.vocab, packed = 0, rc = 0;
+    ewq_packed tier[3], other;
+    ewq_backend shared = {0}, alone = {0};
+    ewq_err err;
+    ewq_assignment a;
+    for (; packed < 4 && !rc; packed += !rc) {   /* the three tiers, then int8 in groups of 128: held by none */
+        ewq_assignment_uniform(&a, L, packed < 3 ? (ewq_tier)packed : EWQ_INT8, EWQ_RAW, EWQ_RAW);
+        rc = ewq_pack(packed < 3 ? &tier[packed] : &other, m, &a, packed < 3 ? EWQ_GROUP : 128, 0, &err);
+        ewq_assignment_free(&a);
+    }
+    ewq_packed weights = tier[EWQ_RAW];
+    ewq_qmat *lin = malloc(sizeof(ewq_qmat) * (size_t)nl);
+    int *ids = lcg_tokens(PRE + STEPS, V);
+    float *ls = malloc(sizeof(float) * (size_t)PRE * V), *la = malloc(sizeof(float) * (size_t)PRE * V);
+    memcpy(lin, tier[EWQ_RAW].linear, sizeof(ewq_qmat) * (size_t)nl);
+    weights.linear = lin;
+    if (rc || ewq_cuda_init_tiers(&shared, &weights, tier, 3, CTX, &err)) {
+        check(0, "cuda/shared-tiers", "%s", err.msg), failed();
+        goto done;
+    }
+    /* block linears cycling through the tiers from raw, from int8, every one int4, then the first again */
+    for (int round = 0; round < 4; round++) {
+        char name[64];
+        for (int i = 0; i < nl; i++) lin[i] = tier[round == 2 ? EWQ_INT4 : (i + round % 3) % 3].linear[i];
+        ewq_packed view = weights;   /* the same blocks, for a backend of its own */
+        int ok = ewq_cuda_init(&alone, &view, CTX, &err) == 0, differ = 0;
+        ok = ok && shared.forward(&shared, ids, PRE, 0, ls, 1, &err) == 0 && alone.forward(&alone, ids, PRE, 0, la, 1, &err) == 0;
+        for (int i = 0; ok && i < PRE * V; i++) differ += memcmp(ls + i, la + i, sizeof(float)) != 0;
+        for (int st = 0; ok && st < STEPS; st++) {
+            ok = shared.forward(&shared, ids + PRE + st, 1, PRE + st, ls, 0, &err) == 0 &&
+                 alone.forward(&alone, ids + PRE + st, 1, PRE + st, la, 0, &err) == 0;
+            for (int i = 0; ok && i < V; i++) differ += memcmp(ls + i, la + i, sizeof(float)) != 0;
+        }
+        if (alone.state) alone.free(&alone);
+        snprintf(name, sizeof name, "cuda/shared-tiers/assignment-%d", round + 1);
+        if (!ok) check(0, name, "%s", err.msg), failed();
+        else expect(differ == 0, name, "%.0f logits differ from a backend of its own", differ);
+    }
+    /* device bytes: the raw model's alone, and the other tiers' block linears once each */
+    size_t with_tiers = 0, raw_only = 0, in_use;
+    uint64_t more = 0;
+    for (int i = 0; i < nl; i++)
+        for (int t = EWQ_INT8; t <= EWQ_INT4; t++) {
+            const ewq_qmat *q = &tier[t].linear[i];
+            more += ewq_weight_bytes(q->tier, q->dtype, q->rows, q->cols, q->group);
+        }
+    rc = ewq_cuda_memory(&shared, &with_tiers, &in_use, &err) || ewq_cuda_init(&alone, &tier[EWQ_RAW], CTX, &err) ||
+         ewq_cuda_memory(&alone, &raw_only, &in_use, &err);
+    if (alone.state) alone.free(&alone);
+    if (!check(!rc && with_tiers == raw_only + more, "cuda/shared-tiers/device-bytes",
+               "%s", rc ? err.msg : "more or fewer bytes than the raw model and the int8 and int4 linears once"))
+        failed();
+    printf("# cuda/shared-tiers/device-bytes: %zu, the raw model alone %zu, the int8 and int4 linears %llu\n",
+           with_tiers, raw_only, (unsigned long long)more);
+    /* a matrix the device does not hold, then the raw blocks again */
+    lin[nl - 1] = other.linear[nl - 1];
+    rc = shared.forward(&shared, ids, PRE, 0, ls, 0, &err);
+    const char *tensor = m->blocks[L - 1].linear[EWQ_N_LINEAR - 1]->name;
+    int named = rc && one_line(&err) && strstr(err.msg, tensor) && strstr(err.msg, "not among");
+    memcpy(lin, tier[EWQ_RAW].linear, sizeof(ewq_qmat) * (size_t)nl);
+    int after = shared.forward(&shared, ids, PRE, 0, ls, 0, &err);
+    if (!check(named && !after, "cuda/shared-tiers/not-held", "%s", named ? err.msg : rc ? err.msg : "accepted")) failed();
+    /* alternatives of another model */
+    ewq_model twin = *m;
+    ewq_packed foreign = tier[EWQ_INT8];
+    foreign.model = &twin;
+    rc = ewq_cuda_init_tiers(&alone, &tier[EWQ_RAW], &foreign, 1, CTX, &err);
+    if (!check(rc && one_line(&err) && strstr(err.msg, "another model"), "cuda/shared-tiers/another-model", "%s",
+               rc ? err.msg : "accepted"))
+        failed();
+    if (!rc) alone.free(&alone);
+done:
+    if (shared.state) shared.free(&shared);
+    for (int t = 0; t < packed && t < 3; t++) ewq_packed_free(&tier[t]);
+    if (packed == 4) ewq_packed_free(&other);
+    free(lin), free(ids), free(ls), free(la);
+}
+
 /* window > 0 replaces the config's sliding window (none in the fixtures) */
 static void run_model(const char *dir, const char *name, int window, const int *tokens, long n_tokens, int ppl_ctx,
                       int long_prefill) {
@@ -708,7 +797,8 @@ static void run_fixtures(int quick) {
         if (i == 0) {
             ewq_model m;
             ewq_err err;
-            if (ewq_model_open(&m, dir, &err) == 0) check_errors(&m), next_token_rules(&m), ewq_model_close(&m);
+            if (ewq_model_open(&m, dir, &err) == 0)
+                check_errors(&m), next_token_rules(&m), shared_tiers(&m), ewq_model_close(&m);
         }
         free(names[i]);
     }
