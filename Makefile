@@ -9,7 +9,8 @@
 #                   CPU prefill/decode tok/s: stories260K (and llama.cpp on its GGUF) and a Qwen2.5-0.5B shape
 #   make test-cuda  the CUDA backend against the CPU backend on every fixture and stories260K (needs a GPU)
 #   make test-cuda-emu        the same test with ewq_cuda.cu's kernels emulated on the CPU (tests/cuda/emu),
-#                   and beside it a reduced set under AddressSanitizer; no GPU or nvcc needed (CI runs it)
+#                   and beside it a reduced set under AddressSanitizer, and ewq run --backend cuda against
+#                   --backend cpu; no GPU or nvcc needed (CI runs it)
 #   make test-cuda-mutants    deliberate bugs in copies of ewq_cuda.cu, each of which the emulated test
 #                   must catch (CI runs it)
 #   make test-cuda-sanitize   the same under compute-sanitizer (memcheck, then racecheck)
@@ -158,6 +159,11 @@ $(EMU)/test_cuda.o: tests/cuda/test_cuda.c tests/test.h ewq.h | $(EMU)
 $(EMU)/test_cuda: $(EMU)/test_cuda.o $(EMU)/lib.o $(EMU)/ewq_cuda.o
 	$(CXX) $(EMU_OPT) -o $@ $^ $(LDLIBS)
 
+# the whole program with the emulated backend (tests/cuda/test_run_cuda.sh: ewq run --backend cuda)
+$(EMU)/ewq: ewq.c $(EMU)/ewq_cuda.o | $(EMU)
+	$(CC) $(WARN) $(EMU_OPT) -DEWQ_CUDA -c -o $(EMU)/main.o $<
+	$(CXX) $(EMU_OPT) -o $@ $(EMU)/main.o $(EMU)/ewq_cuda.o $(LDLIBS)
+
 $(EMU)/decode_launches: tests/cuda/decode_launches.c $(EMU)/lib.o $(EMU)/ewq_cuda.o
 	$(CC) $(WARN) $(EMU_OPT) -I. -c -o $@.o $<
 	$(CXX) $(EMU_OPT) -o $@ $@.o $(EMU)/lib.o $(EMU)/ewq_cuda.o $(LDLIBS)
@@ -176,10 +182,11 @@ EMU_ASAN = CC=clang CXX=clang++ EMU=build/emu-asan \
   EMU_OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 test-cuda-emu:
 	@seed=$${EMU_SEED:-$$(date +%s)}; echo "test-cuda-emu: threads in random order, EMU_SEED=$$seed"; \
-	  $(MAKE) $(EMU)/test_emu $(EMU)/test_cuda & plain=$$!; \
+	  $(MAKE) $(EMU)/test_emu $(EMU)/test_cuda $(EMU)/ewq & plain=$$!; \
 	  $(MAKE) $(EMU_ASAN) build/emu-asan/test_emu build/emu-asan/test_cuda; asan=$$?; \
 	  wait $$plain && [ $$asan = 0 ] && EMU_SEED=$$seed bash tests/run.sh --only "$(EMU)/test_cuda --part shapes" \
-	    "build/emu-asan/test_cuda --quick" "$(EMU)/test_cuda --part fixtures" "$(EMU)/test_emu" "build/emu-asan/test_emu"
+	    "build/emu-asan/test_cuda --quick" "$(EMU)/test_cuda --part fixtures" "$(EMU)/test_emu" "build/emu-asan/test_emu" \
+	    "env EWQ=$(EMU)/ewq bash tests/cuda/test_run_cuda.sh"
 
 # The emulated test must fail on each deliberate bug in tests/cuda/mutants.sh (each copy of ewq_cuda.cu built at
 # -O1 without debug information: quicker to compile).

@@ -6333,6 +6333,7 @@ typedef struct {
     int distinct;              /* variants measured (the others have the same blocks as an earlier one) */
     size_t raw_bytes, int8_bytes, int4_bytes;   /* the block linears at each tier, held once */
     size_t ref_bytes;          /* the reference's logits of one chunk */
+    size_t device_bytes;       /* --backend cuda: what its backend allocated on the device (the larger pass's) */
     double seconds_total;      /* packing, measuring and throughput */
     double seconds_measure, seconds_reference;  /* the pass over the chunks, and the reference's part of it */
     int calib_chunks;          /* --sensitivity: chunks measured, else 0 */
@@ -6485,16 +6486,6 @@ static void variant_size(const ewq_model *m, const ewq_packed *view, run_variant
     v->bytes = ewq_packed_bytes(view);
 }
 
-/* The backend that runs variant i: with CUDA its own (each holds a device copy of its weights); on the
- * CPU one backend for all, whose weights are swapped (the CPU backend reads them through its packed
- * model on every call). */
-static ewq_backend *variant_backend(ewq_backend *backends, ewq_packed *cpu_weights, const ewq_packed *view, int i,
-                                    int cuda) {
-    if (cuda) return &backends[i];
-    cpu_weights->linear = view[i].linear;
-    return &backends[0];
-}
-
 /* Every block linear packed once per tier (raw: views of the mapped checkpoint). */
 static void pack_tiers(const ewq_model *m, const run_opts *o, ewq_packed tier[3], run_set *s) {
     ewq_err err;
@@ -6533,10 +6524,17 @@ static void measure_pass(const ewq_model *m, const run_opts *o, const ewq_packed
     }
     int max_ctx = ctx > o->p ? ctx : o->p;
     if (o->n > max_ctx) max_ctx = o->n;
-    ewq_packed cpu_weights = tier[EWQ_RAW];
-    ewq_backend *backends = xcalloc((size_t)s->n, sizeof *backends);
-    for (int i = 0; i < (o->mo.cuda ? s->n : 1); i++)
-        if (s->v[i].same_as < 0) start_backend(&backends[i], o->mo.cuda ? &view[i] : &cpu_weights, max_ctx, &o->mo);
+    /* One backend runs every variant: its blocks are those `weights.linear` names, pointed at the variant's
+     * before each use (the CPU backend reads its weights there at every call; the CUDA one holds every tier's
+     * block linears on the device, each once, and runs those named). */
+    ewq_packed weights = tier[EWQ_RAW];
+    ewq_backend backend;
+    size_t device_bytes = 0, in_use;
+    if (o->mo.cuda ? ewq_cuda_init_tiers(&backend, &weights, tier, 3, max_ctx, &err) ||
+                         ewq_cuda_memory(&backend, &device_bytes, &in_use, &err)
+                   : ewq_cpu_init(&backend, &weights, max_ctx, &err))
+        die(&err);
+    if (device_bytes > s->device_bytes) s->device_bytes = device_bytes;
 
     size_t rows = (size_t)(ctx - ctx / 2);
     float *ref = xmalloc(sizeof(float) * rows * (size_t)V), *logits = xmalloc(sizeof(float) * rows * (size_t)V);
@@ -6554,9 +6552,9 @@ static void measure_pass(const ewq_model *m, const run_opts *o, const ewq_packed
             if (s->v[i].same_as >= 0) continue;
             double t0 = seconds_now();
             float *out = i ? logits : ref;   /* variant 0 is raw: the reference */
-            ewq_backend *b = variant_backend(backends, &cpu_weights, view, i, o->mo.cuda);
-            if (ppl_chunk(b, chunk, ctx, out, &err) ||
-                ppl_score_chunk(&scores[i], b, out, i ? b : NULL, i ? ref : NULL, chunk, ctx, &err))
+            weights.linear = view[i].linear;
+            if (ppl_chunk(&backend, chunk, ctx, out, &err) ||
+                ppl_score_chunk(&scores[i], &backend, out, i ? &backend : NULL, i ? ref : NULL, chunk, ctx, &err))
                 die(&err);
             s->v[i].seconds += seconds_now() - t0;
             snprintf(note, sizeof note, "chunk %d/%d, %s", ch + 1, chunks, s->v[i].name);
@@ -6569,11 +6567,11 @@ static void measure_pass(const ewq_model *m, const run_opts *o, const ewq_packed
     for (int i = 0; i < s->n; i++) {
         run_variant *v = &s->v[i];
         if (v->same_as >= 0) continue;
-        ewq_backend *b = variant_backend(backends, &cpu_weights, view, i, o->mo.cuda);
+        weights.linear = view[i].linear;
         v->q.ctx = ctx, v->q.chunks = chunks;
-        if (ppl_scores_finish(&scores[i], b, &v->q, &err)) die(&err);
+        if (ppl_scores_finish(&scores[i], &backend, &v->q, &err)) die(&err);
         ppl_scores_free(&scores[i]);
-        if (speed && (o->p || o->n) && ewq_bench(b, o->p, o->n, o->reps, 0, &v->speed, &err)) die(&err);
+        if (speed && (o->p || o->n) && ewq_bench(&backend, o->p, o->n, o->reps, 0, &v->speed, &err)) die(&err);
     }
     s->v[0].q.has_ref = 1, s->v[0].q.top1_agree = 1;   /* raw against itself: KLD 0 */
     for (int i = 0; i < s->n; i++) {
@@ -6584,11 +6582,9 @@ static void measure_pass(const ewq_model *m, const run_opts *o, const ewq_packed
         }
     }
     s->ref_bytes = sizeof(float) * rows * (size_t)V;
-    for (int i = 0; i < s->n; i++) {
-        if (s->v[i].same_as < 0 && (o->mo.cuda || i == 0)) backends[i].free(&backends[i]);
-        free(view[i].linear);
-    }
-    free(view), free(backends), free(ref), free(logits), free(chunk), free(scores);
+    backend.free(&backend);
+    for (int i = 0; i < s->n; i++) free(view[i].linear);
+    free(view), free(ref), free(logits), free(chunk), free(scores);
 }
 
 /* Per block, KL(raw || model) when only that block is at int8 (sens8) and when only it is at int4
@@ -6799,8 +6795,10 @@ static void print_header(FILE *f, const ewq_model *m, const run_opts *o, const r
                 r->mean, r->std, r->threshold);
     }
     fprintf(f, "%smemory: block linears raw %.1f MiB (the mapped checkpoint), int8 %.1f MiB and int4 %.1f MiB, each "
-               "packed once; the reference's logits of a chunk %.1f MiB\n", bullet, s->raw_bytes / 1048576.0,
+               "packed once; the reference's logits of a chunk %.1f MiB", bullet, s->raw_bytes / 1048576.0,
             s->int8_bytes / 1048576.0, s->int4_bytes / 1048576.0, s->ref_bytes / 1048576.0);
+    if (o->mo.cuda) fprintf(f, "; on the device %.1f MiB (every tier's block linears once)", s->device_bytes / 1048576.0);
+    fputc('\n', f);
     if (s->sens8)
         fprintf(f, "%ssensitivity: on the last %d chunks of the text (calibration, not evaluated), %.1f s; Spearman's rho "
                    "of block entropy and the KLD with only that block at int4: %.3f (p %.3g), at int8: %.3f (p %.3g), "
@@ -7066,7 +7064,9 @@ static void print_run_json(FILE *f, const ewq_model *m, const run_opts *o, const
         fputs("null", f);
     }
     fprintf(f, ",\n \"distinct_variants\": %d, \"memory_bytes\": {\"raw\": %zu, \"int8\": %zu, \"int4\": %zu, "
-               "\"reference_logits\": %zu},\n", s->distinct, s->raw_bytes, s->int8_bytes, s->int4_bytes, s->ref_bytes);
+               "\"reference_logits\": %zu", s->distinct, s->raw_bytes, s->int8_bytes, s->int4_bytes, s->ref_bytes);
+    if (o->mo.cuda) fprintf(f, ", \"device\": %zu", s->device_bytes);
+    fputs("},\n", f);
     fprintf(f, " \"seconds\": {\"measure\": %.3f, \"reference\": %.3f, \"total\": %.3f}}\n", s->seconds_measure,
             s->seconds_reference, s->seconds_total);
 }

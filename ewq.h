@@ -1219,6 +1219,7 @@ int ewq_worker(void);   /* inside fn: the thread running it, in [0, ewq_threads(
  *   run       memory_bytes.int8         integer
  *   run       memory_bytes.int4         integer
  *   run       memory_bytes.reference_logits integer
+ *   run       memory_bytes.device   integer?     cuda: the backend's allocations, every tier's block linears once
  *   run       seconds                   object
  *   run       seconds.measure           number
  *   run       seconds.reference         number

@@ -6,7 +6,8 @@
 #   2. the binaries prepared on the CPU machine (gpu-window/bin); when they do not see the GPU, a build
 #      there with nvcc for sm_90 (build.txt)
 #   3. test_cuda, the CUDA backend against the CPU backend; after a failure once more with EWQ_CUDA_SYNC=1,
-#      which names the kernel that faulted (test_cuda.txt)
+#      which names the kernel that faulted; then ewq run --backend cuda against --backend cpu on data/default
+#      (tests/cuda/test_run_cuda.sh) (test_cuda.txt)
 #   4. ewq bench --backend cuda -p 512 -n 128 -r 3 on synthesized Llama-3.2-1B, then Llama-3.1-8B shapes at
 #      raw, int8, int4 and the EWQ plan: pp and tg tokens/s, weight bytes, peak device memory, decode
 #      bandwidth as a share of the device copy bandwidth measured in the same process (bench.txt); the
@@ -329,6 +330,9 @@ if [ $peer = 0 ]; then
     if [ -s "$out/test_cuda.txt" ]; then
         note "test_cuda: $(grep -c '^PASS' "$out/test_cuda.txt") PASS, $(grep -c '^FAIL' "$out/test_cuda.txt") FAIL lines; $(grep -m1 '^# largest' "$out/test_cuda.txt" | cut -c3-)"
     fi
+    # the study (13 variants on one backend holding every tier's blocks) on data/default, against the CPU's
+    gpu_step "ewq run --backend cuda (tests/cuda/test_run_cuda.sh)" 60 "$out/test_cuda.txt" \
+        env EWQ="$ewq" bash tests/cuda/test_run_cuda.sh
 
     # 4. and 5.
     # shellcheck disable=SC2086

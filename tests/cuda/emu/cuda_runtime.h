@@ -2,7 +2,8 @@
  * run (slowly, exactly once per thread) on a machine without a GPU. Each block's threads are fibers (a
  * small x86-64 stack switch) on one OS thread: __syncthreads, __syncwarp and __shfl_xor_sync switch fibers
  * and release them when every live thread of the block (or warp) has arrived. Device memory is host
- * memory (so AddressSanitizer sees kernel out-of-bounds accesses), filled with 0xA5 when allocated, as is
+ * memory (so AddressSanitizer sees kernel out-of-bounds accesses), 16 GiB of it unless EMU_DEVICE_BYTES=N
+ * says otherwise (a small device, for tests of what fits), filled with 0xA5 when allocated, as is
  * each block's dynamic shared memory, which a guard after it checks for overruns; 16-byte __ldg loads
  * check their alignment; a divergent barrier, a full-mask shuffle with a missing lane or a deadlock is
  * reported (kernel, block, thread) and aborts. EMU_SEED=N runs the runnable threads in a random order;
@@ -545,10 +546,16 @@ inline const char *cudaGetErrorString(cudaError_t e) {
 }
 inline cudaError_t cudaGetLastError() { cudaError_t e = emu::S().last; emu::S().last = cudaSuccess; return e; }
 inline cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
+namespace emu {
+inline size_t device_bytes() {
+    static const size_t n = getenv("EMU_DEVICE_BYTES") ? strtoull(getenv("EMU_DEVICE_BYTES"), 0, 10) : (size_t)16 << 30;
+    return n;
+}
+}  // namespace emu
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
     memset(p, 0, sizeof *p);
     strcpy(p->name, "emulated GPU (CPU fibers)");
-    p->major = 9, p->minor = 0, p->totalGlobalMem = (size_t)16 << 30, p->multiProcessorCount = emu::SMS;
+    p->major = 9, p->minor = 0, p->totalGlobalMem = emu::device_bytes(), p->multiProcessorCount = emu::SMS;
     return cudaSuccess;
 }
 namespace emu {
@@ -567,7 +574,7 @@ inline size_t in_use() {
 }
 }  // namespace emu
 inline cudaError_t cudaMalloc(void **p, size_t n) {
-    if (n > ((size_t)16 << 30) - emu::in_use()) return cudaErrorMemoryAllocation;
+    if (n > emu::device_bytes() - emu::in_use()) return cudaErrorMemoryAllocation;
     *p = aligned_alloc(256, (n + 255) / 256 * 256);
     if (!*p) return cudaErrorMemoryAllocation;
     memset(*p, 0xA5, n);   /* cudaMalloc'd memory is not zeroed */
@@ -601,7 +608,7 @@ inline cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind) 
 }
 inline cudaError_t cudaMemset(void *d, int v, size_t n) { memset(d, v, n); return cudaSuccess; }
 inline cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total) {
-    *total = (size_t)16 << 30, *free_b = *total - emu::in_use();
+    *total = emu::device_bytes(), *free_b = *total - emu::in_use();
     return cudaSuccess;
 }
 inline cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int) {
