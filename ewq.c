@@ -3593,8 +3593,8 @@ int ewq_cuda_describe(char *buf, size_t n) {
 }
 
 int ewq_cuda_init_tiers(ewq_backend *b, const ewq_packed *p, const ewq_packed *alts, int n_alts, int max_ctx,
-                        ewq_err *err) {
-    (void)p, (void)alts, (void)n_alts, (void)max_ctx;
+                        int ref_rows, ewq_err *err) {
+    (void)p, (void)alts, (void)n_alts, (void)max_ctx, (void)ref_rows;
     memset(b, 0, sizeof *b);
     return ewq_fail(err, "cuda", "built without CUDA (build with nvcc on the PATH, or make CUDA=1)");
 }
@@ -3611,7 +3611,7 @@ int ewq_cuda_copy_bandwidth(double *bytes_per_s, ewq_err *err) {
 }
 
 int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
-    return ewq_cuda_init_tiers(b, p, NULL, 0, max_ctx, err);
+    return ewq_cuda_init_tiers(b, p, NULL, 0, max_ctx, 0, err);
 }
 #endif
 
@@ -3881,6 +3881,17 @@ static void score_position(void *ctx, int j) {
     job->agree[j] = top == ref_top;
 }
 
+/* Adds n scored positions in order: their NLL, and with a reference (kl not NULL) their KL and agreement. */
+static void ppl_add_scores(ppl_scores *s, const double *nll, const double *kl, const int *agree, int n) {
+    for (int j = 0; j < n; j++) {
+        running_add(&s->nll, nll[j]);
+        if (!kl) continue;
+        s->kl_each[s->kl.n] = kl[j];
+        running_add(&s->kl, kl[j]);
+        s->agree += agree[j];
+    }
+}
+
 /* Adds the positions of one chunk: the logits of its second half from b, and from ref (NULL: no
  * reference). Non-finite logits are refused, naming the model. The positions are scored on all threads,
  * then added in order, so the sums do not depend on the thread count. */
@@ -3896,13 +3907,7 @@ static int ppl_score_chunk(ppl_scores *s, const ewq_backend *b, const float *log
     int *agree = xmalloc(sizeof(int) * (size_t)n);
     score_job job = {s, logits, ref ? ref_logits : NULL, chunk + ctx / 2 + 1, V, each, each + n, agree};
     ewq_parallel(n, score_position, &job);
-    for (int j = 0; j < n; j++) {
-        running_add(&s->nll, job.nll[j]);
-        if (!ref) continue;
-        s->kl_each[s->kl.n] = job.kl[j];
-        running_add(&s->kl, job.kl[j]);
-        s->agree += agree[j];
-    }
+    ppl_add_scores(s, job.nll, ref ? job.kl : NULL, agree, n);
     free(each), free(agree);
     return 0;
 }
@@ -3914,7 +3919,7 @@ static int ppl_chunk_scored(ppl_scores *s, ewq_backend *b, const int *chunk, int
     int first = ctx / 2;
     if (b->forward(b, chunk, first, 0, last, 0, err) || b->score(b, chunk + first, ctx - first, first, nll, err))
         return -1;
-    for (int j = 0; j < ctx - 1 - first; j++) running_add(&s->nll, nll[j]);
+    ppl_add_scores(s, nll, NULL, NULL, ctx - 1 - first);
     return 0;
 }
 
@@ -6529,15 +6534,19 @@ static void measure_pass(const ewq_model *m, const run_opts *o, const ewq_packed
      * block linears on the device, each once, and runs those named). */
     ewq_packed weights = tier[EWQ_RAW];
     ewq_backend backend;
-    size_t device_bytes = 0, in_use;
-    if (o->mo.cuda ? ewq_cuda_init_tiers(&backend, &weights, tier, 3, max_ctx, &err) ||
+    size_t device_bytes = 0, in_use, rows = (size_t)(ctx - ctx / 2);
+    if (o->mo.cuda ? ewq_cuda_init_tiers(&backend, &weights, tier, 3, max_ctx, (int)rows - 1, &err) ||
                          ewq_cuda_memory(&backend, &device_bytes, &in_use, &err)
                    : ewq_cpu_init(&backend, &weights, max_ctx, &err))
         die(&err);
     if (device_bytes > s->device_bytes) s->device_bytes = device_bytes;
 
-    size_t rows = (size_t)(ctx - ctx / 2);
-    float *ref = xmalloc(sizeof(float) * rows * (size_t)V), *logits = xmalloc(sizeof(float) * rows * (size_t)V);
+    /* the logits of the second half of a chunk: on the host, the reference's and a variant's; where the backend
+     * keeps the reference itself (score_ref), the first half's last row only, and each position's scores */
+    size_t held = backend.score_ref ? 1 : rows;
+    float *ref = xmalloc(sizeof(float) * held * (size_t)V), *logits = xmalloc(sizeof(float) * held * (size_t)V);
+    double *nll = xmalloc(sizeof(double) * 2 * rows), *kl = nll + rows;
+    int *agree = xmalloc(sizeof(int) * rows), n_scored = ctx - 1 - ctx / 2;
     int *chunk = xmalloc(sizeof(int) * (size_t)ctx);
     ppl_scores *scores = xcalloc((size_t)s->n, sizeof *scores);
     double done = 0, t_measure = seconds_now();
@@ -6553,9 +6562,15 @@ static void measure_pass(const ewq_model *m, const run_opts *o, const ewq_packed
             double t0 = seconds_now();
             float *out = i ? logits : ref;   /* variant 0 is raw: the reference */
             weights.linear = view[i].linear;
-            if (ppl_chunk(&backend, chunk, ctx, out, &err) ||
-                ppl_score_chunk(&scores[i], &backend, out, i ? &backend : NULL, i ? ref : NULL, chunk, ctx, &err))
+            if (backend.score_ref) {
+                if (backend.forward(&backend, chunk, ctx / 2, 0, out, 0, &err) ||
+                    backend.score_ref(&backend, chunk + ctx / 2, ctx - ctx / 2, ctx / 2, i == 0, nll, kl, agree, &err))
+                    die(&err);
+                ppl_add_scores(&scores[i], nll, i ? kl : NULL, agree, n_scored);
+            } else if (ppl_chunk(&backend, chunk, ctx, out, &err) ||
+                       ppl_score_chunk(&scores[i], &backend, out, i ? &backend : NULL, i ? ref : NULL, chunk, ctx, &err)) {
                 die(&err);
+            }
             s->v[i].seconds += seconds_now() - t0;
             snprintf(note, sizeof note, "chunk %d/%d, %s", ch + 1, chunks, s->v[i].name);
             ewq_progress_update(&bar, done += ctx, note);
@@ -6584,7 +6599,7 @@ static void measure_pass(const ewq_model *m, const run_opts *o, const ewq_packed
     s->ref_bytes = sizeof(float) * rows * (size_t)V;
     backend.free(&backend);
     for (int i = 0; i < s->n; i++) free(view[i].linear);
-    free(view), free(ref), free(logits), free(chunk), free(scores);
+    free(view), free(ref), free(logits), free(nll), free(agree), free(chunk), free(scores);
 }
 
 /* Per block, KL(raw || model) when only that block is at int8 (sens8) and when only it is at int4
@@ -6797,7 +6812,9 @@ static void print_header(FILE *f, const ewq_model *m, const run_opts *o, const r
     fprintf(f, "%smemory: block linears raw %.1f MiB (the mapped checkpoint), int8 %.1f MiB and int4 %.1f MiB, each "
                "packed once; the reference's logits of a chunk %.1f MiB", bullet, s->raw_bytes / 1048576.0,
             s->int8_bytes / 1048576.0, s->int4_bytes / 1048576.0, s->ref_bytes / 1048576.0);
-    if (o->mo.cuda) fprintf(f, "; on the device %.1f MiB (every tier's block linears once)", s->device_bytes / 1048576.0);
+    if (o->mo.cuda)
+        fprintf(f, "; on the device %.1f MiB (every tier's block linears once, the reference's logits)",
+                s->device_bytes / 1048576.0);
     fputc('\n', f);
     if (s->sens8)
         fprintf(f, "%ssensitivity: on the last %d chunks of the text (calibration, not evaluated), %.1f s; Spearman's rho "

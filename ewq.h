@@ -497,6 +497,14 @@ void ewq_packed_free(ewq_packed *p);
  * n * vocab floats. It fails as ewq_check_logits does, at the first such position, when a logit of a scored
  * position is not finite. ewq_perplexity uses it when there is no reference model; the CPU backend has none
  * (its logits are in host memory already).
+ * score_ref(b, tokens, n, pos, keep, nll, kl, agree, err), where not NULL, is score with a reference kept on the
+ * backend, for one backend that runs several assignments in turn (ewq run: the raw one first in each chunk).
+ * keep = 1: score, and keep these positions' logits as the reference (kl[j] = 0, agree[j] = 1). keep = 0: score,
+ * and also kl[j] = KL(reference || these) = sum_i p_i (log p_i - log q_i) over the vocabulary, p and q the
+ * softmax of the reference's and these logits at position pos + j, in double as ewq_perplexity computes it
+ * from logits (only the order of the sums may differ), and agree[j] = 1 when both have their largest logit at
+ * the same lowest id, else 0; the reference must be of the same positions (n and pos), else it fails. The CUDA
+ * backend has it when made with room for a reference (ewq_cuda_init_tiers).
  */
 typedef struct ewq_backend {
     const char *name;          /* "cpu", "cuda" */
@@ -506,6 +514,8 @@ typedef struct ewq_backend {
     int (*forward)(struct ewq_backend *b, const int *tokens, int n, int pos, float *logits, int all, ewq_err *err);
     int (*next_token)(struct ewq_backend *b, const int *tokens, int n, int pos, int *id, ewq_err *err);
     int (*score)(struct ewq_backend *b, const int *tokens, int n, int pos, double *nll, ewq_err *err);
+    int (*score_ref)(struct ewq_backend *b, const int *tokens, int n, int pos, int keep, double *nll, double *kl,
+                     int *agree, ewq_err *err);
     void (*free)(struct ewq_backend *b);
 } ewq_backend;
 
@@ -549,9 +559,11 @@ int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err
  * ewq_qmat names the same matrix: the same host arrays). Like the CPU backend, it reads p->linear at every
  * call, so between calls a caller may point p->linear[i] at linear i of p or of any alternative, and the
  * next call runs those; one that the device does not hold fails the call with one line. The embedding,
- * lm_head, norms and biases stay p's. ewq_cuda_init is this with no alternatives. */
+ * lm_head, norms and biases stay p's. With ref_rows > 0 (below max_ctx) it has score_ref, and room on the
+ * device for the logits of that many positions as its reference (ref_rows * vocab floats; a score_ref call
+ * keeps n - 1). ewq_cuda_init is this with no alternatives and no reference. */
 int ewq_cuda_init_tiers(ewq_backend *b, const ewq_packed *p, const ewq_packed *alts, int n_alts, int max_ctx,
-                        ewq_err *err);
+                        int ref_rows, ewq_err *err);
 /* Device memory of a CUDA backend: the bytes it allocated, and the bytes in use on the device now
  * (the runtime's and other processes' included). Since forward allocates nothing, in_use after a run
  * is the peak of that run. */
@@ -1219,7 +1231,7 @@ int ewq_worker(void);   /* inside fn: the thread running it, in [0, ewq_threads(
  *   run       memory_bytes.int8         integer
  *   run       memory_bytes.int4         integer
  *   run       memory_bytes.reference_logits integer
- *   run       memory_bytes.device   integer?     cuda: the backend's allocations, every tier's block linears once
+ *   run       memory_bytes.device   integer?     cuda: the backend's allocations (each tier's blocks, the reference)
  *   run       seconds                   object
  *   run       seconds.measure           number
  *   run       seconds.reference         number

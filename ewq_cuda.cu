@@ -29,8 +29,9 @@
  *             softmax), SiLU(gate) * up; the residual adds are fused into the o_proj and down products
  *             (out += W x)
  *   perplexity score, after a prefill, computes each position's negative log-likelihood on the device
- *             (nll_rows) and copies one double per position down instead of its logits (512 KB at a
- *             vocabulary of 128k)
+ *             (score_rows) and copies one double per position down instead of its logits (512 KB at a
+ *             vocabulary of 128k); score_ref also keeps a reference's logits on the device (ewq run's raw
+ *             model, once per chunk) and scores the KL divergence from it and the top-1 agreement there
  * The tiled prefill and per-value paths dequantize as the CPU does (int4: min + scale * q as two roundings,
  * no fused multiply-add), so weights agree bit for bit and sums differ only in their order; the decode and
  * tensor-core products apply scale and minimum to a group's sums instead, and the tensor-core one rounds
@@ -68,7 +69,7 @@
 static_assert(ATTN_THREADS == 128 && ATTN_ROWS == 64 && ATTN_KEYS % 8 == 0, "attention's thread layout: 16 x 8");
 #define SPLIT_KEYS 256  /* decode attention: keys per block */
 #define ARGMAX_THREADS 1024   /* argmax_logits: a vocabulary of 128k takes 32 loads of 16 bytes per thread */
-#define NLL_THREADS 512       /* nll_rows: threads per row of logits */
+#define NLL_THREADS 512       /* score_rows: threads per row of logits */
 
 /* ===================================================================================================
  * Errors: every runtime call checked, every launch followed by cudaGetLastError
@@ -979,38 +980,80 @@ __global__ void __launch_bounds__(ARGMAX_THREADS) argmax_logits(const float *x, 
     if (t == 0) out[0] = isnan(x[0]) ? 0 : i, out[1] = bad[0];
 }
 
-/* Perplexity's scores where the logits are, one block per row r of x ([rows][n]): nll[r] = -log softmax(x_r)[next[r]]
- * in double as the CPU's log_softmax computes it (the row's largest value m, the sum of exp(x_i - m) in double,
- * then -(x[next] - (m + log(sum)))), so that only the sums' order differs; NaN when a value is not finite (a
- * row of finite logits always gives a finite result). The row is read twice (maximum, then sum): 1 MB at a
- * vocabulary of 128k, next to the prefill that wrote it. */
-__global__ void __launch_bounds__(NLL_THREADS) nll_rows(const float *x, int n, const int *next, double *nll) {
-    __shared__ float top[NLL_THREADS];
-    __shared__ double sum[NLL_THREADS];
-    __shared__ int nonfinite[NLL_THREADS];
-    const float *row = x + (size_t)blockIdx.x * n;
-    int t = threadIdx.x, odd = 0;
-    float m = -INFINITY;
+/* Over a block of NLL_THREADS threads, from each thread's candidate: the largest value (v, better's rule: the
+ * lowest id i among equal ones) and whether any thread saw a value that is not finite (odd); every thread gets
+ * them. */
+__device__ void block_top(float *v, int *i, int *odd) {
+    __shared__ float tv[NLL_THREADS];
+    __shared__ int ti[NLL_THREADS], to[NLL_THREADS];
+    int t = threadIdx.x;
+    tv[t] = *v, ti[t] = *i, to[t] = *odd;
+    __syncthreads();
+    for (int half = NLL_THREADS / 2; half; half /= 2) {
+        if (t < half && better(tv[t + half], ti[t + half], tv[t], ti[t])) tv[t] = tv[t + half], ti[t] = ti[t + half];
+        if (t < half) to[t] |= to[t + half];
+        __syncthreads();
+    }
+    *v = tv[0], *i = ti[0], *odd = to[0];
+    __syncthreads();   /* the arrays are reused by the next call */
+}
+
+/* Sum over a block of NLL_THREADS threads in double, in a fixed order; every thread gets it. */
+__device__ double block_sum_double(double v) {
+    __shared__ double part[NLL_THREADS];
+    int t = threadIdx.x;
+    part[t] = v;
+    __syncthreads();
+    for (int half = NLL_THREADS / 2; half; half /= 2) {
+        if (t < half) part[t] += part[t + half];
+        __syncthreads();
+    }
+    v = part[0];
+    __syncthreads();
+    return v;
+}
+
+/* log(sum_i exp(row_i)) of row[0..n) as the CPU's log_softmax computes it: the largest value m, then m + log of
+ * the sum of exp(row_i - m) in double; *top gets the lowest id of m, *odd whether a value is not finite. */
+__device__ double row_log_sum_exp(const float *row, int n, int *top, int *odd) {
+    int t = threadIdx.x;
+    float m = NAN;
+    *top = n, *odd = 0;
     for (int i = t; i < n; i += NLL_THREADS) {
         float v = row[i];
-        odd |= !isfinite(v);
-        m = fmaxf(m, v);
+        *odd |= !isfinite(v);
+        if (better(v, i, m, *top)) m = v, *top = i;
     }
-    top[t] = m, nonfinite[t] = odd;
-    __syncthreads();
-    for (int half = NLL_THREADS / 2; half; half /= 2) {
-        if (t < half) top[t] = fmaxf(top[t], top[t + half]), nonfinite[t] |= nonfinite[t + half];
-        __syncthreads();
-    }
-    double mx = top[0], e = 0;
+    block_top(&m, top, odd);
+    double mx = m, e = 0;
     for (int i = t; i < n; i += NLL_THREADS) e += exp((double)row[i] - mx);
-    sum[t] = e;
-    __syncthreads();
-    for (int half = NLL_THREADS / 2; half; half /= 2) {
-        if (t < half) sum[t] += sum[t + half];
-        __syncthreads();
+    return mx + log(block_sum_double(e));
+}
+
+/* Perplexity's scores where the logits are, one block per row r of x ([rows][n]), in double as the CPU computes
+ * them from logits, so that only the order of the sums differs: nll[r] = -log softmax(x_r)[next[r]]; with a
+ * reference (ref [rows][n], else NULL) also kl[r] = sum_i p_i (log p_i - log q_i), p = softmax(ref_r) and q =
+ * softmax(x_r), and agree[r] = whether the two rows' largest values have the same lowest id. nll[r] is NaN when
+ * a value of either row is not finite (a row of finite logits always gives a finite result). Each row is read
+ * twice (maximum, then sum), and the pair once more for kl: 1 MB a row at a vocabulary of 128k. */
+__global__ void __launch_bounds__(NLL_THREADS) score_rows(const float *x, const float *ref, int n, const int *next,
+                                                         double *nll, double *kl, int *agree) {
+    const float *row = x + (size_t)blockIdx.x * n;
+    int top, odd, t = threadIdx.x;
+    double lse = row_log_sum_exp(row, n, &top, &odd);
+    if (ref) {
+        const float *rrow = ref + (size_t)blockIdx.x * n;
+        int rtop, rodd;
+        double rlse = row_log_sum_exp(rrow, n, &rtop, &rodd), d = 0;
+        for (int i = t; i < n; i += NLL_THREADS) {
+            double lp = (double)rrow[i] - rlse, lq = (double)row[i] - lse;
+            d += exp(lp) * (lp - lq);
+        }
+        d = block_sum_double(d);
+        if (t == 0) kl[blockIdx.x] = d, agree[blockIdx.x] = top == rtop;
+        odd |= rodd;
     }
-    if (t == 0) nll[blockIdx.x] = nonfinite[0] ? NAN : -((double)row[next[blockIdx.x]] - (mx + log(sum[0])));
+    if (t == 0) nll[blockIdx.x] = odd ? NAN : -((double)row[next[blockIdx.x]] - lse);
 }
 
 /* The copy that decode bandwidth is compared with: 16-byte loads and stores, grid-stride. */
@@ -1179,7 +1222,10 @@ typedef struct cuda_state {
     float *host_logits;                /* pinned: the logits, copied down after it */
     int *choice, *host_choice;         /* next_token: argmax_logits' id and non-finite flag, and a pinned copy */
     int *next;                         /* score: the id each position predicts [CHUNK] */
-    double *nll;                       /* score: nll_rows' results [CHUNK] */
+    double *nll, *kl;                  /* score: score_rows' results [CHUNK] (kl: with ref_rows only) */
+    int *agree;                        /* the same */
+    float *ref_logits;                 /* score_ref: the reference's logits [ref_rows][vocab] */
+    int ref_rows, ref_n, ref_pos;      /* room for them; the call they were kept from (ref_n 0: none) */
     cudaStream_t stream;
     cudaGraphExec_t graph;
     void **allocs;                     /* every device allocation, freed together */
@@ -1485,13 +1531,21 @@ static int cuda_next_token(ewq_backend *b, const int *tokens, int n, int pos, in
     return 0;
 }
 
-/* score (ewq.h): each pass's logits stay on the device and nll_rows sends down a double per position; at the
- * first that is NaN (a logit not finite) that row's logits follow, so that the error names the position and
- * the first such id as the CPU's check does. */
-static int cuda_score(ewq_backend *b, const int *tokens, int n, int pos, double *nll, ewq_err *err) {
+/* score and score_ref (ewq.h): each pass's logits stay on the device and score_rows sends down a double per
+ * position (with `against`, its KL divergence from the kept reference and their agreement too); with `keep`, the
+ * pass's logits are copied beside the reference's kept so far. At the first NaN (a logit not finite) that row's
+ * logits follow, so that the error names the position and the first such id as the CPU's check does (a kept
+ * reference was checked so when it was scored). */
+static int score_passes(ewq_backend *b, const int *tokens, int n, int pos, int keep, int against, double *nll,
+                        double *kl, int *agree, ewq_err *err) {
     cuda_state *s = (cuda_state *)b->state;
     int vocab = b->packed->model->cfg.vocab;
     if (ewq_forward_check(b, tokens, n, pos, err) || select_linears(b, err)) return -1;
+    if (keep && n - 1 > s->ref_rows)
+        return ewq_fail(err, "cuda", "%d positions to keep as the reference, room for %d", n - 1, s->ref_rows);
+    if (against && (s->ref_n != n || s->ref_pos != pos))
+        return ewq_fail(err, "cuda", "no reference kept for positions %d..%d (score_ref keeps one first)", pos, pos + n - 2);
+    if (keep) s->ref_n = 0;   /* none until the whole is kept */
     for (int done = 0; done < n; done += s->chunk) {
         int m = n - done < s->chunk ? n - done : s->chunk, rows = done + m < n ? m : m - 1;
         if (m == 1 ? decode_step(b, tokens[done], pos + done, NULL, err)
@@ -1499,18 +1553,40 @@ static int cuda_score(ewq_backend *b, const int *tokens, int n, int pos, double 
             return -1;
         if (rows == 0) continue;
         CUDA_TRY(cudaMemcpyAsync(s->next, tokens + done + 1, sizeof(int) * (size_t)rows, cudaMemcpyHostToDevice, s->stream));
-        LAUNCH("nll_rows", nll_rows<<<rows, NLL_THREADS, 0, s->stream>>>(s->logits, vocab, s->next, s->nll));
+        const float *ref = against ? s->ref_logits + (size_t)done * vocab : NULL;
+        LAUNCH("score_rows", score_rows<<<rows, NLL_THREADS, 0, s->stream>>>(s->logits, ref, vocab, s->next, s->nll,
+                                                                             s->kl, s->agree));
         CUDA_TRY(cudaMemcpyAsync(nll + done, s->nll, sizeof(double) * (size_t)rows, cudaMemcpyDeviceToHost, s->stream));
+        if (against) {
+            CUDA_TRY(cudaMemcpyAsync(kl + done, s->kl, sizeof(double) * (size_t)rows, cudaMemcpyDeviceToHost, s->stream));
+            CUDA_TRY(cudaMemcpyAsync(agree + done, s->agree, sizeof(int) * (size_t)rows, cudaMemcpyDeviceToHost, s->stream));
+        }
+        if (keep)
+            CUDA_TRY(cudaMemcpyAsync(s->ref_logits + (size_t)done * vocab, s->logits, sizeof(float) * (size_t)rows * vocab,
+                                     cudaMemcpyDeviceToDevice, s->stream));
         CUDA_TRY(cudaStreamSynchronize(s->stream));
         for (int j = 0; j < rows; j++) {
             if (isfinite(nll[done + j])) continue;
             CUDA_TRY(cudaMemcpy(s->host_logits, s->logits + (size_t)j * vocab, sizeof(float) * vocab, cudaMemcpyDeviceToHost));
             if (ewq_check_logits(b, s->host_logits, pos + done + j, err)) return -1;
-            return ewq_fail(err, "cuda", "nll_rows found a logit that is not finite at position %d, but the copy has none",
+            return ewq_fail(err, "cuda", "score_rows found a logit that is not finite at position %d, but the copy has none",
                             pos + done + j);
         }
     }
+    if (keep) {
+        for (int j = 0; j < n - 1; j++) kl[j] = 0, agree[j] = 1;
+        s->ref_n = n, s->ref_pos = pos;
+    }
     return 0;
+}
+
+static int cuda_score(ewq_backend *b, const int *tokens, int n, int pos, double *nll, ewq_err *err) {
+    return score_passes(b, tokens, n, pos, 0, 0, nll, NULL, NULL, err);
+}
+
+static int cuda_score_ref(ewq_backend *b, const int *tokens, int n, int pos, int keep, double *nll, double *kl,
+                          int *agree, ewq_err *err) {
+    return score_passes(b, tokens, n, pos, keep, !keep, nll, kl, agree, err);
 }
 
 /* Device bytes the backend needs beyond the weights: KV cache, activations, logits, tables. */
@@ -1532,7 +1608,8 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, const ewq_packed *alt
         if (alts[a].model != m) return ewq_fail(err, "cuda", "alternative weights %d were packed from another model", a);
     /* refuse before allocating when the whole does not fit */
     size_t weights = ewq_packed_bytes(p) + hold_linears(s, p, alts, n_alts);
-    size_t need = weights + state_bytes(c, max_ctx, s->chunk), free_b, total;
+    size_t ref = s->ref_rows ? sizeof(float) * s->ref_rows * (size_t)c->vocab + (sizeof(double) + sizeof(int)) * s->chunk : 0;
+    size_t need = weights + state_bytes(c, max_ctx, s->chunk) + ref, free_b, total;
     CUDA_TRY(cudaMemGetInfo(&free_b, &total));
     if (need > free_b)
         return ewq_fail(err, "cuda", "the model needs %zu bytes of device memory (weights %zu, KV cache and activations "
@@ -1605,6 +1682,11 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, const ewq_packed *alt
         dev_alloc(s, (void **)&s->next, sizeof(int) * N, "activations", err) ||
         dev_alloc(s, (void **)&s->nll, sizeof(double) * N, "activations", err))
         return -1;
+    if (s->ref_rows && (dev_alloc(s, (void **)&s->ref_logits, sizeof(float) * s->ref_rows * (size_t)c->vocab,
+                                  "the reference's logits", err) ||
+                        dev_alloc(s, (void **)&s->kl, sizeof(double) * N, "activations", err) ||
+                        dev_alloc(s, (void **)&s->agree, sizeof(int) * N, "activations", err)))
+        return -1;
 
     s->splits = (max_ctx + SPLIT_KEYS - 1) / SPLIT_KEYS;
     if (dev_alloc(s, (void **)&s->attn_part, sizeof(float) * c->n_heads * (size_t)s->splits * (d + 2), "attention", err) ||
@@ -1644,10 +1726,12 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, const ewq_packed *alt
 }
 
 int ewq_cuda_init_tiers(ewq_backend *b, const ewq_packed *p, const ewq_packed *alts, int n_alts, int max_ctx,
-                        ewq_err *err) {
+                        int ref_rows, ewq_err *err) {
     memset(b, 0, sizeof *b);
     if (max_ctx < 1) return ewq_fail(err, p->model->dir, "context length %d must be at least 1", max_ctx);
     if (n_alts < 0 || (n_alts && !alts)) return ewq_fail(err, "cuda", "%d alternative weights asked for, none given", n_alts);
+    if (ref_rows < 0 || ref_rows >= max_ctx)
+        return ewq_fail(err, "cuda", "room for %d reference positions asked for, at a context of %d", ref_rows, max_ctx);
     if (no_gpu(err)) return -1;
     const char *sync = getenv("EWQ_CUDA_SYNC");
     sync_each_launch = sync && *sync && strcmp(sync, "0");
@@ -1660,7 +1744,7 @@ int ewq_cuda_init_tiers(ewq_backend *b, const ewq_packed *p, const ewq_packed *a
         free(s), free(layers), free(held), free(n_held);
         return ewq_fail(err, "cuda", "out of host memory");
     }
-    s->layers = layers, s->held = held, s->n_held = n_held, s->per_linear = 1 + n_alts;
+    s->layers = layers, s->held = held, s->n_held = n_held, s->per_linear = 1 + n_alts, s->ref_rows = ref_rows;
     s->chunk = max_ctx < CHUNK ? max_ctx : CHUNK;
     b->name = "cuda";
     b->packed = p;
@@ -1669,6 +1753,7 @@ int ewq_cuda_init_tiers(ewq_backend *b, const ewq_packed *p, const ewq_packed *a
     b->forward = cuda_forward;
     b->next_token = cuda_next_token;
     b->score = cuda_score;
+    b->score_ref = ref_rows ? cuda_score_ref : NULL;
     b->free = cuda_free;
     if (cuda_setup(b, p, alts, n_alts, max_ctx, err)) {
         cuda_free(b);
@@ -1678,7 +1763,7 @@ int ewq_cuda_init_tiers(ewq_backend *b, const ewq_packed *p, const ewq_packed *a
 }
 
 int ewq_cuda_init(ewq_backend *b, const ewq_packed *p, int max_ctx, ewq_err *err) {
-    return ewq_cuda_init_tiers(b, p, NULL, 0, max_ctx, err);
+    return ewq_cuda_init_tiers(b, p, NULL, 0, max_ctx, 0, err);
 }
 
 int ewq_cuda_memory(const ewq_backend *b, size_t *allocated, size_t *in_use, ewq_err *err) {

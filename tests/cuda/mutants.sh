@@ -44,10 +44,13 @@ mutants=(
 'nll-float-difference|s/e \+= exp\(\(double\)row\[i\] - mx\)/e += exp((double)(row[i] - (float)mx))/|the device perplexity subtracts the maximum in float, not in double as the CPU does'
 'nll-own-token|s/s->next, tokens \+ done \+ 1,/s->next, tokens + done,/|the device perplexity scores the token at each position instead of the next one'
 'nll-pass-edge|s/rows = done \+ m < n \? m : m - 1;/rows = m - 1;/|the device perplexity drops the last position of every pass, not of the last one only'
-'nll-finite-unchecked|s/odd .= !isfinite\(v\);//|the device perplexity never reports a logit that is not finite'
+'nll-finite-unchecked|s/\*odd .= !isfinite\(v\);//|the device perplexity never reports a logit that is not finite'
 'tiers-graph-kept|s/if \(changed \&\& s->graph\) \{/if (changed \&\& s->graph \&\& 0) {/|a change of the weights p->linear names keeps the decode step captured with the old ones'
 'tiers-first-held|s/if \(same_matrix\(\&h\[j\]\.host, \&p->linear\[i\]\)\) continue;/continue;/|every call runs the weights the backend was made with, whatever p->linear names now'
 'tiers-held-twice|s/if \(j < s->n_held\[i\]\) continue;//|an alternative'"'"'s matrix is uploaded again though p or an earlier alternative holds it'
+'kl-direction|s/d \+= exp\(lp\) \* \(lp - lq\);/d += exp(lq) * (lq - lp);/|the device KL divergence is taken from the model to the reference, not from the reference to the model'
+'kl-reference-row-late|s/s->ref_logits \+ \(size_t\)done \* vocab, s->logits,/s->ref_logits + (size_t)done * vocab, s->logits + vocab,/|the reference is kept one position late, so each position is scored against the next one'"'"'s'
+'kl-agree-always|s/agree\[blockIdx\.x\] = top == rtop;/agree[blockIdx.x] = 1;/|the device top-1 agreement counts every position as agreeing'
 'no-sync-mode|s/if \(e == cudaSuccess \&\& sync_each_launch\) e = cudaDeviceSynchronize\(\);//|EWQ_CUDA_SYNC=1 does not wait for each kernel, so a fault names none'
 )
 

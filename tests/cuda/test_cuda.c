@@ -38,7 +38,8 @@
  * its lower half) go to the lowest id, and a logit that is not finite fails the call, and a perplexity scored
  * on the device, with the CPU's line. Also on the first fixture (also in --quick), one backend holding every
  * tier's block linears (ewq_cuda_init_tiers, as ewq run uses it): after each change of p->linear, the logits
- * of a backend made for that assignment alone, to the last bit; the device bytes of the tiers held once.
+ * of a backend made for that assignment alone, to the last bit; the device bytes of the tiers held once; the
+ * KL divergence and top-1 agreement scored against a reference kept on the device (score_ref) as on the host.
  * llama3-f32 synthesized with heads of 128 columns (also in --quick): the widest head the prefill attention
  * takes, at the most shared memory it asks for.
  * Also checked: bad calls, a context too large for device memory and a head wider than 128 fail with one
@@ -538,6 +539,52 @@ static void next_token_rules(const ewq_model *m) {
     cpu.free(&cpu), ewq_packed_free(&p), free(prompt), free(logits);
 }
 
+/* The KL divergence and top-1 agreement scored on the device against a reference kept there (score_ref, as ewq
+ * run uses it: the raw blocks kept, then a mixed assignment against them, in one chunk of 16 whose second half is
+ * scored), against ewq_perplexity with backends of their own (the raw one the reference), which scores the same
+ * logits on the host (shared_tiers: bit for bit): perplexity within 1e-12, mean KL within 1e-9 (only the order
+ * of sums of doubles differs), the same agreement. A call against a reference of other positions fails with
+ * one line. */
+static void scored_against_kept(const ewq_model *m, ewq_backend *shared, ewq_packed *weights, const ewq_packed tier[3]) {
+    enum { CTX = 16, HALF = CTX / 2, SCORED = CTX - 1 - HALF };
+    int L = m->cfg.n_layers, nl = L * EWQ_N_LINEAR, *ids = lcg_tokens(CTX, m->cfg.vocab), agree[HALF];
+    double nll[HALF], kl[HALF];
+    float *last = malloc(sizeof(float) * (size_t)m->cfg.vocab);
+    ewq_qmat *mixed = malloc(sizeof(ewq_qmat) * (size_t)nl), *raw = (ewq_qmat *)weights->linear;
+    ewq_packed view = *weights;
+    ewq_backend ref = {0}, model = {0};
+    ewq_ppl_result host;
+    ewq_err err;
+    if (m->cfg.bos_id >= 0) ids[0] = m->cfg.bos_id;   /* as ewq_perplexity makes each chunk */
+    for (int i = 0; i < nl; i++) mixed[i] = tier[i % 3].linear[i];
+    view.linear = mixed;
+    int rc = shared->forward(shared, ids, HALF, 0, last, 0, &err) ||
+             shared->score_ref(shared, ids + HALF, CTX - HALF, HALF, 1, nll, kl, agree, &err);
+    weights->linear = mixed;
+    rc = rc || shared->forward(shared, ids, HALF, 0, last, 0, &err) ||
+         shared->score_ref(shared, ids + HALF, CTX - HALF, HALF, 0, nll, kl, agree, &err) ||
+         ewq_cuda_init(&ref, &tier[EWQ_RAW], CTX, &err) || ewq_cuda_init(&model, &view, CTX, &err) ||
+         ewq_perplexity(&model, &ref, ids, CTX, CTX, 0, &host, &err);
+    double mean_nll = 0, mean_kl = 0, agreed = 0;
+    for (int j = 0; j < SCORED; j++) mean_nll += nll[j] / SCORED, mean_kl += kl[j] / SCORED, agreed += agree[j];
+    double dp = rc ? 1 : fabs(exp(mean_nll) - host.ppl) / host.ppl, dk = rc ? 1 : fabs(mean_kl - host.kl) / host.kl;
+    if (!check(!rc && dp <= 1e-12 && dk <= 1e-9 && agreed / SCORED == host.top1_agree && host.kl > 0,
+               "cuda/shared-tiers/scored-against-kept", "%s", rc ? err.msg : "the device and host scores differ"))
+        failed();
+    if (!rc)
+        printf("# cuda/shared-tiers/scored-against-kept: KLD %.17g, on the host %.17g (relative difference %.3g); "
+               "ppl relative difference %.3g; top-1 %.0f of %d\n", mean_kl, host.kl, dk, dp, agreed, SCORED);
+    /* the same positions but one: no reference of those */
+    rc = shared->score_ref(shared, ids + HALF - 1, CTX - HALF + 1, HALF - 1, 0, nll, kl, agree, &err);
+    if (!check(rc && one_line(&err) && strstr(err.msg, "no reference kept"), "cuda/shared-tiers/reference-positions",
+               "%s", rc ? err.msg : "scored against a reference of other positions"))
+        failed();
+    weights->linear = raw;
+    if (ref.state) ref.free(&ref);
+    if (model.state) model.free(&model);
+    free(ids), free(last), free(mixed);
+}
+
 /* One backend for several assignments in turn (ewq_cuda_init_tiers, as ewq run uses it): every tier's block
  * linears on the device once, each call running those that p->linear names. After each change, a prefill and
  * decode steps give the logits of a backend made for that assignment alone, to the last bit (the same kernels
@@ -563,7 +610,7 @@ static void shared_tiers(const ewq_model *m) {
     float *ls = malloc(sizeof(float) * (size_t)PRE * V), *la = malloc(sizeof(float) * (size_t)PRE * V);
     memcpy(lin, tier[EWQ_RAW].linear, sizeof(ewq_qmat) * (size_t)nl);
     weights.linear = lin;
-    if (rc || ewq_cuda_init_tiers(&shared, &weights, tier, 3, CTX, &err)) {
+    if (rc || ewq_cuda_init_tiers(&shared, &weights, tier, 3, CTX, CTX / 2 - 1, &err)) {
         check(0, "cuda/shared-tiers", "%s", err.msg), failed();
         goto done;
     }
@@ -585,9 +632,10 @@ static void shared_tiers(const ewq_model *m) {
         if (!ok) check(0, name, "%s", err.msg), failed();
         else expect(differ == 0, name, "%.0f logits differ from a backend of its own", differ);
     }
-    /* device bytes: the raw model's alone, and the other tiers' block linears once each */
+    /* device bytes: the raw model's alone, the other tiers' block linears once each, and the reference's room (its
+     * logits, and a KL and an agreement per position of a pass, which is CTX positions here) */
     size_t with_tiers = 0, raw_only = 0, in_use;
-    uint64_t more = 0;
+    uint64_t more = sizeof(float) * (CTX / 2 - 1) * (size_t)V + (sizeof(double) + sizeof(int)) * CTX;
     for (int i = 0; i < nl; i++)
         for (int t = EWQ_INT8; t <= EWQ_INT4; t++) {
             const ewq_qmat *q = &tier[t].linear[i];
@@ -597,9 +645,9 @@ static void shared_tiers(const ewq_model *m) {
          ewq_cuda_memory(&alone, &raw_only, &in_use, &err);
     if (alone.state) alone.free(&alone);
     if (!check(!rc && with_tiers == raw_only + more, "cuda/shared-tiers/device-bytes",
-               "%s", rc ? err.msg : "more or fewer bytes than the raw model and the int8 and int4 linears once"))
+               "%s", rc ? err.msg : "more or fewer bytes than the raw model, the int8 and int4 linears once and the reference"))
         failed();
-    printf("# cuda/shared-tiers/device-bytes: %zu, the raw model alone %zu, the int8 and int4 linears %llu\n",
+    printf("# cuda/shared-tiers/device-bytes: %zu, the raw model alone %zu, the int8 and int4 linears and the reference %llu\n",
            with_tiers, raw_only, (unsigned long long)more);
     /* a matrix the device does not hold, then the raw blocks again */
     lin[nl - 1] = other.linear[nl - 1];
@@ -613,11 +661,12 @@ static void shared_tiers(const ewq_model *m) {
     ewq_model twin = *m;
     ewq_packed foreign = tier[EWQ_INT8];
     foreign.model = &twin;
-    rc = ewq_cuda_init_tiers(&alone, &tier[EWQ_RAW], &foreign, 1, CTX, &err);
+    rc = ewq_cuda_init_tiers(&alone, &tier[EWQ_RAW], &foreign, 1, CTX, 0, &err);
     if (!check(rc && one_line(&err) && strstr(err.msg, "another model"), "cuda/shared-tiers/another-model", "%s",
                rc ? err.msg : "accepted"))
         failed();
     if (!rc) alone.free(&alone);
+    scored_against_kept(m, &shared, &weights, tier);
 done:
     if (shared.state) shared.free(&shared);
     for (int t = 0; t < packed && t < 3; t++) ewq_packed_free(&tier[t]);

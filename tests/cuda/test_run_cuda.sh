@@ -11,7 +11,7 @@ set -u
 args=(run --chunks 1 -p 0 -n 0 --json)
 gpu=$("$EWQ" --version | sed -n 's/^CUDA: //p')
 case "$gpu" in
-*"emulated"*) device=$((3 << 20)) ;;   # 3 MiB: the study takes 2.2, the variants' own copies 8.5 and more
+*"emulated"*) device=$((3 << 20)) ;;   # 3 MiB: the study takes 2.3, the variants' own weights add up to 8.1
 *"compute capability"*) device= ;;
 *) echo "SKIP cuda-run: no usable GPU here ($gpu)"; exit 0 ;;
 esac
@@ -46,7 +46,7 @@ report cuda-run/agrees-with-cpu "$why"
 [ -z "$why" ] && echo "# cuda-run: 13 variants, $scored positions each, as on the CPU"
 failed=${why:+1}
 
-# the device holds every tier's block linears once: less than the variants' own weights added up
+# the device holds every tier's block linears once (and the reference's logits): less than the variants' own weights added up
 held=$(sed -n 's/.*"memory_bytes": {.*"device": \([0-9]*\)}.*/\1/p' "$tmp/cuda.json")
 own=$(sed -n 's/.*"same_as": null, "weight_bytes": \([0-9]*\),.*/\1/p' "$tmp/cuda.json" | awk '{ s += $1 } END { print s + 0 }')
 if [ -z "$device" ]; then
