@@ -34,6 +34,9 @@ report gpu-window/bench-table "$([ "$rows" = 8 ] || echo "$rows of 8 rows filled
 # the perplexity of the first shape on the whole text (here the stand-in's 4096 ids), with ewq's own time
 report gpu-window/ppl "$(grep -qE '^[0-9:]* ewq ppl Llama-3\.2-1B: perplexity [0-9.]+ ± [0-9.]+, 4096 tokens in [0-9.]+ s' "$s" ||
     echo "no perplexity line: $(grep -m1 'ewq ppl' "$s")")"
+# the main job on the first shape, with ewq's cost line
+report gpu-window/study "$(grep -qE '^[0-9:]* ewq run Llama-3\.2-1B: cost: 13 variants, .* [0-9.]+ s in all' "$s" ||
+    echo "no ewq run line: $(grep -m1 'ewq run Llama' "$s")")"
 
 files=$(find "$out" -type f | wc -l)
 after=$(untracked)

@@ -15,7 +15,8 @@
 #      test_cuda --model compares the whole checkpoint on both backends (test_cuda.txt)
 #   5. compute-sanitizer memcheck on test_cuda --quick between the two shapes, racecheck with the time left
 #      at the end (sanitizer.txt); after memcheck, ewq ppl --backend cuda of the first shape, raw, on all of
-#      WikiText-2's test text (Llama-3 ids made by --prepare), timed (bench.txt)
+#      WikiText-2's test text (Llama-3 ids made by --prepare), timed (bench.txt); before racecheck, the main
+#      job on the first shape: ewq run --backend cuda on 16 chunks of those ids, timed (bench.txt)
 #   6. summary.txt: one line per step (status and seconds) and the bench table, also printed last.
 # With --peer, the lease after that one (once steps 3 to 5 have run on a GPU): steps 1 and 2, then each shape
 # raw beside PyTorch + transformers in bfloat16 on the same GPU (tests/bench/torch_peer.py; peer.txt): for the
@@ -252,6 +253,21 @@ ppl() {
         note "ewq ppl $shape: $(grep '^perplexity ' "$3" | tail -n 1 | tr -s ' '), $(grep '^perplexity: [0-9]* tokens in' "$3" | tail -n 1 | cut -d, -f1 | cut -c13-)"
 }
 
+# the main job on SHAPE: ewq run on 16 chunks of the ids (13 variants on one backend, scored on the device), no
+# throughput runs; its cost line (seconds for the pass, and in all with entropy and packing) into the summary
+study() {   # SHAPE SECONDS
+    local shape=$1 on_gpu=(--backend cuda)
+    if [ -z "$synth_pid" ]; then
+        note "ewq run $shape: skipped: no GPU ($no_gpu)"
+        return
+    fi
+    checkpoint "ewq run" "$shape" || return
+    [ $mode = dry ] && on_gpu=()
+    step "ewq run $shape (16 chunks of $(basename "$ids"))" "$2" "$out/bench.txt" "$ewq" run "$ckpt" "${on_gpu[@]}" \
+        --tokens "$ids" --chunks 16 -p 0 -n 0 &&
+        note "ewq run $shape: $(grep '^cost: ' "$out/bench.txt" | tail -n 1)"
+}
+
 # --peer's steps for one shape, raw: for the first, ewq ppl on the ids, timed; ewq bench; the same through
 # transformers (perplexity with the first shape; a dry run's on the CPU in float32), in peer.txt
 peer_shape() {   # SHAPE SECONDS [ppl]
@@ -340,8 +356,10 @@ if [ $peer = 0 ]; then
     bench_shape "$1" 60 120
     sanitize memcheck 120 --leak-check full
     ppl "$1" 60 "$out/bench.txt"
+    first=$1
     shift
     for s in "$@"; do bench_shape "$s" 100 150; done
+    study "$first" 90
     sanitize racecheck 600
 else
     # shellcheck disable=SC2086
