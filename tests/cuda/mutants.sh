@@ -50,6 +50,7 @@ mutants=(
 'tiers-held-twice|s/if \(j < s->n_held\[i\]\) continue;//|an alternative'"'"'s matrix is uploaded again though p or an earlier alternative holds it'
 'kl-direction|s/d \+= exp\(lp\) \* \(lp - lq\);/d += exp(lq) * (lq - lp);/|the device KL divergence is taken from the model to the reference, not from the reference to the model'
 'kl-reference-row-late|s/s->ref_logits \+ \(size_t\)done \* vocab, s->logits,/s->ref_logits + (size_t)done * vocab, s->logits + vocab,/|the reference is kept one position late, so each position is scored against the next one'"'"'s'
+'kl-reference-pass-offset|s/const float \*ref = against \? s->ref_logits \+ \(size_t\)done \* vocab : NULL;/const float *ref = against ? s->ref_logits : NULL;/|a second pass of the scored positions is scored against the reference'"'"'s first rows'
 'kl-agree-always|s/agree\[blockIdx\.x\] = top == rtop;/agree[blockIdx.x] = 1;/|the device top-1 agreement counts every position as agreeing'
 'no-sync-mode|s/if \(e == cudaSuccess \&\& sync_each_launch\) e = cudaDeviceSynchronize\(\);//|EWQ_CUDA_SYNC=1 does not wait for each kernel, so a fault names none'
 )

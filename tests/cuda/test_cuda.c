@@ -540,29 +540,31 @@ static void next_token_rules(const ewq_model *m) {
 }
 
 /* The KL divergence and top-1 agreement scored on the device against a reference kept there (score_ref, as ewq
- * run uses it: the raw blocks kept, then a mixed assignment against them, in one chunk of 16 whose second half is
- * scored), against ewq_perplexity with backends of their own (the raw one the reference), which scores the same
- * logits on the host (shared_tiers: bit for bit): perplexity within 1e-12, mean KL within 1e-9 (only the order
- * of sums of doubles differs), the same agreement. A call against a reference of other positions fails with
- * one line. */
-static void scored_against_kept(const ewq_model *m, ewq_backend *shared, ewq_packed *weights, const ewq_packed tier[3]) {
-    enum { CTX = 16, HALF = CTX / 2, SCORED = CTX - 1 - HALF };
+ * run uses it): on one backend holding the tiers, the raw blocks kept, then a mixed assignment against them, in
+ * one chunk of 1030 whose second half (515 positions) takes two passes of the backend, the second of them with
+ * scored positions too (the reference's rows past the first 512); against ewq_perplexity with backends of their
+ * own (the raw one the reference), which scores the same logits on the host (shared_tiers: bit for bit):
+ * perplexity within 1e-12, mean KL within 1e-9 (only the order of sums of doubles differs), the same
+ * agreement. A call against a reference of other positions fails with one line. */
+static void scored_against_kept(const ewq_model *m, const ewq_packed tier[3]) {
+    enum { CTX = 1030, HALF = CTX / 2, SCORED = CTX - 1 - HALF };
     int L = m->cfg.n_layers, nl = L * EWQ_N_LINEAR, *ids = lcg_tokens(CTX, m->cfg.vocab), agree[HALF];
     double nll[HALF], kl[HALF];
     float *last = malloc(sizeof(float) * (size_t)m->cfg.vocab);
-    ewq_qmat *mixed = malloc(sizeof(ewq_qmat) * (size_t)nl), *raw = (ewq_qmat *)weights->linear;
-    ewq_packed view = *weights;
-    ewq_backend ref = {0}, model = {0};
+    ewq_qmat *mixed = malloc(sizeof(ewq_qmat) * (size_t)nl);
+    ewq_packed weights = tier[EWQ_RAW], view = tier[EWQ_RAW];
+    ewq_backend shared = {0}, ref = {0}, model = {0};
     ewq_ppl_result host;
     ewq_err err;
     if (m->cfg.bos_id >= 0) ids[0] = m->cfg.bos_id;   /* as ewq_perplexity makes each chunk */
     for (int i = 0; i < nl; i++) mixed[i] = tier[i % 3].linear[i];
     view.linear = mixed;
-    int rc = shared->forward(shared, ids, HALF, 0, last, 0, &err) ||
-             shared->score_ref(shared, ids + HALF, CTX - HALF, HALF, 1, nll, kl, agree, &err);
-    weights->linear = mixed;
-    rc = rc || shared->forward(shared, ids, HALF, 0, last, 0, &err) ||
-         shared->score_ref(shared, ids + HALF, CTX - HALF, HALF, 0, nll, kl, agree, &err) ||
+    int rc = ewq_cuda_init_tiers(&shared, &weights, tier, 3, CTX, SCORED, &err) ||
+             shared.forward(&shared, ids, HALF, 0, last, 0, &err) ||
+             shared.score_ref(&shared, ids + HALF, CTX - HALF, HALF, 1, nll, kl, agree, &err);
+    weights.linear = mixed;
+    rc = rc || shared.forward(&shared, ids, HALF, 0, last, 0, &err) ||
+         shared.score_ref(&shared, ids + HALF, CTX - HALF, HALF, 0, nll, kl, agree, &err) ||
          ewq_cuda_init(&ref, &tier[EWQ_RAW], CTX, &err) || ewq_cuda_init(&model, &view, CTX, &err) ||
          ewq_perplexity(&model, &ref, ids, CTX, CTX, 0, &host, &err);
     double mean_nll = 0, mean_kl = 0, agreed = 0;
@@ -575,11 +577,11 @@ static void scored_against_kept(const ewq_model *m, ewq_backend *shared, ewq_pac
         printf("# cuda/shared-tiers/scored-against-kept: KLD %.17g, on the host %.17g (relative difference %.3g); "
                "ppl relative difference %.3g; top-1 %.0f of %d\n", mean_kl, host.kl, dk, dp, agreed, SCORED);
     /* the same positions but one: no reference of those */
-    rc = shared->score_ref(shared, ids + HALF - 1, CTX - HALF + 1, HALF - 1, 0, nll, kl, agree, &err);
+    rc = !shared.state || shared.score_ref(&shared, ids + HALF - 1, CTX - HALF + 1, HALF - 1, 0, nll, kl, agree, &err);
     if (!check(rc && one_line(&err) && strstr(err.msg, "no reference kept"), "cuda/shared-tiers/reference-positions",
                "%s", rc ? err.msg : "scored against a reference of other positions"))
         failed();
-    weights->linear = raw;
+    if (shared.state) shared.free(&shared);
     if (ref.state) ref.free(&ref);
     if (model.state) model.free(&model);
     free(ids), free(last), free(mixed);
@@ -666,7 +668,7 @@ static void shared_tiers(const ewq_model *m) {
                rc ? err.msg : "accepted"))
         failed();
     if (!rc) alone.free(&alone);
-    scored_against_kept(m, &shared, &weights, tier);
+    scored_against_kept(m, tier);
 done:
     if (shared.state) shared.free(&shared);
     for (int t = 0; t < packed && t < 3; t++) ewq_packed_free(&tier[t]);
