@@ -210,10 +210,14 @@ if [ $gpu = 1 ] || [ $mode = dry ]; then
     synth_pid=$!
 fi
 
-# checkpoint WHAT SHAPE: waits for SHAPE's checkpoint and sets ckpt to its folder; where there is none (its
-# synthesis failed, or the deadline came first) says so for WHAT and returns 1
+# checkpoint WHAT SHAPE: waits for SHAPE's checkpoint and sets ckpt to its folder; where there is none (no GPU,
+# so none is synthesized; its synthesis failed; or the deadline came first) says so for WHAT and returns 1
 checkpoint() {
     local what=$1 shape=$2
+    if [ -z "$synth_pid" ]; then
+        note "$what $shape: skipped: no GPU ($no_gpu)"
+        return 1
+    fi
     while ! grep -qE "^(ready|failed) $shape( |:)" "$out/synth.txt" && kill -0 $synth_pid 2>/dev/null && room 5 >/dev/null; do
         sleep 1
     done
@@ -243,10 +247,6 @@ fi
 # by ewq (the model loaded and uploaded first), into LOG and one summary line
 ppl() {
     local shape=$1 on_gpu=(--backend cuda)
-    if [ -z "$synth_pid" ]; then
-        note "ewq ppl $shape: skipped: no GPU ($no_gpu)"
-        return
-    fi
     checkpoint "ewq ppl" "$shape" || return
     [ $mode = dry ] && on_gpu=()
     step "ewq ppl $shape raw (all of $(basename "$ids"))" "$2" "$3" "$ewq" ppl "$ckpt" "${on_gpu[@]}" --tokens "$ids" --ctx 512 &&
@@ -257,10 +257,6 @@ ppl() {
 # throughput runs; its cost line (seconds for the pass, and in all with entropy and packing) into the summary
 study() {   # SHAPE SECONDS
     local shape=$1 on_gpu=(--backend cuda)
-    if [ -z "$synth_pid" ]; then
-        note "ewq run $shape: skipped: no GPU ($no_gpu)"
-        return
-    fi
     checkpoint "ewq run" "$shape" || return
     [ $mode = dry ] && on_gpu=()
     step "ewq run $shape (16 chunks of $(basename "$ids"))" "$2" "$out/bench.txt" "$ewq" run "$ckpt" "${on_gpu[@]}" \
@@ -272,10 +268,6 @@ study() {   # SHAPE SECONDS
 # transformers (perplexity with the first shape; a dry run's on the CPU in float32), in peer.txt
 peer_shape() {   # SHAPE SECONDS [ppl]
     local shape=$1 secs=$2 dir on_gpu=(--backend cuda) device=(--device cuda) text=()
-    if [ -z "$synth_pid" ]; then
-        note "peer $shape: skipped: no GPU ($no_gpu)"
-        return
-    fi
     checkpoint peer "$shape" || return
     dir=$ckpt
     [ $mode = dry ] && on_gpu=() device=(--device cpu --dtype float32)
@@ -298,10 +290,6 @@ peer_shape() {   # SHAPE SECONDS [ppl]
 # model on both backends: logits and KL divergence); memcheck after the first
 bench_shape() {   # SHAPE SECONDS-PER-RUN SECONDS-FOR-THE-COMPARISON
     local shape=$1 dir w label
-    if [ -z "$synth_pid" ]; then
-        note "bench $shape: skipped: no GPU ($no_gpu)"
-        return
-    fi
     checkpoint bench "$shape" || return
     dir=$ckpt
     for w in "--uniform raw" "--uniform int8" "--uniform int4" "--plan $dir/plan.json"; do
