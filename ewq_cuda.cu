@@ -60,7 +60,7 @@
 #define MMA_WORDS (MMA_COLS / 2 + 4)   /* a staged row: 32-bit words of two bf16, padded so that the 32 lanes
                                         * of a fragment load (rows g, words t) meet 32 different banks */
 #define MATVEC_WARPS 8  /* decode products: warps per block */
-#define MATVEC_ROWS 4   /* decode products: rows per warp */
+#define MATVEC_ROWS 4   /* decode products: rows per warp (a row group; a block's warps split its groups' columns) */
 #define ATTN_O_WARPS 4  /* attention_o_proj: warps per block */
 #define ATTN_THREADS 128
 #define ATTN_ROWS 64       /* prefill attention: positions per block (4 per thread row of 16 x 8 threads) */
@@ -208,32 +208,29 @@ template <int B> __device__ __forceinline__ float signed_byte_value(unsigned v) 
 #endif
 }
 
-/* The dot product of the per16(F) values packed in v with x[0..): raw formats their values, int8/int4
- * their codes q (the caller applies the group's scale and minimum: s * sum q x + min * sum x). */
-template <int F> __device__ __forceinline__ float dot16(uint4 v, const float *x, float acc, unsigned magic) {
-    const unsigned u[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-    for (int k = 0; k < 4; k++) {
-        unsigned w = u[k];
-        if (F == FMT_F32) {
-            acc = fmaf(__uint_as_float(w), x[k], acc);
-        } else if (F == FMT_F16 || F == FMT_BF16) {
-            float a = F == FMT_BF16 ? __uint_as_float(w << 16) : f16_value(w & 0xffff);
-            float b = F == FMT_BF16 ? __uint_as_float(w & 0xffff0000u) : f16_value(w >> 16);
-            acc = fmaf(b, x[2 * k + 1], fmaf(a, x[2 * k], acc));
-        } else if (F == FMT_INT8) {   /* 4 signed bytes, byte 0 first */
-            acc = fmaf(signed_byte_value<0>(w), x[4 * k], acc);
-            acc = fmaf(signed_byte_value<1>(w), x[4 * k + 1], acc);
-            acc = fmaf(signed_byte_value<2>(w), x[4 * k + 2], acc);
-            acc = fmaf(signed_byte_value<3>(w), x[4 * k + 3], acc);
-        } else {   /* 8 codes, the low nibble of each byte first: the bytes of lo are codes 0, 2, 4, 6 */
-            unsigned lo = w & 0x0f0f0f0fu, hi = w >> 4 & 0x0f0f0f0fu;
-            const float *xk = x + 8 * k;
-            acc = fmaf(low_byte_value<0>(lo, magic), xk[0], acc), acc = fmaf(low_byte_value<0>(hi, magic), xk[1], acc);
-            acc = fmaf(low_byte_value<1>(lo, magic), xk[2], acc), acc = fmaf(low_byte_value<1>(hi, magic), xk[3], acc);
-            acc = fmaf(low_byte_value<2>(lo, magic), xk[4], acc), acc = fmaf(low_byte_value<2>(hi, magic), xk[5], acc);
-            acc = fmaf(low_byte_value<3>(lo, magic), xk[6], acc), acc = fmaf(low_byte_value<3>(hi, magic), xk[7], acc);
-        }
+/* Word k of v, for k a constant after unrolling */
+__device__ __forceinline__ unsigned word_of(uint4 v, int k) { return k == 0 ? v.x : k == 1 ? v.y : k == 2 ? v.z : v.w; }
+
+/* The dot product of the per16(F) / 4 values packed in the 32-bit word w with x[0..): raw formats their
+ * values, int8/int4 their codes q (the caller applies the group's scale and minimum: s * sum q x + min * sum x). */
+template <int F> __device__ __forceinline__ float dot_word(unsigned w, const float *x, float acc, unsigned magic) {
+    if (F == FMT_F32) {
+        acc = fmaf(__uint_as_float(w), x[0], acc);
+    } else if (F == FMT_F16 || F == FMT_BF16) {
+        float a = F == FMT_BF16 ? __uint_as_float(w << 16) : f16_value(w & 0xffff);
+        float b = F == FMT_BF16 ? __uint_as_float(w & 0xffff0000u) : f16_value(w >> 16);
+        acc = fmaf(b, x[1], fmaf(a, x[0], acc));
+    } else if (F == FMT_INT8) {   /* 4 signed bytes, byte 0 first */
+        acc = fmaf(signed_byte_value<0>(w), x[0], acc);
+        acc = fmaf(signed_byte_value<1>(w), x[1], acc);
+        acc = fmaf(signed_byte_value<2>(w), x[2], acc);
+        acc = fmaf(signed_byte_value<3>(w), x[3], acc);
+    } else {   /* 8 codes, the low nibble of each byte first: the bytes of lo are codes 0, 2, 4, 6 */
+        unsigned lo = w & 0x0f0f0f0fu, hi = w >> 4 & 0x0f0f0f0fu;
+        acc = fmaf(low_byte_value<0>(lo, magic), x[0], acc), acc = fmaf(low_byte_value<0>(hi, magic), x[1], acc);
+        acc = fmaf(low_byte_value<1>(lo, magic), x[2], acc), acc = fmaf(low_byte_value<1>(hi, magic), x[3], acc);
+        acc = fmaf(low_byte_value<2>(lo, magic), x[4], acc), acc = fmaf(low_byte_value<2>(hi, magic), x[5], acc);
+        acc = fmaf(low_byte_value<3>(lo, magic), x[6], acc), acc = fmaf(low_byte_value<3>(hi, magic), x[7], acc);
     }
     return acc;
 }
@@ -262,16 +259,18 @@ __device__ float block_reduce(float v, int is_max) {
     return v;
 }
 
-/* Decode, the rows r0 .. r0 + MATVEC_ROWS - 1 of W x for one warp; x (and int4's sums of x over each 32-value
- * piece) in shared memory. Every lane returns the sums. Rows whose 16-byte pieces are aligned and stay
- * inside one group (every shape of real models) take units of G consecutive pieces: a lane loads a unit
- * of all its rows at once (MATVEC_ROWS * G independent 16-byte loads in flight, streaming: weights are
- * read once per token) and applies a quantized unit's scale (and minimum) once, s * sum q x + min * sum x.
+/* Decode, the share of one warp of the rows r0 .. r0 + MATVEC_ROWS - 1 of W x: the units (below) part,
+ * part + parts, part + 2 parts, ... of 32 lanes each, so that `parts` warps split a row group's columns; x
+ * (and int4's sums of x over each 32-value piece) in shared memory. Every lane returns the share's sums.
+ * Rows whose 16-byte pieces are aligned and stay inside one group (every shape of real models) take units
+ * of G consecutive pieces: a lane loads a unit of all its rows at once (MATVEC_ROWS * G independent 16-byte
+ * loads in flight, streaming: weights are read once per token) and applies a quantized unit's scale (and
+ * minimum) once, s * sum q x + min * sum x; each 4 bytes' values of x are read once for all the rows.
  * With G * per16(F) equal to the group (64: int8 G = 4, int4 G = 2) a unit is a group; G = 1 serves any
- * group size that 16 bytes divide; G = 0 is the per-value path for every other shape, each weight
- * dequantized as the CPU does. */
+ * group size that 16 bytes divide; G = 0 is the per-value path for every other shape (units of one value),
+ * each weight dequantized as the CPU does. */
 template <int F, int G> __device__ __forceinline__ void matvec_rows(const dmat &m, const float *xs, const float *psum,
-                                                                    int r0, float acc[MATVEC_ROWS]) {
+                                                                    int r0, int part, int parts, float acc[MATVEC_ROWS]) {
     constexpr int N = per16(F), R = MATVEC_ROWS, Q = F == FMT_INT8 || F == FMT_INT4;
     int lane = threadIdx.x % 32, ri[R];
 #pragma unroll
@@ -280,7 +279,7 @@ template <int F, int G> __device__ __forceinline__ void matvec_rows(const dmat &
         acc[r] = 0;
     }
     if (G == 0) {
-        for (int c = lane; c < m.cols; c += 32)
+        for (int c = lane + 32 * part; c < m.cols; c += 32 * parts)
 #pragma unroll
             for (int r = 0; r < R; r++) acc[r] = fmaf(weight_at<F>(m, ri[r], c), xs[c], acc[r]);
     } else {
@@ -291,34 +290,40 @@ template <int F, int G> __device__ __forceinline__ void matvec_rows(const dmat &
         /* int4's exponent byte, in a register: as a visible constant, ptxas makes it PRMT's immediate and
          * moves each byte selector into a register instead (one more instruction per code); rows >> 31 is 0 */
         unsigned magic = 0x4b000000u | (unsigned)m.rows >> 31;
-        for (int u = lane; u < m.cols / N / U; u += 32) {
+        for (int u = lane + 32 * part; u < m.cols / N / U; u += 32 * parts) {
             uint4 w[R][U];
 #pragma unroll
             for (int r = 0; r < R; r++)
 #pragma unroll
                 for (int g = 0; g < U; g++) w[r][g] = __ldcs(row[r] + u * U + g);
-            float x[U * N];
+            float d[R];
 #pragma unroll
-            for (int j = 0; j < U * N / 4; j++) {
-                float4 a = ((const float4 *)(xs + (size_t)u * U * N))[j];
-                x[4 * j] = a.x, x[4 * j + 1] = a.y, x[4 * j + 2] = a.z, x[4 * j + 3] = a.w;
+            for (int r = 0; r < R; r++) d[r] = Q ? 0.0f : acc[r];
+#pragma unroll
+            for (int g = 0; g < U; g++)
+#pragma unroll
+                for (int k = 0; k < 4; k++) {   /* a word of each row at a time: N / 4 values of x in registers */
+                    const float *xk = xs + (size_t)(u * U + g) * N + k * (N / 4);
+                    float x[N / 4];
+#pragma unroll
+                    for (int j = 0; j < N / 4; j++) x[j] = xk[j];
+#pragma unroll
+                    for (int r = 0; r < R; r++) d[r] = dot_word<F>(word_of(w[r][g], k), x, d[r], magic);
+                }
+            if (!Q) {
+#pragma unroll
+                for (int r = 0; r < R; r++) acc[r] = d[r];
+                continue;
             }
             float xsum = 0;
             if (F == FMT_INT4)
 #pragma unroll
                 for (int g = 0; g < U; g++) xsum += psum[u * U + g];
-            int group = !Q || U > 1 ? u : u * N / m.group;
+            int group = U > 1 ? u : u * N / m.group;
 #pragma unroll
             for (int r = 0; r < R; r++) {
-                float d = Q ? 0.0f : acc[r];
-#pragma unroll
-                for (int g = 0; g < U; g++) d = dot16<F>(w[r][g], x + g * N, d, magic);
-                if (!Q) {
-                    acc[r] = d;
-                    continue;
-                }
                 size_t gi = (size_t)ri[r] * m.ng + group;
-                acc[r] = fmaf(__half2float(__ldg(m.scale + gi)), d, acc[r]);
+                acc[r] = fmaf(__half2float(__ldg(m.scale + gi)), d[r], acc[r]);
                 if (F == FMT_INT4) acc[r] = fmaf(__half2float(__ldg(m.min + gi)), xsum, acc[r]);
             }
         }
@@ -333,6 +338,7 @@ typedef struct dec_job {
     dmat m;
     float *out;
     int add, blocks;   /* add: out += W x (the residual); blocks: this job's share of the grid */
+    int parts;         /* warps that split each row group's columns, a power of two (dec_parts) */
 } dec_job;
 typedef struct dec_args {
     dec_job job[3];
@@ -365,33 +371,47 @@ template <int F, int G> __device__ __forceinline__ void stage_input(const float 
     }
 }
 
-/* A warp's rows r0 .. r0 + MATVEC_ROWS - 1 of a job's output, from its lane 0: W x, or out + W x with add. */
-__device__ __forceinline__ void store_rows(const dec_job &job, int r0, const float acc[MATVEC_ROWS]) {
-    if (threadIdx.x % 32 == 0)
+/* The rows r0 .. r0 + (W / parts) * MATVEC_ROWS - 1 of a job's output from the shares of a block of W warps,
+ * warp w's (matvec_rows with part w % parts) being of rows r0 + (w / parts) * MATVEC_ROWS ...: each row's
+ * shares added in warp order, so that every run gives the same result; with glu SiLU(sum) * the sum of up's
+ * shares; stored by the block's first threads, out + sum with add. Every thread of the block calls it. */
+template <int W> __device__ __forceinline__ void store_shares(const dec_job &job, int r0, int glu,
+                                                              const float acc[MATVEC_ROWS], const float up[MATVEC_ROWS]) {
+    __shared__ float share[W][2][MATVEC_ROWS];
+    int t = threadIdx.x, warp = t / 32, parts = job.parts, g = t / MATVEC_ROWS, r = t % MATVEC_ROWS, row = r0 + t;
+    if (t % 32 == 0)
 #pragma unroll
-        for (int r = 0; r < MATVEC_ROWS; r++)
-            if (r0 + r < job.m.rows) job.out[r0 + r] = job.add ? job.out[r0 + r] + acc[r] : acc[r];
+        for (int i = 0; i < MATVEC_ROWS; i++) share[warp][0][i] = acc[i], share[warp][1][i] = up[i];
+    __syncthreads();
+    if (g < W / parts && row < job.m.rows) {
+        float sum = share[g * parts][0][r], up_sum = share[g * parts][1][r];
+        for (int p = 1; p < parts; p++) sum += share[g * parts + p][0][r], up_sum += share[g * parts + p][1][r];
+        if (glu) sum = sum / (1.0f + expf(-sum)) * up_sum;
+        job.out[row] = job.add ? job.out[row] + sum : sum;
+    }
+    __syncthreads();   /* share is written again by the block's next call */
 }
 
-/* Each block stages its input in shared memory, then its warps compute MATVEC_ROWS rows each. */
+/* Each block stages its input in shared memory; its warps take MATVEC_WARPS / parts row groups of
+ * MATVEC_ROWS rows, `parts` warps to a group, each of them a share of the columns (matvec_rows). Splitting
+ * the columns makes the grid rows / MATVEC_ROWS blocks for the longest rows instead of rows / 32: enough
+ * blocks for every SM to hold as many as its registers allow, so that enough loads are in flight to keep the
+ * memory busy (a row group to a warp gave the H200's 132 SMs 64 to 192 blocks, one each for most, and at
+ * most 47% of the copy bandwidth for all but the largest product). */
 template <int F, int G> __global__ void __launch_bounds__(32 * MATVEC_WARPS) dec_product(dec_args a) {
     extern __shared__ float xs[];   /* [cols] the input, then [cols / 32] int4's sums of 32-value pieces */
     float *psum = xs + a.cols;
     stage_input<F, G>(a.x, a.norm, a.cols, a.eps, xs, psum);
-    int b = blockIdx.x, j = 0;
+    int b = blockIdx.x, j = 0, warp = (int)threadIdx.x / 32;
     while (j + 1 < a.jobs && b >= a.job[j].blocks) b -= a.job[j].blocks, j++;
     const dec_job &job = a.job[j];
-    int r0 = (b * MATVEC_WARPS + (int)threadIdx.x / 32) * MATVEC_ROWS;
-    if (r0 >= job.m.rows) return;
-    float acc[MATVEC_ROWS];
-    matvec_rows<F, G>(job.m, xs, psum, r0, acc);
-    if (a.glu) {
-        float up[MATVEC_ROWS];
-        matvec_rows<F, G>(a.job[1].m, xs, psum, r0, up);
-#pragma unroll
-        for (int r = 0; r < MATVEC_ROWS; r++) acc[r] = acc[r] / (1.0f + expf(-acc[r])) * up[r];
+    int parts = job.parts, r0 = b * (MATVEC_WARPS / parts) * MATVEC_ROWS, rw = r0 + warp / parts * MATVEC_ROWS;
+    float acc[MATVEC_ROWS] = {}, up[MATVEC_ROWS] = {};
+    if (rw < job.m.rows) {
+        matvec_rows<F, G>(job.m, xs, psum, rw, warp % parts, parts, acc);
+        if (a.glu) matvec_rows<F, G>(a.job[1].m, xs, psum, rw, warp % parts, parts, up);
     }
-    store_rows(job, r0, acc);
+    store_shares<MATVEC_WARPS>(job, r0, a.glu, acc, up);
 }
 
 /* Prefill: out[t][r] = sum_c x[t][c] W[r][c] (or += with add) for t < n. A block computes 64 rows x 64
@@ -823,24 +843,24 @@ __device__ __forceinline__ void grid_barrier(int *count) {
 
 /* Decode attention, then o_proj with the residual (x += W_o att), in one launch: o_proj needs every head's
  * output, so the blocks take the attention items (heads x splits, grid-stride), meet at grid_barrier, then
- * take o_proj's rows as dec_product does (MATVEC_ROWS per warp, grid-stride over blocks of rows). One kernel
- * node fewer per layer than two launches, for a barrier, and no partial sums: every output is computed as
- * by the separate kernels, so the result is the same on every run. Blocks of 4 warps, 4 per SM (at most 128
+ * take o_proj's rows as dec_product does (grid-stride over its blocks of rows). One kernel node fewer per
+ * layer than two launches, for a barrier, and no partial sums across blocks: every output is one block's,
+ * added in a fixed order, so the result is the same on every run. Blocks of 4 warps, 4 per SM (at most 128
  * registers: with a lower cap ptxas spills around the division's slow path), give a grid larger than
  * either phase's work at real widths (64 to 256 items or blocks of rows on 132 SMs). */
 template <int F, int G> __global__ void __launch_bounds__(32 * ATTN_O_WARPS, 4) attention_o_proj(attn_args a, dec_job o) {
     extern __shared__ float sh[];   /* attention_item's, then o_proj's input and int4's piece sums */
     for (int i = blockIdx.x; i < a.heads * a.splits; i += gridDim.x) attention_item(a, i / a.splits, i % a.splits, sh);
     grid_barrier(a.barrier);
-    int row_blocks = (o.m.rows + ATTN_O_WARPS * MATVEC_ROWS - 1) / (ATTN_O_WARPS * MATVEC_ROWS);
+    int parts = o.parts, rows_per_block = ATTN_O_WARPS / parts * MATVEC_ROWS, warp = (int)threadIdx.x / 32;
+    int row_blocks = (o.m.rows + rows_per_block - 1) / rows_per_block;
     if ((int)blockIdx.x >= row_blocks) return;
     stage_input<F, G>(a.out, NULL, o.m.cols, 0, sh, sh + o.m.cols);
     for (int b = blockIdx.x; b < row_blocks; b += gridDim.x) {
-        int r0 = (b * ATTN_O_WARPS + (int)threadIdx.x / 32) * MATVEC_ROWS;
-        if (r0 >= o.m.rows) break;
-        float acc[MATVEC_ROWS];
-        matvec_rows<F, G>(o.m, sh, sh + o.m.cols, r0, acc);
-        store_rows(o, r0, acc);
+        int r0 = b * rows_per_block, rw = r0 + warp / parts * MATVEC_ROWS;
+        float acc[MATVEC_ROWS] = {}, up[MATVEC_ROWS] = {};
+        if (rw < o.m.rows) matvec_rows<F, G>(o.m, sh, sh + o.m.cols, rw, warp % parts, parts, acc);
+        store_shares<ATTN_O_WARPS>(o, r0, 0, acc, up);
     }
 }
 
@@ -1075,6 +1095,21 @@ static int unit_of(const dmat *m) {
     return m->cols % (g * n) == 0 && (m->fmt < FMT_INT8 || m->group == EWQ_GROUP) ? g : 1;
 }
 
+/* The warps that split a row group's columns in a decode product: as many as have a unit (per-value:
+ * a column) for each of their 32 lanes, 1, 2, 4 or MATVEC_WARPS; the rest of the block's warps take more
+ * row groups. Llama-3.1-8B's bf16 rows of 4,096 (256 units of 16 values) take all 8 warps; its int4 ones
+ * (64 units of 64 values) 2, four row groups to a block. */
+static int dec_parts(const dmat *m, int unit, int warps) {
+    int units = unit == 0 ? m->cols : m->cols / per16(m->fmt) / unit, parts = 1;
+    while (parts < warps && 64 * parts <= units) parts *= 2;
+    return parts;
+}
+/* The blocks of `warps` warps that cover a decode product's rows, parts warps to a row group */
+static int dec_row_blocks(const dmat *m, int parts, int warps) {
+    int rows_per_block = warps / parts * MATVEC_ROWS;
+    return (m->rows + rows_per_block - 1) / rows_per_block;
+}
+
 template <int F> static void launch_dec(const dec_args &a, int unit, unsigned blocks, size_t smem, cudaStream_t st) {
     constexpr int G = group_units<F>();
     if (unit == 0) dec_product<F, 0><<<blocks, 32 * MATVEC_WARPS, smem, st>>>(a);
@@ -1105,8 +1140,11 @@ static int decode_product(dec_args a, cudaStream_t st, ewq_err *err) {
             }
             return 0;
         }
-    unsigned blocks = 0, rows_per_block = MATVEC_WARPS * MATVEC_ROWS;
-    for (int j = 0; j < a.jobs; j++) blocks += a.job[j].blocks = (a.job[j].m.rows + rows_per_block - 1) / rows_per_block;
+    unsigned blocks = 0;
+    for (int j = 0; j < a.jobs; j++) {
+        a.job[j].parts = dec_parts(&a.job[j].m, unit, MATVEC_WARPS);
+        blocks += a.job[j].blocks = dec_row_blocks(&a.job[j].m, a.job[j].parts, MATVEC_WARPS);
+    }
     size_t smem = dec_smem(a.cols);
     switch (fmt) {
     case FMT_F32: launch_dec<FMT_F32>(a, unit, blocks, smem, st); break;
@@ -1146,7 +1184,7 @@ template <int F> static cudaError_t raise_dec_smem(int bytes) {
         e = cudaFuncSetAttribute(kernels[i], cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     return e;
 }
-static size_t dec_smem_limit = 48 << 10;
+static size_t dec_smem_limit = 48 << 10;   /* static and dynamic bytes a decode product may take now */
 
 /* out[t] (+)= W x[t] for t < n: the decode product for one position; for several the tensor-core product,
  * or the tiled one where a quantization group is not a whole number of its steps (groups of 40, say). */
@@ -1409,14 +1447,14 @@ static int decode_enqueue(ewq_backend *b, ewq_err *err) {
         const dlayer *L = &s->layers[l];
         size_t cache = (size_t)l * b->max_ctx * c->n_kv_heads * d;
         dec_args a = {};   /* x = x + o_proj(attention(qkv(norm(x)))) */
-        a.job[0] = {L->w[EWQ_Q], s->q, 0, 0}, a.job[1] = {L->w[EWQ_K], s->k, 0, 0}, a.job[2] = {L->w[EWQ_V], s->v, 0, 0};
+        a.job[0] = {L->w[EWQ_Q], s->q, 0, 0, 0}, a.job[1] = {L->w[EWQ_K], s->k, 0, 0, 0}, a.job[2] = {L->w[EWQ_V], s->v, 0, 0, 0};
         a.jobs = 3, a.x = s->x, a.norm = L->attn_norm, a.cols = c->hidden, a.eps = eps;
         if (decode_product(a, st, err)) return -1;
         attn_args at = {s->q, s->k, s->v, {L->bias[0], L->bias[1], L->bias[2]}, L->q_norm, L->k_norm, s->rope_cos,
                         s->rope_sin, s->kcache + cache, s->vcache + cache, s->attn_part, s->att, s->attn_arrived,
                         s->attn_arrived + c->n_heads, s->step + 1, c->n_heads, c->n_kv_heads, d, c->sliding_window,
                         s->splits, eps};
-        dec_job o = {L->w[EWQ_O], s->x, 1, 0};
+        dec_job o = {L->w[EWQ_O], s->x, 1, 0, dec_parts(&L->w[EWQ_O], unit_of(&L->w[EWQ_O]), ATTN_O_WARPS)};
         size_t smem = attn_o_smem(d, qd);
         switch (o.m.fmt) {
         case FMT_F32: launch_attn_o<FMT_F32>(at, o, unit_of(&o.m), L->o_grid, smem, st); break;
@@ -1427,7 +1465,7 @@ static int decode_enqueue(ewq_backend *b, ewq_err *err) {
         }
         if (launched("attention_o_proj", err)) return -1;
         a = dec_args{};   /* x = x + down(SiLU(gate(norm(x))) * up(norm(x))) */
-        a.job[0] = {L->w[EWQ_GATE], s->hb, 0, 0}, a.job[1] = {L->w[EWQ_UP], s->hb2, 0, 0};
+        a.job[0] = {L->w[EWQ_GATE], s->hb, 0, 0, 0}, a.job[1] = {L->w[EWQ_UP], s->hb2, 0, 0, 0};
         a.jobs = 1, a.glu = 1, a.x = s->x, a.norm = L->ffn_norm, a.cols = c->hidden, a.eps = eps;
         if (a.job[0].m.fmt != a.job[1].m.fmt || unit_of(&a.job[0].m) != unit_of(&a.job[1].m)) {
             a.glu = 0, a.jobs = 2;
@@ -1437,11 +1475,11 @@ static int decode_enqueue(ewq_backend *b, ewq_err *err) {
             return -1;
         }
         a = dec_args{};
-        a.job[0] = {L->w[EWQ_DOWN], s->x, 1, 0}, a.jobs = 1, a.x = s->hb, a.cols = c->intermediate;
+        a.job[0] = {L->w[EWQ_DOWN], s->x, 1, 0, 0}, a.jobs = 1, a.x = s->hb, a.cols = c->intermediate;
         if (decode_product(a, st, err)) return -1;
     }
     dec_args a = {};   /* logits = lm_head(norm(x)) */
-    a.job[0] = {s->lm_head, s->logits, 0, 0}, a.jobs = 1, a.x = s->x, a.norm = s->final_norm, a.cols = c->hidden, a.eps = eps;
+    a.job[0] = {s->lm_head, s->logits, 0, 0, 0}, a.jobs = 1, a.x = s->x, a.norm = s->final_norm, a.cols = c->hidden, a.eps = eps;
     return decode_product(a, st, err);
 }
 
@@ -1621,20 +1659,21 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, const ewq_packed *alt
         return ewq_fail(err, "cuda", "head_dim %d is wider than the attention kernel's %d", d, ATTN_DIM_MAX);
     CUDA_TRY(cudaDeviceGetAttribute(&smem_max, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
     CUDA_TRY(cudaFuncSetAttribute(attention, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)attention_smem(ATTN_DIM_MAX)));
-    /* a decode product holds its whole input in shared memory, beside block_reduce's 32 floats */
+    /* a decode product holds its whole input in shared memory, beside block_reduce's 32 floats and its
+     * warps' shares (static: a launch's static and dynamic bytes together must fit the limit) */
     int widest = c->hidden > c->intermediate ? c->hidden : c->intermediate;
     widest = widest > c->n_heads * d ? widest : c->n_heads * d;
-    size_t dec_need = dec_smem(widest);
-    if (dec_need + 32 * sizeof(float) > (size_t)smem_max)
+    size_t dec_need = dec_smem(widest), dec_static = sizeof(float) * (32 + 2 * MATVEC_WARPS * MATVEC_ROWS);
+    if (dec_need + dec_static > (size_t)smem_max)
         return ewq_fail(err, "cuda", "rows of %d values exceed the decode products' shared memory (%d bytes)", widest, smem_max);
-    if (dec_need > dec_smem_limit) {
+    if (dec_need + dec_static > dec_smem_limit) {
         cudaError_t e = raise_dec_smem<FMT_F32>((int)dec_need);
         if (e == cudaSuccess) e = raise_dec_smem<FMT_F16>((int)dec_need);
         if (e == cudaSuccess) e = raise_dec_smem<FMT_BF16>((int)dec_need);
         if (e == cudaSuccess) e = raise_dec_smem<FMT_INT8>((int)dec_need);
         if (e == cudaSuccess) e = raise_dec_smem<FMT_INT4>((int)dec_need);
         if (e != cudaSuccess) return ewq_fail(err, "cuda", "decode products' shared memory: %s", cudaGetErrorString(e));
-        dec_smem_limit = dec_need;
+        dec_smem_limit = dec_need + dec_static;
     }
 
     if (upload_qmat(s, &s->embed, &p->embed, m->embed->name, err)) return -1;
@@ -1704,7 +1743,8 @@ static int cuda_setup(ewq_backend *b, const ewq_packed *p, const ewq_packed *alt
         for (int j = 0; j < s->n_held[i]; j++) {
             held_linear *h = &s->held[(size_t)i * s->per_linear + j];
             const dmat *o = &h->dev;
-            int per_sm = 0, items = c->n_heads * s->splits, rows = (o->rows + ATTN_O_WARPS * MATVEC_ROWS - 1) / (ATTN_O_WARPS * MATVEC_ROWS);
+            int per_sm = 0, items = c->n_heads * s->splits;
+            int rows = dec_row_blocks(o, dec_parts(o, unit_of(o), ATTN_O_WARPS), ATTN_O_WARPS);
             size_t smem = attn_o_smem(d, c->n_heads * d);
             switch (o->fmt) {
             case FMT_F32: CUDA_TRY(attn_o_resident<FMT_F32>(unit_of(o), smem, &per_sm)); break;

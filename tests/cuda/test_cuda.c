@@ -41,7 +41,8 @@
  * of a backend made for that assignment alone, to the last bit; the device bytes of the tiers held once; the
  * KL divergence and top-1 agreement scored against a reference kept on the device (score_ref) as on the host.
  * llama3-f32 synthesized with heads of 128 columns (also in --quick): the widest head the prefill attention
- * takes, at the most shared memory it asks for.
+ * takes, at the most shared memory it asks for; and with a hidden size of 1024 (also in --quick): decode
+ * products whose warps split the columns of their rows.
  * Also checked: bad calls, a context too large for device memory and a head wider than 128 fail with one
  * line; a perplexity scored on the device across two passes (513 positions) as on the host; a context of
  * 100000 positions works (the prefill attention's shared memory does not grow with the
@@ -51,11 +52,13 @@
  * Without a GPU it checks that ewq_cuda_init fails with one line, and prints SKIP for the rest.
  *
  * usage: test_cuda [--quick] [--part fixtures|shapes] [--fail-fast] [--prefill N] [--model DIR]
- *   --quick      the fixtures llama3-f32, qwen2-f16, qwen3-bf16, the sliding window and heads of 128 only,
- *                no real-width shapes and no stories260K (the emulation under AddressSanitizer, each mutant)
+ *   --quick      the fixtures llama3-f32, qwen2-f16, qwen3-bf16, the sliding window, heads of 128 and the
+ *                hidden size of 1024 only, no real-width shapes and no stories260K (the emulation under
+ *                AddressSanitizer, each mutant)
  *   --part P     one of two parts that together are the whole run, so that two processes can share it
  *                (`make test-cuda-emu` on two CPUs): "fixtures", the fixtures, the sliding window and the
- *                checks of bad calls and limits; "shapes", the real-width shapes, heads of 128 and stories260K
+ *                checks of bad calls and limits; "shapes", the real-width shapes, heads of 128, the hidden
+ *                size of 1024 and stories260K
  *   --fail-fast  exit at the first failed check (tests/cuda/mutants.sh)
  *   --prefill N  stories260K's long prefill (default 600: two chunks of the backend, the second from 512)
  *   --model DIR  only the checkpoint in DIR, whole (every layer, the full vocabulary), as the real-width
@@ -721,18 +724,19 @@ static char *replace_value(const char *text, const char *key, const char *value)
 }
 
 /* dir/config.json and dir/model.safetensors: the config at config_path with 2 layers and a vocabulary of
- * 4129 (BOS 1, EOS 2), and head_dim when not NULL, and random weights of its shapes (ewq synth). The
+ * 4129 (BOS 1, EOS 2), and head_dim and hidden_size where not NULL, and random weights of its shapes (ewq synth). The
  * vocabulary is cut because the emulation pays for every lm_head row of every tiled product; the widths
  * that matter stay real. */
-static int synth_shape(const char *config_path, const char *dir, const char *head_dim, ewq_err *err) {
+static int synth_shape(const char *config_path, const char *dir, const char *head_dim, const char *hidden,
+                       ewq_err *err) {
     const char *const edits[][2] = {{"num_hidden_layers", "2"}, {"vocab_size", "4129"}, {"bos_token_id", "1"},
-                                    {"eos_token_id", "2"}, {"head_dim", head_dim}};
-    size_t n_edits = sizeof edits / sizeof edits[0] - !head_dim;
+                                    {"eos_token_id", "2"}, {"head_dim", head_dim}, {"hidden_size", hidden}};
     char *text, path[1100];
     size_t len;
     ewq_config c;
     if (ewq_read_file(config_path, 1 << 20, &text, &len, err)) return -1;
-    for (size_t i = 0; i < n_edits; i++) {
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        if (!edits[i][1]) continue;
         char *edited = replace_value(text, edits[i][0], edits[i][1]);
         if (!edited) {
             free(text);
@@ -756,7 +760,8 @@ static int synth_shape(const char *config_path, const char *dir, const char *hea
 
 /* The config at `config` synthesized into tmp/name (synth_shape) and compared there (run_model: the mixed
  * assignments, logits only, and a prefill of long_prefill positions when not 0); a missing config SKIPs. */
-static void run_synth(const char *tmp, const char *config, const char *name, const char *head_dim, int long_prefill) {
+static void run_synth(const char *tmp, const char *config, const char *name, const char *head_dim, const char *hidden,
+                      int long_prefill) {
     char dir[1024], file[1100];
     ewq_err err;
     snprintf(dir, sizeof dir, "%s/%s", tmp, name);
@@ -768,7 +773,7 @@ static void run_synth(const char *tmp, const char *config, const char *name, con
         return;
     }
     if (mkdir(dir, 0777)) check(0, name, "cannot create %s: %s", dir, strerror(errno)), failed();
-    else if (synth_shape(config, dir, head_dim, &err)) check(0, name, "%s", err.msg), failed();
+    else if (synth_shape(config, dir, head_dim, hidden, &err)) check(0, name, "%s", err.msg), failed();
     else run_model(dir, name, 0, NULL, 0, 0, long_prefill);
     snprintf(file, sizeof file, "%s/config.json", dir), unlink(file);
     snprintf(file, sizeof file, "%s/model.safetensors", dir), unlink(file);
@@ -779,7 +784,9 @@ static void run_synth(const char *tmp, const char *config, const char *name, con
  * sizes and the vector paths real row lengths; head_dim 64 and 128, grouped-query attention, Qwen2 biases,
  * Qwen3 q/k norms. Then (quick too) llama3-f32 with heads of 128 columns, the widest the prefill attention
  * takes (its output in every register it has, the most shared memory it asks for), in a prefill of 80
- * positions (two tiles of positions, three steps of keys). */
+ * positions (two tiles of positions, three steps of keys); and (quick too) llama3-f32 with a hidden size of
+ * 1024, whose decode products over it split each row's columns between warps (4 for float32 weights, 2 for
+ * int8 in groups of 128, taken piece by piece), as the real widths do, at the fixtures' cost. */
 static void run_shapes(const char *assets, int quick) {
     static const char *const shapes[] = {"Llama-3.2-1B", "Qwen2.5-0.5B-Instruct", "Qwen3-0.6B"};
     const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -792,9 +799,10 @@ static void run_shapes(const char *assets, int quick) {
     for (size_t i = 0; !quick && i < sizeof shapes / sizeof shapes[0]; i++) {
         snprintf(config, sizeof config, "%s/configs/%s/config.json", assets, shapes[i]);
         snprintf(name, sizeof name, "%s-2-layers", shapes[i]);
-        run_synth(tmp, config, name, NULL, 0);
+        run_synth(tmp, config, name, NULL, NULL, 0);
     }
-    run_synth(tmp, "data/fixtures/llama3-f32/config.json", "llama3-f32-head128", "128", 80);
+    run_synth(tmp, "data/fixtures/llama3-f32/config.json", "llama3-f32-head128", "128", NULL, 80);
+    run_synth(tmp, "data/fixtures/llama3-f32/config.json", "llama3-f32-hidden1024", NULL, "1024", 0);
     rmdir(tmp);
 }
 
