@@ -21,7 +21,7 @@ rc=$?
 check gpu-window/dry-run-passes $rc "exit status $rc: $(tail -n 5 "$tmp/stdout") $(head -c 300 "$tmp/stderr")"
 s=$out/summary.txt
 why=
-for step in "test_cuda" "ewq run --backend cuda" "compute-sanitizer memcheck" "compute-sanitizer racecheck" "build"; do
+for step in "test_cuda" "ewq run --backend cuda" "compute-sanitizer memcheck" "compute-sanitizer racecheck" "build" "profile"; do
     grep -q "^[0-9:]* ${step}[^:]*: skipped: no GPU" "$s" || why="$why '$step' does not say skipped: no GPU;"
 done
 n=$(grep -cE '^[0-9:]* bench [^ ]+ (raw|int8|int4|plan): skipped: no GPU \(dry run; ewq refuses it for that alone\)' "$s")

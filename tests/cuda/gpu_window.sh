@@ -16,8 +16,11 @@
 #   5. compute-sanitizer memcheck on test_cuda --quick between the two shapes, racecheck with the time left
 #      at the end (sanitizer.txt); after memcheck, ewq ppl --backend cuda of the first shape, raw, on all of
 #      WikiText-2's test text (Llama-3 ids made by --prepare), timed (bench.txt); before racecheck, the main
-#      job on the first shape: ewq run --backend cuda on 16 chunks of those ids, timed (bench.txt)
-#   6. summary.txt: one line per step (status and seconds) and the bench table, also printed last.
+#      job on the first shape: ewq run --backend cuda on 16 chunks of those ids, timed (bench.txt); then, where
+#      the machine has Nsight Compute, ncu's time and DRAM bytes read of each kernel of a decode step (10
+#      layers' worth) of each shape at raw, int8 and int4 (profile.txt)
+#   6. summary.txt: one line per step (status and seconds), the bench table and the kernel table, also
+#      printed last.
 # With --peer, the lease after that one (once steps 3 to 5 have run on a GPU): steps 1 and 2, then each shape
 # raw beside PyTorch + transformers in bfloat16 on the same GPU (tests/bench/torch_peer.py; peer.txt): for the
 # first shape, ewq ppl --backend cuda on all of WikiText-2's test text as in step 5 and the same perplexity
@@ -286,6 +289,23 @@ peer_shape() {   # SHAPE SECONDS [ppl]
         "${text[@]}" $args
 }
 
+# the kernels of a decode step, one by one (ncu serializes them, locks the clocks and flushes the caches before
+# each, so its times run somewhat longer than the bench's): 40 launches after the first 400 (past the prefill,
+# the warm-up and the decode graph's capture) of each tier of SHAPE, a short bench as the program
+profile() {   # SHAPE SECONDS-PER-TIER
+    local shape=$1 w
+    checkpoint profile "$shape" || return
+    if [ "$gpu" = 1 ] && ! command -v ncu >/dev/null; then
+        note "profile $shape: skipped: no ncu"
+        return
+    fi
+    for w in raw int8 int4; do
+        gpu_step "profile $shape $w (ncu, a decode step's kernels)" "$2" "$out/profile.txt" ncu --csv \
+            --metrics gpu__time_duration.sum,dram__bytes_read.sum --launch-skip 400 --launch-count 40 \
+            "$ewq" bench "$ckpt" --backend cuda --uniform "$w" -p 8 -n 16 -r 1
+    done
+}
+
 # 4. and 5. the bench, one shape at a time, each followed by test_cuda --model on its checkpoint (the whole
 # model on both backends: logits and KL divergence); memcheck after the first
 bench_shape() {   # SHAPE SECONDS-PER-RUN SECONDS-FOR-THE-COMPARISON
@@ -348,6 +368,7 @@ if [ $peer = 0 ]; then
     shift
     for s in "$@"; do bench_shape "$s" 100 150; done
     study "$first" 90
+    for s in $shapes; do profile "$s" 40; done
     sanitize racecheck 600
 else
     # shellcheck disable=SC2086
@@ -404,6 +425,25 @@ fi
             /^decode bandwidth/ { gbs = $3; for (i = 1; i <= NF; i++) if ($i ~ /%$/) pct = $i }
             /^peak device memory/ { dev = $4 }
             END { row() }' "$out/bench.txt" 2>/dev/null
+        if [ -s "$out/profile.txt" ]; then   # ncu --csv: quoted fields, the kernel name 5th, the grid 9th
+            echo
+            echo "shape            weights   kernel                    grid   launches   mean us    DRAM MB     GB/s"
+            awk -F'","' '
+                /^## profile / { split($0, h, " "); label = sprintf("%-16s %-9s", h[3], h[4]) }
+                NF == 15 && $1 != "\"ID" {
+                    k = $5; sub(/^void /, "", k); sub(/\(.*/, "", k)
+                    key = label SUBSEP k SUBSEP $9; if (!(key in seen)) { seen[key] = 1; order[++keys] = key }
+                    v = $15; gsub(/[",]/, "", v)
+                    if ($13 == "gpu__time_duration.sum") { ns[key] += v; n[key]++ } else bytes[key] += v
+                }
+                END {
+                    for (i = 1; i <= keys; i++) {
+                        split(order[i], f, SUBSEP); g = f[3]; sub(/^\(/, "", g); sub(/,.*/, "", g)
+                        printf "%s %-22s %7s %10d %9.1f %10.2f %8.0f\n", f[1], f[2], g, n[order[i]], ns[order[i]] / n[order[i]] / 1000,
+                               bytes[order[i]] / n[order[i]] / 1e6, bytes[order[i]] / ns[order[i]]
+                    }
+                }' "$out/profile.txt"
+        fi
     fi
     echo
     echo "$(find "$out" -type f | wc -l) log files in $out; $failures failed, $cuts cut; $((end - $(date +%s))) s before the deadline"
