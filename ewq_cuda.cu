@@ -65,7 +65,7 @@
 #define ATTN_THREADS 128
 #define ATTN_ROWS 64       /* prefill attention: positions per block (4 per thread row of 16 x 8 threads) */
 #define ATTN_KEYS 32       /* prefill attention: keys staged per step (4 per thread) */
-#define ATTN_DIM_MAX 128   /* prefill attention: the widest head (16 output columns per thread) */
+#define ATTN_DIM_MAX 128   /* the widest head (prefill attention: 16 output columns per thread; decode: 4 per lane) */
 static_assert(ATTN_THREADS == 128 && ATTN_ROWS == 64 && ATTN_KEYS % 8 == 0, "attention's thread layout: 16 x 8");
 #define SPLIT_KEYS 256  /* decode attention: keys per block */
 #define ARGMAX_THREADS 1024   /* argmax_logits: a vocabulary of 128k takes 32 loads of 16 bytes per thread */
@@ -747,8 +747,9 @@ __global__ void qkv_finish(qkv_args a) {
  * SPLIT_KEYS .. + SPLIT_KEYS - 1 that position p sees (p read from device memory: a captured decode step
  * replays for every position). It finishes its own copy of q (and, in the split holding p, of the new key
  * and value: the first query head of each KV head writes them to the cache, the others use their copy),
- * scores its keys one per thread, keeps exp(score - max) once, and writes its partial output with its
- * max and sum. The last split of a head to arrive (a ticket per head) combines the partials in split
+ * scores its keys one per thread, keeps exp(score - max) once, weighs the values a key per warp (its lanes
+ * the columns: every warp's loads of a key in flight beside the others', each lane's columns independent
+ * sums), and writes its partial output with its max and sum. The last split of a head to arrive (a ticket per head) combines the partials in split
  * order, so the result does not depend on which block finishes last. */
 typedef struct attn_args {
     const float *q, *k, *v, *bias[3], *q_norm, *k_norm, *cos_t, *sin_t;   /* q, k, v as the products left them */
@@ -760,8 +761,8 @@ typedef struct attn_args {
     float eps;
 } attn_args;
 
-/* One work item of decode attention, by the whole block; sh: q, new k, new v, scratch for q and k [d each],
- * weights [SPLIT_KEYS], flag. */
+/* One work item of decode attention, by the whole block of ATTN_O_WARPS warps; sh: q, new k, new v, scratch for
+ * q and k [d each], weights [SPLIT_KEYS], flag, each warp's weighted values [ATTN_O_WARPS][d]. */
 __device__ __forceinline__ void attention_item(const attn_args &a, int h, int split, float *sh) {
     __syncthreads();   /* the block's previous item is done with sh */
     int d = a.d, p = *a.pos, kvh = h / (a.heads / a.kv_heads);
@@ -798,11 +799,24 @@ __device__ __forceinline__ void attention_item(const attn_args &a, int h, int sp
     mx = block_reduce(mx, 1);
     for (int k = k0 + threadIdx.x; k < k1; k += blockDim.x) sum += weight[k - k0] = expf(weight[k - k0] - mx);
     sum = block_reduce(sum, 0);   /* its barriers also publish the weights */
-    float *mine = a.part + ((size_t)h * a.splits + split) * (d + 2);
+    float *mine = a.part + ((size_t)h * a.splits + split) * (d + 2), *sums = (float *)(last + 1);
+    int lane = threadIdx.x % 32;
+    float weighted[ATTN_DIM_MAX / 32] = {};   /* columns lane, lane + 32, ... (d <= ATTN_DIM_MAX) */
+    for (int k = k0 + warp; k < k1; k += ATTN_O_WARPS) {
+        const float *vr = k == p ? vn : a.vc + (size_t)k * kvd + head;
+        float wk = weight[k - k0];
+#pragma unroll
+        for (int j = 0; j < ATTN_DIM_MAX / 32; j++)
+            if (lane + 32 * j < d) weighted[j] = fmaf(wk, vr[lane + 32 * j], weighted[j]);
+    }
+#pragma unroll
+    for (int j = 0; j < ATTN_DIM_MAX / 32; j++)
+        if (lane + 32 * j < d) sums[warp * d + lane + 32 * j] = weighted[j];
+    __syncthreads();
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
-        float o = 0;
-        for (int k = k0; k < k1; k++) o = fmaf(weight[k - k0], k == p ? vn[i] : a.vc[(size_t)k * kvd + head + i], o);
-        mine[i] = o;
+        float sum_w = sums[i];
+        for (int w = 1; w < ATTN_O_WARPS; w++) sum_w += sums[w * d + i];
+        mine[i] = sum_w;
     }
     if (threadIdx.x == 0) mine[d] = mx, mine[d + 1] = sum;
     __threadfence();   /* this block's partial visible to the block that combines */
@@ -1119,9 +1133,10 @@ template <int F> static void launch_dec(const dec_args &a, int unit, unsigned bl
 
 /* Dynamic shared memory of a decode product over cols inputs: the input and int4's piece sums. */
 static size_t dec_smem(int cols) { return sizeof(float) * ((size_t)cols + (size_t)cols / 32); }
-/* attention_o_proj's: an attention item's (5 head vectors, SPLIT_KEYS weights, a flag) or o_proj's input's */
+/* attention_o_proj's: an attention item's (5 head vectors, SPLIT_KEYS weights, a flag, a head vector per warp)
+ * or o_proj's input's */
 static size_t attn_o_smem(int d, int qd) {
-    size_t item = sizeof(float) * (5 * (size_t)d + SPLIT_KEYS + 1);
+    size_t item = sizeof(float) * ((5 + ATTN_O_WARPS) * (size_t)d + SPLIT_KEYS + 1);
     return item > dec_smem(qd) ? item : dec_smem(qd);
 }
 

@@ -30,6 +30,8 @@ mutants=(
 'decode-no-cache-write|s/if \(has_new \&\& h % \(a\.heads \/ a\.kv_heads\) == 0\)/if (0)/|decode attention never writes the new key and value to the cache'
 'grid-barrier-no-wait|s/while \(\*\(volatile int \*\)count < \(int\)gridDim\.x\) __nanosleep\(64\);//|attention_o_proj starts o_proj before every attention item is done (grid_barrier does not wait)'
 'grid-barrier-no-reset|s/if \(atomicAdd\(count \+ 1, 1\) == \(int\)gridDim\.x - 1\) count\[0\] = count\[1\] = 0;//|grid_barrier never resets its count, so the next launch does not wait'
+'decode-values-first-warp|s/for \(int w = 1; w < ATTN_O_WARPS; w\+\+\) sum_w/for (int w = 1; w < 1; w++) sum_w/|decode attention keeps the weighted values of its first warp'"'"'s keys only'
+'decode-values-stride|s/for \(int k = k0 \+ warp; k < k1; k \+= ATTN_O_WARPS\)/for (int k = k0 + warp; k < k1; k++)/|each warp of decode attention weighs every value from its first key on, not every fourth'
 'decode-ticket-count|s/\*last = atomicAdd\(a\.arrived \+ h, 1\) == s1 - s0;/*last = atomicAdd(a.arrived + h, 1) == s1 - s0 + 1;/|decode attention counts one split too many, so no block combines the partials'
 'decode-norm-mean|s/inv = 1\.0f \/ sqrtf\(block_reduce\(ss, 0\) \/ \(float\)cols \+ eps\)/inv = 1.0f \/ sqrtf(block_reduce(ss, 0) + eps)/|the RMSNorm folded into the decode products divides by the sum of squares, not their mean'
 'group-scale|s/float s = __half2float\(__ldg\(m\.scale \+ g\)\)/float s = __half2float(__ldg(m.scale + (size_t)r * m.ng))/|per-value dequantization uses the scale of the first group of the row for all groups'
