@@ -18,7 +18,8 @@
 #      WikiText-2's test text (Llama-3 ids made by --prepare), timed (bench.txt); before racecheck, the main
 #      job on the first shape: ewq run --backend cuda on 16 chunks of those ids, timed (bench.txt); then, where
 #      the machine has Nsight Compute, ncu's time and DRAM bytes read of each kernel of a decode step (10
-#      layers' worth) of each shape at raw, int8 and int4 (profile.txt)
+#      layers' worth) of each shape at raw, int8 and int4, and its speed-of-light and occupancy sections for
+#      4 tensor-core prefill products of each shape, raw (profile.txt)
 #   6. summary.txt: one line per step (status and seconds), the bench table and the kernel table, also
 #      printed last.
 # With --peer, the lease after that one (once steps 3 to 5 have run on a GPU): steps 1 and 2, then each shape
@@ -304,6 +305,10 @@ profile() {   # SHAPE SECONDS-PER-TIER
             --metrics gpu__time_duration.sum,dram__bytes_read.sum --launch-skip 400 --launch-count 40 \
             "$ewq" bench "$ckpt" --backend cuda --uniform "$w" -p 8 -n 16 -r 1
     done
+    # where the prefill product's time goes: compute, memory, L2 or latency (a pp512, its second layer)
+    gpu_step "profile-prefill $shape raw (ncu speed of light, mma_product)" "$2" "$out/profile.txt" ncu --csv \
+        --section SpeedOfLight --section Occupancy --kernel-name regex:mma_product --launch-skip 8 --launch-count 4 \
+        "$ewq" bench "$ckpt" --backend cuda -p 512 -n 0 -r 1
 }
 
 # 4. and 5. the bench, one shape at a time, each followed by test_cuda --model on its checkpoint (the whole
@@ -429,8 +434,8 @@ fi
             echo
             echo "shape            weights   kernel                    grid   launches   mean us    DRAM MB     GB/s"
             awk -F'","' '
-                /^## profile / { split($0, h, " "); label = sprintf("%-16s %-9s", h[3], h[4]) }
-                NF == 15 && $1 != "\"ID" {
+                /^## / { split($0, h, " "); label = h[2] == "profile" ? sprintf("%-16s %-9s", h[3], h[4]) : "" }
+                label != "" && NF == 15 && $1 != "\"ID" {
                     k = $5; sub(/^void /, "", k); sub(/\(.*/, "", k)
                     key = label SUBSEP k SUBSEP $9; if (!(key in seen)) { seen[key] = 1; order[++keys] = key }
                     v = $15; gsub(/[",]/, "", v)
