@@ -724,9 +724,9 @@ static char *replace_value(const char *text, const char *key, const char *value)
 }
 
 /* dir/config.json and dir/model.safetensors: the config at config_path with 2 layers and a vocabulary of
- * 4129 (BOS 1, EOS 2), and head_dim and hidden_size where not NULL, and random weights of its shapes (ewq synth). The
- * vocabulary is cut because the emulation pays for every lm_head row of every tiled product; the widths
- * that matter stay real. */
+ * 4129 (BOS 1, EOS 2), and head_dim and hidden_size where not NULL, and random weights of its shapes (ewq
+ * synth). The vocabulary is cut because the emulation pays for every lm_head row of every tiled product; the
+ * widths that matter stay real. */
 static int synth_shape(const char *config_path, const char *dir, const char *head_dim, const char *hidden,
                        ewq_err *err) {
     const char *const edits[][2] = {{"num_hidden_layers", "2"}, {"vocab_size", "4129"}, {"bos_token_id", "1"},
