@@ -1109,10 +1109,10 @@ static int unit_of(const dmat *m) {
     return m->cols % (g * n) == 0 && (m->fmt < FMT_INT8 || m->group == EWQ_GROUP) ? g : 1;
 }
 
-/* The warps that split a row group's columns in a decode product: as many as have a unit (per-value:
- * a column) for each of their 32 lanes, 1, 2, 4 or MATVEC_WARPS; the rest of the block's warps take more
- * row groups. Llama-3.1-8B's bf16 rows of 4,096 (256 units of 16 values) take all 8 warps; its int4 ones
- * (64 units of 64 values) 2, four row groups to a block. */
+/* The warps of a block of `warps` that split a row group's columns in a decode product: as many as have a
+ * unit (per-value: a column) for each of their 32 lanes, a power of two up to `warps`; the rest of the
+ * block's warps take more row groups. Llama-3.1-8B's bf16 rows of 4,096 (256 units of 16 values) take all
+ * 8 warps of dec_product; its int4 ones (64 units of 64 values) 2, four row groups to a block. */
 static int dec_parts(const dmat *m, int unit, int warps) {
     int units = unit == 0 ? m->cols : m->cols / per16(m->fmt) / unit, parts = 1;
     while (parts < warps && 64 * parts <= units) parts *= 2;
